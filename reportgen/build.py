@@ -1,0 +1,86 @@
+"""The pipeline: manifest → data → runs → results → figures → HTML → PDF, each stage a function."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import document, figures, pdf, render
+from .data import load_dataset
+from .errors import ManifestError
+from .manifest import LoadedManifest, load_manifest
+from .models import check_models, model_record
+from .results import RunCache, assemble, dumps
+from .runner import cached_runs, run_all
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    """What a pipeline command produced, for the CLI to report."""
+
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+    trained: int = 0
+    cached: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest:
+    """Load and fully validate a manifest, including that every model can be built."""
+    loaded = load_manifest(path, overrides)
+    problems = check_models(loaded)
+    if problems:
+        raise ManifestError(problems)
+    return loaded
+
+
+def default_out(loaded: LoadedManifest, smoke: bool) -> Path:
+    """output/<manifest stem>/ (smoke builds go to output/<stem>-smoke/, never over a real report)."""
+    return Path("output") / (loaded.stem + ("-smoke" if smoke else ""))
+
+
+def _results(loaded: LoadedManifest, splits, runs: dict, smoke: bool) -> dict:
+    used = list(dict.fromkeys(r["model"] for r in runs.values()))
+    models = {name: model_record(loaded, name) for name in loaded.manifest.models if name in used}
+    return assemble(loaded, splits, models, runs, smoke)
+
+
+def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress: Progress, force: bool = False,
+        outcome: Outcome | None = None) -> dict:
+    """Train what is not cached and return the full results record."""
+    outcome = outcome or Outcome(out_dir)
+    t0 = time.perf_counter()
+    splits = load_dataset(loaded.manifest.dataset, loaded.base_dir, smoke=smoke)
+    progress(f"dataset: {splits.source}; {splits.sizes()['train']:,} train / {splits.sizes()['validation']:,} "
+             f"validation / {splits.sizes()['test']:,} test images")
+    runs, stats = run_all(loaded, splits, RunCache(out_dir / "cache"), smoke, progress, force)
+    outcome.trained, outcome.cached = stats["trained"], stats["cached"]
+    outcome.timings["runs"] = time.perf_counter() - t0
+    return _results(loaded, splits, runs, smoke)
+
+
+def results_from_cache(loaded: LoadedManifest, out_dir: Path, smoke: bool) -> dict:
+    """The results record from cached runs only; ResultsMissing if any run is absent."""
+    splits = load_dataset(loaded.manifest.dataset, loaded.base_dir, smoke=smoke)
+    runs = cached_runs(loaded, splits, RunCache(out_dir / "cache"), smoke)
+    return _results(loaded, splits, runs, smoke)
+
+
+def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: Outcome, with_pdf: bool = True
+                 ) -> dict[Path, bytes]:
+    """Figures → HTML → PDF, in memory; nothing is written here."""
+    t0 = time.perf_counter()
+    figs = figures.draw_all(results, loaded.sections)
+    doc = document.build(results, loaded.sections, figs, loaded.base_dir)
+    html = render.render_html(doc)
+    outcome.timings["html"] = time.perf_counter() - t0
+    files = {out_dir / "results.json": dumps(results).encode("utf-8"), out_dir / "report.html": html.encode("utf-8")}
+    if with_pdf:
+        t1 = time.perf_counter()
+        files[out_dir / "report.pdf"] = pdf.render_pdf(html)
+        outcome.timings["pdf"] = time.perf_counter() - t1
+    return files

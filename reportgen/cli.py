@@ -1,0 +1,189 @@
+"""Command line: thin commands that wire the pipeline stages together."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, build
+from .errors import UserError
+from .writer import write_all
+
+_set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                    help="Override a manifest value by dotted path, e.g. --set train.epochs=3 (repeatable).")
+_out = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                    help="Output folder (default: output/<manifest stem>/).")
+_smoke = click.option("--smoke", is_flag=True,
+                      help="Whole manifest in seconds: 1 epoch, at most 256 images per split, synthetic images "
+                           "where dataset files are absent.")
+_manifest = click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _guard(fn):
+    """Turn user mistakes into one clear message and exit code 2; internal errors into exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, debug: bool = False, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            if debug:
+                raise
+            _say(f"error: {exc}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _say("interrupted; finished runs are kept in the cache")
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last-resort message for the user
+            if debug:
+                raise
+            _say(f"internal error: {type(exc).__name__}: {exc}\n(re-run with --debug for the traceback)")
+            sys.exit(1)
+
+    return click.option("--debug", is_flag=True, help="Show tracebacks.")(wrapper)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reportgen")
+def main() -> None:
+    """reportgen: CNN assignment reports (HTML + PDF) from a manifest and real training runs."""
+
+
+def _out_dir(loaded, out_dir: Path | None, smoke: bool) -> Path:
+    return out_dir or build.default_out(loaded, smoke)
+
+
+def _write(files: dict[Path, bytes]) -> None:
+    write_all(files)
+    for path in files:
+        _say(f"wrote {path}")
+
+
+@main.command("build")
+@_manifest
+@_out
+@_smoke
+@_set
+@click.option("--force", is_flag=True, help="Re-train every run even when it is cached.")
+@_guard
+def build_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool) -> None:
+    """Run every experiment (or take it from the cache) and write report.html, report.pdf, results.json."""
+    loaded = build.load(manifest, list(overrides))
+    out = _out_dir(loaded, out_dir, smoke)
+    outcome = build.Outcome(out)
+    results = build.run(loaded, out, smoke, _say, force, outcome)
+    _say(_run_summary(outcome))
+    _say("rendering HTML and PDF ...")
+    files = build.render_files(loaded, results, out, outcome)
+    _write(files)
+    _say(f"done: html {outcome.timings['html']:.1f} s, pdf {outcome.timings['pdf']:.1f} s")
+
+
+def _run_summary(outcome: build.Outcome) -> str:
+    if outcome.trained == 0:
+        return f"all {outcome.cached} runs were cached; nothing was trained"
+    return f"trained {outcome.trained} run(s), {outcome.cached} cached, in {outcome.timings['runs']:.1f} s"
+
+
+@main.command("run")
+@_manifest
+@_out
+@_smoke
+@_set
+@click.option("--force", is_flag=True, help="Re-train every run even when it is cached.")
+@_guard
+def run_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool) -> None:
+    """Only run the experiments (into the cache) and write results.json; no rendering."""
+    loaded = build.load(manifest, list(overrides))
+    out = _out_dir(loaded, out_dir, smoke)
+    outcome = build.Outcome(out)
+    results = build.run(loaded, out, smoke, _say, force, outcome)
+    _say(_run_summary(outcome))
+    from .results import dumps
+    _write({out / "results.json": dumps(results).encode("utf-8")})
+
+
+@main.command("render")
+@_manifest
+@_out
+@_smoke
+@_set
+@click.option("--no-pdf", is_flag=True, help="Write only report.html and results.json.")
+@_guard
+def render_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], no_pdf: bool) -> None:
+    """Only render, from cached runs; fails if any run is missing from the cache."""
+    loaded = build.load(manifest, list(overrides))
+    out = _out_dir(loaded, out_dir, smoke)
+    results = build.results_from_cache(loaded, out, smoke)
+    _write(build.render_files(loaded, results, out, build.Outcome(out), with_pdf=not no_pdf))
+
+
+@main.command("validate")
+@_manifest
+@_set
+@_guard
+def validate_cmd(manifest: Path, overrides: tuple[str, ...]) -> None:
+    """Check a manifest (keys, types, references, layer shapes) without running anything."""
+    loaded = build.load(manifest, list(overrides))
+    m = loaded.manifest
+    click.echo(f"{manifest}: ok ({len(m.models)} model(s), {len(m.experiments)} experiment(s), "
+               f"{len(loaded.sections)} section(s))")
+
+
+@main.command("params")
+@_manifest
+@click.option("--model", "model_name", default=None, help="Only this model (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_set
+@_guard
+def params_cmd(manifest: Path, model_name: str | None, as_json: bool, overrides: tuple[str, ...]) -> None:
+    """Print each model's per-layer parameter arithmetic, without training."""
+    from .models import model_record
+
+    loaded = build.load(manifest, list(overrides))
+    names = list(loaded.manifest.models)
+    if model_name is not None:
+        if model_name not in names:
+            raise UserError(f"no model {model_name!r} in {manifest}; models: {', '.join(names)}")
+        names = [model_name]
+    records = {n: model_record(loaded, n) for n in names}
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for name, rec in records.items():
+        click.echo(_params_text(name, rec))
+
+
+def _params_text(name: str, rec: dict) -> str:
+    from .formatting import num, shape
+
+    rows = [("Layer", "Type", "Output", "Parameters", "Count")]
+    rows += [(r["name"], r["type"], shape(r["output_shape"]), r["formula"] or "—", num(r["params"]))
+             for r in rec["layers"]]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = [f"{name}  (input {shape(rec['input_shape'])})"]
+    for i, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if j < 4 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(f"learnable parameters (PyTorch, sum of p.numel()): {num(rec['total_params'])}"
+                 f"  (trainable {num(rec['trainable_params'])})")
+    lines.append(f"BatchNorm running statistics (buffers): {num(rec['buffer_params'])}"
+                 f"  -> Keras-style total {num(rec['keras_total_params'])}")
+    return "\n".join(lines) + "\n"
+
+
+@main.command("schema")
+def schema_cmd() -> None:
+    """Print the manifest's JSON Schema."""
+    from .manifest import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))

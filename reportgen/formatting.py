@@ -1,0 +1,53 @@
+"""Number formatting for reports: percentages as percentages, thousands separators, dashes for gaps."""
+
+from __future__ import annotations
+
+import math
+
+NBSP = "\u00a0"
+DASH = "—"
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+def pct(x, digits: int = 2) -> str:
+    """A fraction 0..1 as a percentage: 0.7414 → '74.14 %'."""
+    return DASH if _missing(x) else f"{x * 100:.{digits}f}{NBSP}%"
+
+
+def num(n) -> str:
+    """An integer with thousands separators: 390858 → '390,858'."""
+    return DASH if _missing(n) else f"{int(n):,}"
+
+
+def dec(x, digits: int = 4) -> str:
+    """A fixed-point decimal: 0.74431 → '0.7443'."""
+    return DASH if _missing(x) else f"{x:.{digits}f}"
+
+
+def sig(x, digits: int = 3) -> str:
+    """Significant figures, for learning rates and the like: 0.00025 → '0.00025'."""
+    return DASH if _missing(x) else f"{x:.{digits}g}"
+
+
+def secs(x) -> str:
+    """A duration: '4.2 s', '3 min 05 s', '1 h 02 min'."""
+    if _missing(x):
+        return DASH
+    if x < 60:
+        return f"{x:.1f}{NBSP}s"
+    m, s = divmod(int(round(x)), 60)
+    if m < 60:
+        return f"{m}{NBSP}min {s:02d}{NBSP}s"
+    h, m = divmod(m, 60)
+    return f"{h}{NBSP}h {m:02d}{NBSP}min"
+
+
+def shape(dims) -> str:
+    """A tensor shape without the batch dimension: [32, 16, 16] → '32 × 16 × 16'."""
+    return " × ".join(str(d) for d in dims) if dims else DASH
+
+
+FILTERS = {"pct": pct, "num": num, "dec": dec, "sig": sig, "secs": secs, "shape": shape}

@@ -1,0 +1,129 @@
+"""Small, pure training and evaluation loops over tensors held in memory."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .manifest import OptimizerSpec, TrainSpec
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for, but no CUDA GPU is available")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError("device: mps was asked for, but Apple's MPS is not available")
+    return torch.device(name)
+
+
+def make_optimizer(params, spec: OptimizerSpec) -> torch.optim.Optimizer:
+    """The optimizer named in the manifest, with its options."""
+    kw: dict = {"lr": spec.lr, "weight_decay": spec.weight_decay}
+    if spec.eps is not None and spec.name != "sgd":
+        kw["eps"] = spec.eps
+    if spec.name == "sgd":
+        return torch.optim.SGD(params, momentum=spec.momentum, nesterov=spec.nesterov, **kw)
+    if spec.name in ("adam", "adamw"):
+        if spec.betas is not None:
+            kw["betas"] = spec.betas
+        return (torch.optim.Adam if spec.name == "adam" else torch.optim.AdamW)(params, **kw)
+    if spec.name == "rmsprop":
+        return torch.optim.RMSprop(params, momentum=spec.momentum, **kw)
+    if spec.name == "adagrad":
+        return torch.optim.Adagrad(params, **kw)
+    return torch.optim.Adadelta(params, **kw)
+
+
+class Normalizer:
+    """uint8 batches → float, standardised with the training split's per-channel statistics."""
+
+    def __init__(self, mean: list[float], std: list[float], device: torch.device, enabled: bool = True):
+        shape = (1, len(mean), 1, 1)
+        self.mean = torch.tensor(mean if enabled else [0.0] * len(mean), device=device).view(shape)
+        self.std = torch.tensor(std if enabled else [1.0] * len(std), device=device).view(shape)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.float().div_(255.0) - self.mean) / self.std
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator | None):
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: Normalizer, batch_size: int,
+            device: torch.device) -> tuple[float, torch.Tensor]:
+    """Mean cross-entropy and predicted labels over a whole split, in eval mode."""
+    model.eval()
+    total, preds = 0.0, []
+    for idx in _batches(len(x), max(batch_size, 256), None):
+        xb, yb = norm(x[idx].to(device)), y[idx].to(device)
+        logits = model(xb)
+        total += nn.functional.cross_entropy(logits.float(), yb, reduction="sum").item()
+        preds.append(logits.argmax(1).cpu())
+    return total / max(len(x), 1), torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
+
+
+def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                norm: Normalizer, batch_size: int, device: torch.device, generator: torch.Generator) -> tuple[float, float]:
+    """One pass over the training split; returns (mean loss, accuracy) measured during training."""
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for idx in _batches(len(x), batch_size, generator):
+        xb, yb = norm(x[idx].to(device)), y[idx].to(device)
+        opt.zero_grad(set_to_none=True)
+        logits = model(xb)
+        loss = loss_fn(logits, yb)
+        if not torch.isfinite(loss):
+            return math.nan, correct / max(seen, 1)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.item() * len(idx)
+        correct += (logits.argmax(1) == yb).sum().item()
+        seen += len(idx)
+    return loss_sum / seen, correct / seen
+
+
+def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, normalize: bool,
+        on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Train for spec.epochs; returns {'status', 'diverged_epoch', 'epochs': [...], 'seconds'}."""
+    norm = Normalizer(splits.mean, splits.std, device, normalize)
+    model.to(device)
+    opt = make_optimizer(model.parameters(), spec.optimizer)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
+    gen = torch.Generator().manual_seed(spec.seed)
+    epochs, status, diverged_at, started = [], "completed", None, time.perf_counter()
+    for epoch in range(1, spec.epochs + 1):
+        t0 = time.perf_counter()
+        train_loss, train_acc = train_epoch(model, opt, loss_fn, splits.train_x, splits.train_y, norm,
+                                            spec.batch_size, device, gen)
+        if not math.isfinite(train_loss):
+            status, diverged_at = "diverged", epoch
+            break
+        val_loss, val_pred = predict(model, splits.val_x, splits.val_y, norm, spec.batch_size, device)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "train_acc": train_acc,
+               "val_acc": (val_pred == splits.val_y).float().mean().item(),
+               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+        epochs.append(row)
+        if on_epoch:
+            on_epoch(row)
+        if not math.isfinite(val_loss):
+            status, diverged_at = "diverged", epoch
+            break
+    return {"status": status, "diverged_epoch": diverged_at, "epochs": epochs,
+            "seconds": time.perf_counter() - started}

@@ -85,7 +85,8 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
                 (base_dir / sec.options["file"]).read_text("utf-8")
             md_title, body = prose.split_title(text)
             view["title"] = sec.options.get("title") or md_title or DEFAULT_TITLES["prose"]
-            view["html"] = prose.to_html(body)
+            # with its `# Title` taken as the section title, a file's `##` headings become h3
+            view["html"] = prose.to_html(body, shift=1 if md_title else 2)
         view["number"] = num.next_section()
         view["anchor"] = f"sec-{view['number']}"
         view["subsections"] = []

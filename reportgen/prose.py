@@ -38,10 +38,10 @@ def _style_filter(tag: str, attr: str, value: str) -> str | None:
     return value
 
 
-def to_html(text: str) -> str:
+def to_html(text: str, shift: int = 2) -> str:
     """Render Markdown (raw HTML is shown as text) and sanitize the result with an allow-list."""
     tokens = _md.parse(text)
-    _shift_headings(tokens, 2)  # the section title is h2; prose headings nest below it
+    _shift_headings(tokens, shift)  # the section title is h2; prose headings nest below it
     html = _md.renderer.render(tokens, _md.options, {})
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, url_schemes=URL_SCHEMES,
                      link_rel="noopener noreferrer", attribute_filter=_style_filter, strip_comments=True)

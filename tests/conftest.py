@@ -1,0 +1,121 @@
+"""Shared fixtures: one tiny real build (real training, real HTML and PDF) reused by many tests."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reportgen.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+TINY_MANIFEST = """\
+report:
+  title: "Tiny <script>alert('x')</script> report"
+  course: EN0000 Testing
+  assignment: Assignment 00
+  institution: Test University
+  department: Department of Tests
+  team:
+    - {name: "Eve \\"><img src=x onerror=alert(1)>", id: "T001"}
+    - {name: Bob Builder, id: "T002"}
+  date: 2024-01-15
+  repository: https://example.org/tiny
+dataset:
+  name: digits
+  image_size: 8
+  channels: 1
+  seed: 7
+models:
+  tiny_cnn:
+    layers:
+      - conv: {out: 4, kernel: 3, padding: same}
+      - batchnorm
+      - relu
+      - maxpool: 2
+      - flatten
+      - linear: 16
+      - relu
+      - dropout: 0.2
+      - linear: classes
+train:
+  optimizer: {name: adam, lr: 0.01}
+  epochs: 3
+  batch_size: 64
+  seed: 0
+  device: cpu
+experiments:
+  - id: base
+    model: tiny_cnn
+    title: Adam at 0.01
+  - id: sgd
+    model: tiny_cnn
+    title: Plain SGD
+    train: {optimizer: {name: sgd, lr: 0.05}, epochs: 2}
+sections:
+  - cover
+  - contents
+  - prose: {file: intro.md}
+  - architecture
+  - parameters
+  - training
+  - evaluation
+  - comparison
+  - repository
+  - provenance
+"""
+
+TINY_PROSE = textwrap.dedent("""\
+    # Introduction
+
+    Some **bold** prose with a [link](https://example.org) and a [bad link](javascript:alert(1)).
+
+    <script>alert("prose")</script>
+
+    | Term | Meaning |
+    |------|---------|
+    | CNN  | convolutional network |
+    """)
+
+
+def write_manifest(folder: Path, text: str = TINY_MANIFEST, name: str = "tiny.yaml") -> Path:
+    """Write a manifest (and the tiny prose file) into folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "intro.md").write_text(TINY_PROSE, "utf-8")
+    path = folder / name
+    path.write_text(text, "utf-8")
+    return path
+
+
+def cli(*args: str):
+    """Run the CLI in-process; returns click's Result (exit_code, output incl. stderr)."""
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+class Built:
+    """A finished build: paths and parsed outputs."""
+
+    def __init__(self, manifest: Path, out: Path, log: str):
+        self.manifest, self.out, self.log = manifest, out, log
+        self.results = json.loads((out / "results.json").read_text("utf-8"))
+        self.html = (out / "report.html").read_text("utf-8")
+        self.pdf_path = out / "report.pdf"
+
+    def pdf_pages(self) -> list[str]:
+        from pypdf import PdfReader
+        return [p.extract_text() for p in PdfReader(str(self.pdf_path)).pages]
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory) -> Built:
+    """The tiny manifest built once, end to end."""
+    folder = tmp_path_factory.mktemp("tiny")
+    manifest = write_manifest(folder)
+    out = folder / "out"
+    result = cli("build", manifest, "--out", out)
+    assert result.exit_code == 0, result.output
+    return Built(manifest, out, result.output)

@@ -1,0 +1,39 @@
+"""Smoke builds of the real EN3150 manifest: every page says so, and the whole manifest runs in seconds."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import REPO, Built, cli
+
+
+def test_en3150_smoke_build_marks_every_page(tmp_path):
+    out = tmp_path / "en3150-smoke"
+    result = cli("build", REPO / "experiments" / "en3150.yaml", "--smoke", "--out", out)
+    assert result.exit_code == 0, result.output
+    built = Built(REPO / "experiments" / "en3150.yaml", out, result.output)
+    r = built.results
+    assert r["smoke"] is True
+    cifar_present = (REPO / "data" / "cifar10" / "cifar-10-batches-py").is_dir()
+    assert r["dataset"]["synthetic"] is (not cifar_present)
+    assert all(n <= 256 for n in r["dataset"]["sizes"].values())
+    assert set(r["runs"]) == {"adam_lr_0.00025", "lr_0.0001", "lr_0.001", "lr_0.01", "lr_0.1"}
+    assert all(len(run["epochs"]) == 1 and run["config"]["epochs"] == 1 for run in r["runs"].values())
+    assert r["models"]["en3150_cnn"]["total_params"] == 390_858
+    pages = built.pdf_pages()
+    assert len(pages) > 10
+    assert all("SMOKE BUILD" in p for p in pages), "every page of a smoke report says it is a smoke build"
+    assert 'class="smoke-banner"' in built.html
+    text = re.sub(r"\s+", " ", " ".join(pages))
+    for heading in ("Introduction", "CNN Model", "Model Parameters", "Model Training", "Design choices",
+                    "For different learning rates", "Learning-rate comparison", "Discussion", "GitHub"):
+        assert heading in text
+    assert "3 × 32 × 5 × 5 + 32 = 2,432" in text
+
+
+def test_smoke_never_overwrites_the_real_report_by_default():
+    from reportgen.build import default_out, load
+
+    loaded = load(REPO / "experiments" / "en3150.yaml")
+    assert default_out(loaded, smoke=True).name == "en3150-smoke"
+    assert default_out(loaded, smoke=False).name == "en3150"

@@ -11,6 +11,7 @@ import click
 
 from . import __version__, build
 from .errors import UserError
+from .results import dumps
 from .writer import write_all
 
 _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -67,47 +68,42 @@ def _write(files: dict[Path, bytes]) -> None:
         _say(f"wrote {path}")
 
 
+def _run_options(fn):
+    for option in reversed((_manifest, _out, _smoke, _set,
+                            click.option("--force", is_flag=True, help="Re-train every run even when it is cached."))):
+        fn = option(fn)
+    return fn
+
+
+def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool):
+    loaded = build.load(manifest, list(overrides))
+    out = _out_dir(loaded, out_dir, smoke)
+    outcome = build.Outcome(out)
+    results = build.run(loaded, out, smoke, _say, force, outcome)
+    if outcome.trained == 0:
+        _say(f"all {outcome.cached} runs were cached; nothing was trained")
+    else:
+        _say(f"trained {outcome.trained} run(s), {outcome.cached} cached, in {outcome.timings['runs']:.1f} s")
+    return loaded, out, outcome, results
+
+
 @main.command("build")
-@_manifest
-@_out
-@_smoke
-@_set
-@click.option("--force", is_flag=True, help="Re-train every run even when it is cached.")
+@_run_options
 @_guard
 def build_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool) -> None:
     """Run every experiment (or take it from the cache) and write report.html, report.pdf, results.json."""
-    loaded = build.load(manifest, list(overrides))
-    out = _out_dir(loaded, out_dir, smoke)
-    outcome = build.Outcome(out)
-    results = build.run(loaded, out, smoke, _say, force, outcome)
-    _say(_run_summary(outcome))
+    loaded, out, outcome, results = _run(manifest, out_dir, smoke, overrides, force)
     _say("rendering HTML and PDF ...")
-    files = build.render_files(loaded, results, out, outcome)
-    _write(files)
+    _write(build.render_files(loaded, results, out, outcome))
     _say(f"done: html {outcome.timings['html']:.1f} s, pdf {outcome.timings['pdf']:.1f} s")
 
 
-def _run_summary(outcome: build.Outcome) -> str:
-    if outcome.trained == 0:
-        return f"all {outcome.cached} runs were cached; nothing was trained"
-    return f"trained {outcome.trained} run(s), {outcome.cached} cached, in {outcome.timings['runs']:.1f} s"
-
-
 @main.command("run")
-@_manifest
-@_out
-@_smoke
-@_set
-@click.option("--force", is_flag=True, help="Re-train every run even when it is cached.")
+@_run_options
 @_guard
 def run_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool) -> None:
     """Only run the experiments (into the cache) and write results.json; no rendering."""
-    loaded = build.load(manifest, list(overrides))
-    out = _out_dir(loaded, out_dir, smoke)
-    outcome = build.Outcome(out)
-    results = build.run(loaded, out, smoke, _say, force, outcome)
-    _say(_run_summary(outcome))
-    from .results import dumps
+    _, out, _, results = _run(manifest, out_dir, smoke, overrides, force)
     _write({out / "results.json": dumps(results).encode("utf-8")})
 
 

@@ -106,20 +106,17 @@ def _sub(view: dict, title: str) -> dict:
     return sub
 
 
-def _architecture(view, sec, results, figures, num):
-    view["models"] = []
-    for name in _model_names(results, sec.options.get("models")):
-        m = results["models"][name]
-        view["models"].append({"name": name, "summary": m, "sub": _sub(view, name),
-                               "table": num.tab(f"Layers of {name}, input {m['input_shape']}")})
+def _model_tables(caption: str):
+    """Section builder for per-model tables (architecture, parameters)."""
 
+    def builder(view, sec, results, figures, num):
+        view["models"] = []
+        for name in _model_names(results, sec.options.get("models")):
+            m = results["models"][name]
+            view["models"].append({"name": name, "summary": m, "sub": _sub(view, name),
+                                   "table": num.tab(caption.format(name=name, shape=m["input_shape"]))})
 
-def _parameters(view, sec, results, figures, num):
-    view["models"] = []
-    for name in _model_names(results, sec.options.get("models")):
-        m = results["models"][name]
-        view["models"].append({"name": name, "summary": m, "sub": _sub(view, name),
-                               "table": num.tab(f"Parameters of {name}, layer by layer")})
+    return builder
 
 
 def _training(view, sec, results, figures, num):
@@ -167,5 +164,6 @@ def _provenance(view, sec, results, figures, num):
     view["table"] = num.tab("Environment and cache keys")
 
 
-_BUILDERS = {"architecture": _architecture, "parameters": _parameters, "training": _training,
+_BUILDERS = {"architecture": _model_tables("Layers of {name}, input {shape}"),
+             "parameters": _model_tables("Parameters of {name}, layer by layer"), "training": _training,
              "evaluation": _evaluation, "comparison": _comparison, "provenance": _provenance}

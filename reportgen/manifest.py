@@ -255,7 +255,7 @@ def _problems(exc: ValidationError, located: Located, prefix: tuple = ()) -> lis
         # drop the union-tag segments pydantic adds, which never appear in the YAML
         shown: tuple = ()
         for seg in path:
-            if seg in ("bare", "item") or (shown and seg == shown[-1] and isinstance(seg, str)):
+            if seg in ("bare", "item", "[key]") or (shown and seg == shown[-1] and isinstance(seg, str)):
                 continue
             shown += (seg,)
         if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], (dict, list)):

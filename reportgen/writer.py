@@ -8,6 +8,15 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # mkstemp creates 0600 files; outputs get the usual permissions
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write data so that `path` is always either its old complete content or the new one."""
     path = Path(path)
@@ -17,6 +26,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), _FILE_MODE)
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:

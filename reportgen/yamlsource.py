@@ -13,6 +13,7 @@ from .errors import ManifestError, Problem
 
 MAX_MANIFEST_BYTES = 1_000_000
 MAX_ALIASES = 100
+MAX_VALUES = 100_000  # values after expanding aliases: a few aliases can still nest exponentially
 
 Path_ = tuple  # a key path: tuple of str keys and int indices
 
@@ -66,6 +67,12 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456
 
 def _build(node: yaml.Node, path: tuple, loc: Located, loader: _Loader, problems: list[Problem]) -> Any:
     loc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if len(loc.positions) > MAX_VALUES:
+        raise ManifestError([Problem(loc.file, 1, 1, "", f"YAML aliases expand to more than {MAX_VALUES:,} values; refusing to expand")])
+    if isinstance(node, yaml.CollectionNode) and node.tag not in ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+        # only plain mappings and lists: a tag such as !!python/object/apply:... must not be silently dropped
+        raise yaml.constructor.ConstructorError(None, None, f"could not determine a constructor for the tag {node.tag!r}",
+                                                node.start_mark)
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         seen: dict[Any, int] = {}

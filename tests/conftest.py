@@ -56,6 +56,10 @@ experiments:
     model: tiny_cnn
     title: Plain SGD
     train: {optimizer: {name: sgd, lr: 0.05}, epochs: 2}
+  - id: wild
+    model: tiny_cnn
+    title: A learning rate that diverges
+    train: {optimizer: {name: sgd, lr: 1.0e+12}, epochs: 2}
 sections:
   - cover
   - contents

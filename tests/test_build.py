@@ -24,11 +24,13 @@ def test_results_json_has_every_required_field(tiny_build):
         assert key in model
     for layer in model["layers"]:
         assert {"name", "type", "output_shape", "params", "formula"} <= set(layer)
-    assert set(r["runs"]) == {"base", "sgd"}
+    assert set(r["runs"]) == {"base", "sgd", "wild"}
     base = r["runs"]["base"]
     assert base["experiment"] == "base" and base["model"] == "tiny_cnn" and base["status"] == "completed"
     assert [e["epoch"] for e in base["epochs"]] == [1, 2, 3]
     assert len(r["runs"]["sgd"]["epochs"]) == 2  # the experiment's own override of epochs
+    wild = r["runs"]["wild"]
+    assert wild["status"] == "diverged" and wild["diverged_epoch"] == 1 and wild["epochs"] == []
     for e in base["epochs"]:
         assert {"epoch", "train_loss", "val_loss", "train_acc", "val_acc", "seconds"} <= set(e)
     test = base["test"]
@@ -57,7 +59,7 @@ def test_html_shows_the_numbers_from_results(tiny_build):
     soup = BeautifulSoup(tiny_build.html, "html.parser")
     runs = tiny_build.results["runs"]
     cells = soup.select('td[data-metric="accuracy"]')
-    assert [_norm(c.text) for c in cells] == [_norm(pct(runs[r]["test"]["accuracy"])) for r in ("base", "sgd")]
+    assert [_norm(c.text) for c in cells] == [_norm(pct(runs[r]["test"]["accuracy"])) for r in ("base", "sgd", "wild")]
     assert all(re.fullmatch(r"\d{1,3}\.\d{2} %", _norm(c.text)) for c in cells)
     text = _norm(soup.get_text(" "))
     assert num(tiny_build.results["models"]["tiny_cnn"]["total_params"]) in text
@@ -73,11 +75,10 @@ def test_html_is_self_contained_with_numbered_figures_and_tables(tiny_build):
     assert not soup.find_all("script") and not soup.find_all("link") and not soup.find_all("img")
     figures = soup.select("figure.figure")
     # per run: loss, accuracy, confusion matrix; comparison: bars and overlay
-    assert len(figures) == 2 * 3 + 2
+    assert len(figures) == 3 * 3 + 2
     assert all(f.find("svg") is not None for f in figures)
     captions = [_norm(f.figcaption.text) for f in figures]
     assert [c.split(".")[0] for c in captions] == [f"Figure {i}" for i in range(1, len(figures) + 1)]
-    assert soup.select("figure svg")[4].select("text") == [] or True  # glyphs are paths; see svg id test below
     ids = [tag["id"] for tag in soup.find_all(id=True)]
     assert len(ids) == len(set(ids)), "ids must be unique across inline SVGs"
     tables = [_norm(c.text) for c in soup.select("table.data caption")]
@@ -116,7 +117,16 @@ def test_pdf_has_cover_contents_with_page_numbers_and_footer(tiny_build):
 
 
 def test_build_log_reports_progress(tiny_build):
-    assert "base: epoch 3/3" in tiny_build.log and "trained 2 run(s)" in tiny_build.log
+    assert "base: epoch 3/3" in tiny_build.log and "trained 3 run(s)" in tiny_build.log
+    assert "wild: diverged" in tiny_build.log
+
+
+def test_diverged_run_is_reported_as_such(tiny_build):
+    soup = BeautifulSoup(tiny_build.html, "html.parser")
+    notes = [_norm(p.text) for p in soup.select("p.status-diverged")]
+    assert notes and all("diverged at epoch 1" in n for n in notes)
+    row = next(tr for tr in soup.select("table.compare tbody tr") if tr.td.text.startswith("wild"))
+    assert "(diverged)" in _norm(row.td.text)
 
 
 def test_rebuild_trains_nothing_and_render_reuses_cache(tiny_build, tmp_path):
@@ -124,14 +134,14 @@ def test_rebuild_trains_nothing_and_render_reuses_cache(tiny_build, tmp_path):
     prose.write_text(prose.read_text("utf-8") + "\nA new closing sentence.\n", "utf-8")
     result = cli("build", tiny_build.manifest, "--out", tiny_build.out)
     assert result.exit_code == 0, result.output
-    assert "all 2 runs were cached; nothing was trained" in result.output
+    assert "all 3 runs were cached; nothing was trained" in result.output
     assert "A new closing sentence." in (tiny_build.out / "report.html").read_text("utf-8")
     rendered = cli("render", tiny_build.manifest, "--out", tiny_build.out, "--no-pdf")
     assert rendered.exit_code == 0, rendered.output
     # a changed training value is a different run: render refuses, naming it
     changed = cli("render", tiny_build.manifest, "--out", tiny_build.out, "--set", "experiments.sgd.train.epochs=3")
     assert changed.exit_code == 2
-    assert "no cached results for 1 of 2 runs (sgd)" in changed.output and "Traceback" not in changed.output
+    assert "no cached results for 1 of 3 runs (sgd)" in changed.output and "Traceback" not in changed.output
 
 
 def test_render_without_results_fails_clearly_and_writes_nothing(tmp_path):
@@ -141,5 +151,5 @@ def test_render_without_results_fails_clearly_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     result = cli("render", manifest, "--out", out)
     assert result.exit_code == 2
-    assert "no cached results for 2 of 2 runs" in result.output and "reportgen run" in result.output
+    assert "no cached results for 3 of 3 runs" in result.output and "reportgen run" in result.output
     assert not (out / "report.html").exists() and not (out / "report.pdf").exists()

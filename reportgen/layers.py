@@ -51,9 +51,11 @@ def _padding(v: Any) -> Any:
     raise ValueError("padding is a non-negative integer, `same` or `valid`")
 
 
-def _shorthand(field: str):
-    """Let `maxpool: 2`, `linear: 64`, `dropout: 0.5` stand for `{kernel: 2}`, `{out: 64}`, `{p: 0.5}`."""
-    return BeforeValidator(lambda v: {field: v} if not isinstance(v, dict) else v)
+def _shorthand(field: str, short: Any = Any):
+    """Let `maxpool: 2`, `linear: 64`, `dropout: 0.5` stand for `{kernel: 2}`, `{out: 64}`, `{p: 0.5}`.
+
+    `short` is the shorthand's type, so that the JSON Schema accepts both spellings."""
+    return BeforeValidator(lambda v: {field: v} if not isinstance(v, dict) else v, json_schema_input_type=short)
 
 
 class ConvParams(Strict):
@@ -119,19 +121,19 @@ class Conv(Strict):
 
 
 class MaxPool(Strict):
-    maxpool: Annotated[PoolParams, _shorthand("kernel")]
+    maxpool: Annotated[PoolParams, _shorthand("kernel", Union[IntPair, PoolParams])]
 
 
 class AvgPool(Strict):
-    avgpool: Annotated[PoolParams, _shorthand("kernel")]
+    avgpool: Annotated[PoolParams, _shorthand("kernel", Union[IntPair, PoolParams])]
 
 
 class Linear(Strict):
-    linear: Annotated[LinearParams, _shorthand("out")]
+    linear: Annotated[LinearParams, _shorthand("out", Union[OutFeatures, LinearParams])]
 
 
 class Dropout(Strict):
-    dropout: Annotated[DropoutParams, _shorthand("p")]
+    dropout: Annotated[DropoutParams, _shorthand("p", Union[Annotated[float, Field(ge=0.0, lt=1.0)], DropoutParams])]
 
 
 class BatchNorm(Strict):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
 from .errors import ManifestError, Problem
 from .layers import LayerItem, Strict
+from .sections import SECTION_KINDS, Section, SectionItem
 from .yamlsource import Located, dotted, load_yaml
 
 
@@ -118,66 +119,6 @@ class Experiment(Strict):
     description: str | None = None
     train: dict[str, Any] = Field(default_factory=dict, description="overrides of the top-level train settings")
 
-
-class _Titled(Strict):
-    title: str | None = None
-
-
-class CoverSection(Strict):
-    pass
-
-
-class ContentsSection(_Titled):
-    pass
-
-
-class ModelSection(_Titled):
-    models: list[str] | None = Field(default=None, description="default: every model used by an experiment")
-
-
-class RunsSection(_Titled):
-    experiments: list[str] | None = Field(default=None, description="default: every experiment")
-
-
-class ProseSection(_Titled):
-    file: str | None = Field(default=None, description="Markdown file, relative to the manifest")
-    text: str | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "ProseSection":
-        if (self.file is None) == (self.text is None):
-            raise ValueError("prose needs exactly one of `file` or `text`")
-        return self
-
-
-SECTION_KINDS: dict[str, type[BaseModel]] = {
-    "cover": CoverSection, "contents": ContentsSection, "architecture": ModelSection,
-    "parameters": ModelSection, "training": RunsSection, "evaluation": RunsSection,
-    "comparison": RunsSection, "prose": ProseSection, "repository": _Titled, "provenance": _Titled,
-}
-
-
-class Section(Strict):
-    """One section: `kind` plus its options (after normalising `- cover` / `- training: {...}`)."""
-
-    kind: Literal[tuple(SECTION_KINDS)]  # type: ignore[valid-type]
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-def _section_tag(v: Any) -> str | None:
-    if isinstance(v, str):
-        return "bare"
-    if isinstance(v, dict) and len(v) == 1:
-        return "item"
-    return None
-
-
-SectionItem = Annotated[
-    Union[Annotated[Literal[tuple(SECTION_KINDS)], Tag("bare")],  # type: ignore[valid-type]
-          Annotated[dict[Literal[tuple(SECTION_KINDS)], Union[dict[str, Any], None]], Tag("item")]],  # type: ignore[valid-type]
-    Discriminator(_section_tag, custom_error_type="section",
-                  custom_error_message=f"a section is one of {', '.join(SECTION_KINDS)}, as `kind` or `kind: {{options}}`"),
-]
 
 DEFAULT_SECTIONS = ["cover", "contents", "architecture", "parameters", "training", "evaluation", "comparison",
                     "provenance"]

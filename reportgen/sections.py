@@ -1,0 +1,98 @@
+"""Report sections in the manifest: `- cover`, `- training: {experiments: [...]}`, Markdown prose, ..."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
+
+from .layers import Strict
+
+RunRefs = list[str] | None  # experiment ids (all runs of a sweep) or single run ids such as `lr_sweep/lr=0.01`
+
+
+class _Titled(Strict):
+    title: str | None = None
+
+
+class CoverSection(Strict):
+    pass
+
+
+class ContentsSection(_Titled):
+    pass
+
+
+class ModelSection(_Titled):
+    models: list[str] | None = Field(default=None, description="default: every model used by an experiment")
+
+
+class RunsSection(_Titled):
+    experiments: RunRefs = Field(default=None, description="experiment or run ids; default: every run")
+
+
+class NotebookItem(Strict):
+    """One question of a lab notebook: its text, the runs that answer it, and comments."""
+
+    title: str | None = None
+    question: str | None = Field(default=None, description="Markdown")
+    experiments: list[str] = Field(min_length=1, description="experiment or run ids")
+    comment: str | None = Field(default=None, description="Markdown")
+
+
+class NotebookSection(_Titled):
+    items: list[NotebookItem] = Field(min_length=1)
+
+
+RESULT_COLUMNS = ("run", "model", "architecture", "varied", "optimizer", "lr", "batch_size", "epochs", "params",
+                  "train_loss", "val_loss", "accuracy", "precision", "recall", "f1", "time", "status")
+
+
+class ResultsTableSection(_Titled):
+    experiments: RunRefs = Field(default=None, description="experiment or run ids; default: every run")
+    columns: list[Literal[RESULT_COLUMNS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["run", "architecture", "optimizer", "lr", "params", "accuracy"])
+    caption: str | None = None
+
+
+class ProseSection(_Titled):
+    file: str | None = Field(default=None, description="Markdown file, relative to the manifest")
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ProseSection":
+        if (self.file is None) == (self.text is None):
+            raise ValueError("prose needs exactly one of `file` or `text`")
+        return self
+
+
+SECTION_KINDS: dict[str, type[BaseModel]] = {
+    "cover": CoverSection, "contents": ContentsSection, "architecture": ModelSection,
+    "parameters": ModelSection, "training": RunsSection, "evaluation": RunsSection,
+    "comparison": RunsSection, "prose": ProseSection, "repository": _Titled, "provenance": _Titled,
+    "notebook": NotebookSection, "results_table": ResultsTableSection,
+}
+
+
+class Section(Strict):
+    """One section: `kind` plus its options (after normalising `- cover` / `- training: {...}`)."""
+
+    kind: Literal[tuple(SECTION_KINDS)]  # type: ignore[valid-type]
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def _section_tag(v: Any) -> str | None:
+    if isinstance(v, str):
+        return "bare"
+    if isinstance(v, dict) and len(v) == 1:
+        return "item"
+    return None
+
+
+SectionItem = Annotated[
+    Union[Annotated[Literal[tuple(SECTION_KINDS)], Tag("bare")],  # type: ignore[valid-type]
+          Annotated[dict[Literal[tuple(SECTION_KINDS)], Union[dict[str, Any], None]], Tag("item")]],  # type: ignore[valid-type]
+    Discriminator(_section_tag, custom_error_type="section",
+                  custom_error_message=f"a section is one of {', '.join(SECTION_KINDS)}, as `kind` or `kind: {{options}}`"),
+]
+

@@ -45,7 +45,7 @@ def default_out(loaded: LoadedManifest, smoke: bool) -> Path:
 
 def _results(loaded: LoadedManifest, splits, runs: dict, smoke: bool) -> dict:
     used = list(dict.fromkeys(r["model"] for r in runs.values()))
-    models = {name: model_record(loaded, name) for name in loaded.manifest.models if name in used}
+    models = {name: model_record(loaded, name) for name in used}
     return assemble(loaded, splits, models, runs, smoke)
 
 

@@ -130,8 +130,8 @@ def validate_cmd(manifest: Path, overrides: tuple[str, ...]) -> None:
     """Check a manifest (keys, types, references, layer shapes) without running anything."""
     loaded = build.load(manifest, list(overrides))
     m = loaded.manifest
-    click.echo(f"{manifest}: ok ({len(m.models)} model(s), {len(m.experiments)} experiment(s), "
-               f"{len(loaded.sections)} section(s))")
+    click.echo(f"{manifest}: ok ({len(m.models)} model(s), {len(m.experiments)} experiment(s) giving "
+               f"{len(loaded.runs)} run(s), {len(loaded.sections)} section(s))")
 
 
 @main.command("params")

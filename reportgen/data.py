@@ -294,6 +294,13 @@ def _synthetic(spec: DatasetSpec, classes: list[str], n: int) -> dict:
     return parts
 
 
+def _validate_on_test(parts: dict) -> dict:
+    """All training images train; the test set doubles as the validation set (as some notebooks do)."""
+    (tx, ty), (vx, vy) = parts["train"], parts["validation"]
+    return {"train": (np.concatenate([tx, vx]), np.concatenate([ty, vy])), "validation": parts["test"],
+            "test": parts["test"]}
+
+
 def load_dataset(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smoke_limit: int = 256) -> DatasetSplits:
     """Load the manifest's dataset as train/validation/test splits (smoke: capped, synthetic if files are missing)."""
     base_dir = Path(base_dir)
@@ -308,6 +315,9 @@ def load_dataset(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smoke_l
         if missing:
             raise DatasetUnavailable(_unavailable_message(root, folder, missing, error))
         parts, classes, source = _load_cifar(spec, folder, base_dir)
+    if spec.validation == "test":
+        parts = _validate_on_test(parts)
+        source += "; validated on the test set"
     if smoke:
         if any(len(y) > smoke_limit for _, y in parts.values()):
             source += f"; smoke subset of at most {smoke_limit} images per split"

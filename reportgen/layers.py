@@ -45,7 +45,7 @@ OutFeatures = Annotated[
 ]
 
 
-def _padding(v: Any) -> Any:
+def check_padding(v: Any) -> Any:
     if v in ("same", "valid") or (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
         return v
     raise ValueError("padding is a non-negative integer, `same` or `valid`")
@@ -64,7 +64,7 @@ class ConvParams(Strict):
     out: int = Field(ge=1, description="output channels (filters)")
     kernel: IntPair = Field(description="kernel size, e.g. 5 or [3, 5]")
     stride: IntPair = (1, 1)
-    padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(_padding),
+    padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding),
                        WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 0}, {"enum": ["same", "valid"]}]})] = 0
     bias: bool = True
     name: str | None = None

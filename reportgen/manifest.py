@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from .errors import ManifestError, Problem
-from .layers import LayerItem, Strict
+from .layers import ACTIVATIONS, IntPair, LayerItem, Strict, check_padding
 from .sections import SECTION_KINDS, Section, SectionItem
 from .yamlsource import Located, dotted, load_yaml
 
@@ -55,6 +55,8 @@ class DatasetSpec(Strict):
     image_size: int | None = Field(default=None, ge=4, le=1024, description="resize to N×N (default: native size)")
     channels: Literal[1, 3] | None = Field(default=None, description="1 = grayscale, 3 = RGB (default: native)")
     val_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of the training set held out for validation")
+    validation: Literal["split", "test"] = Field(
+        default="split", description="split: carve validation from train; test: validate on the test set (as some notebooks do)")
     test_fraction: float = Field(default=0.2, gt=0, lt=1, description="digits only: share held out as the test set")
     seed: int = 42
     normalize: bool = Field(default=True, description="standardise with per-channel mean/std of the training split")
@@ -72,8 +74,30 @@ class DatasetSpec(Strict):
 
 
 class ModelSpec(Strict):
+    """A custom CNN: its own `layers`, or `extends: OTHER` plus variant overrides."""
+
     description: str | None = None
-    layers: list[LayerItem] = Field(min_length=1)
+    layers: list[LayerItem] | None = Field(default=None, min_length=1)
+    extends: str | None = Field(default=None, description="derive from another model and override parts of it")
+    blocks: int | None = Field(default=None, ge=1, description="keep the first N conv blocks (or repeat the last)")
+    drop_blocks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="remove conv blocks (1-based)")
+    channels: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="out channels of each conv")
+    kernel: IntPair | None = Field(default=None, description="kernel size of every conv")
+    padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding)] | None = None
+    pool: Union[IntPair, list[IntPair]] | None = Field(default=None, description="kernel (= stride) of each pooling layer")
+    activation: Literal[ACTIVATIONS] | None = Field(default=None, description="replace every activation")  # type: ignore[valid-type]
+    dense: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="widths of the hidden dense layers")
+    dropout: float | None = Field(default=None, ge=0, lt=1, description="p of every dropout layer")
+
+    @model_validator(mode="after")
+    def _layers_or_extends(self) -> "ModelSpec":
+        if (self.layers is None) == (self.extends is None):
+            raise ValueError("a model needs exactly one of `layers` (its own) or `extends` (a variant of another)")
+        return self
+
+    def overrides(self) -> dict:
+        """The variant overrides that are set, in the order they apply."""
+        return {k: v for k, v in self.model_dump(exclude={"description", "layers", "extends"}).items() if v is not None}
 
 
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"]
@@ -95,8 +119,27 @@ class OptimizerSpec(Strict):
     eps: float | None = Field(default=None, gt=0)
 
 
+class ScheduleSpec(Strict):
+    """Learning-rate schedule: step (every step_size epochs × gamma), cosine (to eta_min), one_cycle (per batch)."""
+
+    name: Literal["step", "cosine", "one_cycle"]
+    step_size: int = Field(default=10, ge=1)
+    gamma: float = Field(default=0.1, gt=0)
+    eta_min: float = Field(default=0.0, ge=0)
+    max_lr: float | None = Field(default=None, gt=0, description="one_cycle peak (default: the optimizer's lr)")
+
+
+class EarlyStoppingSpec(Strict):
+    """Stop when validation loss has not improved by min_delta for `patience` epochs."""
+
+    patience: int = Field(default=3, ge=1)
+    min_delta: float = Field(default=0.0, ge=0)
+
+
 class TrainSpec(Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec | None = None
+    early_stopping: EarlyStoppingSpec | None = None
     loss: str = "cross_entropy"
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     epochs: int = Field(default=10, ge=1, le=10_000)
@@ -118,6 +161,9 @@ class Experiment(Strict):
     title: str | None = None
     description: str | None = None
     train: dict[str, Any] = Field(default_factory=dict, description="overrides of the top-level train settings")
+    sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = Field(
+        default=None, description="dotted path → values; several keys form a grid, e.g. {optimizer.lr: [0.001, 0.01]}; "
+                                  "`model.KEY` varies the model (activation, channels, dense, ...)")
 
 
 DEFAULT_SECTIONS = ["cover", "contents", "architecture", "parameters", "training", "evaluation", "comparison",
@@ -142,6 +188,8 @@ class LoadedManifest:
         self.path = path
         self.base_dir = path.parent
         self.stem = path.stem
+        self.model_layers: dict[str, list] = {}
+        self.runs: list = []  # sweeps.RunSpec, filled in by load_manifest
         problems: list[Problem] = []
         self.sections = [_section_of(i, s, located, problems) for i, s in enumerate(manifest.sections)]
         self.train = {e.id: _resolve_train(manifest.train, e, i, located, problems)
@@ -151,6 +199,12 @@ class LoadedManifest:
 
     def experiment(self, exp_id: str) -> Experiment:
         return next(e for e in self.manifest.experiments if e.id == exp_id)
+
+    def layers_of(self, model: str) -> list:
+        """Normalised layers of a manifest model or of a swept variant such as `cnn[activation=gelu]`."""
+        if model in self.model_layers:
+            return self.model_layers[model]
+        return next(r.layers for r in self.runs if r.model == model)
 
     def problem(self, path: tuple, message: str) -> Problem:
         return self.located.problem(path, message)
@@ -264,10 +318,32 @@ def load_manifest(path: str | Path, overrides: list[str] | None = None) -> Loade
     except ValidationError as exc:
         raise ManifestError(_problems(exc, located)) from None
     loaded = LoadedManifest(manifest, located, path.resolve())
-    problems = check_references(loaded)
+    problems = check_references(loaded) + _expand_runs(loaded)
     if problems:
         raise ManifestError(problems)
     return loaded
+
+
+def _expand_runs(loaded: LoadedManifest) -> list[Problem]:
+    """Resolve model variants and sweeps into `loaded.model_layers` and `loaded.runs`."""
+    from .sweeps import expand
+    from .variants import resolve_all
+
+    layers, errors = resolve_all(loaded.manifest.models)
+    problems = [loaded.problem(("models", name, key), msg) for name, (key, msg) in errors.items()]
+    loaded.model_layers = layers
+    loaded.runs = expand(loaded, layers, problems)
+    run_ids = {r.id for r in loaded.runs} | {e.id for e in loaded.manifest.experiments}
+    for i, sec in enumerate(loaded.sections):
+        refs = [(("experiments", j), ref) for j, ref in enumerate(sec.options.get("experiments") or [])]
+        refs += [(("items", k, "experiments", j), ref) for k, item in enumerate(sec.options.get("items") or [])
+                 for j, ref in enumerate(item["experiments"])]
+        for where, ref in refs:
+            if ref not in run_ids:
+                problems.append(loaded.problem(("sections", i, sec.kind) + where,
+                                               f"unknown experiment {ref!r} (experiment ids and run ids such as "
+                                               "`lr_sweep/lr=0.01` can be named)"))
+    return problems
 
 
 def check_references(loaded: LoadedManifest) -> list[Problem]:
@@ -283,7 +359,7 @@ def check_references(loaded: LoadedManifest) -> list[Problem]:
                                            f"duplicate experiment id {exp.id!r} (also experiments[{ids[exp.id]}])"))
         ids.setdefault(exp.id, i)
     for i, sec in enumerate(loaded.sections):
-        for key, known in (("experiments", ids), ("models", m.models)):
+        for key, known in (("models", m.models),):
             for j, name in enumerate(sec.options.get(key) or []):
                 if name not in known:
                     problems.append(loaded.problem(("sections", i, sec.kind, key, j), f"unknown {key[:-1]} {name!r}"))

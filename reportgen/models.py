@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from .errors import ManifestError, Problem
-from .layers import normalize
-from .manifest import LoadedManifest, ModelSpec
+from .manifest import LoadedManifest
 
 
 class LayerError(ValueError):
@@ -72,14 +71,13 @@ SHORT_NAMES = {"conv": "conv", "batchnorm": "bn", "maxpool": "pool", "avgpool": 
                "dropout": "dropout", "flatten": "flatten", "global_avgpool": "gap"}
 
 
-def build_model(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
-    """Instantiate a model; raise LayerError naming the first layer that cannot be built."""
+def build_model(layers: list[tuple[str, dict]], input_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
+    """Instantiate a model from normalised layers; raise LayerError naming the first layer that cannot be built."""
     modules: "OrderedDict[str, nn.Module]" = OrderedDict()
     counts: dict[str, int] = {}
     shape: tuple = tuple(input_shape)
     probe = torch.zeros(1, *shape)
-    for i, item in enumerate(spec.layers):
-        kind, opts = normalize(item)
+    for i, (kind, opts) in enumerate(layers):
         short = SHORT_NAMES.get(kind, kind)
         counts[short] = counts.get(short, 0) + 1
         name = opts.get("name") or f"{short}{counts[short]}"
@@ -96,7 +94,7 @@ def build_model(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes:
         shape = tuple(probe.shape[1:])
         modules[name] = module.train()
     if len(shape) != 1 or shape[0] != num_classes:
-        raise LayerError(len(spec.layers) - 1,
+        raise LayerError(len(layers) - 1,
                          f"the model must end in {num_classes} outputs (one per class), but it ends in {list(shape)}; "
                          "finish with `linear: classes`")
     return nn.Sequential(modules)
@@ -106,19 +104,32 @@ def _short(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:200]
 
 
+def _located(loaded: LoadedManifest, name: str, exc: LayerError) -> Problem:
+    spec = loaded.manifest.models.get(name)
+    if spec is not None and spec.layers is not None:
+        return loaded.problem(("models", name, "layers", exc.index), str(exc))
+    layers = loaded.layers_of(name)
+    what = f"layer {exc.index + 1} ({layers[exc.index][0]}) of the variant {name}: {exc}"
+    if spec is not None:
+        return loaded.problem(("models", name), what)
+    group = next(r.group for r in loaded.runs if r.model == name)
+    index = next(i for i, e in enumerate(loaded.manifest.experiments) if e.id == group)
+    return loaded.problem(("experiments", index, "sweep"), what)
+
+
 def build_manifest_model(loaded: LoadedManifest, name: str) -> nn.Sequential:
-    """Build a manifest's model for its dataset; shape errors become located manifest errors."""
+    """Build a manifest's model (or a swept variant) for its dataset; shape errors become located manifest errors."""
     ds = loaded.manifest.dataset
     try:
-        return build_model(loaded.manifest.models[name], ds.input_shape(), ds.num_classes())
+        return build_model(loaded.layers_of(name), ds.input_shape(), ds.num_classes())
     except LayerError as exc:
-        raise ManifestError([loaded.problem(("models", name, "layers", exc.index), str(exc))]) from None
+        raise ManifestError([_located(loaded, name, exc)]) from None
 
 
 def check_models(loaded: LoadedManifest) -> list[Problem]:
-    """Build every model once so shape mistakes surface before any training."""
+    """Build every model and swept variant once so shape mistakes surface before any training."""
     problems: list[Problem] = []
-    for name in loaded.manifest.models:
+    for name in dict.fromkeys([*loaded.model_layers, *(r.model for r in loaded.runs)]):
         try:
             build_manifest_model(loaded, name)
         except ManifestError as exc:
@@ -160,14 +171,18 @@ def model_record(loaded: LoadedManifest, name: str) -> dict:
     from .params import summarize
 
     ds = loaded.manifest.dataset
-    spec = loaded.manifest.models[name]
+    spec = loaded.manifest.models.get(name)
     model = build_manifest_model(loaded, name)
     summary = summarize(model, ds.input_shape())
     configs = {}
-    for (module_name, _), item in zip(model.named_children(), spec.layers):
-        kind, opts = normalize(item)
+    for (module_name, _), (kind, opts) in zip(model.named_children(), loaded.layers_of(name)):
         configs[module_name] = describe(kind, opts, ds.num_classes())
     for row in summary["layers"]:
         row["config"] = configs.get(row["name"], "")
-    summary["description"] = spec.description
+    base = name.split("[", 1)[0]
+    summary["description"] = spec.description if spec else loaded.manifest.models[base].description
+    summary["extends"] = spec.extends if spec else base
+    summary["variant"] = spec.overrides() if spec else dict(next(r.model_overrides for r in loaded.runs if r.model == name))
+    tensors = [*model.parameters(), *model.buffers()]
+    summary["size_bytes"] = sum(t.numel() * t.element_size() for t in tensors)
     return summary

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
 from .errors import ResultsMissing, UserError
 from .evaluate import test_metrics
-from .layers import normalize
 from .manifest import LoadedManifest, TrainSpec
 from .models import build_manifest_model
 from .results import RunCache, code_version, finite, run_key
@@ -20,7 +19,7 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RunPlan:
-    """One training run: an experiment with its resolved settings and cache key."""
+    """One training run: its resolved settings, what its sweep varied, and its cache key."""
 
     id: str
     experiment: str
@@ -28,21 +27,19 @@ class RunPlan:
     title: str
     spec: TrainSpec
     key: str
+    varied: dict = field(default_factory=dict, hash=False, compare=False)
 
 
 def plan_runs(loaded: LoadedManifest, data_fingerprint: str, smoke: bool) -> list[RunPlan]:
-    """Resolve each experiment's settings (smoke builds: one epoch) and its cache key."""
-    m, plans = loaded.manifest, []
-    for exp in m.experiments:
-        spec = loaded.train[exp.id]
-        if smoke:
-            spec = spec.model_copy(update={"epochs": 1})
-        layers = [normalize(item) for item in m.models[exp.model].layers]
+    """Every run of the manifest (smoke builds: one epoch) with its cache key."""
+    plans = []
+    for run in loaded.runs:
+        spec = run.train.model_copy(update={"epochs": 1}) if smoke else run.train
         key = run_key({
-            "train": spec.model_dump(), "layers": layers, "dataset": m.dataset.model_dump(),
+            "train": spec.model_dump(), "layers": run.layers, "dataset": loaded.manifest.dataset.model_dump(),
             "data": data_fingerprint, "code": code_version(), "smoke": smoke,
         })
-        plans.append(RunPlan(exp.id, exp.id, exp.model, exp.title or exp.id, spec, key))
+        plans.append(RunPlan(run.id, run.group, run.model, run.title, spec, key, run.varied))
     return plans
 
 
@@ -65,8 +62,10 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress) -
     norm = Normalizer(splits.mean, splits.std, device, normalize_inputs)
     test_loss, pred = predict(model, splits.test_x, splits.test_y, norm, plan.spec.batch_size, device)
     record = finite({
-        "id": plan.id, "experiment": plan.experiment, "model": plan.model, "title": plan.title,
+        "id": plan.id, "experiment": plan.experiment, "group": plan.experiment, "varied": plan.varied,
+        "model": plan.model, "title": plan.title,
         "status": fit_out["status"], "diverged_epoch": fit_out["diverged_epoch"],
+        "stopped_epoch": fit_out["stopped_epoch"],
         "config": plan.spec.model_dump(mode="json"), "device": device.type,
         "epochs": fit_out["epochs"], "train_seconds": fit_out["seconds"],
         "test": test_metrics(splits.test_y.numpy(), pred.numpy(), list(splits.classes), test_loss),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Callable
@@ -77,8 +78,22 @@ def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: Normalizer
     return total / max(len(x), 1), torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
 
 
+def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int):
+    """(scheduler, steps per batch?) for the manifest's schedule, or (None, False)."""
+    sch = spec.schedule
+    if sch is None:
+        return None, False
+    if sch.name == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=sch.step_size, gamma=sch.gamma), False
+    if sch.name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=spec.epochs, eta_min=sch.eta_min), False
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=sch.max_lr or spec.optimizer.lr,
+                                               total_steps=spec.epochs * steps_per_epoch), True
+
+
 def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                norm: Normalizer, batch_size: int, device: torch.device, generator: torch.Generator) -> tuple[float, float]:
+                norm: Normalizer, batch_size: int, device: torch.device, generator: torch.Generator,
+                batch_scheduler=None) -> tuple[float, float]:
     """One pass over the training split; returns (mean loss, accuracy) measured during training."""
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
@@ -91,39 +106,80 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module
             return math.nan, correct / max(seen, 1)
         loss.backward()
         opt.step()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
         loss_sum += loss.item() * len(idx)
         correct += (logits.argmax(1) == yb).sum().item()
         seen += len(idx)
     return loss_sum / seen, correct / seen
 
 
+def at_chance(rows: list[dict], num_classes: int) -> bool:
+    """A run that ends where it started: loss near ln(classes) and validation accuracy near 1/classes."""
+    if not rows:
+        return False
+    last, chance_loss = rows[-1], math.log(num_classes)
+    return abs(last["train_loss"] - chance_loss) <= 0.1 * chance_loss and last["val_acc"] <= 1.5 / num_classes
+
+
+class _Stopper:
+    """Early stopping on validation loss with patience."""
+
+    def __init__(self, spec):
+        self.spec, self.best, self.waited = spec, math.inf, 0
+
+    def should_stop(self, val_loss: float) -> bool:
+        if self.spec is None:
+            return False
+        if val_loss < self.best - self.spec.min_delta:
+            self.best, self.waited = val_loss, 0
+            return False
+        self.waited += 1
+        return self.waited >= self.spec.patience
+
+
 def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, normalize: bool,
         on_epoch: Callable[[dict], None] | None = None) -> dict:
-    """Train for spec.epochs; returns {'status', 'diverged_epoch', 'epochs': [...], 'seconds'}."""
+    """Train for spec.epochs; returns {'status', 'diverged_epoch', 'stopped_epoch', 'epochs', 'seconds'}.
+
+    A run whose loss becomes NaN/inf is `diverged`: it stops, and the model is put back to its last finite
+    weights so that its test metrics mean something. A run that ends at chance level is `stalled`."""
     norm = Normalizer(splits.mean, splits.std, device, normalize)
     model.to(device)
     opt = make_optimizer(model.parameters(), spec.optimizer)
+    steps = max(1, math.ceil(len(splits.train_x) / spec.batch_size))
+    scheduler, per_batch = make_scheduler(opt, spec, steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
     gen = torch.Generator().manual_seed(spec.seed)
-    epochs, status, diverged_at, started = [], "completed", None, time.perf_counter()
+    stopper = _Stopper(spec.early_stopping)
+    epochs, status, diverged_at, stopped_at, started = [], "completed", None, None, time.perf_counter()
+    last_good = copy.deepcopy(model.state_dict())
     for epoch in range(1, spec.epochs + 1):
         t0 = time.perf_counter()
+        lr = opt.param_groups[0]["lr"]
         train_loss, train_acc = train_epoch(model, opt, loss_fn, splits.train_x, splits.train_y, norm,
-                                            spec.batch_size, device, gen)
-        if not math.isfinite(train_loss):
+                                            spec.batch_size, device, gen, scheduler if per_batch else None)
+        val_loss, val_pred = (predict(model, splits.val_x, splits.val_y, norm, spec.batch_size, device)
+                              if math.isfinite(train_loss) else (math.nan, None))
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             status, diverged_at = "diverged", epoch
+            model.load_state_dict(last_good)
             break
-        val_loss, val_pred = predict(model, splits.val_x, splits.val_y, norm, spec.batch_size, device)
+        if scheduler is not None and not per_batch:
+            scheduler.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
         row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "train_acc": train_acc,
-               "val_acc": (val_pred == splits.val_y).float().mean().item(),
-               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+               "val_acc": (val_pred == splits.val_y).float().mean().item(), "lr": lr,
+               "seconds": time.perf_counter() - t0}
         epochs.append(row)
+        last_good = copy.deepcopy(model.state_dict())
         if on_epoch:
             on_epoch(row)
-        if not math.isfinite(val_loss):
-            status, diverged_at = "diverged", epoch
+        if stopper.should_stop(val_loss):
+            stopped_at = epoch
             break
-    return {"status": status, "diverged_epoch": diverged_at, "epochs": epochs,
+    if status == "completed" and at_chance(epochs, len(splits.classes)):
+        status = "stalled"
+    return {"status": status, "diverged_epoch": diverged_at, "stopped_epoch": stopped_at, "epochs": epochs,
             "seconds": time.perf_counter() - started}

@@ -17,7 +17,8 @@ def test_en3150_smoke_build_marks_every_page(tmp_path):
     cifar_present = (REPO / "data" / "cifar10" / "cifar-10-batches-py").is_dir()
     assert r["dataset"]["synthetic"] is (not cifar_present)
     assert all(n <= 256 for n in r["dataset"]["sizes"].values())
-    assert set(r["runs"]) == {"adam_lr_0.00025", "lr_0.0001", "lr_0.001", "lr_0.01", "lr_0.1"}
+    assert set(r["runs"]) == {"adam_lr_0.00025", "lr_study/lr=0.0001", "lr_study/lr=0.001",
+                            "lr_study/lr=0.01", "lr_study/lr=0.1"}
     assert all(len(run["epochs"]) == 1 and run["config"]["epochs"] == 1 for run in r["runs"].values())
     assert r["models"]["en3150_cnn"]["total_params"] == 390_858
     pages = built.pdf_pages()

@@ -145,7 +145,7 @@ def params_cmd(manifest: Path, model_name: str | None, as_json: bool, overrides:
     from .models import model_record
 
     loaded = build.load(manifest, list(overrides))
-    names = list(loaded.manifest.models)
+    names = list(dict.fromkeys([*loaded.manifest.models, *(r.model for r in loaded.runs)]))
     if model_name is not None:
         if model_name not in names:
             raise UserError(f"no model {model_name!r} in {manifest}; models: {', '.join(names)}")

@@ -11,6 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from .document_runs import runs_for  # noqa: E402
+from .findings import sweep_axis, varied_value  # noqa: E402
+
 STYLE = {
     "svg.hashsalt": "reportgen",  # stable ids in the SVG, so rebuilding gives identical HTML
     "svg.fonttype": "path",  # glyphs as paths: identical rendering in every browser and in WeasyPrint
@@ -33,29 +36,77 @@ def to_svg(fig, prefix: str) -> str:
     svg = svg[svg.index("<svg"):]
     # several SVGs share one HTML document: give every id a per-figure prefix
     ids = set(re.findall(r'\bid="([^"]+)"', svg))
-    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}-{m[1]}"', svg)
+    seen: dict[str, int] = {}
+
+    def rename(m) -> str:  # identical content (two equal images) gets one id twice: number the repeats
+        seen[m[1]] = seen.get(m[1], 0) + 1
+        return f'id="{prefix}-{m[1]}"' if seen[m[1]] == 1 else f'id="{prefix}-{m[1]}-{seen[m[1]]}"'
+
+    svg = re.sub(r'\bid="([^"]+)"', rename, svg)
     svg = re.sub(r'(href="#|url\(#)([^")]+)', lambda m: f"{m[1]}{prefix}-{m[2]}" if m[2] in ids else m[0], svg)
     return svg.strip()
 
 
 def _epochs(run: dict, key: str) -> tuple[list[int], list[float]]:
-    rows = [r for r in run["epochs"] if r.get(key) is not None]
-    return [r["epoch"] for r in rows], [r[key] for r in rows]
+    rows = [r for r in run.get("epochs") or [] if r.get(key) is not None]
+    scale = 100 if key.endswith("_acc") else 1
+    return [r["epoch"] for r in rows], [r[key] * scale for r in rows]
+
+
+def _palette(n: int) -> list:
+    return sns.color_palette("tab10" if n <= 10 else "husl", max(n, 1))
+
+
+def _mark_end(ax, run: dict, x: list, y: list, color) -> None:
+    """A diverged run's curve ends where it diverged: an 'x' on its last finite point."""
+    if run.get("status") == "diverged" and x:
+        ax.plot(x[-1], y[-1], "x", color=color, markersize=8, markeredgewidth=2, zorder=5)
+
+
+def _integer_epochs(*axes) -> None:
+    for ax in axes:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        seen = {x for line in ax.lines for x in line.get_xdata()}
+        if len(seen) == 1:  # one epoch: a single tick, not 0.96 … 1.04
+            ax.set_xticks(sorted(seen))
 
 
 def curves(run: dict, metric: str, prefix: str) -> str:
     """Training and validation loss (metric='loss') or accuracy (metric='acc') per epoch."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 3.0))
-        for split, style in (("train", "-o"), ("val", "-s")):
-            x, y = _epochs(run, f"{split}_{metric}")
-            if metric == "acc":
-                y = [v * 100 for v in y]
-            ax.plot(x, y, style, markersize=3, label="training" if split == "train" else "validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss" if metric == "loss" else "accuracy (%)")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(frameon=False)
+        _panel(ax, run, metric)
+        if ax.lines:
+            ax.legend(frameon=False)
+        return to_svg(fig, prefix)
+
+
+def _panel(ax, run: dict, metric: str) -> None:
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss" if metric == "loss" else "accuracy (%)")
+    if not _epochs(run, f"val_{metric}")[0] and not _epochs(run, f"train_{metric}")[0]:
+        why = f" (diverged at epoch {run['diverged_epoch']})" if run.get("diverged_epoch") else ""
+        ax.text(0.5, 0.5, "no finite epoch to plot" + why, ha="center", va="center", transform=ax.transAxes,
+                color="0.4")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    for split, style, color in (("train", "-o", "C0"), ("val", "-s", "C1")):
+        x, y = _epochs(run, f"{split}_{metric}")
+        ax.plot(x, y, style, color=color, markersize=3, label="training" if split == "train" else "validation")
+        _mark_end(ax, run, x, y, color)
+    _integer_epochs(ax)
+
+
+def curve_pair(run: dict, prefix: str) -> str:
+    """Loss (left) and accuracy (right) of one run, training and validation, in one figure."""
+    with plt.rc_context(STYLE):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.7))
+        _panel(left, run, "loss")
+        _panel(right, run, "acc")
+        if right.lines:
+            right.legend(frameon=False, fontsize=7)
+        fig.tight_layout()
         return to_svg(fig, prefix)
 
 
@@ -76,21 +127,89 @@ def confusion(run: dict, classes: list[str], prefix: str) -> str:
         return to_svg(fig, prefix)
 
 
+def _small_heatmap(ax, matrix, classes: list[str], vmax: int, annotate: bool) -> None:
+    """A confusion matrix drawn directly (seaborn redraws the whole figure per heatmap to colour its labels)."""
+    k = len(classes)
+    ax.pcolormesh(matrix, cmap="Blues", vmin=0, vmax=vmax, edgecolors="white", linewidth=0.2)
+    if annotate:
+        size = 4.5 if k > 5 else 6.5
+        for r, row in enumerate(matrix):
+            for c, value in enumerate(row):
+                ax.text(c + 0.5, r + 0.5, str(value), ha="center", va="center", fontsize=size,
+                        color="white" if value > 0.6 * vmax else "#222")
+    ax.set_xticks([i + 0.5 for i in range(k)], classes)
+    ax.set_yticks([i + 0.5 for i in range(k)], classes)
+    ax.set_xlim(0, k)
+    ax.set_ylim(k, 0)
+    ax.set_aspect("equal")
+    ax.spines[:].set_visible(False)
+
+
+def confusion_grid(runs: list[dict], classes: list[str], prefix: str) -> str:
+    """Confusion matrices of several runs as small multiples, at most four per row, each titled with its run."""
+    n, k = len(runs), len(classes)
+    cols = min(4, max(n, 1))
+    rows = -(-n // cols)
+    side = min(7.0 / cols, 3.0)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(rows, cols, figsize=(side * cols, side * rows + 0.2), squeeze=False)
+        vmax = max((max(map(max, r["test"]["confusion_matrix"])) for r in runs), default=1)
+        for i, ax in enumerate(axes.flat):
+            if i >= n:
+                ax.set_axis_off()
+                continue
+            run = runs[i]
+            _small_heatmap(ax, run["test"]["confusion_matrix"], classes, vmax, annotate=k <= 10)
+            title = run["id"] if len(run["id"]) <= 22 else run["id"].replace("/", "/\n", 1)
+            status = run.get("status", "completed")
+            ax.set_title(title + ("" if status == "completed" else f"\n({status})"), fontsize=6.5)
+            ax.grid(False)
+            ax.tick_params(labelsize=5, length=1.5)
+            bottom, left = i + cols >= n, i % cols == 0  # class names only along the outer edges
+            plt.setp(ax.get_xticklabels(), rotation=90 if max(map(len, map(str, classes))) > 2 else 0,
+                     visible=bottom)
+            plt.setp(ax.get_yticklabels(), rotation=0, visible=left)
+            ax.set_xlabel("predicted" if bottom else "", fontsize=6)
+            ax.set_ylabel("true" if left else "", fontsize=6)
+        fig.tight_layout()
+        return to_svg(fig, prefix)
+
+
 def overlay(runs: list[dict], prefix: str) -> str:
-    """Validation loss and validation accuracy of several runs on shared axes."""
+    """Training (dashed) and validation (solid) loss and accuracy of several runs, one colour per run."""
+    from matplotlib.lines import Line2D
+
+    colors = _palette(len(runs))
     with plt.rc_context(STYLE):
         fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 3.0))
-        for run in runs:
-            x, loss = _epochs(run, "val_loss")
-            xa, acc = _epochs(run, "val_acc")
-            left.plot(x, loss, "-o", markersize=2.5, label=run["id"])
-            right.plot(xa, [a * 100 for a in acc], "-o", markersize=2.5, label=run["id"])
-        left.set(xlabel="epoch", ylabel="validation loss")
-        right.set(xlabel="epoch", ylabel="validation accuracy (%)")
-        for ax in (left, right):
-            ax.xaxis.get_major_locator().set_params(integer=True)
-        right.legend(frameon=False, fontsize=7, loc="best")
+        handles = []
+        for run, color in zip(runs, colors):
+            for ax, metric in ((left, "loss"), (right, "acc")):
+                for split, style in (("train", "--"), ("val", "-")):
+                    x, y = _epochs(run, f"{split}_{metric}")
+                    ax.plot(x, y, style, color=color, marker="o", markersize=2.2, linewidth=1.1)
+                    _mark_end(ax, run, x, y, color)
+            status = run.get("status", "completed")
+            name = run["id"] + ("" if status == "completed" else f" ({status})")
+            handles.append(Line2D([], [], color=color, marker="x" if status == "diverged" else "o", markersize=4,
+                                  label=name))
+        handles += [Line2D([], [], color="0.3", linestyle="--", label="training"),
+                    Line2D([], [], color="0.3", linestyle="-", label="validation")]
+        losses = [v for line in left.lines for v in line.get_ydata() if v > 0]
+        if losses and max(losses) / min(losses) > 100:  # a blown-up loss would flatten every other curve
+            left.set_yscale("log")
+        left.set(xlabel="epoch", ylabel="loss" + (" (log scale)" if left.get_yscale() == "log" else ""))
+        right.set(xlabel="epoch", ylabel="accuracy (%)")
+        _integer_epochs(left, right)
+        fig.tight_layout()
+        fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(handles)),
+                   frameon=False, fontsize=7)
         return to_svg(fig, prefix)
+
+
+def _acc_pct(run: dict) -> float:
+    acc = run["test"].get("accuracy")
+    return acc * 100 if acc is not None else 0.0
 
 
 def accuracy_bars(runs: list[dict], prefix: str) -> str:
@@ -98,8 +217,8 @@ def accuracy_bars(runs: list[dict], prefix: str) -> str:
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(runs) + 1.0))
         names = [r["id"] for r in runs]
-        accs = [r["test"]["accuracy"] * 100 for r in runs]
-        bars = ax.barh(names, accs, color=sns.color_palette("deep", len(runs)))
+        accs = [_acc_pct(r) for r in runs]
+        bars = ax.barh(names, accs, color=_palette(len(runs)))
         ax.bar_label(bars, labels=[f"{a:.2f} %" for a in accs], padding=3, fontsize=8)
         ax.set_xlabel("test accuracy (%)")
         ax.set_xlim(0, 105)
@@ -108,18 +227,75 @@ def accuracy_bars(runs: list[dict], prefix: str) -> str:
         return to_svg(fig, prefix)
 
 
+def accuracy_vs(runs: list[dict], axis: dict, prefix: str) -> str:
+    """Test accuracy against the one varied value: a line per experiment (log or linear x) or labelled bars."""
+    label, scale = axis["label"], axis["scale"]
+    groups = list(dict.fromkeys(r["group"] for r in runs))
+    colors = dict(zip(groups, _palette(len(groups))))
+    with plt.rc_context(STYLE):
+        if scale == "category":
+            fig, ax = plt.subplots(figsize=(6.0, 3.0))
+            names = [str(varied_value(r, label)) if len(groups) == 1 else f"{r['group']}\n{varied_value(r, label)}"
+                     for r in runs]
+            accs = [_acc_pct(r) for r in runs]
+            bars = ax.bar(range(len(runs)), accs, color=[colors[r["group"]] for r in runs])
+            for bar, run in zip(bars, runs):
+                if run.get("status", "completed") != "completed":
+                    bar.set_hatch("//")
+                    bar.set_edgecolor("#b00020")
+            ax.bar_label(bars, labels=[f"{a:.2f} %" for a in accs], padding=2, fontsize=7)
+            ax.set_xticks(range(len(runs)), names)
+            ax.grid(axis="x", visible=False)
+        else:
+            fig, ax = plt.subplots(figsize=(6.0, 3.0))
+            for group in groups:
+                pts = sorted(((varied_value(r, label), _acc_pct(r), r) for r in runs if r["group"] == group),
+                             key=lambda p: p[0])
+                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                ax.plot(xs, ys, "-o", color=colors[group], markersize=4, label=group)
+                for x, y, run in pts:
+                    if run.get("status", "completed") != "completed":
+                        ax.plot(x, y, "x", color="#b00020", markersize=9, markeredgewidth=2, zorder=5)
+                    ax.annotate(f"{y:.2f} %", (x, y), textcoords="offset points", xytext=(0, 6), ha="center",
+                                fontsize=7)
+            if scale == "log":
+                ax.set_xscale("log")
+            values = sorted({varied_value(r, label) for r in runs})
+            if len(values) <= 8:
+                ax.set_xticks(values, [f"{v:g}" for v in values])
+                ax.minorticks_off()
+            if len(groups) > 1:
+                ax.legend(frameon=False, fontsize=7)
+        ax.set_xlabel(label + (" (log scale)" if scale == "log" else ""))
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylim(0, 105)
+        return to_svg(fig, prefix)
+
+
 def draw_all(results: dict, sections) -> dict[str, str]:
-    """Every figure the sections need, keyed 'loss/<run>', 'acc/<run>', 'cm/<run>', 'bars/<i>', 'cmp/<i>'."""
+    """Only the figures the sections need, keyed '<kind>/<section index>[/<item>][/<run>]' (see document_runs)."""
     out: dict[str, str] = {}
     classes = results["dataset"]["classes"]
-    for n, (rid, run) in enumerate(results["runs"].items()):
-        out[f"loss/{rid}"] = curves(run, "loss", f"loss{n}")
-        out[f"acc/{rid}"] = curves(run, "acc", f"acc{n}")
-        out[f"cm/{rid}"] = confusion(run, classes, f"cm{n}")
     for i, sec in enumerate(sections):
-        if sec.kind == "comparison":
-            names = sec.options.get("experiments") or list(results["runs"])
-            runs = [results["runs"][n] for n in names if n in results["runs"]]
-            out[f"bars/{i}"] = accuracy_bars(runs, f"bars-{i}")
-            out[f"cmp/{i}"] = overlay(runs, f"cmp-{i}")
+        opts = sec.options
+        if sec.kind == "training":
+            for n, run in enumerate(runs_for(results, opts.get("experiments"))):
+                out[f"loss/{i}/{run['id']}"] = curves(run, "loss", f"s{i}-loss{n}")
+                out[f"acc/{i}/{run['id']}"] = curves(run, "acc", f"s{i}-acc{n}")
+        elif sec.kind == "evaluation":
+            for n, run in enumerate(runs_for(results, opts.get("experiments"))):
+                out[f"cm/{i}/{run['id']}"] = confusion(run, classes, f"s{i}-cm{n}")
+        elif sec.kind == "comparison":
+            runs = runs_for(results, opts.get("experiments"))
+            out[f"cmp/{i}"] = overlay(runs, f"s{i}-cmp")
+            axis = sweep_axis(runs)
+            if axis:
+                out[f"vary/{i}"] = accuracy_vs(runs, axis, f"s{i}-vary")
+            else:
+                out[f"bars/{i}"] = accuracy_bars(runs, f"s{i}-bars")
+            out[f"cmgrid/{i}"] = confusion_grid(runs, classes, f"s{i}-cmgrid")
+        elif sec.kind == "notebook":
+            for j, item in enumerate(opts.get("items") or []):
+                for n, run in enumerate(runs_for(results, item["experiments"])):
+                    out[f"nb/{i}/{j}/{run['id']}"] = curve_pair(run, f"s{i}-nb{j}-{n}")
     return out

@@ -84,7 +84,8 @@ class ModelSpec(Strict):
     channels: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="out channels of each conv")
     kernel: IntPair | None = Field(default=None, description="kernel size of every conv")
     padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding)] | None = None
-    pool: Union[IntPair, list[IntPair]] | None = Field(default=None, description="kernel (= stride) of each pooling layer")
+    pool: Union[Annotated[int, Field(ge=1)], list[IntPair]] | None = Field(
+        default=None, description="kernel (= stride) of every pooling layer, or a list with one per layer")
     activation: Literal[ACTIVATIONS] | None = Field(default=None, description="replace every activation")  # type: ignore[valid-type]
     dense: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="widths of the hidden dense layers")
     dropout: float | None = Field(default=None, ge=0, lt=1, description="p of every dropout layer")

@@ -180,7 +180,8 @@ def model_record(loaded: LoadedManifest, name: str) -> dict:
     for row in summary["layers"]:
         row["config"] = configs.get(row["name"], "")
     base = name.split("[", 1)[0]
-    summary["description"] = spec.description if spec else loaded.manifest.models[base].description
+    # a swept variant is not what its base's description says (another activation, other widths): its name says it
+    summary["description"] = spec.description if spec else None
     summary["extends"] = spec.extends if spec else base
     summary["variant"] = spec.overrides() if spec else dict(next(r.model_overrides for r in loaded.runs if r.model == name))
     tensors = [*model.parameters(), *model.buffers()]

@@ -114,6 +114,7 @@ def assemble(loaded, splits, models: dict, runs: dict, smoke: bool) -> dict:
         },
         "models": models,
         "runs": runs,
+        "run_order": list(runs),  # results.json sorts keys; this keeps the manifest's order
         "environment": environment([r.get("device", "cpu") for r in runs.values()]),
     })
 

@@ -65,7 +65,7 @@ def apply(layers: list[Layer], overrides: dict) -> list[Layer]:
         _set_each(layers, ("conv",), "padding", "padding", overrides["padding"], "conv layers")
     if "pool" in overrides:
         pool = overrides["pool"]
-        values = [tuple(p) for p in pool] if isinstance(pool, list) else tuple(pool)
+        values = [tuple(p) for p in pool] if isinstance(pool, list) else (pool, pool)
         _set_each(layers, POOLS, "pool", "kernel", values, "pooling layers")
         for kind, opts in layers:
             if kind in POOLS:

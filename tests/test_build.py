@@ -74,8 +74,8 @@ def test_html_is_self_contained_with_numbered_figures_and_tables(tiny_build):
     assert soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"].startswith("default-src 'none'")
     assert not soup.find_all("script") and not soup.find_all("link") and not soup.find_all("img")
     figures = soup.select("figure.figure")
-    # per run: loss, accuracy, confusion matrix; comparison: bars and overlay
-    assert len(figures) == 3 * 3 + 2
+    # per run: loss, accuracy, confusion matrix; comparison: overlay, bars and the confusion-matrix grid
+    assert len(figures) == 3 * 3 + 3
     assert all(f.find("svg") is not None for f in figures)
     captions = [_norm(f.figcaption.text) for f in figures]
     assert [c.split(".")[0] for c in captions] == [f"Figure {i}" for i in range(1, len(figures) + 1)]

@@ -38,3 +38,27 @@ def test_smoke_never_overwrites_the_real_report_by_default():
     loaded = load(REPO / "experiments" / "en3150.yaml")
     assert default_out(loaded, smoke=True).name == "en3150-smoke"
     assert default_out(loaded, smoke=False).name == "en3150"
+
+
+def test_cnn_lab_models_match_the_notebook_parameter_counts():
+    from reportgen.models import model_record
+
+    loaded = load_for("cnn-lab.yaml")
+    # totals printed by the hand-made notebook's Keras summaries (no BatchNorm, so both conventions agree)
+    expected = {"baseline": 122_570, "one_block": 462_410, "wide_channels": 1_151_690, "narrow_channels": 20_810,
+                "big_pool": 61_130, "gelu_cnn": 122_570, "dense_256": 321_290, "own_cnn": 146_122}
+    for name, total in expected.items():
+        assert model_record(loaded, name)["total_params"] == total, name
+    assert len(loaded.runs) == 17
+
+
+def test_every_shipped_manifest_validates():
+    for path in sorted((REPO / "experiments").glob("*.yaml")):
+        result = cli("validate", path)
+        assert result.exit_code == 0 and "ok" in result.output, result.output
+
+
+def load_for(name: str):
+    from reportgen.build import load
+
+    return load(REPO / "experiments" / name)

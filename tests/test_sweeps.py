@@ -71,13 +71,19 @@ def test_variants_are_derived_and_counted_from_the_modules(tmp_path):
     models = ("  one: {extends: base, blocks: 1}\n"
               "  wide: {extends: base, channels: [16, 32], dense: [64]}\n"
               "  three: {extends: base, blocks: 3, pool: [2, 2, 1]}\n"
+              "  pools: {extends: base, pool: [2, 4]}\n"
+              "  pool1: {extends: base, pool: 1}\n"
               "  nodrop: {extends: base, drop_blocks: [2], activation: gelu, dropout: 0.5}\n"
               "  wide_gelu: {extends: wide, activation: gelu}\n")
     loaded = load(manifest(tmp_path, "  - {id: a, model: one}\n  - {id: b, model: wide}\n  - {id: c, model: three}\n"
-                                     "  - {id: d, model: nodrop}\n  - {id: e, model: wide_gelu}\n", models))
+                                     "  - {id: d, model: nodrop}\n  - {id: e, model: wide_gelu}\n"
+                                     "  - {id: f, model: pools}\n  - {id: g, model: pool1}\n", models))
     kinds = lambda name: [k for k, _ in loaded.layers_of(name)]  # noqa: E731
     assert kinds("one").count("conv") == 1 and kinds("three").count("conv") == 3
     assert kinds("nodrop").count("conv") == 1 and "relu" not in kinds("nodrop") and kinds("nodrop").count("gelu") == 2
+    # a two-value list gives one kernel per pooling layer, not one 2×4 window
+    assert [o["kernel"] for k, o in loaded.layers_of("pools") if k == "maxpool"] == [(2, 2), (4, 4)]
+    assert [o["kernel"] for k, o in loaded.layers_of("pool1") if k == "maxpool"] == [(1, 1), (1, 1)]
     assert [o["out"] for k, o in loaded.layers_of("wide_gelu") if k in ("conv", "linear")] == [16, 32, 64, "classes"]
     # one block: 4 channels at 4×4 after one pooling → flatten 64 → 16 → 10
     assert _total(loaded, "one") == (1 * 4 * 9 + 4) + (64 * 16 + 16) + (16 * 10 + 10)

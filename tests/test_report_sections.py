@@ -1,0 +1,363 @@
+"""Comparison, findings, results table and lab notebook: a real tiny build read back, plus pure findings tests."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+
+from reportgen import document, figures, findings, render
+from reportgen.formatting import dec, num, pct, secs, sig
+from reportgen.sections import RESULT_COLUMNS, SECTION_KINDS, Section
+
+from conftest import TINY_MANIFEST, Built, cli, write_manifest
+
+MODELS_AND_TRAIN = """\
+  wide_cnn:
+    description: "A wider <b>net</b> without batch normalisation"
+    layers:
+      - conv: {out: 8, kernel: 3, padding: same}
+      - relu
+      - maxpool: 2
+      - flatten
+      - linear: 32
+      - relu
+      - linear: classes
+train:
+  optimizer: {name: adam, lr: 0.01}
+  epochs: 2
+  batch_size: 64
+  seed: 0
+  device: cpu
+experiments:
+  - id: base
+    model: tiny_cnn
+    title: Adam at 0.01
+  - id: sgd
+    model: tiny_cnn
+    title: Plain SGD
+    train: {optimizer: {name: sgd, lr: 0.05}, epochs: 1}
+  - id: wild
+    model: tiny_cnn
+    title: A learning rate that diverges
+    train: {optimizer: {name: sgd, lr: 1.0e+12}}
+  - id: wide
+    model: wide_cnn
+    title: A wider model
+sections:
+  - contents
+  - comparison: {experiments: [base, sgd, wild, wide]}
+  - results_table: {columns: [%s]}
+  - notebook:
+      items:
+        - title: Does the optimizer matter?
+          question: "Is **Adam** better than <i>SGD</i> here?"
+          experiments: [base, sgd]
+          comment: "Adam *wins* on this tiny set."
+        - question: "What does a wider model buy?"
+          experiments: [wide, wild]
+          comment: "Width helps; a huge learning rate does not."
+""" % ", ".join(RESULT_COLUMNS)
+MANIFEST = TINY_MANIFEST[:TINY_MANIFEST.index("train:\n")] + MODELS_AND_TRAIN
+RUNS = ["base", "sgd", "wild", "wide"]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u00a0", " ")).strip()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Built:
+    folder = tmp_path_factory.mktemp("sections")
+    manifest = write_manifest(folder, MANIFEST)
+    result = cli("build", manifest, "--out", folder / "out")
+    assert result.exit_code == 0, result.output
+    return Built(manifest, folder / "out", result.output)
+
+
+@pytest.fixture(scope="module")
+def soup(built) -> BeautifulSoup:
+    return BeautifulSoup(built.html, "html.parser")
+
+
+def _best(results: dict, ids: list[str]) -> str:
+    return max(ids, key=lambda r: results["runs"][r]["test"]["accuracy"])
+
+
+# ---- comparison --------------------------------------------------------------------------------------------------
+
+def test_comparison_table_has_one_row_per_run_and_marks_the_best(built, soup):
+    runs = built.results["runs"]
+    assert runs["wild"]["status"] == "diverged" and runs["wild"]["diverged_epoch"] == 1
+    rows = soup.select("section.comparison table.compare tbody tr")
+    assert [r["data-run"] for r in rows] == RUNS
+    best = _best(built.results, RUNS)
+    starred = [r["data-run"] for r in rows if "★" in r.td.text]
+    assert starred == [best] and [r["data-run"] for r in rows if "best" in r.get("class", [])] == [best]
+    for row in rows:
+        run = runs[row["data-run"]]
+        assert _norm(row.select_one('td[data-metric="cmp-accuracy"]').text) == _norm(pct(run["test"]["accuracy"]))
+    wild = rows[RUNS.index("wild")]
+    assert "(diverged)" in _norm(wild.td.text) and "0 of 2" in _norm(wild.text)
+    # no run varies anything yet: model / optimizer / learning-rate columns instead of varied values
+    headers = [_norm(th.text) for th in soup.select("section.comparison table.compare thead th")]
+    assert headers[:4] == ["Run", "Model", "Optimizer", "Learning rate"]
+
+
+def test_findings_agree_with_results_json(built, soup):
+    runs, models = built.results["runs"], built.results["models"]
+    items = [_norm(li.text) for li in soup.select("section.comparison .findings li")]
+    accs = {r: runs[r]["test"]["accuracy"] for r in RUNS}
+    best, worst = max(RUNS, key=accs.get), min(RUNS, key=accs.get)
+    assert items[0] == _norm(f"{best} has the best test accuracy, {pct(accs[best])}, "
+                             f"{(accs[best] - accs[worst]) * 100:.2f} percentage points above the worst, "
+                             f"{worst} ({pct(accs[worst])}).")
+    assert any(s.startswith("wild diverged at epoch 1:") and _norm(pct(accs["wild"])) in s for s in items)
+    wide_params = models["wide_cnn"]["total_params"]
+    assert any(s.startswith(f"wide: {_norm(pct(accs['wide']))} test accuracy with {num(wide_params)} parameters")
+               for s in items)
+    expected = findings.findings([findings.with_defaults(r, runs[r]) for r in RUNS], models)
+    assert items == [_norm(s) for s in expected]
+
+
+def test_comparison_figures_overlay_bars_and_confusion_grid(soup):
+    figs = soup.select("section.comparison figure.figure")
+    keys = [f["data-key"].split("/")[0] for f in figs]
+    assert keys == ["cmp", "bars", "cmgrid"]
+    captions = [_norm(f.figcaption.text) for f in figs]
+    assert "Training (dashed) and validation (solid)" in captions[0] and "× marks" in captions[0]
+    assert "Confusion matrices on the test set, one per run" in captions[2]
+    assert all(f.find("svg") is not None for f in figs)
+
+
+# ---- results table -----------------------------------------------------------------------------------------------
+
+def test_results_table_columns_and_values_match_results_json(built, soup):
+    table = soup.select_one("section.results-table table.results")
+    assert [th["data-col"] for th in table.select("thead th")] == list(RESULT_COLUMNS)
+    rows = table.select("tbody tr")
+    assert [r["data-run"] for r in rows] == RUNS
+    res = built.results
+    for row in rows:
+        run = res["runs"][row["data-run"]]
+        model = res["models"][run["model"]]
+        cell = {td["data-col"]: _norm(td.text) for td in row.select("td")}
+        assert cell["run"] == run["id"] and cell["model"] == run["model"]
+        assert cell["architecture"] == _norm(model["description"] or run["model"])
+        assert cell["params"] == num(model["total_params"])
+        assert cell["lr"] == sig(run["config"]["optimizer"]["lr"], 4)
+        assert cell["batch_size"] == num(run["config"]["batch_size"])
+        assert cell["accuracy"] == _norm(pct(run["test"]["accuracy"]))
+        assert cell["f1"] == dec(run["test"]["f1_weighted"])
+        assert cell["time"] == _norm(secs(run["train_seconds"]))
+        assert cell["varied"] == "—"
+        last = run["epochs"][-1] if run["epochs"] else {}
+        assert cell["val_loss"] == dec(last.get("val_loss"))
+        assert cell["status"] == ("diverged (epoch 1)" if run["status"] == "diverged" else "completed")
+    bold = [td.find_parent("tr")["data-run"] for td in table.select("td strong")]
+    assert bold == [_best(res, RUNS)]
+    assert "<b>net</b>" in table.text and not table.find("b")  # descriptions are escaped
+
+
+# ---- notebook ----------------------------------------------------------------------------------------------------
+
+def test_notebook_items_in_order_with_summaries_and_accuracy(built, soup):
+    res = built.results
+    items = soup.select("section.notebook .notebook-item")
+    assert [_norm(i.h3.text) for i in items] == ["3.1 Does the optimizer matter?", "3.2 Question 2"]
+    first = _norm(items[0].text)
+    assert first.index("Is Adam better than <i>SGD</i> here?") < first.index("Adam wins on this tiny set.")
+    assert items[0].select_one(".question strong").text == "Adam" and items[0].select_one(".comment em")
+    for item, ids in zip(items, (["base", "sgd"], ["wide", "wild"])):
+        runs = item.select(".notebook-run")
+        assert [r["data-run"] for r in runs] == ids
+        for r in runs:
+            run = res["runs"][r["data-run"]]
+            assert _norm(r.select_one('[data-metric="notebook-accuracy"]').text) == _norm(pct(run["test"]["accuracy"]))
+            assert _norm(r.select_one('[data-fact="time"]').text) == _norm(secs(run["train_seconds"]))
+            assert r.select_one("figure.figure svg") is not None
+        parts = [div["class"][0] for div in item.find_all("div", recursive=False)]
+        assert parts == ["question", "notebook-run", "notebook-run", "comment"]
+    # tiny_cnn is summarised once in the first item (the second run refers to that table), wide_cnn in the second
+    tables = soup.select("section.notebook table.summary")
+    assert len(tables) == 3
+    for table, name in zip(tables, ["tiny_cnn", "wide_cnn", "tiny_cnn"]):
+        m = res["models"][name]
+        assert _norm(table.select_one('[data-total="total_params"]').text) == num(m["total_params"])
+        assert _norm(table.select_one('[data-total="trainable_params"]').text) == num(m["trainable_params"])
+        assert len(table.select("tbody tr")) == len(m["layers"])
+    assert "see Table" in _norm(soup.select(".notebook-run")[1].text)
+    assert "diverged at epoch 1" in _norm(soup.select('.notebook-run[data-run="wild"]')[0].text)
+
+
+def test_numbering_and_ids_across_new_sections(soup):
+    figs = [_norm(f.figcaption.text).split(".")[0] for f in soup.select("figure.figure")]
+    assert figs == [f"Figure {i}" for i in range(1, len(figs) + 1)] and len(figs) == 3 + 4
+    tabs = [_norm(c.text).split(".")[0] for c in soup.select("table.data caption")]
+    assert tabs == [f"Table {i}" for i in range(1, len(tabs) + 1)] and len(tabs) == 1 + 1 + 3
+    ids = [t["id"] for t in soup.find_all(id=True)]
+    assert len(ids) == len(set(ids))
+    assert not soup.find_all("script") and "<i>SGD</i>" not in str(soup.select_one("section.notebook"))
+
+
+def test_pdf_shows_findings_results_and_notebook(built):
+    from pypdf import PdfReader
+
+    pages = [_norm(p) for p in built.pdf_pages()]
+    text = " ".join(pages)
+    runs = built.results["runs"]
+    best = _best(built.results, RUNS)
+    assert f"{best} has the best test accuracy, {_norm(pct(runs[best]['test']['accuracy']))}" in text
+    assert "wild diverged at epoch 1" in text
+    for s in ("Is Adam better than <i>SGD</i> here?", "Adam wins on this tiny set.", "What does a wider model buy?",
+              "Width helps; a huge learning rate does not."):
+        assert s in text
+    assert text.index("Adam wins on this tiny set.") < text.index("What does a wider model buy?")
+    # the 17-column results table gets a landscape page
+    reader = PdfReader(str(built.pdf_path))
+    at = next(i for i, p in enumerate(pages) if "Results of the runs" in p)
+    box = reader.pages[at].mediabox
+    assert box.width > box.height
+    assert all(reader.pages[i].mediabox.width < reader.pages[i].mediabox.height for i in range(len(pages)) if i != at)
+
+
+# ---- the document builder on sweep-shaped records (group / varied), from the real build ------------------------------
+
+def _section(kind: str, **options) -> Section:
+    return Section(kind=kind, options=SECTION_KINDS[kind].model_validate(options).model_dump())
+
+
+def _swept(results: dict) -> dict:
+    out = copy.deepcopy(results)
+    runs, out["runs"] = out["runs"], {}
+    for rid, lr in zip(RUNS, (0.001, 0.01, 0.1, 1.0)):
+        out["runs"][f"lr_sweep/lr={lr:g}"] = runs[rid] | {"id": f"lr_sweep/lr={lr:g}", "group": "lr_sweep",
+                                                          "varied": {"lr": lr}}
+    for rid, act in (("base", "relu"), ("wide", "gelu")):
+        out["runs"][f"act/activation={act}"] = runs[rid] | {"id": f"act/activation={act}", "group": "act",
+                                                            "varied": {"activation": act}}
+    return out
+
+
+def test_runs_for_resolves_groups_and_run_ids(built):
+    res = _swept(built.results)
+    ids = lambda names: [r["id"] for r in document.runs_for(res, names)]  # noqa: E731
+    assert ids(None) == list(res["runs"])
+    assert ids(["act"]) == ["act/activation=relu", "act/activation=gelu"]
+    assert ids(["lr_sweep/lr=0.1", "lr_sweep", "act/activation=gelu", "act"]) == [
+        "lr_sweep/lr=0.1", "lr_sweep/lr=0.001", "lr_sweep/lr=0.01", "lr_sweep/lr=1", "act/activation=gelu",
+        "act/activation=relu"]
+    plain = document.runs_for(built.results, ["wild"])[0]
+    assert plain["group"] == "wild" and plain["varied"] == {} and plain["stopped_epoch"] is None
+
+
+def test_document_builder_uses_varied_values(built):
+    res = _swept(built.results)
+    sections = [_section("comparison", experiments=["lr_sweep"]), _section("comparison", experiments=["act"]),
+                _section("comparison"), _section("training", experiments=["act"]),
+                _section("results_table", columns=["run", "varied", "accuracy"])]
+    figs = figures.draw_all(res, sections)
+    assert sorted(figs) == sorted(["cmp/0", "vary/0", "cmgrid/0", "cmp/1", "vary/1", "cmgrid/1", "cmp/2", "bars/2",
+                                   "cmgrid/2"] + [f"{k}/3/act/activation={a}" for k in ("loss", "acc")
+                                                  for a in ("relu", "gelu")])
+    doc = document.build(res, sections, figs, built.manifest.parent)
+    lr, act, both, train, table = doc["sections"]
+    assert lr["axis"] == {"label": "lr", "scale": "log"} and lr["labels"] == ["lr"]
+    assert [row["varied"] for row in lr["rows"]] == [["0.001"], ["0.01"], ["0.1"], ["1"]]
+    assert "logarithmic" in lr["figures"][1]["caption"]
+    assert act["axis"] == {"label": "activation", "scale": "category"}
+    assert both["axis"] is None and both["labels"] == ["lr", "activation"]
+    # a run that does not vary lr shows the lr of its config
+    assert both["rows"][0]["varied"] == ["0.001", "—"] and both["rows"][-1]["varied"] == ["0.01", "gelu"]
+    assert ("Varied", "activation = relu") in train["runs"][0]["config"]
+    assert [r["cells"][1] for r in table["rows"]][-2:] == ["activation=relu", "activation=gelu"]
+    soup = BeautifulSoup(render.render_html(doc), "html.parser")
+    first = soup.select("section.comparison")[0]
+    assert [_norm(th.text) for th in first.select("thead th")][:3] == ["Run", "lr", "Epochs"]
+    assert [f["data-key"] for f in first.select("figure")] == ["cmp/0", "vary/0", "cmgrid/0"]
+    ids = [t["id"] for t in soup.find_all(id=True)]
+    assert len(ids) == len(set(ids))
+
+
+# ---- findings: pure functions on constructed records --------------------------------------------------------------
+
+def _run(rid, acc, epochs=(), status="completed", **extra):
+    rows = [{"epoch": i, "train_loss": t, "val_loss": v} for i, (t, v) in enumerate(epochs, 1)]
+    return {"id": rid, "model": extra.pop("model", "m"), "status": status, "diverged_epoch": None,
+            "stopped_epoch": None, "config": {"epochs": 10}, "epochs": rows,
+            "test": {"accuracy": acc, "confusion_matrix": [[0] * 10 for _ in range(10)]}} | extra
+
+
+def test_best_and_worst_sentence():
+    runs = [_run("lr_sweep/lr=0.001", 0.712), _run("lr_sweep/lr=0.01", 0.5), _run("lr_sweep/lr=0.1", 0.101)]
+    assert _norm(findings.best_and_worst(runs)) == ("lr_sweep/lr=0.001 has the best test accuracy, 71.20 %, 61.10 "
+                                                     "percentage points above the worst, lr_sweep/lr=0.1 (10.10 %).")
+    assert _norm(findings.best_and_worst(runs[:1])) == "lr_sweep/lr=0.001 has a test accuracy of 71.20 %."
+    tied = runs + [_run("x", 0.101), _run("y", 0.712)]
+    assert _norm(findings.best_and_worst(tied)) == ("lr_sweep/lr=0.001 and y share the best test accuracy, 71.20 %, "
+                                                     "61.10 percentage points above the worst, lr_sweep/lr=0.1 and x "
+                                                     "(10.10 %).")
+    assert _norm(findings.best_and_worst(tied[-2:-1] * 2)) == "All 2 runs have the same test accuracy, 10.10 %."
+
+
+def test_overfitting_onset_is_the_last_validation_minimum_while_training_loss_falls():
+    # val loss bottoms out at epoch 3, training loss keeps falling: over-fitting from epoch 4
+    curve = [(2.0, 1.8), (1.5, 1.2), (1.0, 0.9), (0.7, 1.0), (0.5, 1.3)]
+    assert findings.overfitting_onset(_run("a", 0.5, curve)["epochs"]) == 3
+    assert _norm(findings.overfitting(_run("a", 0.5, curve))) == (
+        "Validation loss of a stopped improving after epoch 3 (0.9000; 1.3000 at epoch 5) while training loss kept "
+        "falling (1.0000 → 0.5000): over-fitting from epoch 4.")
+    # the minimum reached again later counts from its last occurrence
+    again = [(2, 1), (1.5, 0.8), (1, 1), (0.8, 0.8), (0.6, 0.9)]
+    assert findings.overfitting_onset(_run("b", 0.5, again)["epochs"]) == 4
+    assert findings.overfitting(_run("c", 0.5, [(2, 2), (1, 1), (0.5, 0.5)])) is None  # still improving
+    assert findings.overfitting(_run("d", 0.5, [(1, 1), (1.2, 1.1), (1.3, 1.2)])) is None  # training loss rose too
+    assert findings.overfitting(_run("e", 0.5, curve, status="diverged")) is None
+
+
+def test_status_sentences():
+    assert _norm(findings.diverged(_run("w", 0.0972, [(2.3, 2.2)], status="diverged", diverged_epoch=2))) == (
+        "w diverged at epoch 2: its loss became infinite or NaN; 1 finite epoch is kept, and its test accuracy, "
+        "9.72 %, is that of the last finite weights.")
+    assert _norm(findings.stalled([_run("s", 0.1013, status="stalled"), _run("ok", 0.9)], 10)) == (
+        "s stayed at chance level (10 % for 10 classes): its test accuracy is 10.13 %.")
+    flat = [_run(r, a, status="stalled") for r, a in (("a", 0.1), ("b", 0.0977), ("c", 0.1016))]
+    assert _norm(findings.stalled(flat, 10)) == ("3 runs stayed at chance level (10 % for 10 classes): a (10.00 %), "
+                                                 "b (9.77 %) and c (10.16 %).")
+    assert findings.stalled([_run("ok", 0.9)], 10) is None
+    early = _run("e", 0.8, stopped_epoch=7, config={"epochs": 20, "early_stopping": {"patience": 3}})
+    assert findings.early_stopped(early) == ("e stopped early at epoch 7 of 20 after validation loss had not "
+                                             "improved for 3 epoch(s).")
+    assert findings.early_stopped(_run("f", 0.8)) is None
+
+
+def test_efficiency_and_full_list():
+    assert _norm(findings.efficiency(_run("x", 0.7414), 390_000)) == (
+        "x: 74.14 % test accuracy with 390,000 parameters (0.39 M), 190.1 % per million parameters.")
+    assert findings.efficiency(_run("y", 0.1, status="diverged"), 390_000) is None
+    runs = [findings.with_defaults("a", _run("a", 0.9, model="big")),
+            findings.with_defaults("b", _run("b", 0.1, status="stalled"))]
+    out = findings.findings(runs, {"big": {"total_params": 2_000_000}, "m": {"total_params": 1000}})
+    assert [s.split(" ")[0] for s in out] == ["a", "b", "a:"]
+
+
+def test_sweep_axis_kinds():
+    def runs(*values, label="lr"):
+        return [{"id": str(v), "varied": {label: v}} for v in values]
+
+    assert findings.sweep_axis(runs(0.001, 0.01)) == {"label": "lr", "scale": "log"}
+    assert findings.sweep_axis(runs(32, 64, label="batch_size")) == {"label": "batch_size", "scale": "linear"}
+    assert findings.sweep_axis(runs(1e-5, 1e-3, label="weight_decay")) == {"label": "weight_decay", "scale": "log"}
+    assert findings.sweep_axis(runs("relu", "gelu", label="activation")) == {"label": "activation", "scale": "category"}
+    assert findings.sweep_axis(runs(0.1)) is None
+    assert findings.sweep_axis([{"id": "a", "varied": {"lr": 0.1, "batch_size": 32}},
+                                {"id": "b", "varied": {"lr": 0.2, "batch_size": 32}}]) is None
+    assert findings.sweep_axis(runs(0.1, 0.2) + [{"id": "plain", "varied": {}}]) is None  # no lr to read
+    # a plain run of the same model joins the lr axis with the lr of its config; another model does not
+    plain = {"id": "plain", "varied": {}, "model": "m", "config": {"optimizer": {"lr": 0.00025}}}
+    swept = [r | {"model": "m"} for r in runs(0.1, 0.01)]
+    assert findings.sweep_axis(swept + [plain]) == {"label": "lr", "scale": "log"}
+    assert findings.sweep_axis(swept + [plain | {"model": "other"}]) is None
+    assert findings.show_value(0.00025) == "0.00025" and findings.show_value([32, 64]) == "32×64"

@@ -30,6 +30,16 @@ def test_en3150_smoke_build_marks_every_page(tmp_path):
                     "For different learning rates", "Learning-rate comparison", "Discussion", "GitHub"):
         assert heading in text
     assert "3 × 32 × 5 × 5 + 32 = 2,432" in text
+    # the learning-rate sweep is compared by its varied value: an lr column, accuracy against lr, a confusion grid
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(built.html, "html.parser")
+    compare = soup.select_one("table.compare")
+    assert "lr" in [th.text.strip() for th in compare.select("thead th")]
+    assert len(compare.select("tbody tr")) == 5
+    keys = {f["data-key"].split("/")[0] for f in soup.select("figure[data-key]")}
+    assert {"vary", "cmgrid", "cmp"} <= keys
+    assert "Findings" in text
 
 
 def test_smoke_never_overwrites_the_real_report_by_default():

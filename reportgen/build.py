@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Callable
 
 from . import document, figures, pdf, render
-from .data import load_dataset
 from .errors import ManifestError
+from .exploration import explore_cached
 from .manifest import LoadedManifest, load_manifest
 from .models import check_models, model_record
 from .results import RunCache, assemble, dumps
-from .runner import cached_runs, run_all
+from .runner import Datasets, cached_runs, run_all
 
 Progress = Callable[[str], None]
 
@@ -49,25 +49,36 @@ def _results(loaded: LoadedManifest, splits, runs: dict, smoke: bool) -> dict:
     return assemble(loaded, splits, models, runs, smoke)
 
 
+def _with_exploration(results: dict, loaded: LoadedManifest, splits, out_dir: Path) -> dict:
+    """Add results["dataset"]["exploration"] when a section is `dataset` (with the first such section's options)."""
+    options = next((s.options for s in loaded.sections if s.kind == "dataset"), None)
+    if options is not None:
+        results["dataset"]["exploration"] = explore_cached(splits, options, loaded.manifest.dataset.seed,
+                                                           out_dir / "cache")
+    return results
+
+
 def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress: Progress, force: bool = False,
         outcome: Outcome | None = None) -> dict:
     """Train what is not cached and return the full results record."""
     outcome = outcome or Outcome(out_dir)
     t0 = time.perf_counter()
-    splits = load_dataset(loaded.manifest.dataset, loaded.base_dir, smoke=smoke)
+    datasets = Datasets(loaded, smoke, out_dir / "cache")
+    splits = datasets.get()
     progress(f"dataset: {splits.source}; {splits.sizes()['train']:,} train / {splits.sizes()['validation']:,} "
              f"validation / {splits.sizes()['test']:,} test images")
-    runs, stats = run_all(loaded, splits, RunCache(out_dir / "cache"), smoke, progress, force)
+    runs, stats = run_all(loaded, datasets, RunCache(out_dir / "cache"), smoke, progress, force)
     outcome.trained, outcome.cached = stats["trained"], stats["cached"]
     outcome.timings["runs"] = time.perf_counter() - t0
-    return _results(loaded, splits, runs, smoke)
+    return _with_exploration(_results(loaded, splits, runs, smoke), loaded, splits, out_dir)
 
 
 def results_from_cache(loaded: LoadedManifest, out_dir: Path, smoke: bool) -> dict:
     """The results record from cached runs only; ResultsMissing if any run is absent."""
-    splits = load_dataset(loaded.manifest.dataset, loaded.base_dir, smoke=smoke)
-    runs = cached_runs(loaded, splits, RunCache(out_dir / "cache"), smoke)
-    return _results(loaded, splits, runs, smoke)
+    datasets = Datasets(loaded, smoke, out_dir / "cache")
+    splits = datasets.get()
+    runs = cached_runs(loaded, datasets, RunCache(out_dir / "cache"), smoke)
+    return _with_exploration(_results(loaded, splits, runs, smoke), loaded, splits, out_dir)
 
 
 def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: Outcome, with_pdf: bool = True

@@ -1,14 +1,11 @@
-"""Dataset stage: load digits or CIFAR-10, split, resize, and describe the splits."""
+"""Dataset stage: load digits, CIFAR-10/100 or image folders, split, resize, and describe the splits."""
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
-import pickle
-import shutil
-import tarfile
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -16,18 +13,14 @@ import torch
 import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
 
+from . import cifar, imagefolder
+from .cifar import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES  # noqa: F401 - re-exported
 from .errors import DatasetUnavailable
 from .manifest import DatasetSpec
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-CIFAR10_PAGE = "https://www.cs.toronto.edu/~kriz/cifar-10.html"
-CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
-CIFAR10_ARCHIVE = "cifar-10-python.tar.gz"
-CIFAR10_FOLDER = "cifar-10-batches-py"
-CIFAR10_FILES = [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"]
 SPLITS = ("train", "validation", "test")
 _CHUNK = 4096
+_FINGERPRINTED_INFO = ("original_sizes", "skipped")  # info that describes the data; not how it was loaded
 
 
 @dataclass
@@ -46,11 +39,14 @@ class DatasetSplits:
     std: list[float]
     synthetic: bool
     source: str
+    info: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
-        """SHA-256 over the name, classes, synthetic flag and every tensor's dtype, shape and bytes."""
+        """SHA-256 over the name, classes, synthetic flag, data-describing info and every tensor's bytes."""
         h = hashlib.sha256()
-        h.update(json.dumps({"name": self.name, "classes": self.classes, "synthetic": self.synthetic}).encode())
+        described = {k: self.info[k] for k in _FINGERPRINTED_INFO if k in self.info}
+        h.update(json.dumps({"name": self.name, "classes": self.classes, "synthetic": self.synthetic,
+                             "info": described}, sort_keys=True).encode())
         for key in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
             t = getattr(self, key)
             h.update(f"|{key}:{t.dtype}:{tuple(t.shape)}|".encode())
@@ -71,7 +67,7 @@ def _split(idx: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> t
     return np.asarray(kept), np.asarray(held)
 
 
-def _cap(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+def stratified_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
     """Indices of a deterministic, stratified subset of at most limit items, in their original order."""
     idx = np.arange(len(labels))
     if len(idx) <= limit:
@@ -116,15 +112,28 @@ def _stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
     return means, stds
 
 
-def _assemble(spec: DatasetSpec, classes: list[str], parts: dict[str, tuple[np.ndarray, np.ndarray]],
-              synthetic: bool, source: str) -> DatasetSplits:
-    """Convert each split to the declared shape and wrap everything in DatasetSplits."""
+def _original_sizes(spec: DatasetSpec, parts: dict) -> dict[str, int]:
+    """"W×H" → number of images used, most frequent first (the validation split is the test split's twin or not)."""
+    used = ("train", "test") if spec.validation == "test" else SPLITS
+    counts = Counter(f"{w}×{h}" for s in used for w, h in parts[s][2].tolist())
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _assemble(spec: DatasetSpec, classes: list[str], parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+              synthetic: bool, source: str, info: dict | None = None) -> DatasetSplits:
+    """Convert each split to the declared shape and wrap everything (with its info) in DatasetSplits."""
     c, s, _ = spec.input_shape()
-    xs = {k: _convert(torch.from_numpy(np.ascontiguousarray(x, dtype=np.uint8)), c, s) for k, (x, _) in parts.items()}
-    ys = {k: torch.from_numpy(np.asarray(y, dtype=np.int64).copy()) for k, (_, y) in parts.items()}
+    xs = {k: _convert(torch.from_numpy(np.ascontiguousarray(p[0], dtype=np.uint8)), c, s) for k, p in parts.items()}
+    ys = {k: torch.from_numpy(np.asarray(p[1], dtype=np.int64).copy()) for k, p in parts.items()}
     mean, std = _stats(xs["train"])
+    info = {"original_sizes": _original_sizes(spec, parts), "skipped": [], "decoded": 0, "cache": None, **(info or {})}
     return DatasetSplits(spec.name, classes, xs["train"], ys["train"], xs["validation"], ys["validation"],
-                         xs["test"], ys["test"], mean, std, synthetic, source)
+                         xs["test"], ys["test"], mean, std, synthetic, source, info)
+
+
+def _native_sizes(x: np.ndarray) -> np.ndarray:
+    """(N, 2) (width, height) of images already in memory at their native size."""
+    return np.broadcast_to(np.array([x.shape[3], x.shape[2]], dtype=np.int64), (len(x), 2))
 
 
 def _load_digits(spec: DatasetSpec) -> tuple[dict, list[str], str]:
@@ -136,148 +145,25 @@ def _load_digits(spec: DatasetSpec) -> tuple[dict, list[str], str]:
     y = d.target.astype(np.int64)
     rest, test = _split(np.arange(len(y)), y, spec.test_fraction, spec.seed)
     train, val = _split(rest, y, spec.val_fraction, spec.seed)
-    parts = {"train": (x[train], y[train]), "validation": (x[val], y[val]), "test": (x[test], y[test])}
+    wh = _native_sizes(x)
+    parts = {"train": (x[train], y[train], wh[train]), "validation": (x[val], y[val], wh[val]),
+             "test": (x[test], y[test], wh[test])}
     return parts, [str(i) for i in range(10)], f"scikit-learn bundled digits ({len(y):,} images)"
 
 
-def _numpy_globals() -> dict[tuple[str, str], object]:
-    """The only globals a pickled numpy array needs, under their numpy 1 and numpy 2 module names."""
-    try:
-        from numpy._core import multiarray, numeric
-    except ImportError:  # numpy < 2
-        from numpy.core import multiarray, numeric  # type: ignore[no-redef]
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-               ("_codecs", "encode"): codecs.encode, ("codecs", "encode"): codecs.encode}
-    for pkg in ("numpy.core", "numpy._core"):  # files pickled under numpy 1 or numpy 2
-        allowed |= {(f"{pkg}.multiarray", "_reconstruct"): multiarray._reconstruct,
-                    (f"{pkg}.multiarray", "scalar"): multiarray.scalar, (f"{pkg}.numeric", "_frombuffer"): numeric._frombuffer}
-    return allowed
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler that builds numpy arrays, lists, dicts and strings, and refuses everything else."""
-
-    def __init__(self, fh, path: Path):
-        super().__init__(fh, encoding="latin1")
-        self.path = path
-        self.allowed = _numpy_globals()
-
-    def find_class(self, module: str, name: str):
-        """Return an allowed numpy global; raise DatasetUnavailable for anything else."""
-        if (module, name) in self.allowed:
-            return self.allowed[(module, name)]
-        raise DatasetUnavailable(f"refusing to unpickle {module}.{name} from {self.path}: CIFAR-10 batch files "
-                                 "contain only numpy arrays, lists and strings, so this file is not a genuine one.")
-
-
-def _unpickle(path: Path) -> dict:
-    """Read one CIFAR pickle with the restricted unpickler; unreadable files raise DatasetUnavailable."""
-    try:
-        with open(path, "rb") as fh:
-            obj = _RestrictedUnpickler(fh, path).load()
-    except DatasetUnavailable:
-        raise
-    except Exception as exc:
-        raise DatasetUnavailable(f"cannot read CIFAR-10 file {path}: {type(exc).__name__}: {exc}. "
-                                 "The file is corrupt or truncated; delete the folder and extract "
-                                 f"{CIFAR10_ARCHIVE} again.") from None
-    if not isinstance(obj, dict):
-        raise DatasetUnavailable(f"cannot read CIFAR-10 file {path}: expected a dict, found {type(obj).__name__}.")
-    return obj
-
-
-def _read_batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """One batch as (N,3,32,32) uint8 images and int64 labels, validated."""
-    d = _unpickle(path)
-    data, labels = d.get(b"data", d.get("data")), d.get(b"labels", d.get("labels"))
-    try:
-        x = np.asarray(data)
-        y = np.asarray(labels, dtype=np.int64).reshape(-1)
-        ok = x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == 3072 and len(y) == len(x)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or (len(y) and (y.min() < 0 or y.max() >= n_classes)):
-        raise DatasetUnavailable(f"cannot read CIFAR-10 file {path}: expected uint8 `data` of shape (N, 3072) and "
-                                 f"N `labels` in 0..{n_classes - 1}; the file is corrupt or not a CIFAR-10 batch.")
-    return x.reshape(-1, 3, 32, 32), y
-
-
-def _read_classes(path: Path) -> list[str]:
-    """Class names from batches.meta."""
-    meta = _unpickle(path)
-    names = meta.get(b"label_names", meta.get("label_names"))
-    if not isinstance(names, (list, tuple)) or not names:
-        raise DatasetUnavailable(f"cannot read CIFAR-10 file {path}: no `label_names` list.")
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
-
-
-def _safe_extract(archive: Path, root: Path) -> None:
-    """Extract cifar-10-batches-py/ from the archive into root, via a temporary folder."""
-    tmp = root / f".extract-{CIFAR10_FOLDER}"
-    try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        with tarfile.open(archive, "r:*") as tar:
-            tar.extractall(tmp, filter="data")  # refuses absolute paths, "..", links out of tmp, devices
-        if not (tmp / CIFAR10_FOLDER).is_dir():
-            raise DatasetUnavailable(f"{archive} does not contain a {CIFAR10_FOLDER}/ folder; "
-                                     f"is it the Python version of CIFAR-10 ({CIFAR10_ARCHIVE})?")
-        (tmp / CIFAR10_FOLDER).rename(root / CIFAR10_FOLDER)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise DatasetUnavailable(f"cannot extract {archive}: {exc}. The archive is corrupt or incomplete; "
-                                 f"download {CIFAR10_ARCHIVE} again from {CIFAR10_PAGE}.") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _missing(folder: Path) -> list[str]:
-    """CIFAR-10 files absent from folder."""
-    return [f for f in CIFAR10_FILES if not (folder / f).is_file()]
-
-
-def _download(root: Path) -> str | None:
-    """Try to download and extract CIFAR-10 into root; return the failure reason, or None."""
-    try:
-        from torchvision.datasets.utils import download_and_extract_archive
-
-        download_and_extract_archive(CIFAR10_URL, download_root=str(root), md5=CIFAR10_MD5)
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot download"
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _unavailable_message(root: Path, folder: Path, missing: list[str], download_error: str | None) -> str:
-    """One paragraph saying what is missing and the ways to get it."""
-    what = (f"the folder {folder} does not exist" if not folder.is_dir()
-            else f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing from {folder}")
-    tried = (f" Downloading failed ({download_error})." if download_error
-             else " Or set `download: true` under `dataset:` when this machine has network access.")
-    return (f"CIFAR-10 files not found: {what}. Download {CIFAR10_ARCHIVE} from {CIFAR10_PAGE} and put it in {root} "
-            f"(it is extracted automatically), or extract it yourself so that {folder}/ exists.{tried} "
-            "Or run with --smoke to try the manifest on synthetic images.")
-
-
-def _locate_cifar(spec: DatasetSpec, root: Path, smoke: bool) -> tuple[Path, list[str], str | None]:
-    """Find (extracting or downloading if allowed) the batch folder; return it, missing files, download error."""
-    folder, archive = root / CIFAR10_FOLDER, root / CIFAR10_ARCHIVE
-    if not folder.exists() and archive.is_file():
-        _safe_extract(archive, root)
-    error = _download(root) if _missing(folder) and spec.download and not smoke else None
-    return folder, _missing(folder), error
-
-
 def _load_cifar(spec: DatasetSpec, folder: Path, base_dir: Path) -> tuple[dict, list[str], str]:
-    """Read the CIFAR-10 batches; split the 50,000 training images into train/validation."""
-    classes = _read_classes(folder / "batches.meta")
-    xs, ys = zip(*(_read_batch(folder / f"data_batch_{i}", len(classes)) for i in range(1, 6)))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    test_x, test_y = _read_batch(folder / "test_batch", len(classes))
+    """Read CIFAR-10/100; split its training images into train/validation (the official test set stays)."""
+    x, y, test_x, test_y, classes = cifar.read_cifar(spec, folder)
     train, val = _split(np.arange(len(y)), y, spec.val_fraction, spec.seed)
-    parts = {"train": (x[train], y[train]), "validation": (x[val], y[val]), "test": (test_x, test_y)}
+    wh = _native_sizes(x)
+    parts = {"train": (x[train], y[train], wh[train]), "validation": (x[val], y[val], wh[val]),
+             "test": (test_x, test_y, _native_sizes(test_x))}
     try:
         shown = folder.relative_to(base_dir.resolve())
     except ValueError:
         shown = folder
-    return parts, classes, f"CIFAR-10 from {shown.as_posix()}"
+    labels = f", {spec.labels} labels" if spec.name == "cifar100" else ""
+    return parts, classes, f"{cifar.cifar_format(spec).title} from {shown.as_posix()}{labels}"
 
 
 def _synthetic(spec: DatasetSpec, classes: list[str], n: int) -> dict:
@@ -290,37 +176,61 @@ def _synthetic(spec: DatasetSpec, classes: list[str], n: int) -> dict:
     for split in SPLITS:
         y = rng.permutation(np.arange(n) % k).astype(np.int64)
         noise = rng.normal(0.0, 30.0, size=(n, c, s, s))
-        parts[split] = (np.rint(patterns[y] + noise).clip(0, 255).astype(np.uint8), y)
+        x = np.rint(patterns[y] + noise).clip(0, 255).astype(np.uint8)
+        parts[split] = (x, y, _native_sizes(x))
     return parts
 
 
 def _validate_on_test(parts: dict) -> dict:
     """All training images train; the test set doubles as the validation set (as some notebooks do)."""
-    (tx, ty), (vx, vy) = parts["train"], parts["validation"]
-    return {"train": (np.concatenate([tx, vx]), np.concatenate([ty, vy])), "validation": parts["test"],
-            "test": parts["test"]}
+    train = tuple(np.concatenate([t, v]) for t, v in zip(parts["train"], parts["validation"]))
+    return {"train": train, "validation": parts["test"], "test": parts["test"]}
 
 
-def load_dataset(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smoke_limit: int = 256) -> DatasetSplits:
-    """Load the manifest's dataset as train/validation/test splits (smoke: capped, synthetic if files are missing)."""
+def _smoke_synthetic(spec: DatasetSpec, base_dir: Path, smoke_limit: int) -> DatasetSplits | None:
+    """Synthetic splits when a smoke build's dataset files are absent; None when they are present."""
+    if spec.name == "imagefolder":
+        missing = imagefolder.missing_roots(spec, base_dir)
+        if not missing:
+            return None
+        classes, where = imagefolder.smoke_classes(spec, missing), f"image folder {missing[0]} not found"
+    else:
+        fmt = cifar.cifar_format(spec)
+        folder, missing, _ = cifar.locate(spec, (base_dir / (spec.root or fmt.default_root)).resolve(), smoke=True)
+        if not missing:
+            return None
+        classes, where = cifar.class_names(spec), f"{fmt.title} files not found in {folder}"
+    source = f"synthetic images (smoke build; {where})"
+    return _assemble(spec, classes, _synthetic(spec, classes, smoke_limit), True, source)
+
+
+def load_dataset(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smoke_limit: int = 256,
+                 cache_dir: Path | None = None) -> DatasetSplits:
+    """Load the manifest's dataset as train/validation/test splits (smoke: capped, synthetic if files are missing).
+
+    cache_dir (e.g. OUT/cache) keeps decoded image folders in cache_dir/datasets/; None decodes every time.
+    """
     base_dir = Path(base_dir)
+    info: dict = {}
+    if spec.name != "digits" and smoke and (synthetic := _smoke_synthetic(spec, base_dir, smoke_limit)) is not None:
+        return synthetic
     if spec.name == "digits":
         parts, classes, source = _load_digits(spec)
+    elif spec.name == "imagefolder":
+        parts, classes, source, info = imagefolder.load_imagefolder(spec, base_dir, smoke, smoke_limit, cache_dir)
     else:
-        root = (base_dir / (spec.root or "data/cifar10")).resolve()
-        folder, missing, error = _locate_cifar(spec, root, smoke)
-        if missing and smoke:
-            return _assemble(spec, list(CIFAR10_CLASSES), _synthetic(spec, CIFAR10_CLASSES, smoke_limit), True,
-                             f"synthetic images (smoke build; CIFAR-10 files not found in {folder})")
+        fmt = cifar.cifar_format(spec)
+        root = (base_dir / (spec.root or fmt.default_root)).resolve()
+        folder, missing, error = cifar.locate(spec, root, smoke)
         if missing:
-            raise DatasetUnavailable(_unavailable_message(root, folder, missing, error))
+            raise DatasetUnavailable(cifar.unavailable_message(fmt, root, folder, missing, error))
         parts, classes, source = _load_cifar(spec, folder, base_dir)
     if spec.validation == "test":
         parts = _validate_on_test(parts)
         source += "; validated on the test set"
     if smoke:
-        if any(len(y) > smoke_limit for _, y in parts.values()):
+        if any(len(p[1]) > smoke_limit for p in parts.values()):
             source += f"; smoke subset of at most {smoke_limit} images per split"
-        keep = {k: _cap(y, smoke_limit, spec.seed) for k, (_, y) in parts.items()}
-        parts = {k: (x[keep[k]], y[keep[k]]) for k, (x, y) in parts.items()}
-    return _assemble(spec, classes, parts, False, source)
+        keep = {k: stratified_subset(p[1], smoke_limit, spec.seed) for k, p in parts.items()}
+        parts = {k: tuple(a[keep[k]] for a in p) for k, p in parts.items()}
+    return _assemble(spec, classes, parts, False, source, info)

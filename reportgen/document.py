@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import document_runs as runs_views, prose
+from . import document_dataset, document_runs as runs_views, document_tradeoff, prose
 from .document_runs import runs_for, sub as _sub
 from .sections import Section
 
@@ -14,7 +14,8 @@ DEFAULT_TITLES = {
     "contents": "Table of Contents", "architecture": "CNN Model", "parameters": "Model Parameters",
     "training": "Model Training", "evaluation": "Model Evaluation", "comparison": "Comparison",
     "repository": "Code Repository", "provenance": "Provenance", "prose": "Notes", "notebook": "Lab Notebook",
-    "results_table": "Results",
+    "results_table": "Results", "dataset": "Dataset",
+    "tradeoff": "Trade-off: Cost against Accuracy",
 }
 
 
@@ -77,8 +78,10 @@ def _model_tables(caption: str):
         view["models"] = []
         for name in _model_names(results, sec.options.get("models")):
             m = results["models"][name]
-            view["models"].append({"name": name, "summary": m, "sub": _sub(view, name),
-                                   "table": num.tab(caption.format(name=name, shape=m["input_shape"]))})
+            text = caption.format(name=name, shape=m["input_shape"])
+            if m.get("blocks"):
+                text = text.replace("layer by layer", "block by block").replace("Layers of", "Blocks of")
+            view["models"].append({"name": name, "summary": m, "sub": _sub(view, name), "table": num.tab(text)})
 
     return builder
 
@@ -90,4 +93,5 @@ def _provenance(view, sec, results, figures, num):
 _BUILDERS = {"architecture": _model_tables("Layers of {name}, input {shape}"),
              "parameters": _model_tables("Parameters of {name}, layer by layer"), "training": runs_views.training,
              "evaluation": runs_views.evaluation, "comparison": runs_views.comparison,
-             "results_table": runs_views.results_table, "notebook": runs_views.notebook, "provenance": _provenance}
+             "results_table": runs_views.results_table, "notebook": runs_views.notebook, "provenance": _provenance,
+             "dataset": document_dataset.dataset, "tradeoff": document_tradeoff.tradeoff}

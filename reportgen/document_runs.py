@@ -65,11 +65,37 @@ def config_rows(run: dict, sizes: dict) -> list[tuple[str, str]]:
                      f"patience {es.get('patience')} epochs, min. improvement {sig(es.get('min_delta'))}"))
     if run["varied"]:
         rows.insert(0, ("Varied", ", ".join(f"{k} = {show_value(v)}" for k, v in run["varied"].items())))
+    rows += network_rows(run)
     return rows + [
         ("Batch size", str(c["batch_size"])), ("Seed", str(c["seed"])), ("Device", run["device"]),
         ("Training / validation images", f"{sizes['train']:,} / {sizes['validation']:,}"),
         ("Training time", secs(run["train_seconds"])),
     ]
+
+
+def network_rows(run: dict) -> list[tuple[str, str]]:
+    """Where a network's weights came from, how its inputs were prepared, what a transfer carried over."""
+    w, inp, rows = run.get("weights") or {}, run.get("input") or {}, []
+    if w.get("source") in ("torchvision", "timm"):
+        start = {"imagenet": f"ImageNet ({w.get('weights_file') or w.get('weights_tag')})",
+                 "none": "random initialisation"}.get(w.get("weights"), str(w.get("weights")))
+        if run.get("transfer"):
+            start = f"the final weights of {run['transfer']['from']}"
+        rows.append(("Network", f"{w['source']} {w.get('name')}, starting from {start}"))
+        if w.get("frozen"):
+            rows.append(("Frozen blocks", ", ".join(w["frozen"])))
+        if w.get("note"):
+            rows.append(("Note", w["note"]))
+    t = run.get("transfer")
+    if t:
+        rows.append(("Transfer", f"from the final weights of {t['from']}: {t['tensors']} tensors carried over; "
+                                 f"re-initialised: {', '.join(t['reinitialised']) or 'none'}"))
+    if inp:
+        how = {"weights": "the pretrained weights' statistics", "dataset": "the training split's statistics",
+               "none": "none (pixels scaled to 0–1)"}.get(inp.get("normalization"), "")
+        size = " × ".join(map(str, inp.get("shape") or []))
+        rows.append(("Input", f"{size}{', resized on the device' if inp.get('resized') else ''}; standardised with {how}"))
+    return rows
 
 
 def status_note(run: dict) -> str | None:
@@ -91,7 +117,7 @@ def training(view, sec, results, figures, num_):
         rid = run["id"]
         view["runs"].append({
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
-            "config": config_rows(run, results["dataset"]["sizes"]),
+            "config": config_rows(run, (run.get("dataset") or {}).get("sizes") or results["dataset"]["sizes"]),
             "config_table": num_.tab(f"Training settings of {rid}"),
             "log_table": num_.tab(f"Epoch log of {rid}"),
             "loss_fig": num_.fig(f"loss/{i}/{rid}", f"Training and validation loss of {rid}",

@@ -117,8 +117,9 @@ def confusion(run: dict, classes: list[str], prefix: str) -> str:
     with plt.rc_context(STYLE):
         side = min(max(3.2, 0.45 * n + 1.6), 7.0)
         fig, ax = plt.subplots(figsize=(side + 0.8, side))
+        labels = classes if n <= 30 else False  # a hundred class names are unreadable: the axes say "class index"
         sns.heatmap(matrix, annot=n <= 20, fmt="d", cmap="Blues", cbar=True, square=True, ax=ax,
-                    xticklabels=classes, yticklabels=classes, annot_kws={"size": 7}, linewidths=0.3)
+                    xticklabels=labels, yticklabels=labels, annot_kws={"size": 7}, linewidths=0.3 if n <= 30 else 0)
         ax.set_xlabel("predicted label")
         ax.set_ylabel("true label")
         ax.grid(False)
@@ -145,9 +146,15 @@ def _small_heatmap(ax, matrix, classes: list[str], vmax: int, annotate: bool) ->
     ax.spines[:].set_visible(False)
 
 
+def run_classes(run: dict, default: list[str]) -> list[str]:
+    """The class names of the dataset a run was tested on."""
+    per_class = run.get("test", {}).get("per_class")
+    return [c["class"] for c in per_class] if per_class else default
+
+
 def confusion_grid(runs: list[dict], classes: list[str], prefix: str) -> str:
     """Confusion matrices of several runs as small multiples, at most four per row, each titled with its run."""
-    n, k = len(runs), len(classes)
+    n = len(runs)
     cols = min(4, max(n, 1))
     rows = -(-n // cols)
     side = min(7.0 / cols, 3.0)
@@ -159,14 +166,16 @@ def confusion_grid(runs: list[dict], classes: list[str], prefix: str) -> str:
                 ax.set_axis_off()
                 continue
             run = runs[i]
-            _small_heatmap(ax, run["test"]["confusion_matrix"], classes, vmax, annotate=k <= 10)
+            names = run_classes(run, classes)
+            k = len(names)
+            _small_heatmap(ax, run["test"]["confusion_matrix"], names if k <= 30 else [""] * k, vmax, annotate=k <= 10)
             title = run["id"] if len(run["id"]) <= 22 else run["id"].replace("/", "/\n", 1)
             status = run.get("status", "completed")
             ax.set_title(title + ("" if status == "completed" else f"\n({status})"), fontsize=6.5)
             ax.grid(False)
             ax.tick_params(labelsize=5, length=1.5)
             bottom, left = i + cols >= n, i % cols == 0  # class names only along the outer edges
-            plt.setp(ax.get_xticklabels(), rotation=90 if max(map(len, map(str, classes))) > 2 else 0,
+            plt.setp(ax.get_xticklabels(), rotation=90 if max(map(len, map(str, names))) > 2 else 0,
                      visible=bottom)
             plt.setp(ax.get_yticklabels(), rotation=0, visible=left)
             ax.set_xlabel("predicted" if bottom else "", fontsize=6)
@@ -284,7 +293,7 @@ def draw_all(results: dict, sections) -> dict[str, str]:
                 out[f"acc/{i}/{run['id']}"] = curves(run, "acc", f"s{i}-acc{n}")
         elif sec.kind == "evaluation":
             for n, run in enumerate(runs_for(results, opts.get("experiments"))):
-                out[f"cm/{i}/{run['id']}"] = confusion(run, classes, f"s{i}-cm{n}")
+                out[f"cm/{i}/{run['id']}"] = confusion(run, run_classes(run, classes), f"s{i}-cm{n}")
         elif sec.kind == "comparison":
             runs = runs_for(results, opts.get("experiments"))
             out[f"cmp/{i}"] = overlay(runs, f"s{i}-cmp")
@@ -298,4 +307,12 @@ def draw_all(results: dict, sections) -> dict[str, str]:
             for j, item in enumerate(opts.get("items") or []):
                 for n, run in enumerate(runs_for(results, item["experiments"])):
                     out[f"nb/{i}/{j}/{run['id']}"] = curve_pair(run, f"s{i}-nb{j}-{n}")
+        elif sec.kind == "dataset":
+            from .figures_dataset import dataset_figures  # imports this module: loaded on first use
+
+            out.update(dataset_figures(results, i))
+        elif sec.kind == "tradeoff":
+            from .figures_tradeoff import tradeoff_figures  # imports this module: loaded on first use
+
+            out.update(tradeoff_figures(results, i, runs_for(results, opts.get("experiments"))))
     return out

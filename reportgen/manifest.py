@@ -48,11 +48,30 @@ class ReportMeta(Strict):
         return v
 
 
+IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"]
+NATIVE = {"digits": (1, 8, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)}
+
+
 class DatasetSpec(Strict):
-    name: Literal["digits", "cifar10"]
-    root: str | None = Field(default=None, description="folder holding cifar-10-batches-py/ (relative to the manifest)")
+    name: Literal["digits", "cifar10", "cifar100", "imagefolder"]
+    root: str | None = Field(default=None, description="cifar10/cifar100: folder holding cifar-10-batches-py/ or "
+                             "cifar-100-python/; imagefolder: one folder of class folders (relative to the manifest)")
+    train_root: str | None = Field(default=None, description="imagefolder: a folder of class folders for training "
+                                   "(validation is carved from it); needs test_root")
+    test_root: str | None = Field(default=None, description="imagefolder: a folder of class folders for testing")
+    split: list[Annotated[float, Field(gt=0)]] | None = Field(
+        default=None, min_length=3, max_length=3,
+        description="imagefolder with one root: train/validation/test ratios, e.g. [60, 20, 20] (stratified by class)")
+    classes: list[str] | None = Field(default=None, min_length=2, description="imagefolder: the class folder names "
+                                      "(default: every sub-folder, sorted); needed to smoke-build without the images")
+    labels: Literal["fine", "coarse"] = Field(default="fine", description="cifar100: 100 fine or 20 coarse labels")
+    bad_files: Literal["skip", "fail"] = Field(default="fail", description="imagefolder: unreadable images are "
+                                               "skipped (and counted in the report) or stop the build")
+    extensions: list[str] = Field(default_factory=lambda: list(IMAGE_EXTENSIONS),
+                                  description="imagefolder: file extensions read as images")
     download: bool = False
-    image_size: int | None = Field(default=None, ge=4, le=1024, description="resize to N×N (default: native size)")
+    image_size: int | None = Field(default=None, ge=4, le=1024, description="resize to N×N (default: native size; "
+                                   "required for imagefolder)")
     channels: Literal[1, 3] | None = Field(default=None, description="1 = grayscale, 3 = RGB (default: native)")
     val_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of the training set held out for validation")
     validation: Literal["split", "test"] = Field(
@@ -61,9 +80,34 @@ class DatasetSpec(Strict):
     seed: int = 42
     normalize: bool = Field(default=True, description="standardise with per-channel mean/std of the training split")
 
+    @model_validator(mode="after")
+    def _imagefolder(self) -> "DatasetSpec":
+        if self.name != "imagefolder":
+            for key in ("train_root", "test_root", "split", "classes"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"`{key}` applies to imagefolder datasets only")
+            return self
+        if self.image_size is None:
+            raise ValueError("an imagefolder dataset needs `image_size` (its images are resized to N×N)")
+        if (self.train_root is None) != (self.test_root is None):
+            raise ValueError("give both `train_root` and `test_root`, or one `root` with a `split`")
+        if (self.root is None) == (self.train_root is None):
+            raise ValueError("an imagefolder dataset needs either `root` (with `split`) or `train_root` and `test_root`")
+        if self.split is not None and self.train_root is not None:
+            raise ValueError("`split` divides one `root`; with `train_root`/`test_root` validation is carved from "
+                             "the training images by `val_fraction`")
+        if self.root is not None and self.split is None:
+            raise ValueError("an imagefolder `root` needs `split: [train, validation, test]` ratios, e.g. [60, 20, 20]")
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError("`classes` lists a class twice")
+        return self
+
     def native(self) -> tuple[int, int, int]:
-        """(channels, image size, classes) as the dataset ships it."""
-        return {"digits": (1, 8, 10), "cifar10": (3, 32, 10)}[self.name]
+        """(channels, image size, classes) as the dataset ships it (imagefolder: the declared size and classes)."""
+        if self.name == "imagefolder":
+            return 3, self.image_size or 0, len(self.classes or [])
+        c, s, k = NATIVE[self.name]
+        return c, s, 20 if self.name == "cifar100" and self.labels == "coarse" else k
 
     def input_shape(self) -> tuple[int, int, int]:
         c, s, _ = self.native()
@@ -73,12 +117,46 @@ class DatasetSpec(Strict):
         return self.native()[2]
 
 
+VARIANT_KEYS = ("blocks", "drop_blocks", "channels", "kernel", "padding", "pool", "activation", "dense", "dropout")
+SOURCE_KEYS = ("weights", "head", "freeze", "input_size", "normalize", "inverted_residual", "width_mult")
+
+
+class WeightsFrom(Strict):
+    """Start from the final weights of an earlier experiment (or run) of the same manifest."""
+
+    from_: str = Field(alias="from", min_length=1, description="experiment id or run id")
+
+
+Weights = Union[Literal["imagenet", "none"], WeightsFrom]
+
+
+class HeadSpec(Strict):
+    """A small classifier head after the backbone's pooled features: dense layers, then one output per class."""
+
+    dense: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, description="hidden widths, e.g. [128]")
+    activation: Literal[ACTIVATIONS] = "relu"  # type: ignore[valid-type]
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+
+
+class FreezeLast(Strict):
+    train_last: int = Field(ge=0, description="train only the last K blocks (and the head)")
+
+
+class FreezeModules(Strict):
+    modules: list[str] = Field(min_length=1, description="freeze these named modules (dotted names)")
+
+
+Freeze = Union[Literal["none", "backbone"], FreezeLast, FreezeModules]
+
+
 class ModelSpec(Strict):
-    """A custom CNN: its own `layers`, or `extends: OTHER` plus variant overrides."""
+    """A model: custom `layers`, `extends: OTHER` plus variant overrides, or a `torchvision:`/`timm:` network."""
 
     description: str | None = None
     layers: list[LayerItem] | None = Field(default=None, min_length=1)
     extends: str | None = Field(default=None, description="derive from another model and override parts of it")
+    torchvision: str | None = Field(default=None, description="a torchvision classification model, e.g. resnet18")
+    timm: str | None = Field(default=None, description="a timm model, e.g. inception_resnet_v2 (pip install timm)")
     blocks: int | None = Field(default=None, ge=1, description="keep the first N conv blocks (or repeat the last)")
     drop_blocks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="remove conv blocks (1-based)")
     channels: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="out channels of each conv")
@@ -89,16 +167,44 @@ class ModelSpec(Strict):
     activation: Literal[ACTIVATIONS] | None = Field(default=None, description="replace every activation")  # type: ignore[valid-type]
     dense: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="widths of the hidden dense layers")
     dropout: float | None = Field(default=None, ge=0, lt=1, description="p of every dropout layer")
+    weights: Weights | None = Field(default=None, description="imagenet (the library's pretrained weights, from the "
+                                    "local cache), none (random), or {from: EXPERIMENT_ID}")
+    head: Union[Literal["linear"], HeadSpec] | None = Field(
+        default=None, description="linear (default): one dense layer to the classes; or {dense: [128], ...}")
+    freeze: Freeze | None = Field(default=None, description="none (default), backbone, {train_last: K} or "
+                                  "{modules: [names]}")
+    input_size: int | None = Field(default=None, ge=8, le=1024, description="resize images to N×N on the device")
+    normalize: Literal["auto", "dataset", "imagenet", "none"] | None = Field(
+        default=None, description="auto (default): the weights' own statistics for pretrained weights, else the dataset's")
+    inverted_residual: list[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=4, max_length=4)]] | None = \
+        Field(default=None, min_length=1, description="mobilenet_v2: the (t, c, n, s) rows of its inverted residuals")
+    width_mult: float | None = Field(default=None, gt=0, description="mobilenet_v2: channel width multiplier")
 
     @model_validator(mode="after")
-    def _layers_or_extends(self) -> "ModelSpec":
-        if (self.layers is None) == (self.extends is None):
-            raise ValueError("a model needs exactly one of `layers` (its own) or `extends` (a variant of another)")
+    def _one_source(self) -> "ModelSpec":
+        sources = [k for k in ("layers", "extends", "torchvision", "timm") if getattr(self, k) is not None]
+        if len(sources) != 1:
+            raise ValueError("a model needs exactly one of `layers` (its own), `extends` (a variant of another), "
+                             "`torchvision: NAME` or `timm: NAME`" + (f"; found {', '.join(sources)}" if sources else ""))
+        network = sources[0] in ("torchvision", "timm")
+        wrong = [k for k in (VARIANT_KEYS if network else SOURCE_KEYS) if getattr(self, k) is not None]
+        if wrong:
+            what = "layer-language variants (`extends`)" if network else "torchvision and timm models"
+            raise ValueError(f"`{wrong[0]}` applies to {what} only")
+        if (self.inverted_residual or self.width_mult) and self.torchvision != "mobilenet_v2":
+            raise ValueError("`inverted_residual` and `width_mult` apply to `torchvision: mobilenet_v2` only")
+        if self.inverted_residual and self.weights == "imagenet":
+            raise ValueError("ImageNet weights fit the original inverted-residual table only; use weights: none")
         return self
+
+    @property
+    def source(self) -> str:
+        """custom, torchvision or timm."""
+        return "torchvision" if self.torchvision else "timm" if self.timm else "custom"
 
     def overrides(self) -> dict:
         """The variant overrides that are set, in the order they apply."""
-        return {k: v for k, v in self.model_dump(exclude={"description", "layers", "extends"}).items() if v is not None}
+        return {k: getattr(self, k) for k in VARIANT_KEYS if getattr(self, k) is not None}
 
 
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"]
@@ -137,6 +243,15 @@ class EarlyStoppingSpec(Strict):
     min_delta: float = Field(default=0.0, ge=0)
 
 
+class MeasureSpec(Strict):
+    """How the trade-off table's speed figures are measured after training."""
+
+    warmup: int = Field(default=5, ge=1, description="untimed forward passes first")
+    latency_repeats: int = Field(default=30, ge=3, description="timed batch-1 passes; the median is reported")
+    throughput_batch: int = Field(default=256, ge=1, description="batch size of the throughput measurement")
+    throughput_repeats: int = Field(default=5, ge=1)
+
+
 class TrainSpec(Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec | None = None
@@ -147,6 +262,7 @@ class TrainSpec(Strict):
     batch_size: int = Field(default=64, ge=1)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    measure: MeasureSpec = Field(default_factory=MeasureSpec)
 
     @field_validator("loss")
     @classmethod
@@ -162,6 +278,10 @@ class Experiment(Strict):
     title: str | None = None
     description: str | None = None
     train: dict[str, Any] = Field(default_factory=dict, description="overrides of the top-level train settings")
+    dataset: dict[str, Any] | None = Field(default=None, description="overrides of the top-level dataset, e.g. "
+                                           "{name: cifar100} for the parent of a transfer chain")
+    weights: Weights | None = Field(default=None, description="overrides the model's weights, e.g. {from: parent}")
+    freeze: Freeze | None = Field(default=None, description="overrides the model's freezing policy")
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = Field(
         default=None, description="dotted path → values; several keys form a grid, e.g. {optimizer.lr: [0.001, 0.01]}; "
                                   "`model.KEY` varies the model (activation, channels, dense, ...)")
@@ -195,6 +315,8 @@ class LoadedManifest:
         self.sections = [_section_of(i, s, located, problems) for i, s in enumerate(manifest.sections)]
         self.train = {e.id: _resolve_train(manifest.train, e, i, located, problems)
                       for i, e in enumerate(manifest.experiments)}
+        self.datasets = {e.id: _resolve_dataset(manifest.dataset, e, i, located, problems)
+                         for i, e in enumerate(manifest.experiments)}
         if problems:
             raise ManifestError(problems)
 
@@ -229,6 +351,21 @@ def _resolve_train(defaults: TrainSpec, exp: Experiment, index: int, located: Lo
     except ValidationError as exc:
         problems.extend(_problems(exc, located, ("experiments", index, "train")))
         return defaults
+
+
+def _resolve_dataset(default: DatasetSpec, exp: Experiment, index: int, located: Located,
+                     problems: list[Problem]) -> DatasetSpec:
+    if not exp.dataset:
+        return default
+    merged = default.model_dump(exclude_none=True)
+    if "name" in exp.dataset and exp.dataset["name"] != default.name:  # another dataset: its own defaults
+        merged = {k: v for k, v in merged.items() if k in ("seed", "val_fraction", "validation", "normalize",
+                                                             "download", "image_size", "channels")}
+    try:
+        return DatasetSpec.model_validate({**merged, **exp.dataset})
+    except ValidationError as exc:
+        problems.extend(_problems(exc, located, ("experiments", index, "dataset")))
+        return default
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -319,7 +456,8 @@ def load_manifest(path: str | Path, overrides: list[str] | None = None) -> Loade
     except ValidationError as exc:
         raise ManifestError(_problems(exc, located)) from None
     loaded = LoadedManifest(manifest, located, path.resolve())
-    problems = check_references(loaded) + _expand_runs(loaded)
+    problems = _resolve_classes(loaded)
+    problems += check_references(loaded) + _expand_runs(loaded)
     if problems:
         raise ManifestError(problems)
     return loaded
@@ -339,11 +477,40 @@ def _expand_runs(loaded: LoadedManifest) -> list[Problem]:
         refs = [(("experiments", j), ref) for j, ref in enumerate(sec.options.get("experiments") or [])]
         refs += [(("items", k, "experiments", j), ref) for k, item in enumerate(sec.options.get("items") or [])
                  for j, ref in enumerate(item["experiments"])]
+        refs += [(("notes", key), key) for key in (sec.options.get("notes") or {})]
         for where, ref in refs:
             if ref not in run_ids:
                 problems.append(loaded.problem(("sections", i, sec.kind) + where,
                                                f"unknown experiment {ref!r} (experiment ids and run ids such as "
                                                "`lr_sweep/lr=0.01` can be named)"))
+    return problems
+
+
+def _resolve_classes(loaded: LoadedManifest) -> list[Problem]:
+    """Image-folder datasets without `classes`: read the class folder names from disk."""
+    from .imagefolder import scan_classes
+
+    problems, found = [], {}
+    for i, exp in enumerate(loaded.manifest.experiments):
+        spec = loaded.datasets[exp.id]
+        if spec.name != "imagefolder" or spec.classes is not None:
+            continue
+        where = ("experiments", i, "dataset") if exp.dataset else ("dataset",)
+        root = (loaded.base_dir / (spec.root or spec.train_root)).resolve()
+        if root not in found:
+            found[root] = scan_classes(root) if root.is_dir() else None
+            if found[root] is None or len(found[root]) < 2:
+                what = "does not exist" if found[root] is None else f"has {len(found[root])} class folder(s)"
+                problems.append(loaded.problem(where, f"cannot read the class names: {root} {what}; an image-folder "
+                                               "dataset needs one folder per class (at least two), or list them "
+                                               "under `classes:`"))
+        if found[root] and len(found[root]) >= 2:
+            loaded.datasets[exp.id] = spec.model_copy(update={"classes": found[root]})
+    main = loaded.manifest.dataset
+    if main.name == "imagefolder" and main.classes is None:
+        first = next((loaded.datasets[e.id] for e in loaded.manifest.experiments if not e.dataset), None)
+        if first is not None and first.classes:
+            loaded.manifest.dataset = first
     return problems
 
 
@@ -359,6 +526,15 @@ def check_references(loaded: LoadedManifest) -> list[Problem]:
             problems.append(loaded.problem(("experiments", i, "id"),
                                            f"duplicate experiment id {exp.id!r} (also experiments[{ids[exp.id]}])"))
         ids.setdefault(exp.id, i)
+    for i, exp in enumerate(m.experiments):
+        weights = exp.weights or (m.models[exp.model].weights if exp.model in m.models else None)
+        if isinstance(weights, WeightsFrom) and weights.from_ not in ids:
+            where = ("experiments", i, "weights") if exp.weights else ("models", exp.model, "weights")
+            problems.append(loaded.problem(where, f"weights from unknown experiment {weights.from_!r}; "
+                                           f"defined: {', '.join(ids)}"))
+        if exp.weights is not None and exp.model in m.models and m.models[exp.model].source == "custom":
+            problems.append(loaded.problem(("experiments", i, "weights"), "`weights` applies to torchvision and "
+                                           "timm models; custom models start from random weights"))
     for i, sec in enumerate(loaded.sections):
         for key, known in (("models", m.models),):
             for j, name in enumerate(sec.options.get(key) or []):

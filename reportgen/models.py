@@ -7,7 +7,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .errors import ManifestError, Problem
+from .errors import ManifestError, Problem, UserError
 from .manifest import LoadedManifest
 
 
@@ -26,7 +26,7 @@ class GlobalAvgPool(nn.Module):
         return x.mean(dim=(2, 3))
 
 
-def _activation(kind: str, opts: dict) -> nn.Module:
+def activation_module(kind: str, opts: dict) -> nn.Module:
     if kind == "leaky_relu":
         return nn.LeakyReLU(opts["negative_slope"] if opts["negative_slope"] is not None else 0.01)
     if kind == "elu":
@@ -64,7 +64,7 @@ def _module(kind: str, opts: dict, shape: tuple, num_classes: int) -> nn.Module:
         if not spatial:
             raise ValueError(f"global_avgpool needs an image-shaped input (C, H, W), got {list(shape)}")
         return GlobalAvgPool()
-    return _activation(kind, opts)
+    return activation_module(kind, opts)
 
 
 SHORT_NAMES = {"conv": "conv", "batchnorm": "bn", "maxpool": "pool", "avgpool": "avgpool", "linear": "fc",
@@ -117,19 +117,69 @@ def _located(loaded: LoadedManifest, name: str, exc: LayerError) -> Problem:
     return loaded.problem(("experiments", index, "sweep"), what)
 
 
-def build_manifest_model(loaded: LoadedManifest, name: str) -> nn.Sequential:
-    """Build a manifest's model (or a swept variant) for its dataset; shape errors become located manifest errors."""
-    ds = loaded.manifest.dataset
+def _context(loaded: LoadedManifest, name: str):
+    """(dataset spec, network spec or None) of a model name as its first run uses it."""
+    run = next((r for r in loaded.runs if r.model == name), None) or \
+        next((r for r in loaded.runs if r.model.split("@", 1)[0] == name), None)
+    if run is not None:
+        return run.dataset or loaded.manifest.dataset, run.network
+    spec = loaded.manifest.models.get(name.split("@", 1)[0])
+    return loaded.manifest.dataset, spec if spec is not None and spec.source != "custom" else None
+
+
+def input_shape_of(dataset, network) -> tuple[int, int, int]:
+    """What the model sees: the dataset's shape, or 3 channels at the network's input size."""
+    c, s, _ = dataset.input_shape()
+    if network is None:
+        return c, s, s
+    size = network.input_size or s
+    return 3, size, size
+
+
+def build_manifest_model(loaded: LoadedManifest, name: str, dataset=None) -> nn.Sequential:
+    """Build a manifest's layer-language model (or a swept variant); shape errors become located manifest errors."""
+    ds = dataset or _context(loaded, name)[0]
     try:
         return build_model(loaded.layers_of(name), ds.input_shape(), ds.num_classes())
     except LayerError as exc:
-        raise ManifestError([_located(loaded, name, exc)]) from None
+        raise ManifestError([_located(loaded, name.split("@", 1)[0] if "@" in name else name, exc)]) from None
+
+
+def build_named(loaded: LoadedManifest, name: str, smoke: bool = False, weights: bool = True,
+                allow_download: bool = False) -> tuple[nn.Module, dict]:
+    """Any model of the manifest by name, with info on where its weights came from."""
+    from .pretrained import build_network
+
+    ds, network = _context(loaded, name)
+    if network is None:
+        return build_manifest_model(loaded, name, ds), {"source": "custom"}
+    spec = network if weights else network.model_copy(update={"weights": "none"})
+    return build_network(spec, ds.num_classes(), allow_download=allow_download, smoke=smoke)
+
+
+def _check_network(loaded: LoadedManifest, name: str) -> list[Problem]:
+    base = name.split("@", 1)[0]
+    ds, network = _context(loaded, name)
+    try:
+        model, _ = build_named(loaded, name, weights=False)
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape_of(ds, network)))
+    except UserError as exc:
+        return [loaded.problem(("models", base, network.source), str(exc))]
+    except (RuntimeError, ValueError) as exc:
+        size = input_shape_of(ds, network)[1]
+        return [loaded.problem(("models", base), f"{network.source} {network.torchvision or network.timm} cannot take "
+                               f"{size}×{size} images ({_short(exc)}); set a larger `input_size`, e.g. 224")]
+    return []
 
 
 def check_models(loaded: LoadedManifest) -> list[Problem]:
     """Build every model and swept variant once so shape mistakes surface before any training."""
     problems: list[Problem] = []
     for name in dict.fromkeys([*loaded.model_layers, *(r.model for r in loaded.runs)]):
+        if _context(loaded, name)[1] is not None:
+            problems.extend(p for p in _check_network(loaded, name) if p not in problems)
+            continue
         try:
             build_manifest_model(loaded, name)
         except ManifestError as exc:
@@ -170,20 +220,62 @@ def model_record(loaded: LoadedManifest, name: str) -> dict:
     """The model's per-layer table (shapes, parameter arithmetic) plus each layer's configuration."""
     from .params import summarize
 
-    ds = loaded.manifest.dataset
-    spec = loaded.manifest.models.get(name)
-    model = build_manifest_model(loaded, name)
+    ds, network = _context(loaded, name)
+    if network is not None:
+        return _network_record(loaded, name, ds, network)
+    spec = loaded.manifest.models.get(name) or (loaded.manifest.models.get(name.split("@", 1)[0]) if "@" in name else None)
+    model = build_manifest_model(loaded, name, ds)
     summary = summarize(model, ds.input_shape())
     configs = {}
     for (module_name, _), (kind, opts) in zip(model.named_children(), loaded.layers_of(name)):
         configs[module_name] = describe(kind, opts, ds.num_classes())
     for row in summary["layers"]:
         row["config"] = configs.get(row["name"], "")
-    base = name.split("[", 1)[0]
+    base = name.split("[", 1)[0].split("@", 1)[0]
     # a swept variant is not what its base's description says (another activation, other widths): its name says it
     summary["description"] = spec.description if spec else None
-    summary["extends"] = spec.extends if spec else base
+    summary["extends"] = spec.extends if spec else (base if base != name.split("@", 1)[0] else None)
     summary["variant"] = spec.overrides() if spec else dict(next(r.model_overrides for r in loaded.runs if r.model == name))
-    tensors = [*model.parameters(), *model.buffers()]
-    summary["size_bytes"] = sum(t.numel() * t.element_size() for t in tensors)
+    summary["source"] = "custom"
+    summary["size_bytes"] = state_bytes(model)
     return summary
+
+
+def state_bytes(model: nn.Module) -> int:
+    """Size of the model's state dict as torch.save writes it: what a checkpoint of it takes on disk."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getbuffer().nbytes
+
+
+def _network_record(loaded: LoadedManifest, name: str, ds, network) -> dict:
+    """A torchvision/timm network: block-level table, head, frozen blocks, and where its weights come from."""
+    from .params import block_summary
+
+    model, info = build_named(loaded, name, weights=False)
+    base = name.split("@", 1)[0]
+    summary = block_summary(model, input_shape_of(ds, network), info["blocks"], info["head"])
+    summary.update({
+        "source": network.source, "network": network.torchvision or network.timm,
+        "description": network.description, "extends": None, "variant": {},
+        "weights": (network.weights if isinstance(network.weights, str) or network.weights is None
+                    else f"from {network.weights.from_}") or "none",
+        "head": info["head"], "head_layers": info["head_layers"], "frozen": info["frozen"],
+        "freeze": _freeze_text(network.freeze), "input_size": input_shape_of(ds, network)[1],
+        "dataset_size": ds.input_shape()[1], "base": base,
+        "inverted_residual": info.get("inverted_residual"),
+        "size_bytes": state_bytes(model),
+    })
+    return summary
+
+
+def _freeze_text(freeze) -> str:
+    if freeze in (None, "none"):
+        return "nothing frozen: every layer is fine-tuned"
+    if freeze == "backbone":
+        return "backbone frozen: only the new head is trained"
+    if hasattr(freeze, "train_last"):
+        return f"all but the last {freeze.train_last} blocks frozen"
+    return "frozen: " + ", ".join(freeze.modules)

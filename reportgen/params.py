@@ -162,6 +162,12 @@ def trace(model: nn.Module, input_shape: Sequence[int]) -> tuple[list[nn.Module]
     handles = []
     for _, m in _targets(model):
         handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
+    probe(model, input_shape, handles)
+    return list(order), shapes
+
+
+def probe(model: nn.Module, input_shape: Sequence[int], handles: list) -> None:
+    """One eval-mode, no-grad forward pass of a zero image; then remove the hooks and restore train modes."""
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
@@ -172,7 +178,6 @@ def trace(model: nn.Module, input_shape: Sequence[int]) -> tuple[list[nn.Module]
             h.remove()
         for m, training in modes.items():
             m.training = training
-    return list(order), shapes
 
 
 def _row(name: str, m: nn.Module, shape: list[int], params: list, buffers: list) -> dict:
@@ -247,3 +252,39 @@ def summarize(model: nn.Module, input_shape: Sequence[int]) -> dict:
         "keras_total_params": total + buffers,
         "keras_non_trainable_params": total - trainable + buffers,
     }
+
+
+def block_summary(model: nn.Module, input_shape: Sequence[int], blocks: list[str], head: str) -> dict:
+    """A network's table block by block (its backbone's parts, then the head), with totals checked."""
+    shape = [int(s) for s in input_shape]
+    names = [*blocks, head]
+    modules = {n: model.get_submodule(n) for n in names}
+    shapes: dict[str, list[int]] = {}
+
+    def hook(name: str):
+        def record(_m, _args, out) -> None:  # a hook that returns a value would replace the output
+            shapes.setdefault(name, _shape(out) or [])
+        return record
+
+    probe(model, shape, [m.register_forward_hook(hook(n)) for n, m in modules.items()])
+    seen: set[int] = set()
+    rows = []
+    for n in names:
+        params = [p for p in modules[n].parameters() if id(p) not in seen]
+        seen.update(id(p) for p in params)
+        rows.append({"name": n, "type": type(modules[n]).__name__, "output_shape": shapes.get(n, []),
+                     "params": int(sum(p.numel() for p in params)),
+                     "trainable": int(sum(p.numel() for p in params if p.requires_grad)), "head": n == head})
+    rest = [p for p in model.parameters() if id(p) not in seen]
+    if rest:
+        rows.insert(len(rows) - 1, {"name": "(elsewhere)", "type": "", "output_shape": [],
+                                    "params": int(sum(p.numel() for p in rest)),
+                                    "trainable": int(sum(p.numel() for p in rest if p.requires_grad)), "head": False})
+    total = int(sum(p.numel() for p in model.parameters()))
+    trainable = int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    if sum(r["params"] for r in rows) != total or sum(r["trainable"] for r in rows) != trainable:
+        raise AssertionError("the block table does not add up to model.parameters()")
+    buffers = int(_unique_numel(b for m in model.modules() for _, b in _own_buffers(m)))
+    return {"input_shape": shape, "layers": [], "blocks": rows, "total_params": total, "trainable_params": trainable,
+            "non_trainable_params": total - trainable, "buffer_params": buffers, "keras_total_params": total + buffers,
+            "keras_non_trainable_params": total - trainable + buffers}

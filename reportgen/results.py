@@ -15,14 +15,17 @@ from .writer import to_json, write_bytes, write_json
 
 SCHEMA = "reportgen.results/1"
 # the modules whose code decides a run's numbers; templates, figures and prose do not
-_RUN_CODE = ("data.py", "layers.py", "models.py", "train.py", "evaluate.py", "runner.py")
+_RUN_CODE = ("data.py", "cifar.py", "imagefolder.py", "layers.py", "models.py", "pretrained.py", "train.py", "evaluate.py",
+             "measure.py", "runner.py")
 
 
 def code_version() -> str:
     """Hash of the code that produces run numbers, plus the torch version."""
     h = hashlib.sha256(f"{__version__}|{torch.__version__}".encode())
     for name in _RUN_CODE:
-        h.update((Path(__file__).parent / name).read_bytes())
+        path = Path(__file__).parent / name
+        if path.exists():
+            h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 

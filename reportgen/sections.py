@@ -55,6 +55,13 @@ class ResultsTableSection(_Titled):
     caption: str | None = None
 
 
+class TradeoffSection(_Titled):
+    experiments: RunRefs = Field(default=None, description="experiment or run ids; default: every run")
+    notes: dict[str, str] | None = Field(default=None, description="run or experiment id → a qualitative note "
+                                         "printed beside the measured numbers")
+    caption: str | None = None
+
+
 class ProseSection(_Titled):
     file: str | None = Field(default=None, description="Markdown file, relative to the manifest")
     text: str | None = None
@@ -66,11 +73,23 @@ class ProseSection(_Titled):
         return self
 
 
+class DatasetSection(_Titled):
+    """Dataset exploration: class counts, split shares, samples, sizes, channel statistics, PCA and t-SNE."""
+
+    grid: tuple[Annotated[int, Field(ge=1, le=10)], Annotated[int, Field(ge=1, le=10)]] = Field(
+        default=(5, 5), description="rows and columns of the sample-image grid")
+    pca: bool = Field(default=True, description="2-D PCA scatter of a subsample")
+    tsne: bool = Field(default=True, description="2-D t-SNE scatter of a subsample (takes seconds; cached)")
+    sample: int = Field(default=1000, ge=10, le=20_000, description="training images in the PCA scatter")
+    tsne_sample: int = Field(default=500, ge=10, le=5_000, description="training images in the t-SNE scatter")
+
+
 SECTION_KINDS: dict[str, type[BaseModel]] = {
     "cover": CoverSection, "contents": ContentsSection, "architecture": ModelSection,
     "parameters": ModelSection, "training": RunsSection, "evaluation": RunsSection,
     "comparison": RunsSection, "prose": ProseSection, "repository": _Titled, "provenance": _Titled,
     "notebook": NotebookSection, "results_table": ResultsTableSection,
+    "dataset": DatasetSection, "tradeoff": TradeoffSection,
 }
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from .errors import Problem
-from .manifest import ModelSpec, TrainSpec, deep_merge
+from .manifest import VARIANT_KEYS, DatasetSpec, ModelSpec, TrainSpec, WeightsFrom, deep_merge
 from .variants import Layer, VariantError, apply
 
-MODEL_KEYS = tuple(k for k in ModelSpec.model_fields if k not in ("description", "layers", "extends"))
+MODEL_KEYS = VARIANT_KEYS
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,11 @@ class RunSpec:
     varied: dict
     model: str
     train: TrainSpec
-    layers: list[Layer] = field(hash=False, compare=False)
+    layers: list[Layer] | None = field(hash=False, compare=False)
     model_overrides: dict = field(default_factory=dict, hash=False, compare=False)
+    dataset: DatasetSpec | None = field(default=None, hash=False, compare=False)
+    network: ModelSpec | None = field(default=None, hash=False, compare=False)  # torchvision/timm, with overrides
+    parent: str | None = None  # run whose final weights this run starts from
 
 
 def label(path: str) -> str:
@@ -84,8 +87,16 @@ def expand(loaded, model_layers: dict[str, list[Layer]], problems: list[Problem]
                 problems.append(loaded.problem(where, f"run {run_id}: {msg}"))
                 continue
             model_name, layers = exp.model, model_layers.get(exp.model)
-            if layers is None:
+            spec_m = m.models.get(exp.model)
+            network = _network(spec_m, exp)
+            if layers is None and network is None:
                 continue  # the model itself has problems, reported elsewhere
+            if network is not None and model_over:
+                problems.append(loaded.problem(where, f"model sweeps vary layer-language models; {exp.model} is a "
+                                               f"{spec_m.source} network"))
+                continue
+            if exp.dataset or exp.weights is not None or exp.freeze is not None:
+                model_name = f"{exp.model}@{exp.id}"  # another dataset or freezing: another head, other counts
             if model_over:
                 model_name = f"{exp.model}[{','.join(f'{k}={show(v)}' for k, v in model_over.items())}]"
                 try:
@@ -94,8 +105,10 @@ def expand(loaded, model_layers: dict[str, list[Layer]], problems: list[Problem]
                     problems.append(loaded.problem(where, f"run {run_id}: {exc}"))
                     continue
             title = exp.title or exp.id
+            parent = network.weights.from_ if network is not None and isinstance(network.weights, WeightsFrom) else None
             runs.append(RunSpec(run_id, exp.id, f"{title} ({suffix})" if suffix else title, varied, model_name,
-                                spec, layers, model_over))
+                                spec, layers, model_over, loaded.datasets[exp.id], network, parent))
+    _check_parents(loaded, runs, problems)
     seen: dict[str, int] = {}
     for run in runs:
         seen[run.id] = seen.get(run.id, 0) + 1
@@ -103,6 +116,37 @@ def expand(loaded, model_layers: dict[str, list[Layer]], problems: list[Problem]
         if count > 1 and "/" in run_id:  # plain duplicate experiment ids are reported with the experiments
             problems.append(loaded.problem(("experiments",), f"run id {run_id!r} occurs {count} times"))
     return runs
+
+
+def _network(spec: ModelSpec | None, exp) -> ModelSpec | None:
+    """A torchvision/timm model with the experiment's weights and freeze overrides applied."""
+    if spec is None or spec.source == "custom":
+        return None
+    update = {k: getattr(exp, k) for k in ("weights", "freeze") if getattr(exp, k) is not None}
+    return spec.model_copy(update=update) if update else spec
+
+
+def _check_parents(loaded, runs: list[RunSpec], problems: list[Problem]) -> None:
+    """`weights: {from: X}` names an experiment with exactly one run, and no cycle."""
+    by_group: dict[str, list[RunSpec]] = {}
+    for run in runs:
+        by_group.setdefault(run.group, []).append(run)
+    index = {e.id: i for i, e in enumerate(loaded.manifest.experiments)}
+    for run in runs:
+        if run.parent is None or run.parent not in by_group:
+            continue
+        where = ("experiments", index[run.group])
+        if len(by_group[run.parent]) != 1:
+            problems.append(loaded.problem(where, f"weights from {run.parent!r}: that experiment is a sweep of "
+                                           f"{len(by_group[run.parent])} runs; name an experiment with one run"))
+        chain, cur = [run.group], run.parent
+        while cur is not None and cur in by_group:
+            if cur in chain:
+                problems.append(loaded.problem(where, "experiments take weights from each other in a cycle: "
+                                               + " → ".join(chain + [cur])))
+                break
+            chain.append(cur)
+            cur = by_group[cur][0].parent
 
 
 def _validated_overrides(over: dict) -> dict:

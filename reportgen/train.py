@@ -47,15 +47,35 @@ def make_optimizer(params, spec: OptimizerSpec) -> torch.optim.Optimizer:
 
 
 class Normalizer:
-    """uint8 batches → float, standardised with the training split's per-channel statistics."""
+    """uint8 batches on the device → float, to `channels` and size×size, standardised per channel."""
 
-    def __init__(self, mean: list[float], std: list[float], device: torch.device, enabled: bool = True):
-        shape = (1, len(mean), 1, 1)
-        self.mean = torch.tensor(mean if enabled else [0.0] * len(mean), device=device).view(shape)
-        self.std = torch.tensor(std if enabled else [1.0] * len(std), device=device).view(shape)
+    def __init__(self, mean: list[float], std: list[float], device: torch.device, enabled: bool = True,
+                 size: int | None = None, channels: int | None = None):
+        self.channels = channels or len(mean)
+        if len(mean) != self.channels:  # grayscale data into an RGB network: one statistic for every channel
+            mean, std = [sum(mean) / len(mean)] * self.channels, [sum(std) / len(std)] * self.channels
+        shape = (1, self.channels, 1, 1)
+        self.mean = torch.tensor(mean if enabled else [0.0] * self.channels, device=device).view(shape)
+        self.std = torch.tensor(std if enabled else [1.0] * self.channels, device=device).view(shape)
+        self.size = size
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x.float().div_(255.0) - self.mean) / self.std
+        x = x.float().div_(255.0)
+        if x.shape[1] != self.channels:
+            x = x.expand(-1, self.channels, -1, -1) if x.shape[1] == 1 else x.mean(dim=1, keepdim=True)
+        if self.size is not None and (x.shape[2] != self.size or x.shape[3] != self.size):
+            shrink = self.size < x.shape[2]
+            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
+                                          antialias=shrink)
+        return (x - self.mean) / self.std
+
+
+def train_mode(model: nn.Module) -> None:
+    """model.train(), except BatchNorm layers whose parameters are all frozen keep their running statistics."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None and not m.weight.requires_grad:
+            m.eval()
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator | None):
@@ -95,7 +115,7 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module
                 norm: Normalizer, batch_size: int, device: torch.device, generator: torch.Generator,
                 batch_scheduler=None) -> tuple[float, float]:
     """One pass over the training split; returns (mean loss, accuracy) measured during training."""
-    model.train()
+    train_mode(model)
     loss_sum, correct, seen = 0.0, 0, 0
     for idx in _batches(len(x), batch_size, generator):
         xb, yb = norm(x[idx].to(device)), y[idx].to(device)
@@ -138,15 +158,17 @@ class _Stopper:
         return self.waited >= self.spec.patience
 
 
-def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, normalize: bool,
+def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: Normalizer,
         on_epoch: Callable[[dict], None] | None = None) -> dict:
     """Train for spec.epochs; returns {'status', 'diverged_epoch', 'stopped_epoch', 'epochs', 'seconds'}.
 
     A run whose loss becomes NaN/inf is `diverged`: it stops, and the model is put back to its last finite
     weights so that its test metrics mean something. A run that ends at chance level is `stalled`."""
-    norm = Normalizer(splits.mean, splits.std, device, normalize)
     model.to(device)
-    opt = make_optimizer(model.parameters(), spec.optimizer)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("every parameter is frozen: nothing to train")
+    opt = make_optimizer(trainable, spec.optimizer)
     steps = max(1, math.ceil(len(splits.train_x) / spec.batch_size))
     scheduler, per_batch = make_scheduler(opt, spec, steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)

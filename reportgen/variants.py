@@ -91,6 +91,8 @@ def resolve_all(models: dict) -> tuple[dict[str, list[Layer]], dict[str, tuple[s
         if name in resolved or name in errors:
             return resolved.get(name)
         spec = models[name]
+        if spec.source != "custom":
+            return None  # torchvision/timm networks have no layer list
         if spec.layers is not None:
             resolved[name] = [normalize(item) for item in spec.layers]
             return resolved[name]
@@ -101,6 +103,10 @@ def resolve_all(models: dict) -> tuple[dict[str, list[Layer]], dict[str, tuple[s
             errors[name] = ("extends", f"models extend each other in a cycle: {' → '.join(chain + (spec.extends,))}")
             return None
         base = visit(spec.extends, chain + (spec.extends,))
+        if base is None and models[spec.extends].source != "custom":
+            errors[name] = ("extends", f"{spec.extends} is a {models[spec.extends].source} network; only "
+                                       "layer-language models can be extended")
+            return None
         if base is None:
             errors.setdefault(name, ("extends", f"cannot derive from {spec.extends!r}, which has problems itself"))
             return None

@@ -9,17 +9,16 @@ import numpy as np
 import torch
 
 from reportgen.build import load
-from reportgen.data import load_dataset
-from reportgen.runner import execute, plan_runs
+from reportgen.runner import Datasets, execute, plan_runs
 
 from conftest import cli, write_manifest
 
 
 def _run(manifest, run_id="base", overrides=None):
     loaded = load(manifest, overrides or [])
-    splits = load_dataset(loaded.manifest.dataset, loaded.base_dir)
-    plan = next(p for p in plan_runs(loaded, splits.fingerprint(), smoke=False) if p.id == run_id)
-    return execute(loaded, plan, splits, progress=lambda _: None)
+    datasets = Datasets(loaded, smoke=False)
+    plan = next(p for p in plan_runs(loaded, datasets, smoke=False) if p.id == run_id)
+    return execute(loaded, plan, datasets.get(), progress=lambda _: None)
 
 
 def test_cpu_rerun_with_same_seed_reproduces_every_number(tmp_path):

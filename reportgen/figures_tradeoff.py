@@ -1,0 +1,36 @@
+"""Trade-off scatter plots: test accuracy against measured latency and against parameter count."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+from .figures import STYLE, _palette, to_svg
+
+
+def scatter(runs: list[dict], x_key: str, x_label: str, prefix: str, log: bool) -> str:
+    """One labelled point per run: x from its measurements, y its test accuracy in percent."""
+    points = [(r["id"], r["measured"][x_key], r["test"]["accuracy"] * 100) for r in runs
+              if (r.get("measured") or {}).get(x_key) is not None]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.2, 3.6))
+        colors = _palette(len(points))
+        for (name, x, y), color in zip(points, colors):
+            ax.scatter([x], [y], s=36, color=color, zorder=3, edgecolor="white", linewidth=0.6)
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        if log and points:
+            ax.set_xscale("log")
+        ax.set_xlabel(x_label)
+        ax.set_ylabel("test accuracy (%)")
+        if points:
+            low = min(y for _, _, y in points)
+            ax.set_ylim(max(0.0, low - 10), min(100.0, max(y for _, _, y in points) + 8))
+        ax.margins(x=0.25)
+        fig.tight_layout()
+        return to_svg(fig, prefix)
+
+
+def tradeoff_figures(results: dict, index: int, runs: list[dict]) -> dict[str, str]:
+    """Both scatter plots of a trade-off section."""
+    return {f"tradeoff-lat/{index}": scatter(runs, "latency_ms", "inference latency at batch size 1 (ms, log scale)",
+                                             f"s{index}-tlat", log=True),
+            f"tradeoff-par/{index}": scatter(runs, "params", "parameters (log scale)", f"s{index}-tpar", log=True)}

@@ -89,13 +89,15 @@ def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str
 
 @main.command("build")
 @_run_options
+@click.option("--no-pdf", is_flag=True, help="Write only report.html and results.json.")
 @_guard
-def build_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool) -> None:
+def build_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool,
+              no_pdf: bool) -> None:
     """Run every experiment (or take it from the cache) and write report.html, report.pdf, results.json."""
     loaded, out, outcome, results = _run(manifest, out_dir, smoke, overrides, force)
-    _say("rendering HTML and PDF ...")
-    _write(build.render_files(loaded, results, out, outcome))
-    _say(f"done: html {outcome.timings['html']:.1f} s, pdf {outcome.timings['pdf']:.1f} s")
+    _say("rendering HTML" + ("" if no_pdf else " and PDF") + " ...")
+    _write(build.render_files(loaded, results, out, outcome, with_pdf=not no_pdf))
+    _say(f"done: html {outcome.timings['html']:.1f} s" + ("" if no_pdf else f", pdf {outcome.timings['pdf']:.1f} s"))
 
 
 @main.command("run")

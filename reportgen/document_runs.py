@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import prose
 from .findings import (best_run, findings, show_value, sweep_axis, varied_labels, varied_value, with_defaults)
-from .formatting import DASH, dec, num, pct, secs, sig
+from .formatting import DASH, dec, num, pct, secs, si, sig
 
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
               "adadelta": "Adadelta"}
@@ -145,7 +145,7 @@ def _last(run: dict, key: str):
 
 
 def _params(results: dict, run: dict):
-    return (results["models"].get(run["model"]) or {}).get("total_params")
+    return (run.get("measured") or {}).get("params") or (results["models"].get(run["model"]) or {}).get("total_params")
 
 
 def _epochs_text(run: dict) -> str:
@@ -195,6 +195,8 @@ def comparison(view, sec, results, figures, num_):
 
 def _architecture(results: dict, run: dict) -> str:
     m = results["models"].get(run["model"]) or {}
+    if m.get("label"):
+        return m["label"]
     if m.get("description"):
         return m["description"]
     return run["model"] + (f" (variant of {m['extends']})" if m.get("extends") else "")
@@ -222,7 +224,17 @@ RESULT_CELLS = {  # column → (header, numeric, cell text)
     "f1": ("Weighted F1", True, lambda res, r: dec(r["test"].get("f1_weighted"))),
     "time": ("Training time", True, lambda res, r: secs(r.get("train_seconds"))),
     "status": ("Status", False, lambda res, r: _status_text(r)),
+    "dataset": ("Dataset", False, lambda res, r: (r.get("dataset") or res["dataset"])["name"]),
+    "trainable": ("Trainable parameters", True, lambda res, r: num(_measured(r, "trainable_params"))),
+    "size": ("Size (MB)", True, lambda res, r: dec(_measured(r, "size_mb"), 2)),
+    "macs": ("MACs / image", True, lambda res, r: si(_measured(r, "macs"))),
+    "latency": ("Latency, batch 1 (ms)", True, lambda res, r: dec(_measured(r, "latency_ms"), 2)),
+    "throughput": ("Throughput (images/s)", True, lambda res, r: num(_measured(r, "throughput"))),
 }
+
+
+def _measured(run: dict, key: str):
+    return (run.get("measured") or {}).get(key)
 
 
 def results_table(view, sec, results, figures, num_):

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from .document_runs import runs_for
-from .formatting import DASH, num, pct, secs
+from .formatting import DASH, num, pct, secs, si
 
 COLUMNS = (("model", "Model", False), ("source", "Kind", False), ("params", "Parameters", True),
            ("trainable", "Trainable", True), ("size", "Size (MB)", True), ("macs", "MACs / image", True),
            ("epoch", "Time / epoch", True), ("latency", "Latency, batch 1 (ms)", True),
            ("throughput", "Throughput (images/s)", True), ("accuracy", "Test accuracy", True))
-
-
-def si(n) -> str:
-    """A large count with an SI prefix: 1.82e9 → '1.82 G'."""
-    if n is None:
-        return DASH
-    for div, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            return f"{n / div:.3g}\u00a0{prefix}"
-    return f"{n:.3g}"
 
 
 def _kind(run: dict) -> str:

@@ -45,9 +45,19 @@ def secs(x) -> str:
     return f"{h}{NBSP}h {m:02d}{NBSP}min"
 
 
+def si(n) -> str:
+    """A large count with an SI prefix: 1.82e9 → '1.82 G'."""
+    if _missing(n):
+        return DASH
+    for div, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{NBSP}{prefix}"
+    return f"{n:.3g}"
+
+
 def shape(dims) -> str:
     """A tensor shape without the batch dimension: [32, 16, 16] → '32 × 16 × 16'."""
     return " × ".join(str(d) for d in dims) if dims else DASH
 
 
-FILTERS = {"pct": pct, "num": num, "dec": dec, "sig": sig, "secs": secs, "shape": shape}
+FILTERS = {"pct": pct, "num": num, "dec": dec, "sig": sig, "secs": secs, "shape": shape, "si": si}

@@ -153,6 +153,7 @@ class ModelSpec(Strict):
     """A model: custom `layers`, `extends: OTHER` plus variant overrides, or a `torchvision:`/`timm:` network."""
 
     description: str | None = None
+    label: str | None = Field(default=None, max_length=60, description="short name in results tables, e.g. ResNet-34")
     layers: list[LayerItem] | None = Field(default=None, min_length=1)
     extends: str | None = Field(default=None, description="derive from another model and override parts of it")
     torchvision: str | None = Field(default=None, description="a torchvision classification model, e.g. resnet18")

@@ -234,6 +234,7 @@ def model_record(loaded: LoadedManifest, name: str) -> dict:
     base = name.split("[", 1)[0].split("@", 1)[0]
     # a swept variant is not what its base's description says (another activation, other widths): its name says it
     summary["description"] = spec.description if spec else None
+    summary["label"] = spec.label if spec else None
     summary["extends"] = spec.extends if spec else (base if base != name.split("@", 1)[0] else None)
     summary["variant"] = spec.overrides() if spec else dict(next(r.model_overrides for r in loaded.runs if r.model == name))
     summary["source"] = "custom"
@@ -259,7 +260,7 @@ def _network_record(loaded: LoadedManifest, name: str, ds, network) -> dict:
     summary = block_summary(model, input_shape_of(ds, network), info["blocks"], info["head"])
     summary.update({
         "source": network.source, "network": network.torchvision or network.timm,
-        "description": network.description, "extends": None, "variant": {},
+        "description": network.description, "label": network.label, "extends": None, "variant": {},
         "weights": (network.weights if isinstance(network.weights, str) or network.weights is None
                     else f"from {network.weights.from_}") or "none",
         "head": info["head"], "head_layers": info["head_layers"], "frozen": info["frozen"],

@@ -129,7 +129,7 @@ def _timm(spec: ModelSpec, allow_download: bool, smoke: bool) -> tuple[nn.Module
         import timm
     except ImportError:
         raise UserError(f"timm: {spec.timm} needs the timm package: pip install 'reportgen[timm]'") from None
-    if spec.timm not in timm.list_models():
+    if not timm.is_model(spec.timm.split(".", 1)[0]):
         raise _unknown(spec.timm, timm.list_models(), "timm")
     model = timm.create_model(spec.timm, pretrained=False)
     cfg = dict(getattr(model, "pretrained_cfg", {}) or {})
@@ -156,25 +156,32 @@ def _timm_file(cfg: dict, allow_download: bool) -> tuple[Path | None, str]:
     if hub_id:
         from huggingface_hub import try_to_load_from_cache
 
+        cache = hf_cache_dir()
         for filename in ("model.safetensors", "pytorch_model.bin"):
-            found = try_to_load_from_cache(hub_id, filename)
+            found = try_to_load_from_cache(hub_id, filename, cache_dir=cache)
             if isinstance(found, str):
                 return Path(found), f"{hub_id}/{filename}"
         if allow_download:
             try:
                 from huggingface_hub import hf_hub_download
 
-                return Path(hf_hub_download(hub_id, "model.safetensors")), f"{hub_id}/model.safetensors"
+                return Path(hf_hub_download(hub_id, "model.safetensors", cache_dir=cache)), f"{hub_id}/model.safetensors"
             except Exception:  # noqa: BLE001 - offline: reported as missing below
                 pass
-        from huggingface_hub.constants import HF_HUB_CACHE
-
-        return None, f"{hub_id}/model.safetensors in the Hugging Face cache {HF_HUB_CACHE}"
+        return None, f"{hub_id}/model.safetensors in the Hugging Face cache {cache}"
     url = cfg.get("url")
     if url:
         path = checkpoint_dir() / os.path.basename(url)
         return (path if path.is_file() else None), str(path)
     return None, "a pretrained checkpoint (this timm model publishes none)"
+
+
+def hf_cache_dir() -> str:
+    """The Hugging Face hub cache, read from the environment now (HF_HUB_CACHE, else HF_HOME/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.environ["HF_HUB_CACHE"]
+    home = os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface")
+    return os.path.join(home, "hub")
 
 
 def _load_strict(model: nn.Module, state: dict, path: Path) -> None:
@@ -213,14 +220,25 @@ def _set(model: nn.Module, dotted: str, module: nn.Module) -> None:
 
 
 def blocks(model: nn.Module, head: str) -> list[str]:
-    """The backbone's blocks in order: the parts of `features` when it has them, else the top-level children."""
-    names = []
-    for name, child in model.named_children():
-        parts = list(child.named_children()) if name == "features" and len(list(child.children())) > 3 else []
-        for sub, m in parts or [("", child)]:
-            full = f"{name}.{sub}" if sub else name
-            if full != head and not head.startswith(full + ".") and any(True for _ in m.parameters()):
+    """The backbone's blocks in order: the parts of `features` when it has them, else the top-level children.
+
+    A container that holds the head (`classifier` around `classifier.3`) contributes its other parts, so
+    hidden dense layers before the head are blocks too."""
+    names: list[str] = []
+
+    def visit(prefix: str, module: nn.Module) -> None:
+        for name, child in module.named_children():
+            full = f"{prefix}{name}"
+            if full == head or not any(True for _ in child.parameters()):
+                continue
+            if head.startswith(full + "."):
+                visit(full + ".", child)
+            elif not prefix and name == "features" and len(list(child.children())) > 3:
+                visit(full + ".", child)
+            else:
                 names.append(full)
+
+    visit("", model)
     return names
 
 

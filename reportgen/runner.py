@@ -79,12 +79,16 @@ def _input_size(run, smoke: bool) -> int | None:
     from .pretrained import build_network
 
     model, _ = build_network(net.model_copy(update={"weights": "none"}), run.dataset.num_classes())
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, 3, SMOKE_INPUT, SMOKE_INPUT))
-    except (RuntimeError, ValueError):
-        return net.input_size
-    return SMOKE_INPUT
+    for size in (SMOKE_INPUT, 96, 160):  # the smallest the network takes (Inception stems need about 75)
+        if size >= net.input_size:
+            break
+        try:
+            with torch.no_grad():
+                model.eval()(torch.zeros(1, 3, size, size))
+        except (RuntimeError, ValueError):
+            continue
+        return size
+    return net.input_size
 
 
 def plan_runs(loaded: LoadedManifest, datasets: Datasets, smoke: bool) -> list[RunPlan]:
@@ -128,8 +132,10 @@ def _statistics(plan: RunPlan, info: dict, splits, parent: dict | None) -> tuple
     from .pretrained import normalization
 
     which = normalization(plan.run.network, info)
-    if which == "weights":
-        return which, info["weights_mean"], info["weights_std"]
+    if which == "weights":  # `normalize: imagenet` also applies without pretrained weights
+        from .pretrained import IMAGENET_MEAN, IMAGENET_STD
+
+        return which, info.get("weights_mean", IMAGENET_MEAN), info.get("weights_std", IMAGENET_STD)
     return which, splits.mean, splits.std
 
 

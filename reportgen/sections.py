@@ -45,7 +45,8 @@ class NotebookSection(_Titled):
 
 
 RESULT_COLUMNS = ("run", "model", "architecture", "varied", "optimizer", "lr", "batch_size", "epochs", "params",
-                  "train_loss", "val_loss", "accuracy", "precision", "recall", "f1", "time", "status")
+                  "train_loss", "val_loss", "accuracy", "precision", "recall", "f1", "time", "status", "dataset",
+                  "trainable", "size", "macs", "latency", "throughput")
 
 
 class ResultsTableSection(_Titled):

@@ -88,7 +88,12 @@ def expand(loaded, model_layers: dict[str, list[Layer]], problems: list[Problem]
                 continue
             model_name, layers = exp.model, model_layers.get(exp.model)
             spec_m = m.models.get(exp.model)
-            network = _network(spec_m, exp)
+            try:
+                network = _network(spec_m, exp)
+            except ValidationError as exc:
+                msg = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors(include_url=False))
+                problems.append(loaded.problem(("experiments", i, "weights" if exp.weights else "freeze"), msg))
+                continue
             if layers is None and network is None:
                 continue  # the model itself has problems, reported elsewhere
             if network is not None and model_over:
@@ -123,7 +128,11 @@ def _network(spec: ModelSpec | None, exp) -> ModelSpec | None:
     if spec is None or spec.source == "custom":
         return None
     update = {k: getattr(exp, k) for k in ("weights", "freeze") if getattr(exp, k) is not None}
-    return spec.model_copy(update=update) if update else spec
+    if not update:
+        return spec
+    merged = {**spec.model_dump(by_alias=True, exclude_none=True),
+              **{k: v.model_dump(by_alias=True) if hasattr(v, "model_dump") else v for k, v in update.items()}}
+    return ModelSpec.model_validate(merged)  # the model's own rules hold for the combination too
 
 
 def _check_parents(loaded, runs: list[RunSpec], problems: list[Problem]) -> None:

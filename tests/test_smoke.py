@@ -1,8 +1,10 @@
-"""Smoke builds of the real EN3150 manifest: every page says so, and the whole manifest runs in seconds."""
+"""Smoke builds of the shipped manifests: every page says so, and each whole manifest runs in about a minute."""
 
 from __future__ import annotations
 
 import re
+
+import pytest
 
 from conftest import REPO, Built, cli
 
@@ -17,8 +19,9 @@ def test_en3150_smoke_build_marks_every_page(tmp_path):
     cifar_present = (REPO / "data" / "cifar10" / "cifar-10-batches-py").is_dir()
     assert r["dataset"]["synthetic"] is (not cifar_present)
     assert all(n <= 256 for n in r["dataset"]["sizes"].values())
+    finetuned = ["resnet18_finetuned", "densenet121_finetuned", "googlenet_finetuned"]
     assert set(r["runs"]) == {"adam_lr_0.00025", "lr_study/lr=0.0001", "lr_study/lr=0.001",
-                            "lr_study/lr=0.01", "lr_study/lr=0.1"}
+                            "lr_study/lr=0.01", "lr_study/lr=0.1", *finetuned}
     assert all(len(run["epochs"]) == 1 and run["config"]["epochs"] == 1 for run in r["runs"].values())
     assert r["models"]["en3150_cnn"]["total_params"] == 390_858
     pages = built.pdf_pages()
@@ -40,6 +43,67 @@ def test_en3150_smoke_build_marks_every_page(tmp_path):
     keys = {f["data-key"].split("/")[0] for f in soup.select("figure[data-key]")}
     assert {"vary", "cmgrid", "cmp"} <= keys
     assert "Findings" in text
+    # the fine-tuned networks: ImageNet weights (absent here, so the smoke build says it used random ones),
+    # a 10-class head, and the measured trade-off table with the custom CNN
+    for rid, net in zip(finetuned, ("resnet18", "densenet121", "googlenet")):
+        run = r["runs"][rid]
+        assert run["weights"]["name"] == net and run["weights"]["weights"] == "imagenet"
+        assert r["models"][net]["blocks"][-1]["params"] == r["models"][net]["blocks"][-1]["trainable"]
+        assert run["measured"]["params"] == r["models"][net]["total_params"]
+    rows = soup.select("table.tradeoff-table tbody tr")
+    assert [tr["data-run"] for tr in rows] == ["adam_lr_0.00025", *finetuned]
+    for tr in rows:
+        run = r["runs"][tr["data-run"]]
+        assert tr.select_one('td[data-col="params"]').text == f"{run['measured']['params']:,}"
+        assert float(tr.select_one('td[data-col="latency"]').text) > 0
+    assert "Trade-off between the custom model and the pretrained models" in text
+
+
+def test_fast_response_smoke_build_has_the_transfer_chain_and_results_table(tmp_path):
+    from bs4 import BeautifulSoup
+
+    out = tmp_path / "fr"
+    result = cli("build", REPO / "experiments" / "fast-response.yaml", "--smoke", "--no-pdf", "--out", out)
+    assert result.exit_code == 0, result.output
+    built = Built(REPO / "experiments" / "fast-response.yaml", out, result.output)
+    r = built.results
+    assert len(r["runs"]) == 16
+    parent, child = r["runs"]["parent_cifar100"], r["runs"]["child_cifar10"]
+    assert parent["dataset"]["name"] == "cifar100" and len(parent["dataset"]["classes"]) == 100
+    assert child["dataset"]["name"] == "cifar10" and child["transfer"]["from"] == "parent_cifar100"
+    # the 100-way head cannot carry over to 10 classes; everything else does
+    assert set(child["transfer"]["reinitialised"]) == {"classifier.1.weight", "classifier.1.bias"}
+    assert child["measured"]["trainable_params"] < child["measured"]["params"]
+    assert r["models"]["mobilenet_v2_modified"]["inverted_residual"]["custom"][2] == [6, 32, 1, 2]
+    soup = BeautifulSoup(built.html, "html.parser")
+    table = soup.select_one("section.results-table table")
+    assert [th.text for th in table.select("thead th")] == ["Architecture", "Learning rate", "Optimizer",
+                                                            "Test accuracy", "Parameters", "Latency, batch 1 (ms)"]
+    assert len(table.select("tbody tr")) == 8
+    assert "Proposed MobileNet" in table.text and "Adadelta" in table.text
+    assert len(soup.select("table.tradeoff-table tbody tr")) == 5
+    assert soup.select_one("table.irtable") is not None
+
+
+def test_realwaste_smoke_build_explores_the_folder_dataset(tmp_path):
+    from bs4 import BeautifulSoup
+
+    pytest.importorskip("timm", reason="InceptionResNetV2 comes from timm: pip install 'reportgen[timm]'")
+    out = tmp_path / "rw"
+    # the report's 256×256 images make a CPU smoke build slow; 32×32 checks the same wiring
+    result = cli("build", REPO / "experiments" / "realwaste.yaml", "--smoke", "--no-pdf", "--out", out,
+                 "--set", "dataset.image_size=32")
+    assert result.exit_code == 0, result.output
+    built = Built(REPO / "experiments" / "realwaste.yaml", out, result.output)
+    r = built.results
+    assert r["dataset"]["classes"][0] == "Cardboard" and len(r["dataset"]["classes"]) == 9
+    assert r["runs"]["inception_resnet_v2"]["weights"]["source"] == "timm"
+    dense = r["models"]["densenet121"]
+    head = 1024 * 128 + 128 + 128 * 9 + 9
+    assert dense["trainable_params"] == head
+    soup = BeautifulSoup(built.html, "html.parser")
+    assert soup.select_one("section.dataset") is not None
+    assert len(soup.select("table.tradeoff-table tbody tr")) == 3
 
 
 def test_smoke_never_overwrites_the_real_report_by_default():

@@ -144,19 +144,20 @@ def test_missing_weights_name_the_file_and_the_cache_folder(torch_home):
     assert not torch_home.exists()
 
 
-SMALL_RESNET = """\
-report: {title: Offline}
-dataset: {name: digits}
+ONE_RUN = """\
+report: {{title: {title}}}
+dataset: {{name: digits}}
 models:
-  net: {torchvision: resnet18, weights: imagenet, input_size: 32}
+  net: {model}
 train:
   epochs: 1
   device: cpu
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
+  measure: {{warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}}
 experiments:
-  - {id: only, model: net}
+  - {{id: only, model: net}}
 sections: [cover]
 """
+SMALL_RESNET = ONE_RUN.format(title="Offline", model="{torchvision: resnet18, weights: imagenet, input_size: 32}")
 
 
 def test_reportgen_offline_run_fails_clearly_and_smoke_falls_back(tmp_path, torch_home):
@@ -174,34 +175,16 @@ def test_reportgen_offline_run_fails_clearly_and_smoke_falls_back(tmp_path, torc
     assert record["input"]["mean"] == pytest.approx(IMAGENET_MEAN)
 
 
-NORMALIZE_IMAGENET = """\
-report: {title: ImageNet statistics}
-dataset: {name: digits}
-models:
-  net:
-    torchvision: mobilenet_v2
-    weights: none
-    normalize: imagenet
-    input_size: 16
-    inverted_residual: [[1, 8, 1, 1], [6, 16, 1, 2]]
-train:
-  epochs: 1
-  device: cpu
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
-experiments:
-  - {id: only, model: net}
-sections: [cover]
-"""
+NORMALIZE_IMAGENET = ONE_RUN.format(
+    title="ImageNet statistics",
+    model="{torchvision: mobilenet_v2, weights: none, normalize: imagenet, input_size: 16, "
+          "inverted_residual: [[1, 8, 1, 1], [6, 16, 1, 2]]}")
 
 
 def test_normalize_imagenet_without_pretrained_weights_uses_the_imagenet_statistics(tmp_path, torch_home):
-    """`normalize: imagenet` is documented as a choice of its own; it must not need ImageNet *weights*.
-    BUG: reportgen/runner.py:136 (_statistics) reads info["weights_mean"], which build_network only records for
-    `weights: imagenet`, so this run dies with `internal error: KeyError: 'weights_mean'` (exit code 1)."""
+    """`normalize: imagenet` is a choice of its own; it does not need ImageNet *weights*."""
     manifest = write_manifest(tmp_path, NORMALIZE_IMAGENET, "norm.yaml")
     result = cli("run", manifest, "--smoke", "--out", tmp_path / "out")
-    assert "KeyError" not in result.output, ("BUG reportgen/runner.py:136: normalize: imagenet with weights: none "
-                                             "crashes: " + next(r for r in result.output.splitlines() if "KeyError" in r))
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "out" / "results.json").read_text("utf-8"))["runs"]["only"]
     assert record["input"]["mean"] == pytest.approx(IMAGENET_MEAN)
@@ -342,7 +325,7 @@ def test_train_last_zero_trains_exactly_what_a_frozen_backbone_trains():
     last0, info = build_network(ModelSpec.model_validate({**spec, "freeze": {"train_last": 0}}), 10)
     assert _trainable(backbone) == 1024 * 10 + 10
     left = sorted(n for n, p in last0.named_parameters() if p.requires_grad and not n.startswith(info["head"] + "."))
-    assert left == [], (f"BUG (reportgen/pretrained.py blocks()): with freeze: {{train_last: 0}} these parameters "
+    assert left == [], (f"with freeze: {{train_last: 0}} these parameters "
                         f"outside the head {info['head']} still train: {left}; blocks = {info['blocks'][-2:]} ...")
     assert _trainable(last0) == _trainable(backbone)
 
@@ -513,12 +496,11 @@ def test_weights_taken_in_a_cycle_is_an_error(tmp_path):
 def test_experiment_level_imagenet_weights_on_a_custom_inverted_residual_table_is_a_manifest_error(tmp_path):
     """The model-level `weights: imagenet` with `inverted_residual` is refused ("ImageNet weights fit the original
     inverted-residual table only"); the same combination reached through an experiment's `weights:` override must be
-    refused too. BUG: reportgen/sweeps.py:126 (_network) applies the override with model_copy(update=...), which skips
-    ModelSpec's validators, so `validate` says ok and the run later fails on (or downloads) weights that cannot fit."""
+    refused too, at the experiment's line."""
     path, text = _variant(tmp_path, "  - id: parent\n    model: mnv2\n",
                           "  - id: parent\n    model: mnv2\n    weights: imagenet\n")
     result = cli("validate", path)
-    assert result.exit_code == 2, ("BUG reportgen/sweeps.py:126: an experiment's `weights: imagenet` on a model with "
+    assert result.exit_code == 2, ("an experiment's `weights: imagenet` on a model with "
                                    "a custom `inverted_residual` table passes validation: " + result.output.strip())
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "weights: imagenet" in row)
     assert f"chain.yaml:{line}:" in result.output and "inverted-residual" in result.output

@@ -163,13 +163,19 @@ def params_cmd(manifest: Path, model_name: str | None, as_json: bool, overrides:
 def _params_text(name: str, rec: dict) -> str:
     from .formatting import num, shape
 
-    rows = [("Layer", "Type", "Output", "Parameters", "Count")]
-    rows += [(r["name"], r["type"], shape(r["output_shape"]), r["formula"] or "—", num(r["params"]))
-             for r in rec["layers"]]
+    if rec.get("blocks"):  # torchvision/timm networks: block by block
+        rows = [("Block", "Type", "Output", "Trainable", "Count")]
+        rows += [(r["name"], r["type"], shape(r["output_shape"]), num(r["trainable"]), num(r["params"]))
+                 for r in rec["blocks"]]
+    else:
+        rows = [("Layer", "Type", "Output", "Parameters", "Count")]
+        rows += [(r["name"], r["type"], shape(r["output_shape"]), r["formula"] or "—", num(r["params"]))
+                 for r in rec["layers"]]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = [f"{name}  (input {shape(rec['input_shape'])})"]
     for i, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if j < 4 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
+        text_cols = 3 if rec.get("blocks") else 4
+        lines.append("  ".join(c.ljust(w) if j < text_cols else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append(f"learnable parameters (PyTorch, sum of p.numel()): {num(rec['total_params'])}"

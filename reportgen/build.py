@@ -65,8 +65,10 @@ def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress: Progress, 
     t0 = time.perf_counter()
     datasets = Datasets(loaded, smoke, out_dir / "cache")
     splits = datasets.get()
+    decoded = {"hit": "; decoded images read from the cache",
+               "miss": f"; {splits.info.get('decoded', 0):,} images decoded and cached"}.get(splits.info.get("cache"), "")
     progress(f"dataset: {splits.source}; {splits.sizes()['train']:,} train / {splits.sizes()['validation']:,} "
-             f"validation / {splits.sizes()['test']:,} test images")
+             f"validation / {splits.sizes()['test']:,} test images{decoded}")
     runs, stats = run_all(loaded, datasets, RunCache(out_dir / "cache"), smoke, progress, force)
     outcome.trained, outcome.cached = stats["trained"], stats["cached"]
     outcome.timings["runs"] = time.perf_counter() - t0

@@ -100,6 +100,10 @@ def network_rows(run: dict) -> list[tuple[str, str]]:
 
 def status_note(run: dict) -> str | None:
     """A note on a run that did not simply complete."""
+    if run["status"] == "failed":
+        done = len(run.get("epochs") or [])
+        return (f"This run failed: {run.get('error') or 'no reason was recorded'}. It has no test results"
+                + (f"; the {done} epoch{'s' if done != 1 else ''} before the failure are shown." if done else "."))
     if run["status"] == "diverged":
         return (f"Training diverged at epoch {run['diverged_epoch']}: the loss became infinite or NaN, so training "
                 "stopped there; the epochs before it and the test metrics of the last finite weights are shown.")
@@ -136,7 +140,8 @@ def evaluation(view, sec, results, figures, num_):
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
             "metrics_table": num_.tab(f"Test metrics of {rid}"),
             "report_table": num_.tab(f"Classification report of {rid} on the test set"),
-            "cm_fig": num_.fig(f"cm/{i}/{rid}", f"Confusion matrix of {rid} on the test set", figures[f"cm/{i}/{rid}"]),
+            "cm_fig": num_.fig(f"cm/{i}/{rid}", f"Confusion matrix of {rid} on the test set", figures[f"cm/{i}/{rid}"])
+            if f"cm/{i}/{rid}" in figures else None,
         })
 
 
@@ -189,8 +194,9 @@ def comparison(view, sec, results, figures, num_):
         view["figures"].append(num_.fig(f"vary/{i}", caption, figures[f"vary/{i}"]))
     else:
         view["figures"].append(num_.fig(f"bars/{i}", "Test accuracy of each run", figures[f"bars/{i}"]))
-    view["figures"].append(num_.fig(f"cmgrid/{i}", "Confusion matrices on the test set, one per run",
-                                    figures[f"cmgrid/{i}"]))
+    if f"cmgrid/{i}" in figures:
+        view["figures"].append(num_.fig(f"cmgrid/{i}", "Confusion matrices on the test set, one per run",
+                                        figures[f"cmgrid/{i}"]))
 
 
 def _architecture(results: dict, run: dict) -> str:

@@ -293,7 +293,8 @@ def draw_all(results: dict, sections) -> dict[str, str]:
                 out[f"acc/{i}/{run['id']}"] = curves(run, "acc", f"s{i}-acc{n}")
         elif sec.kind == "evaluation":
             for n, run in enumerate(runs_for(results, opts.get("experiments"))):
-                out[f"cm/{i}/{run['id']}"] = confusion(run, run_classes(run, classes), f"s{i}-cm{n}")
+                if run["test"]["confusion_matrix"] is not None:  # a failed run has none
+                    out[f"cm/{i}/{run['id']}"] = confusion(run, run_classes(run, classes), f"s{i}-cm{n}")
         elif sec.kind == "comparison":
             runs = runs_for(results, opts.get("experiments"))
             out[f"cmp/{i}"] = overlay(runs, f"s{i}-cmp")
@@ -302,7 +303,9 @@ def draw_all(results: dict, sections) -> dict[str, str]:
                 out[f"vary/{i}"] = accuracy_vs(runs, axis, f"s{i}-vary")
             else:
                 out[f"bars/{i}"] = accuracy_bars(runs, f"s{i}-bars")
-            out[f"cmgrid/{i}"] = confusion_grid(runs, classes, f"s{i}-cmgrid")
+            tested = [r for r in runs if r["test"]["confusion_matrix"] is not None]
+            if tested:
+                out[f"cmgrid/{i}"] = confusion_grid(tested, classes, f"s{i}-cmgrid")
         elif sec.kind == "notebook":
             for j, item in enumerate(opts.get("items") or []):
                 for n, run in enumerate(runs_for(results, item["experiments"])):

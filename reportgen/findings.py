@@ -21,7 +21,15 @@ def with_defaults(rid: str, run: dict) -> dict:
     out.setdefault("stopped_epoch", None)
     out.setdefault("diverged_epoch", None)
     out.setdefault("status", "completed")
+    out.setdefault("error", None)
+    if out.get("test") is None:  # a failed run (out of memory, ...) has no test results: every metric prints as a dash
+        out["test"] = dict(NO_TEST)
     return out
+
+
+NO_TEST = {"accuracy": None, "loss": None, "precision_weighted": None, "recall_weighted": None, "f1_weighted": None,
+           "precision_macro": None, "recall_macro": None, "f1_macro": None, "support": None, "per_class": [],
+           "confusion_matrix": None}
 
 
 def varied_labels(runs: list[dict]) -> list[str]:
@@ -200,6 +208,8 @@ def findings(runs: list[dict], models: dict) -> list[str]:
     params = {r["id"]: (models.get(r.get("model")) or {}).get("total_params") for r in runs}
     out = [best_and_worst(runs)]
     out += [diverged(r) for r in runs]
+    out += [f"{r['id']} failed ({r.get('error') or 'no reason recorded'}) and has no test results."
+            for r in runs if r.get("status") == "failed"]
     out += [stalled(runs, classes)]
     out += [early_stopped(r) for r in runs]
     out += [overfitting(r) for r in runs]

@@ -511,7 +511,7 @@ def _resolve_classes(loaded: LoadedManifest) -> list[Problem]:
     if main.name == "imagefolder" and main.classes is None:
         first = next((loaded.datasets[e.id] for e in loaded.manifest.experiments if not e.dataset), None)
         if first is not None and first.classes:
-            loaded.manifest.dataset = first
+            loaded.manifest = loaded.manifest.model_copy(update={"dataset": first})
     return problems
 
 
@@ -533,9 +533,10 @@ def check_references(loaded: LoadedManifest) -> list[Problem]:
             where = ("experiments", i, "weights") if exp.weights else ("models", exp.model, "weights")
             problems.append(loaded.problem(where, f"weights from unknown experiment {weights.from_!r}; "
                                            f"defined: {', '.join(ids)}"))
-        if exp.weights is not None and exp.model in m.models and m.models[exp.model].source == "custom":
-            problems.append(loaded.problem(("experiments", i, "weights"), "`weights` applies to torchvision and "
-                                           "timm models; custom models start from random weights"))
+        for key in ("weights", "freeze"):
+            if getattr(exp, key) is not None and exp.model in m.models and m.models[exp.model].source == "custom":
+                problems.append(loaded.problem(("experiments", i, key), f"`{key}` applies to torchvision and timm "
+                                               "models; layer-language models train every layer from random weights"))
     for i, sec in enumerate(loaded.sections):
         for key, known in (("models", m.models),):
             for j, name in enumerate(sec.options.get(key) or []):

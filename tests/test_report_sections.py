@@ -361,3 +361,27 @@ def test_sweep_axis_kinds():
     assert findings.sweep_axis(swept + [plain]) == {"label": "lr", "scale": "log"}
     assert findings.sweep_axis(swept + [plain | {"model": "other"}]) is None
     assert findings.show_value(0.00025) == "0.00025" and findings.show_value([32, 64]) == "32×64"
+
+
+def test_a_failed_run_renders_as_failed_without_metrics(tiny_build):
+    """A run that failed (say, out of GPU memory) keeps its epochs and error; every section shows it, none crashes."""
+    import copy
+
+    from bs4 import BeautifulSoup
+
+    from reportgen import document, figures, render
+    from reportgen.build import load
+
+    loaded = load(tiny_build.manifest)
+    results = copy.deepcopy(tiny_build.results)
+    failed = next(iter(results["runs"]))
+    run = results["runs"][failed]
+    error = f"{failed}: out of memory at batch size 64 on cuda, try a smaller batch_size"
+    run.update(status="failed", error=error, test=None, measured=None, epochs=run["epochs"][:1])
+    figs = figures.draw_all(results, loaded.sections)
+    html = render.render_html(document.build(results, loaded.sections, figs, loaded.base_dir))
+    soup = BeautifulSoup(html, "html.parser")
+    notes = [p.get_text(" ", strip=True) for p in soup.select("p.status-failed")]
+    assert notes and all(error in n for n in notes)
+    assert f"cm/" not in " ".join(f["data-key"] for f in soup.select("figure[data-key]") if failed in f["data-key"])
+    assert any(f"{failed} failed" in li.get_text() for li in soup.select("li"))

@@ -89,7 +89,7 @@ def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: 
     t0 = time.perf_counter()
     figs = figures.draw_all(results, loaded.sections)
     doc = document.build(results, loaded.sections, figs, loaded.base_dir)
-    html = render.render_html(doc)
+    html = render.render_html(doc, loaded.template_override())
     outcome.timings["html"] = time.perf_counter() - t0
     files = {out_dir / "results.json": dumps(results).encode("utf-8"), out_dir / "report.html": html.encode("utf-8")}
     if with_pdf:

@@ -19,6 +19,8 @@ from .yamlsource import Located, dotted, load_yaml
 class TeamMember(Strict):
     name: str = Field(min_length=1)
     id: str | None = Field(default=None, description="student ID")
+    affiliation: str | None = Field(default=None, description="paper template: the author's institution")
+    email: str | None = None
 
 
 class ReportMeta(Strict):
@@ -31,7 +33,14 @@ class ReportMeta(Strict):
     team: list[TeamMember] = Field(default_factory=list)
     date: str | None = Field(default=None, description="printed as written; a YAML date prints as '2 December 2023'")
     repository: str | None = Field(default=None, description="URL of the code repository (http or https)")
-    template: Literal["assignment"] = "assignment"
+    template: Literal["assignment", "paper", "lab"] = Field(
+        default="assignment", description="assignment (cover page, contents, numbered sections), paper (two-column "
+        "conference layout) or lab (notebook-style questions and answers)")
+    template_dir: str | None = Field(default=None, description="folder of templates overriding the pack's files by "
+                                     "name (default: templates/ beside the manifest, if there is one)")
+    paper: Literal["a4", "letter"] = "a4"
+    abstract: str | None = Field(default=None, description="Markdown; the paper template prints it under the title")
+    keywords: list[str] = Field(default_factory=list)
 
     @field_validator("date", mode="before")
     @classmethod
@@ -321,6 +330,12 @@ class LoadedManifest:
         if problems:
             raise ManifestError(problems)
 
+    def template_override(self) -> Path | None:
+        """The folder whose templates override the pack's: report.template_dir, else templates/ beside the manifest."""
+        chosen = self.manifest.report.template_dir
+        folder = (self.base_dir / (chosen or "templates")).resolve()
+        return folder if folder.is_dir() and folder.is_relative_to(self.base_dir) else None
+
     def experiment(self, exp_id: str) -> Experiment:
         return next(e for e in self.manifest.experiments if e.id == exp_id)
 
@@ -537,6 +552,11 @@ def check_references(loaded: LoadedManifest) -> list[Problem]:
             if getattr(exp, key) is not None and exp.model in m.models and m.models[exp.model].source == "custom":
                 problems.append(loaded.problem(("experiments", i, key), f"`{key}` applies to torchvision and timm "
                                                "models; layer-language models train every layer from random weights"))
+    if m.report.template_dir is not None:
+        target = (loaded.base_dir / m.report.template_dir).resolve()
+        if not target.is_relative_to(loaded.base_dir) or not target.is_dir():
+            problems.append(loaded.problem(("report", "template_dir"), "template_dir must be a folder inside the "
+                                           f"manifest's folder ({m.report.template_dir} is not)"))
     for i, sec in enumerate(loaded.sections):
         for key, known in (("models", m.models),):
             for j, name in enumerate(sec.options.get(key) or []):

@@ -1,36 +1,52 @@
-"""Render the document through Jinja templates (autoescaped) into one self-contained HTML file."""
+"""Render the document through Jinja templates (autoescaped, sandboxed) into one self-contained HTML file."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from .formatting import FILTERS
 
-TEMPLATE_PACKS = ("assignment",)
+TEMPLATE_PACKS = ("assignment", "paper", "lab")
+BASE_PACK = "assignment"  # other packs fall back to its section templates
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "
+       "form-action 'none'")
+PAPER_SIZES = {"a4": "A4", "letter": "letter"}
 
 
 def templates_root() -> Path:
     """Built-in templates: inside the installed package (wheel) or beside it (source checkout)."""
     here = Path(__file__).resolve().parent
     for candidate in (here / "templates", here.parent / "templates"):
-        if (candidate / "assignment" / "report.html.j2").is_file():
+        if (candidate / BASE_PACK / "report.html.j2").is_file():
             return candidate
     raise FileNotFoundError(f"reportgen's templates are missing (looked in {here / 'templates'} and "
                             f"{here.parent / 'templates'}); reinstall reportgen")
 
 
-def environment(pack: str) -> jinja2.Environment:
-    """A sandboxed-by-design Jinja environment: autoescape on, undefined names are errors."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_root() / pack)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+def search_path(pack: str, override: Path | None = None) -> list[Path]:
+    """Where templates are looked up, first match wins: the override folder, the pack, the base pack."""
+    root = templates_root()
+    dirs = [override] if override is not None else []
+    return dirs + list(dict.fromkeys([root / pack, root / BASE_PACK]))
+
+
+def environment(pack: str, override: Path | None = None) -> jinja2.Environment:
+    """Autoescaped, sandboxed Jinja: undefined names are errors; `builtin/NAME` is the pack's own NAME.
+
+    An override template may `{% extends "builtin/sections/cover.html.j2" %}` the file it replaces."""
+    builtin = jinja2.FileSystemLoader([str(p) for p in search_path(pack)])
+    loader = jinja2.ChoiceLoader([
+        jinja2.PrefixLoader({"builtin": builtin}, delimiter="/"),
+        jinja2.FileSystemLoader([str(p) for p in search_path(pack, override)]),
+    ])
+    env = SandboxedEnvironment(
+        loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)
     # figures are SVG produced by our own figure stage, prose is sanitized HTML: both are trusted markup
@@ -38,9 +54,30 @@ def environment(pack: str) -> jinja2.Environment:
     return env
 
 
-def render_html(document: dict) -> str:
-    """The report as HTML text."""
-    pack = document["report"].get("template") or "assignment"
-    env = environment(pack)
-    css = (templates_root() / pack / "style.css").read_text("utf-8")
-    return env.get_template("report.html.j2").render(doc=document, css=Markup(css))
+def stylesheet(env: jinja2.Environment, paper: str) -> str:
+    """The pack's style.css (or its override), then extra.css if an override folder has one, then the page size."""
+    css = env.loader.get_source(env, "style.css")[0]
+    try:
+        css += "\n" + env.loader.get_source(env, "extra.css")[0]
+    except jinja2.TemplateNotFound:
+        pass
+    return css + f"\n@page {{ size: {PAPER_SIZES[paper]}; }}\n"
+
+
+def _with_csp(html: str) -> str:
+    """Put reportgen's Content-Security-Policy first in <head>, whatever an override template did."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    match = re.search(r"<head\b[^>]*>", html, flags=re.IGNORECASE)
+    if match:
+        return html[:match.end()] + "\n" + meta + html[match.end():]
+    return meta + "\n" + html
+
+
+def render_html(document: dict, override: Path | None = None) -> str:
+    """The report as HTML text, through the manifest's template pack and optional override folder."""
+    report = document["report"]
+    pack = report.get("template") or BASE_PACK
+    env = environment(pack, override)
+    css = stylesheet(env, report.get("paper") or "a4")
+    html = env.get_template("report.html.j2").render(doc=document, css=Markup(css))
+    return _with_csp(html)

@@ -26,6 +26,7 @@ class Outcome:
     files: list[Path] = field(default_factory=list)
     trained: int = 0
     cached: int = 0
+    failed: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -71,6 +72,7 @@ def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress: Progress, 
              f"validation / {splits.sizes()['test']:,} test images{decoded}")
     runs, stats = run_all(loaded, datasets, RunCache(out_dir / "cache"), smoke, progress, force)
     outcome.trained, outcome.cached = stats["trained"], stats["cached"]
+    outcome.failed = stats.get("failed", 0)
     outcome.timings["runs"] = time.perf_counter() - t0
     return _with_exploration(_results(loaded, splits, runs, smoke), loaded, splits, out_dir)
 
@@ -94,6 +96,6 @@ def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: 
     files = {out_dir / "results.json": dumps(results).encode("utf-8"), out_dir / "report.html": html.encode("utf-8")}
     if with_pdf:
         t1 = time.perf_counter()
-        files[out_dir / "report.pdf"] = pdf.render_pdf(html)
+        files[out_dir / "report.pdf"] = pdf.render_pdf(html, results["report"].get("date"))
         outcome.timings["pdf"] = time.perf_counter() - t1
     return files

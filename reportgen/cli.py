@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__, build
+from .diff import IGNORED_HELP
 from .errors import UserError
 from .results import dumps
 from .writer import write_all
@@ -83,7 +84,8 @@ def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str
     if outcome.trained == 0:
         _say(f"all {outcome.cached} runs were cached; nothing was trained")
     else:
-        _say(f"trained {outcome.trained} run(s), {outcome.cached} cached, in {outcome.timings['runs']:.1f} s")
+        _say(f"trained {outcome.trained} run(s), {outcome.cached} cached, in {outcome.timings['runs']:.1f} s"
+             + (f"; {outcome.failed} failed (see the warnings above)" if outcome.failed else ""))
     return loaded, out, outcome, results
 
 
@@ -185,9 +187,41 @@ def _params_text(name: str, rec: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+@main.command("diff", epilog=f"Ignored unless --strict: {IGNORED_HELP}.")
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--tolerance", type=click.FloatRange(min=0), default=1e-9, show_default=True,
+              help="Absolute tolerance for every number (metrics, accuracies, losses, parameter counts).")
+@click.option("--strict", is_flag=True, help="Also compare timings, cache keys, environment and device.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
+              help="text: summary and unified diffs; json: list of differences; html: side-by-side page.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the output to FILE (atomically) instead of stdout.")
+@_guard
+def diff_cmd(a: Path, b: Path, tolerance: float, strict: bool, fmt: str, out_file: Path | None) -> None:
+    """Compare two builds A and B: output folders, results.json files or HTML reports.
+
+    Compares runs and models present, test metrics, parameter tables, epoch logs, configuration, dataset
+    settings, report metadata and (when both sides have an HTML report) each section's text as a unified
+    diff. Exit code 0 when equal within --tolerance, 1 when different, 2 on error.
+    """
+    from .diff import diff_builds
+
+    text, equal = diff_builds(a, b, tolerance, strict, fmt)
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        _write({out_file: text.encode("utf-8")})
+    sys.exit(0 if equal else 1)
+
+
 @main.command("schema")
 def schema_cmd() -> None:
     """Print the manifest's JSON Schema."""
     from .manifest import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import document_dataset, document_runs as runs_views, document_tradeoff, prose
+from . import document_dataset, document_prose, document_runs as runs_views, document_tradeoff, prose
+from .diff import embed_json, provenance
 from .document_runs import runs_for, sub as _sub
 from .sections import Section
 
-__all__ = ["DEFAULT_TITLES", "Numbering", "build", "runs_for"]
+__all__ = ["DEFAULT_TITLES", "PACK_TITLES", "Numbering", "build", "runs_for"]
 
 DEFAULT_TITLES = {
     "contents": "Table of Contents", "architecture": "CNN Model", "parameters": "Model Parameters",
     "training": "Model Training", "evaluation": "Model Evaluation", "comparison": "Comparison",
     "repository": "Code Repository", "provenance": "Provenance", "prose": "Notes", "notebook": "Lab Notebook",
     "results_table": "Results", "dataset": "Dataset",
-    "tradeoff": "Trade-off: Cost against Accuracy",
+    "tradeoff": "Trade-off: Cost against Accuracy", "references": "References",
+}
+# a template pack's own default titles, where the assignment's would read oddly (a paper has no "CNN Model")
+PACK_TITLES = {
+    "paper": {"architecture": "Model", "parameters": "Parameters", "training": "Training", "evaluation": "Evaluation",
+              "repository": "Code", "provenance": "Reproducibility", "notebook": "Experiments"},
+    "lab": {"notebook": "Questions"},
 }
 
 
@@ -24,6 +31,8 @@ class Numbering:
 
     def __init__(self):
         self.section = self.figure = self.table = 0
+        self.figures: list[dict] = []
+        self.tables: list[dict] = []
 
     def next_section(self) -> int:
         self.section += 1
@@ -31,11 +40,14 @@ class Numbering:
 
     def fig(self, key: str, caption: str, svg: str) -> dict:
         self.figure += 1
-        return {"number": self.figure, "id": f"fig-{self.figure}", "key": key, "caption": caption, "svg": svg}
+        self.figures.append({"number": self.figure, "id": f"fig-{self.figure}", "key": key, "caption": caption,
+                             "svg": svg})
+        return self.figures[-1]
 
     def tab(self, caption: str) -> dict:
         self.table += 1
-        return {"number": self.table, "id": f"tab-{self.table}", "caption": caption}
+        self.tables.append({"number": self.table, "id": f"tab-{self.table}", "caption": caption})
+        return self.tables[-1]
 
 
 def _model_names(results: dict, names: list[str] | None) -> list[str]:
@@ -47,28 +59,48 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
     """The document: report metadata and a list of numbered section views."""
     num = Numbering()
     views = []
+    titles = DEFAULT_TITLES | PACK_TITLES.get(results["report"].get("template"), {})
     for index, sec in enumerate(sections):
-        view = {"kind": sec.kind, "index": index, "title": sec.options.get("title") or DEFAULT_TITLES.get(sec.kind)}
+        view = {"kind": sec.kind, "index": index, "title": sec.options.get("title") or titles.get(sec.kind)}
         if sec.kind in ("cover", "contents"):
             views.append(view)
             continue
         if sec.kind == "prose":
-            text = sec.options["text"] if sec.options.get("text") is not None else \
-                (base_dir / sec.options["file"]).read_text("utf-8")
+            source = base_dir / sec.options["file"] if sec.options.get("text") is None else None
+            text = prose.read_file(source) if source else sec.options["text"]
             md_title, body = prose.split_title(text)
             view["title"] = sec.options.get("title") or md_title or DEFAULT_TITLES["prose"]
-            # with its `# Title` taken as the section title, a file's `##` headings become h3
-            view["html"] = prose.to_html(body, shift=1 if md_title else 2)
+            # rendered in the second pass, when every label is numbered; with its `# Title` taken as the section
+            # title, a file's `##` headings become h3
+            offset = text[:len(text) - len(body)].count("\n") if text.endswith(body) else 0
+            view["_prose"], view["_shift"] = (source, body, offset), 1 if md_title else 2
         view["number"] = num.next_section()
         view["anchor"] = f"sec-{view['number']}"
         view["subsections"] = []
+        first_fig, first_tab = len(num.figures), len(num.tables)
         builder = _BUILDERS.get(sec.kind)
         if builder:
             builder(view, sec, results, figures, num)
+        view["_figures"], view["_tables"] = num.figures[first_fig:], num.tables[first_tab:]
         views.append(view)
-    return {"report": results["report"], "smoke": results["smoke"], "dataset": results["dataset"],
+    abstract_html, ctx = document_prose.render_all(views, sections, results, base_dir, results["manifest"]["file"])
+    if ctx.cited:
+        refs = next((v for v in views if v["kind"] == "references"), None)
+        if refs is None:  # citations without a references section: the list closes the document
+            refs = {"kind": "references", "index": len(views), "title": titles["references"],
+                    "number": num.next_section(), "subsections": []}
+            refs["anchor"] = f"sec-{refs['number']}"
+            views.append(refs)
+        refs["entries"] = document_prose.bibliography(ctx)
+    for v in views:
+        v.pop("_figures", None), v.pop("_tables", None)
+        v.setdefault("entries", []) if v["kind"] == "references" else None
+    prov = provenance(results, base_dir)
+    return {"report": results["report"], "abstract_html": abstract_html,
+            "smoke": results["smoke"], "dataset": results["dataset"],
             "environment": results["environment"], "sections": views, "runs": list(results["runs"].values()),
-            "toc": [v for v in views if "number" in v]}
+            "toc": [v for v in views if "number" in v], "provenance": prov,
+            "embedded": {"results": embed_json(results), "provenance": embed_json(prov)}}
 
 
 def _model_tables(caption: str):

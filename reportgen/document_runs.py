@@ -265,8 +265,8 @@ def notebook(view, sec, results, figures, num_):
     view["questions"] = []
     for j, item in enumerate(sec.options.get("items") or []):
         entry = {"sub": sub(view, item.get("title") or f"Question {j + 1}"), "runs": [],
-                 "question": prose.to_html(item["question"], shift=3) if item.get("question") else None,
-                 "comment": prose.to_html(item["comment"], shift=3) if item.get("comment") else None}
+                 "question": None, "comment": None,  # Markdown, rendered with the document's other prose
+                 "_question": item.get("question"), "_comment": item.get("comment")}
         shown: dict[str, dict] = {}  # a model's summary is printed once per item, then referred to
         for run in runs_for(results, item["experiments"]):
             rid, model = run["id"], results["models"].get(run["model"]) or {}

@@ -34,6 +34,7 @@ def to_svg(fig, prefix: str) -> str:
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S)  # RDF boilerplate, printed as text by some
     # several SVGs share one HTML document: give every id a per-figure prefix
     ids = set(re.findall(r'\bid="([^"]+)"', svg))
     seen: dict[str, int] = {}

@@ -13,7 +13,12 @@ BARE_LAYERS = ("batchnorm", "flatten", "global_avgpool", "dropout", *ACTIVATIONS
 class Strict(BaseModel):
     """Base for manifest objects: unknown keys are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MAX_SIZE = 65_536  # widths, kernels, strides: far beyond any real CNN, and small enough that building stays cheap
+LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                                 description="display name: letters, digits and _, as PyTorch module names allow")]
 
 
 def _pair(v: Any) -> Any:
@@ -24,14 +29,16 @@ def _pair(v: Any) -> Any:
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
         if min(v) < 1:
             raise ValueError("sizes must be at least 1")
+        if max(v) > MAX_SIZE:
+            raise ValueError(f"sizes must be at most {MAX_SIZE:,}")
         return tuple(v)
     raise ValueError("expected a positive integer or a pair [h, w]")
 
 
 def _out(v: Any) -> Any:
-    if v == "classes" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+    if v == "classes" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE):
         return v
-    raise ValueError("out must be a positive integer or `classes` (the dataset's number of classes)")
+    raise ValueError(f"out must be an integer from 1 to {MAX_SIZE:,} or `classes` (the dataset's number of classes)")
 
 
 IntPair = Annotated[
@@ -46,7 +53,7 @@ OutFeatures = Annotated[
 
 
 def check_padding(v: Any) -> Any:
-    if v in ("same", "valid") or (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+    if v in ("same", "valid") or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SIZE):
         return v
     raise ValueError("padding is a non-negative integer, `same` or `valid`")
 
@@ -61,13 +68,13 @@ def _shorthand(field: str, short: Any = Any):
 class ConvParams(Strict):
     """2-D convolution; `in` channels are inferred from the previous layer."""
 
-    out: int = Field(ge=1, description="output channels (filters)")
+    out: int = Field(ge=1, le=MAX_SIZE, description="output channels (filters)")
     kernel: IntPair = Field(description="kernel size, e.g. 5 or [3, 5]")
     stride: IntPair = (1, 1)
     padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding),
                        WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 0}, {"enum": ["same", "valid"]}]})] = 0
     bias: bool = True
-    name: str | None = None
+    name: LayerName | None = None
 
 
 class PoolParams(Strict):
@@ -75,8 +82,8 @@ class PoolParams(Strict):
 
     kernel: IntPair = (2, 2)
     stride: IntPair | None = None
-    padding: Annotated[int, Field(ge=0)] = 0
-    name: str | None = None
+    padding: Annotated[int, Field(ge=0, le=MAX_SIZE)] = 0
+    name: LayerName | None = None
 
 
 class LinearParams(Strict):
@@ -84,14 +91,14 @@ class LinearParams(Strict):
 
     out: OutFeatures
     bias: bool = True
-    name: str | None = None
+    name: LayerName | None = None
 
 
 class DropoutParams(Strict):
     """Dropout with probability p."""
 
     p: float = Field(default=0.5, ge=0.0, lt=1.0)
-    name: str | None = None
+    name: LayerName | None = None
 
 
 class BatchNormParams(Strict):
@@ -99,7 +106,7 @@ class BatchNormParams(Strict):
 
     eps: float = Field(default=1e-5, gt=0)
     momentum: float = Field(default=0.1, gt=0, le=1)
-    name: str | None = None
+    name: LayerName | None = None
 
 
 class ActivationParams(Strict):
@@ -107,13 +114,13 @@ class ActivationParams(Strict):
 
     negative_slope: float | None = None
     alpha: float | None = None
-    name: str | None = None
+    name: LayerName | None = None
 
 
 class NamedOnly(Strict):
     """A parameterless layer that only takes a display name."""
 
-    name: str | None = None
+    name: LayerName | None = None
 
 
 class Conv(Strict):

@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
+from . import prose
 from .errors import ManifestError, Problem
-from .layers import ACTIVATIONS, IntPair, LayerItem, Strict, check_padding
+from .layers import ACTIVATIONS, MAX_SIZE, IntPair, LayerItem, Strict, check_padding
 from .sections import SECTION_KINDS, Section, SectionItem
 from .yamlsource import Located, dotted, load_yaml
 
@@ -41,6 +42,8 @@ class ReportMeta(Strict):
     paper: Literal["a4", "letter"] = "a4"
     abstract: str | None = Field(default=None, description="Markdown; the paper template prints it under the title")
     keywords: list[str] = Field(default_factory=list)
+    references: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.-]+$")], str] = Field(
+        default_factory=dict, description="bibliography: key → reference text (Markdown); prose cites [@key]")
 
     @field_validator("date", mode="before")
     @classmethod
@@ -86,7 +89,7 @@ class DatasetSpec(Strict):
     validation: Literal["split", "test"] = Field(
         default="split", description="split: carve validation from train; test: validate on the test set (as some notebooks do)")
     test_fraction: float = Field(default=0.2, gt=0, lt=1, description="digits only: share held out as the test set")
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
     normalize: bool = Field(default=True, description="standardise with per-channel mean/std of the training split")
 
     @model_validator(mode="after")
@@ -142,7 +145,7 @@ Weights = Union[Literal["imagenet", "none"], WeightsFrom]
 class HeadSpec(Strict):
     """A small classifier head after the backbone's pooled features: dense layers, then one output per class."""
 
-    dense: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, description="hidden widths, e.g. [128]")
+    dense: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] = Field(default_factory=list, description="hidden widths, e.g. [128]")
     activation: Literal[ACTIVATIONS] = "relu"  # type: ignore[valid-type]
     dropout: float = Field(default=0.0, ge=0, lt=1)
 
@@ -167,15 +170,15 @@ class ModelSpec(Strict):
     extends: str | None = Field(default=None, description="derive from another model and override parts of it")
     torchvision: str | None = Field(default=None, description="a torchvision classification model, e.g. resnet18")
     timm: str | None = Field(default=None, description="a timm model, e.g. inception_resnet_v2 (pip install timm)")
-    blocks: int | None = Field(default=None, ge=1, description="keep the first N conv blocks (or repeat the last)")
+    blocks: int | None = Field(default=None, ge=1, le=64, description="keep the first N conv blocks (or repeat the last)")
     drop_blocks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="remove conv blocks (1-based)")
-    channels: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="out channels of each conv")
+    channels: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] | None = Field(default=None, description="out channels of each conv")
     kernel: IntPair | None = Field(default=None, description="kernel size of every conv")
     padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding)] | None = None
     pool: Union[Annotated[int, Field(ge=1)], list[IntPair]] | None = Field(
         default=None, description="kernel (= stride) of every pooling layer, or a list with one per layer")
     activation: Literal[ACTIVATIONS] | None = Field(default=None, description="replace every activation")  # type: ignore[valid-type]
-    dense: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="widths of the hidden dense layers")
+    dense: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] | None = Field(default=None, description="widths of the hidden dense layers")
     dropout: float | None = Field(default=None, ge=0, lt=1, description="p of every dropout layer")
     weights: Weights | None = Field(default=None, description="imagenet (the library's pretrained weights, from the "
                                     "local cache), none (random), or {from: EXPERIMENT_ID}")
@@ -186,9 +189,9 @@ class ModelSpec(Strict):
     input_size: int | None = Field(default=None, ge=8, le=1024, description="resize images to N×N on the device")
     normalize: Literal["auto", "dataset", "imagenet", "none"] | None = Field(
         default=None, description="auto (default): the weights' own statistics for pretrained weights, else the dataset's")
-    inverted_residual: list[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=4, max_length=4)]] | None = \
+    inverted_residual: list[Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=4, max_length=4)]] | None = \
         Field(default=None, min_length=1, description="mobilenet_v2: the (t, c, n, s) rows of its inverted residuals")
-    width_mult: float | None = Field(default=None, gt=0, description="mobilenet_v2: channel width multiplier")
+    width_mult: float | None = Field(default=None, gt=0, le=8, description="mobilenet_v2: channel width multiplier")
 
     @model_validator(mode="after")
     def _one_source(self) -> "ModelSpec":
@@ -270,7 +273,7 @@ class TrainSpec(Strict):
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
     epochs: int = Field(default=10, ge=1, le=10_000)
     batch_size: int = Field(default=64, ge=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
 
@@ -427,7 +430,7 @@ def apply_overrides(data: dict, overrides: list[str], located: Located) -> None:
         key, raw = item.split("=", 1)
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError):  # bad tags, dates, huge ints
             value = raw
         node: Any = data
         parts = key.split(".")
@@ -568,6 +571,10 @@ def check_references(loaded: LoadedManifest) -> list[Problem]:
                 problems.append(loaded.problem(("sections", i, "prose", "file"), "prose files must lie inside the manifest's folder"))
             elif not target.is_file():
                 problems.append(loaded.problem(("sections", i, "prose", "file"), f"prose file not found: {sec.options['file']}"))
+            elif why := prose.check_file(target):  # size, UTF-8, bracket nesting
+                problems.append(loaded.problem(("sections", i, "prose", "file"), why))
+        if sec.kind == "prose" and sec.options.get("text") is not None and (why := prose.check_text(sec.options["text"])):
+            problems.append(loaded.problem(("sections", i, "prose", "text"), why))
     return problems
 
 

@@ -87,7 +87,7 @@ def build_model(layers: list[tuple[str, dict]], input_shape: tuple[int, int, int
             module = _module(kind, opts, shape, num_classes)
             with torch.no_grad():
                 probe = module.eval()(probe)
-        except (ValueError, RuntimeError) as exc:
+        except (ValueError, RuntimeError, TypeError, OverflowError) as exc:
             raise LayerError(i, f"{kind} cannot take an input of shape {list(shape)}: {_short(exc)}") from None
         if probe.numel() == 0 or 0 in probe.shape:
             raise LayerError(i, f"{kind} turns {list(shape)} into an empty output {list(probe.shape[1:])}")

@@ -1,8 +1,17 @@
 """HTML → PDF with WeasyPrint, allowed to fetch nothing but inline data: URIs."""
 
+# Every resource WeasyPrint loads goes through the fetcher below: <img>, <object>/<embed>, stylesheets, CSS url()
+# (backgrounds, @import, @font-face), SVG <image>/<use>, and attachments (<link rel=attachment> and
+# <a rel=attachment>). Only data: URIs pass, so no file is read and no request is made; redirects therefore
+# cannot happen (and are switched off too). A refused fetch is logged by WeasyPrint and the resource left out.
+
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import hashlib
 import logging
+import os
 
 import weasyprint
 from weasyprint import urls
@@ -16,7 +25,7 @@ class RefusedFetch(ValueError):
 
 
 def _check(url: str) -> None:
-    if not url.startswith("data:"):
+    if not url.lower().startswith("data:"):
         raise RefusedFetch(f"reportgen does not let the PDF renderer fetch {url[:80]!r}")
 
 
@@ -38,7 +47,37 @@ else:  # older WeasyPrint: a fetcher function
         return fetch
 
 
-def render_pdf(html: str) -> bytes:
-    """The PDF bytes of an HTML report."""
-    doc = weasyprint.HTML(string=html, base_url="about:blank", url_fetcher=_fetcher())
-    return doc.write_pdf()
+def _epoch(date: str | None) -> int:
+    """Seconds since 1970 of the report's date ('2 December 2023' or ISO), else 0: never the wall clock."""
+    for fmt in ("%d %B %Y", "%Y-%m-%d"):
+        try:
+            return int(dt.datetime.strptime((date or "").strip(), fmt).replace(tzinfo=dt.timezone.utc).timestamp())
+        except ValueError:
+            continue
+    return 0
+
+
+@contextlib.contextmanager
+def _source_date(epoch: int):
+    """SOURCE_DATE_EPOCH while rendering: fontTools stamps subset fonts with it instead of the current time."""
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+
+
+def render_pdf(html: str, date: str | None = None) -> bytes:
+    """The PDF bytes of an HTML report: the same HTML and date give byte-identical PDFs."""
+    epoch = _epoch(date)
+    with _source_date(epoch):
+        document = weasyprint.HTML(string=html, base_url="about:blank", url_fetcher=_fetcher()).render()
+        document.metadata.attachments = []  # a report attaches no files: drop <link rel=attachment> ones unread
+        stamp = dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        document.metadata.created = document.metadata.modified = stamp
+        # the document identifier is derived from the content, not from time or randomness
+        return document.write_pdf(pdf_identifier=hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode())

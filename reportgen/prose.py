@@ -1,21 +1,105 @@
-"""Markdown prose to sanitized HTML: prose is data, never a template."""
+"""Markdown prose to sanitized HTML: prose is data, never a template; images only from the manifest's folder."""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import os
 import re
+import stat
+import warnings
+from pathlib import Path
+from urllib.parse import unquote
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import image as _image_rule
+from markdown_it.token import Token
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+MAX_PROSE_BYTES = 256 * 1024  # one prose file or `text:`; about 80 pages, and parsed in well under 5 s
+MAX_BRACKETS = 10_000  # `[` characters in one prose text: each costs markdown-it a nested look-ahead
+MAX_HTML_CHARS = 4_000_000  # estimated before rendering: reference links can repeat one long URL many times
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # one image file
+MAX_IMAGE_PIXELS = 25_000_000  # one image, read from its header before anything is decoded
+MAX_IMAGES_BYTES = 20 * 1024 * 1024  # the data: URIs of all images embedded by one prose text
+IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td", "del", "sup", "sub",
+    "table", "thead", "tbody", "tr", "th", "td", "del", "sup", "sub", "img", "span",
 }
-ALLOWED_ATTRS = {"a": {"href", "title"}, "th": {"style"}, "td": {"style"}, "ol": {"start"}}
-URL_SCHEMES = {"http", "https", "mailto"}
+ALLOWED_ATTRS = {"a": {"href", "title"}, "th": {"style"}, "td": {"style"}, "ol": {"start"},
+                 "img": {"src", "alt", "title"}}
+ALLOWED_CLASSES = {"span": {"image-refused"}}
+URL_SCHEMES = {"http", "https", "mailto", "data"}  # data: survives only in <img src>, see _attribute_filter
+_DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]*={0,2}")
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table").enable(
-    "strikethrough")
+
+class _Markdown(MarkdownIt):
+    """CommonMark with tables and strikethrough; every image destination reaches prose.py, which judges it."""
+
+    def __init__(self):
+        super().__init__("commonmark", {"html": False, "linkify": False, "typographer": False})
+        self.enable(["table", "strikethrough"])
+        self._image_depth = 0
+
+        def image(state, silent):
+            self._image_depth += 1
+            try:
+                return _image_rule(state, silent)
+            finally:
+                self._image_depth -= 1
+
+        self.inline.ruler.at("image", image)
+
+    def validateLink(self, url: str) -> bool:
+        # an image refused by markdown-it (file:, data:, javascript:) would silently stay text: let it through as
+        # a token, then _embed_images replaces every image with an inline copy or a visible refusal
+        return self._image_depth > 0 or super().validateLink(url)
+
+
+_md = _Markdown()
+
+
+class _Refused(Exception):
+    """An image that is not embedded, with the reason shown in its place."""
+
+
+def check_text(text: str) -> str | None:
+    """Why a prose text is too big or too deeply bracketed to render, or None when it is fine."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_PROSE_BYTES:
+        return f"prose is {size:,} bytes; the limit is {MAX_PROSE_BYTES:,} ({MAX_PROSE_BYTES // 1024} KB)"
+    brackets = text.count("[")
+    if brackets > MAX_BRACKETS:
+        return (f"prose holds {brackets:,} '[' characters; at most {MAX_BRACKETS:,} (links and images) are "
+                "rendered, so Markdown bracketed this deeply is refused")
+    return None
+
+
+def check_file(path: Path) -> str | None:
+    """Why a prose file cannot be rendered (size, encoding, nesting), or None when it is fine."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_PROSE_BYTES:
+            return f"prose file is {size:,} bytes; the limit is {MAX_PROSE_BYTES:,} ({MAX_PROSE_BYTES // 1024} KB)"
+        with open(path, "rb") as f:
+            data = f.read(MAX_PROSE_BYTES + 1)
+    except OSError as exc:
+        return f"prose file cannot be read: {exc.strerror or exc}"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"prose file is not UTF-8 text (byte {exc.start})"
+    return check_text(text)
+
+
+def read_file(path: Path) -> str:
+    """A prose file's text, reading no more than one byte past the limit (to_html then refuses it)."""
+    with open(path, "rb") as f:
+        return f.read(MAX_PROSE_BYTES + 1).decode("utf-8", "replace")
 
 
 def _shift_headings(tokens, by: int) -> None:
@@ -27,21 +111,183 @@ def _shift_headings(tokens, by: int) -> None:
 
 def split_title(text: str) -> tuple[str | None, str]:
     """A leading `# Title` line becomes the section title; the rest is the body."""
-    m = re.match(r"\A\s*#\s+(.+?)\s*#*\s*(?:\n|\Z)", text)
-    return (m.group(1), text[m.end():]) if m else (None, text)
+    m = re.match(r"\s*#[ \t]+([^\n]*)\n?", text)  # linear: no two adjacent groups can take the same characters
+    if not m:
+        return None, text
+    title = m.group(1).strip()
+    closing = title.rstrip("#")  # an ATX closing sequence (`# Title ##`) needs a space before it
+    if closing != title and (not closing or closing[-1] in " \t"):
+        title = closing.rstrip()
+    return (title, text[m.end():]) if title else (None, text)
 
 
-def _style_filter(tag: str, attr: str, value: str) -> str | None:
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     # markdown-it writes table alignment as style="text-align:…"; keep exactly that and nothing else
     if attr == "style":
         return value if re.fullmatch(r"text-align:(left|right|center)", value) else None
+    if tag == "img" and attr == "src":
+        return value if _DATA_IMAGE.fullmatch(value) else None
+    if attr == "href" and value.strip().lower().startswith("data:"):
+        return None
     return value
 
 
-def to_html(text: str, shift: int = 2) -> str:
-    """Render Markdown (raw HTML is shown as text) and sanitize the result with an allow-list."""
+def _short(src: str) -> str:
+    return src if len(src) <= 80 else src[:77] + "..."
+
+
+def _locate(src: str, root: Path | None, here: Path | None) -> Path:
+    """The real path of a prose image inside the manifest's folder, or _Refused saying why not."""
+    low = src.strip().lower()
+    if low.startswith("file:"):
+        raise _Refused("file: URLs are not allowed")
+    if low.startswith(("http:", "https:", "//")):
+        raise _Refused("remote images are not fetched")
+    if low.startswith("data:"):
+        raise _Refused("data: URIs written in prose are not accepted; put the image in a file beside the manifest")
+    scheme = re.match(r"([a-z][a-z0-9+.-]+):", low)
+    if scheme:
+        raise _Refused(f"{scheme.group(1)}: URLs are not allowed")
+    path = unquote(src.strip())
+    if not path or "\x00" in path:
+        raise _Refused("no usable image path")
+    if root is None:
+        raise _Refused("images are embedded only in prose sections, from files in the manifest's folder")
+    if path.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", path) or Path(path).is_absolute():
+        raise _Refused("absolute paths are not allowed; write a path relative to the prose file")
+    top = root.resolve()
+    start = (here or root).resolve()
+    if not start.is_relative_to(top):
+        raise _Refused("the prose file lies outside the manifest's folder")
+    if not Path(os.path.normpath(start / path)).is_relative_to(top):
+        raise _Refused("the path leads outside the manifest's folder")
+    real = (start / path).resolve()  # follows symbolic links, then `..`, as the OS would
+    if not real.is_relative_to(top):
+        raise _Refused("the path leads outside the manifest's folder through a symbolic link")
+    return real
+
+
+def _read(real: Path, src: str) -> bytes:
+    """At most MAX_IMAGE_BYTES of a regular file (a FIFO or device is refused, never waited on)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(real, flags)
+    except FileNotFoundError:
+        raise _Refused(f"file not found: {_short(src)}") from None
+    except OSError as exc:
+        raise _Refused(f"the file cannot be read ({exc.strerror or exc})") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _Refused("not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_IMAGE_BYTES + 1) if st.st_size <= MAX_IMAGE_BYTES else b""
+    if st.st_size > MAX_IMAGE_BYTES or len(data) > MAX_IMAGE_BYTES:
+        raise _Refused(f"the file is {max(st.st_size, len(data)) / 2**20:.1f} MB; the limit is "
+                       f"{MAX_IMAGE_BYTES // 2**20} MB")
+    return data
+
+
+def _data_uri(data: bytes, real: Path) -> str:
+    """A data: URI for bytes that Pillow opens as PNG, JPEG, GIF or WebP within the pixel limit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=list(IMAGE_TYPES)) as img:
+                kind, (width, height) = img.format, img.size
+                if width * height > MAX_IMAGE_PIXELS:  # from the header, before any pixel is decoded
+                    raise _Refused(f"{width}×{height} is {width * height / 1e6:,.1f} megapixels; the limit is "
+                                   f"{MAX_IMAGE_PIXELS // 1_000_000}")
+                truncated, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+                try:  # WeasyPrint turns this on when imported; here a cut-off file is refused, not grey-filled
+                    img.load()
+                finally:
+                    ImageFile.LOAD_TRUNCATED_IMAGES = truncated
+        except _Refused:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _Refused(f"more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels") from None
+        except UnidentifiedImageError:
+            if real.suffix.lower() in (".svg", ".svgz") or b"<svg" in data[:4096].lower():
+                raise _Refused("SVG images are not embedded (they can carry scripts and links); "
+                               "export the figure as PNG") from None
+            raise _Refused("not a PNG, JPEG, GIF or WebP image") from None
+        except Exception as exc:  # truncated or corrupt data: Pillow raises OSError, ValueError, SyntaxError, ...
+            raise _Refused(f"the {real.suffix.lstrip('.').upper() or 'image'} file cannot be decoded "
+                           f"({type(exc).__name__})") from None
+    return f"data:{IMAGE_TYPES[kind]};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _placeholder(reason: str, alt: str) -> Token:
+    text = f"image not embedded: {reason}" + (f" (alt text: {alt})" if alt.strip() else "")
+    tok = Token("html_inline", "", 0)
+    tok.content = f'<span class="image-refused">{html.escape(text)}</span>'
+    return tok
+
+
+def _embed_images(tokens, root: Path | None, here: Path | None) -> None:
+    """Replace each image by an inline data: copy of its file, or by a visible refusal saying why."""
+    cache: dict[Path, str | _Refused] = {}
+    budget = MAX_IMAGES_BYTES
+    for block in tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        for i, tok in enumerate(block.children):
+            if tok.type != "image":
+                continue
+            src = str(tok.attrGet("src") or "")
+            alt = _md.renderer.renderInlineAsText(tok.children or [], _md.options, {})
+            try:
+                real = _locate(src, root, here)
+                if real not in cache:
+                    try:
+                        cache[real] = _data_uri(_read(real, src), real)
+                    except _Refused as why:
+                        cache[real] = why
+                found = cache[real]
+                if isinstance(found, _Refused):
+                    raise found
+                if len(found) > budget:
+                    raise _Refused(f"the images of this prose exceed {MAX_IMAGES_BYTES / 2**20:g} MB of inline data")
+                budget -= len(found)
+                tok.attrSet("src", found)
+            except _Refused as why:
+                block.children[i] = _placeholder(str(why), alt)
+
+
+def _weight(tokens) -> int:
+    """Roughly how many characters the tokens render to (text, attributes, children)."""
+    total = 0
+    for tok in tokens:
+        total += len(tok.content) + sum(len(str(v)) for v in (tok.attrs or {}).values()) + 8
+        if tok.children:
+            total += _weight(tok.children)
+    return total
+
+
+def _refused_prose(reason: str) -> str:
+    return f'<p><span class="image-refused">{html.escape(f"prose not rendered: {reason}")}</span></p>'
+
+
+def to_html(text: str, shift: int = 2, base_dir: Path | None = None, source_dir: Path | None = None) -> str:
+    """Render Markdown (raw HTML is shown as text), embed its images, and sanitize the result with an allow-list.
+
+    Images come only from files inside `base_dir` (the manifest's folder), relative to `source_dir` (the prose
+    file's folder, default `base_dir`); without `base_dir` every image is refused.
+    """
+    why = check_text(text)
+    if why:
+        return _refused_prose(why)
     tokens = _md.parse(text)
+    if _weight(tokens) > MAX_HTML_CHARS:
+        return _refused_prose(f"it would render to more than {MAX_HTML_CHARS // 1_000_000} million characters")
     _shift_headings(tokens, shift)  # the section title is h2; prose headings nest below it
-    html = _md.renderer.render(tokens, _md.options, {})
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, url_schemes=URL_SCHEMES,
-                     link_rel="noopener noreferrer", attribute_filter=_style_filter, strip_comments=True)
+    _embed_images(tokens, base_dir, source_dir)
+    return sanitize(_md.renderer.render(tokens, _md.options, {}))
+
+
+def sanitize(markup: str) -> str:
+    """The allow-list: prose tags only, <img> only with an inline PNG/JPEG/GIF/WebP, links marked noopener."""
+    return nh3.clean(markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, url_schemes=URL_SCHEMES,
+                     allowed_classes=ALLOWED_CLASSES, link_rel="noopener noreferrer",
+                     attribute_filter=_attribute_filter, strip_comments=True)

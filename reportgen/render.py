@@ -9,6 +9,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from .errors import UserError
 from .formatting import FILTERS
 
 TEMPLATE_PACKS = ("assignment", "paper", "lab")
@@ -61,7 +62,8 @@ def stylesheet(env: jinja2.Environment, paper: str) -> str:
         css += "\n" + env.loader.get_source(env, "extra.css")[0]
     except jinja2.TemplateNotFound:
         pass
-    return css + f"\n@page {{ size: {PAPER_SIZES[paper]}; }}\n"
+    size = PAPER_SIZES[paper]
+    return css + f"\n@page {{ size: {size}; }}\n@page landscape {{ size: {size} landscape; }}\n"
 
 
 def _with_csp(html: str) -> str:
@@ -79,5 +81,27 @@ def render_html(document: dict, override: Path | None = None) -> str:
     pack = report.get("template") or BASE_PACK
     env = environment(pack, override)
     css = stylesheet(env, report.get("paper") or "a4")
-    html = env.get_template("report.html.j2").render(doc=document, css=Markup(css))
+    try:
+        html = env.get_template("report.html.j2").render(doc=document, css=Markup(css))
+    except jinja2.TemplateError as exc:
+        if override is None:
+            raise  # a built-in template's error is reportgen's bug
+        raise TemplateOverrideError(f"{_where(exc, override)}: {type(exc).__name__}: {exc}") from None
     return _with_csp(html)
+
+
+class TemplateOverrideError(UserError):
+    """An override template that does not render (syntax error, unknown name, or a sandbox violation)."""
+
+
+def _where(exc: jinja2.TemplateError, override: Path) -> str:
+    """file:line of the error in the override folder, as far as Jinja can tell."""
+    if getattr(exc, "filename", None) and getattr(exc, "lineno", None):
+        return f"{exc.filename}:{exc.lineno}"
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.startswith(str(override)):
+            found = f"{name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found or str(override)

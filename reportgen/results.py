@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import platform
@@ -11,12 +12,14 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from .checkpoint import remove as remove_checkpoint
 from .writer import to_json, write_bytes, write_json
 
 SCHEMA = "reportgen.results/1"
+_INTEGRITY = "integrity"  # the cache record's field holding its checksums; never part of the record itself
 # the modules whose code decides a run's numbers; templates, figures and prose do not
 _RUN_CODE = ("data.py", "cifar.py", "imagefolder.py", "layers.py", "models.py", "pretrained.py", "train.py", "evaluate.py",
-             "measure.py", "runner.py")
+             "measure.py", "runner.py", "checkpoint.py")
 
 
 def code_version() -> str:
@@ -45,34 +48,88 @@ def finite(value):
     return value
 
 
+def _record_digest(record: dict) -> str:
+    """SHA-256 of a record's canonical JSON (sorted keys, no whitespace)."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class RunCache:
-    """Finished runs on disk: `<dir>/runs/<key>.json` (record) and `<key>.pt` (final weights)."""
+    """Finished runs on disk: `<dir>/runs/<key>.json` (record) and `<key>.pt` (final weights), both checksummed;
+    unfinished ones as `<dir>/partial/<key>.pt` (see reportgen.checkpoint)."""
 
     def __init__(self, root: Path):
         self.root = Path(root) / "runs"
+        self.partial_root = Path(root) / "partial"
 
     def record_path(self, key: str) -> Path:
         return self.root / f"{key}.json"
 
-    def get(self, key: str) -> dict | None:
-        path = self.record_path(key)
+    def weights_path(self, key: str) -> Path:
+        return self.root / f"{key}.pt"
+
+    def partial_path(self, key: str) -> Path:
+        return self.partial_root / f"{key}.pt"
+
+    def lookup(self, key: str) -> tuple[dict | None, str | None]:
+        """(record, None) for a sound entry, (None, None) for none, (None, why) for a corrupt one."""
         try:
-            record = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            return None
-        return record if record.get("cache_key") == key else None
+            text = self.record_path(key).read_text("utf-8")
+        except FileNotFoundError:
+            return None, None
+        except (OSError, UnicodeDecodeError):
+            return None, "record is unreadable"
+        try:
+            record = json.loads(text)
+        except ValueError:
+            return None, "record is not valid JSON"
+        sums = record.pop(_INTEGRITY, None) if isinstance(record, dict) else None
+        if not isinstance(sums, dict):
+            return None, "record has no checksum"
+        if sums.get("record") != _record_digest(record):
+            return None, "record fails its sha256 check"
+        if record.get("cache_key") != key:
+            return None, "record belongs to another cache key"
+        if sums.get("weights") is not None:
+            try:
+                data = self.weights_path(key).read_bytes()
+            except OSError:
+                return None, "weights file is missing"
+            if hashlib.sha256(data).hexdigest() != sums["weights"]:
+                return None, "weights fail their sha256 check"
+        return record, None
+
+    def get(self, key: str) -> dict | None:
+        return self.lookup(key)[0]
 
     def put(self, key: str, record: dict, state_dict: dict | None = None) -> None:
+        """Write weights, then the record that vouches for them (so a kill in between leaves no entry),
+        then drop the run's partial checkpoint."""
+        record = json.loads(to_json(record))
+        sums = {"record": _record_digest(record), "weights": None}
         if state_dict is not None:
-            import io
             buf = io.BytesIO()
             torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
-            write_bytes(self.root / f"{key}.pt", buf.getvalue())
-        write_json(self.record_path(key), record)
+            sums["weights"] = hashlib.sha256(buf.getvalue()).hexdigest()
+            write_bytes(self.weights_path(key), buf.getvalue())
+        write_json(self.record_path(key), {**record, _INTEGRITY: sums})
+        remove_checkpoint(self.partial_path(key))
+
+    def discard(self, key: str) -> None:
+        """Delete an entry (a corrupt one, before it is recomputed)."""
+        self.record_path(key).unlink(missing_ok=True)
+        self.weights_path(key).unlink(missing_ok=True)
 
     def weights(self, key: str) -> dict | None:
-        path = self.root / f"{key}.pt"
-        return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+        """The run's final weights, None when absent or when they fail the record's checksum."""
+        try:
+            sums = json.loads(self.record_path(key).read_text("utf-8")).get(_INTEGRITY) or {}
+            data = self.weights_path(key).read_bytes()
+        except (OSError, ValueError, AttributeError):
+            return None
+        if hashlib.sha256(data).hexdigest() != sums.get("weights"):
+            return None
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
 def environment(devices: list[str]) -> dict:
@@ -106,7 +163,8 @@ def assemble(loaded, splits, models: dict, runs: dict, smoke: bool) -> dict:
     return finite({
         "schema": SCHEMA,
         "smoke": smoke,
-        "manifest": {"file": loaded.path.name, "stem": loaded.stem},
+        "manifest": {"file": loaded.path.name, "stem": loaded.stem,
+                     "sha256": hashlib.sha256(loaded.path.read_bytes()).hexdigest()},
         "report": manifest.report.model_dump(),
         "dataset": {
             "name": splits.name, "source": splits.source, "classes": list(splits.classes),
@@ -118,7 +176,7 @@ def assemble(loaded, splits, models: dict, runs: dict, smoke: bool) -> dict:
         "models": models,
         "runs": runs,
         "run_order": list(runs),  # results.json sorts keys; this keeps the manifest's order
-        "environment": environment([r.get("device", "cpu") for r in runs.values()]),
+        "environment": environment([r.get("device") or "cpu" for r in runs.values()]),  # a run never started has none
     })
 
 

@@ -10,6 +10,7 @@ from typing import Callable
 
 import torch
 
+from . import checkpoint
 from .data import load_dataset
 from .errors import ResultsMissing, UserError
 from .evaluate import test_metrics
@@ -139,9 +140,54 @@ def _statistics(plan: RunPlan, info: dict, splits, parent: dict | None) -> tuple
     return which, splits.mean, splits.std
 
 
+def _partial(plan: RunPlan, path: Path, progress: Progress) -> dict | None:
+    """The run's partial checkpoint, or None (a corrupt one is reported and removed)."""
+    try:
+        state = checkpoint.load(path)
+    except checkpoint.Corrupt as exc:
+        progress(f"  cache entry for {plan.id} is corrupt ({exc}); recomputing")
+        checkpoint.remove(path)
+        return None
+    if state is not None:
+        done, stopped = len(state["epochs"]), state["stopped_epoch"]
+        progress(f"  resuming {plan.id} from epoch {done + 1}" if done < plan.spec.epochs and stopped is None else
+                 f"  resuming {plan.id} after its last epoch ({done}/{plan.spec.epochs})")
+    return state
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (isinstance(exc, RuntimeError)
+                                                            and "out of memory" in str(exc))
+
+
+def failed_record(plan: RunPlan, error: str, **fields) -> dict:
+    """The record of a run that could not finish: no test metrics, no measurements, never cached."""
+    return finite({
+        "id": plan.id, "experiment": plan.experiment, "group": plan.experiment, "varied": plan.varied,
+        "model": plan.model, "title": plan.title, "status": "failed", "error": error, "diverged_epoch": None,
+        "stopped_epoch": None, "config": plan.spec.model_dump(mode="json"), "device": None, "epochs": [],
+        "train_seconds": None, "test": None, "measured": None, "transfer": None, "cache_key": plan.key, **fields})
+
+
+def _fit(model, splits, plan: RunPlan, device, norm, on_epoch, path, partial, progress: Progress, done: list) -> dict:
+    """train.fit, starting afresh when the partial checkpoint does not fit the model."""
+    try:
+        try:
+            return fit(model, splits, plan.spec, device, norm, on_epoch, path, partial)
+        except checkpoint.Corrupt as exc:  # raised before anything was loaded: the fresh model is intact
+            progress(f"  cache entry for {plan.id} is corrupt ({exc}); recomputing")
+            checkpoint.remove(path)
+            done.clear()
+            return fit(model, splits, plan.spec, device, norm, on_epoch, path)
+    except ValueError as exc:
+        raise UserError(f"run {plan.id}: {exc}") from None
+
+
 def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, cache: RunCache | None = None,
-            smoke: bool = False, parent: tuple[dict, dict] | None = None) -> tuple[dict, dict]:
-    """Train, test and measure one run; returns (record, final state dict)."""
+            smoke: bool = False, parent: tuple[dict, dict] | None = None, resume: bool = True
+            ) -> tuple[dict, dict | None]:
+    """Train, test and measure one run; returns (record, final state dict), or (failed record, None) when the
+    device runs out of memory. With a cache, each epoch is checkpointed and an interrupted run resumes."""
     try:
         device = pick_device(plan.spec.device)
     except RuntimeError as exc:
@@ -159,17 +205,39 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
     which, mean, std = _statistics(plan, info, splits, parent[0] if parent else None)
     norm = Normalizer(mean, std, device, which != "none", plan.input_size, shape[0])
     n = plan.spec.epochs
+    path = cache.partial_path(plan.key) if cache is not None else None
+    partial = _partial(plan, path, progress) if path is not None and resume else None
+    done = list(partial["epochs"]) if partial else []
 
     def on_epoch(row: dict) -> None:
+        done.append(row)
         progress(f"  {plan.id}: epoch {row['epoch']}/{n}  train loss {row['train_loss']:.4f}  "
                  f"val loss {row['val_loss']:.4f}  val acc {row['val_acc']:.2%}  ({row['seconds']:.1f} s)")
 
+    common = {
+        "device": device.type,
+        "dataset": {"name": splits.name, "classes": list(splits.classes), "sizes": splits.sizes(),
+                    "source": splits.source},
+        "input": {"shape": list(shape), "normalization": which, "mean": list(mean), "std": list(std),
+                  "resized": bool(plan.input_size) and plan.input_size != splits.train_x.shape[-1]},
+        "weights": {k: v for k, v in info.items() if k not in ("blocks",)},
+        "transfer": transfer,
+    }
+    batch, knob, error = plan.spec.batch_size, "batch_size", None
     try:
-        fit_out = fit(model, splits, plan.spec, device, norm, on_epoch)
-    except ValueError as exc:
-        raise UserError(f"run {plan.id}: {exc}") from None
-    test_loss, pred = predict(model, splits.test_x, splits.test_y, norm, plan.spec.batch_size, device)
-    measured = measure(model, shape, device, plan.spec.measure, state_bytes(model))
+        fit_out = _fit(model, splits, plan, device, norm, on_epoch, path, partial, progress, done)
+        test_loss, pred = predict(model, splits.test_x, splits.test_y, norm, plan.spec.batch_size, device)
+        batch, knob = plan.spec.measure.throughput_batch, "measure.throughput_batch"
+        measured = measure(model, shape, device, plan.spec.measure, state_bytes(model))
+    except RuntimeError as exc:
+        if not _out_of_memory(exc):
+            raise
+        error = f"{plan.id}: out of memory at batch size {batch} on {device} — try a smaller {knob}"
+    if error is not None:  # outside the except block, so that the traceback no longer holds device memory
+        del model
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        return failed_record(plan, error, epochs=done, train_seconds=sum(e["seconds"] for e in done), **common), None
     epochs = fit_out["epochs"]
     measured["epoch_seconds"] = sum(e["seconds"] for e in epochs) / len(epochs) if epochs else None
     record = finite({
@@ -177,15 +245,10 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
         "model": plan.model, "title": plan.title,
         "status": fit_out["status"], "diverged_epoch": fit_out["diverged_epoch"],
         "stopped_epoch": fit_out["stopped_epoch"],
-        "config": plan.spec.model_dump(mode="json"), "device": device.type,
+        "config": plan.spec.model_dump(mode="json"),
         "epochs": epochs, "train_seconds": fit_out["seconds"],
         "test": test_metrics(splits.test_y.numpy(), pred.numpy(), list(splits.classes), test_loss),
-        "dataset": {"name": splits.name, "classes": list(splits.classes), "sizes": splits.sizes(),
-                    "source": splits.source},
-        "input": {"shape": list(shape), "normalization": which, "mean": list(mean), "std": list(std),
-                  "resized": bool(plan.input_size) and plan.input_size != splits.train_x.shape[-1]},
-        "weights": {k: v for k, v in info.items() if k not in ("blocks",)},
-        "transfer": transfer,
+        **common,
         "measured": measured,
         "cache_key": plan.key,
     })
@@ -194,17 +257,29 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
 
 def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: bool, progress: Progress,
             force: bool = False) -> tuple[dict, dict]:
-    """Run what is not cached; returns (records by run id, {'trained': n, 'cached': n})."""
+    """Run what is not cached; returns (records by run id, {'trained': n, 'cached': n, 'failed': n}).
+
+    A corrupt cache entry is reported and recomputed; a run that fails (out of memory) is recorded as `failed`,
+    is not cached, and the others go on; each failure is repeated as a warning at the end."""
     plans = plan_runs(loaded, datasets, smoke)
     keys = {p.id: p.key for p in plans}
-    records, stats = {}, {"trained": 0, "cached": 0}
+    records, stats = {}, {"trained": 0, "cached": 0, "failed": 0}
     for i, plan in enumerate(plans, 1):
-        cached = None if force else cache.get(plan.key)
+        cached, why = (None, None) if force else cache.lookup(plan.key)
+        if why is not None:
+            progress(f"[{i}/{len(plans)}] cache entry for {plan.id} is corrupt ({why}); recomputing")
+            cache.discard(plan.key)
         if cached is not None:
             progress(f"[{i}/{len(plans)}] {plan.id}: cached ({cached['test']['accuracy']:.2%} test accuracy)")
             records[plan.id], stats["cached"] = cached, stats["cached"] + 1
             continue
         parent = None
+        if plan.parent and records[plan.parent]["status"] == "failed":
+            record = failed_record(plan, f"{plan.id}: not run, because {plan.parent}, whose weights it starts "
+                                         f"from, failed")
+            progress(f"[{i}/{len(plans)}] {plan.id}: failed ({record['error']})")
+            records[plan.id], stats["failed"] = record, stats["failed"] + 1
+            continue
         if plan.parent:
             state = cache.weights(keys[plan.parent])
             if state is None:
@@ -213,10 +288,19 @@ def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: 
             parent = (records[plan.parent], state)
         what = f"{plan.model} for {plan.spec.epochs} epochs" + (f" from the weights of {plan.parent}" if parent else "")
         progress(f"[{i}/{len(plans)}] {plan.id}: training {what}")
-        record, state = execute(loaded, plan, datasets.get(plan.run.dataset), progress, cache, smoke, parent)
+        record, state = execute(loaded, plan, datasets.get(plan.run.dataset), progress, cache, smoke, parent,
+                                resume=not force)
+        stats["trained"] += 1
+        if record["status"] == "failed":
+            progress(f"[{i}/{len(plans)}] {plan.id}: failed ({record['error']})")
+            records[plan.id], stats["failed"] = record, stats["failed"] + 1
+            continue
         cache.put(plan.key, record, state)
         progress(f"[{i}/{len(plans)}] {plan.id}: {record['status']}, test accuracy {record['test']['accuracy']:.2%}")
-        records[plan.id], stats["trained"] = record, stats["trained"] + 1
+        records[plan.id] = record
+    for record in records.values():
+        if record["status"] == "failed":
+            progress(f"warning: {record['error']}")
     return {p.id: records[p.id] for p in sorted(plans, key=lambda p: _position(loaded, p.id))}, stats
 
 
@@ -227,8 +311,9 @@ def _position(loaded: LoadedManifest, run_id: str) -> int:
 def cached_runs(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: bool) -> dict:
     """Every run's record from the cache; ResultsMissing names the runs that are not there."""
     plans = plan_runs(loaded, datasets, smoke)
-    records = {p.id: cache.get(p.key) for p in sorted(plans, key=lambda p: _position(loaded, p.id))}
-    missing = [pid for pid, rec in records.items() if rec is None]
+    found = {p.id: cache.lookup(p.key) for p in sorted(plans, key=lambda p: _position(loaded, p.id))}
+    records = {pid: rec for pid, (rec, _) in found.items()}
+    missing = [pid + (f" (corrupt: {why})" if why else "") for pid, (rec, why) in found.items() if rec is None]
     if missing:
         build = "reportgen run" + (" --smoke" if smoke else "")
         raise ResultsMissing(

@@ -13,6 +13,8 @@ RunRefs = list[str] | None  # experiment ids (all runs of a sweep) or single run
 
 class _Titled(Strict):
     title: str | None = None
+    label: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=60,
+                              description="name for cross-references in prose: @sec:LABEL, @fig:LABEL, @tab:LABEL")
 
 
 class CoverSection(Strict):
@@ -90,7 +92,7 @@ SECTION_KINDS: dict[str, type[BaseModel]] = {
     "parameters": ModelSection, "training": RunsSection, "evaluation": RunsSection,
     "comparison": RunsSection, "prose": ProseSection, "repository": _Titled, "provenance": _Titled,
     "notebook": NotebookSection, "results_table": ResultsTableSection,
-    "dataset": DatasetSection, "tradeoff": TradeoffSection,
+    "dataset": DatasetSection, "tradeoff": TradeoffSection, "references": _Titled,
 }
 
 

@@ -160,5 +160,9 @@ def _check_parents(loaded, runs: list[RunSpec], problems: list[Problem]) -> None
 
 def _validated_overrides(over: dict) -> dict:
     """Check model overrides with the same rules as a model's own keys."""
-    spec = ModelSpec.model_validate({"extends": "_", **over})
+    try:
+        spec = ModelSpec.model_validate({"extends": "_", **over})
+    except ValidationError as exc:  # one readable line, not pydantic's report
+        raise ValueError("; ".join(f"model.{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                                   for e in exc.errors(include_url=False))) from None
     return spec.overrides()

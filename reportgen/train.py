@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import math
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
+from .checkpoint import Corrupt, rng_states, set_rng_states
+from .checkpoint import save as save_checkpoint
 from .manifest import OptimizerSpec, TrainSpec
 
 
@@ -158,12 +161,35 @@ class _Stopper:
         return self.waited >= self.spec.patience
 
 
+def _restore(state: dict, model: nn.Module, opt, scheduler, gen: torch.Generator, stopper: _Stopper,
+             device: torch.device) -> None:
+    """Load a partial checkpoint into freshly built training objects, after checking that it fits them."""
+    own = model.state_dict()
+    saved = state["model"]
+    if set(saved) != set(own) or any(saved[k].shape != v.shape or saved[k].dtype != v.dtype for k, v in own.items()):
+        raise Corrupt("partial checkpoint does not fit the model")
+    groups = state["optimizer"].get("param_groups", [])
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in opt.param_groups] or \
+            (state["scheduler"] is None) != (scheduler is None):
+        raise Corrupt("partial checkpoint does not fit the optimizer or schedule")
+    model.load_state_dict(saved)
+    opt.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    gen.set_state(state["generator"])
+    set_rng_states(state["rng"], device)
+    stopper.best, stopper.waited = state["stopper"]["best"], state["stopper"]["waited"]
+
+
 def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: Normalizer,
-        on_epoch: Callable[[dict], None] | None = None) -> dict:
+        on_epoch: Callable[[dict], None] | None = None, checkpoint: Path | None = None,
+        resume: dict | None = None) -> dict:
     """Train for spec.epochs; returns {'status', 'diverged_epoch', 'stopped_epoch', 'epochs', 'seconds'}.
 
     A run whose loss becomes NaN/inf is `diverged`: it stops, and the model is put back to its last finite
-    weights so that its test metrics mean something. A run that ends at chance level is `stalled`."""
+    weights so that its test metrics mean something. A run that ends at chance level is `stalled`.
+    With `checkpoint`, every finished epoch is saved there; `resume` (a loaded checkpoint) continues after
+    its last epoch, exactly as if training had not stopped (checkpoint.Corrupt if it does not fit the model)."""
     model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
@@ -175,8 +201,14 @@ def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: N
     gen = torch.Generator().manual_seed(spec.seed)
     stopper = _Stopper(spec.early_stopping)
     epochs, status, diverged_at, stopped_at, started = [], "completed", None, None, time.perf_counter()
-    last_good = copy.deepcopy(model.state_dict())
-    for epoch in range(1, spec.epochs + 1):
+    if resume is not None:
+        _restore(resume, model, opt, scheduler, gen, stopper, device)
+        epochs, stopped_at, started = list(resume["epochs"]), resume["stopped_epoch"], started - resume["seconds"]
+        last_good = resume["last_finite"]
+    else:
+        last_good = copy.deepcopy(model.state_dict())
+    first = len(epochs) + 1 if stopped_at is None else spec.epochs + 1  # an early-stopped run has nothing left
+    for epoch in range(first, spec.epochs + 1):
         t0 = time.perf_counter()
         lr = opt.param_groups[0]["lr"]
         train_loss, train_acc = train_epoch(model, opt, loss_fn, splits.train_x, splits.train_y, norm,
@@ -196,10 +228,19 @@ def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: N
                "seconds": time.perf_counter() - t0}
         epochs.append(row)
         last_good = copy.deepcopy(model.state_dict())
-        if on_epoch:
-            on_epoch(row)
         if stopper.should_stop(val_loss):
             stopped_at = epoch
+        if checkpoint is not None:
+            cpu = {k: v.detach().cpu() for k, v in last_good.items()}
+            save_checkpoint(checkpoint, {
+                "model": cpu, "last_finite": cpu,  # the same tensors: the last finite weights are the current ones
+                "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+                "generator": gen.get_state(), "rng": rng_states(device), "epochs": epochs,
+                "stopper": {"best": stopper.best, "waited": stopper.waited}, "stopped_epoch": stopped_at,
+                "seconds": time.perf_counter() - started})
+        if on_epoch:
+            on_epoch(row)
+        if stopped_at is not None:
             break
     if status == "completed" and at_chance(epochs, len(splits.classes)):
         status = "stalled"

@@ -72,7 +72,9 @@ def test_html_shows_the_numbers_from_results(tiny_build):
 def test_html_is_self_contained_with_numbered_figures_and_tables(tiny_build):
     soup = BeautifulSoup(tiny_build.html, "html.parser")
     assert soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"].startswith("default-src 'none'")
-    assert not soup.find_all("script") and not soup.find_all("link") and not soup.find_all("img")
+    # the only scripts are the inert embedded results and provenance (JSON; the CSP forbids scripts anyway)
+    assert all(tag.get("type") == "application/json" for tag in soup.find_all("script"))
+    assert not soup.find_all("link") and not soup.find_all("img")
     figures = soup.select("figure.figure")
     # per run: loss, accuracy, confusion matrix; comparison: overlay, bars and the confusion-matrix grid
     assert len(figures) == 3 * 3 + 3
@@ -87,8 +89,9 @@ def test_html_is_self_contained_with_numbered_figures_and_tables(tiny_build):
 
 def test_user_text_is_escaped_and_prose_sanitized(tiny_build):
     soup = BeautifulSoup(tiny_build.html, "html.parser")
-    assert "<script>" not in tiny_build.html
-    assert "onerror=alert" not in tiny_build.html.replace("onerror=alert(1)&gt;", "")
+    html = re.sub(r'<script type="application/json"[^>]*>.*?</script>', "", tiny_build.html, flags=re.S)
+    assert "<script>" not in html
+    assert "onerror=alert" not in html.replace("onerror=alert(1)&gt;", "")
     assert soup.find("h1").text == "Tiny <script>alert('x')</script> report"
     assert 'Eve "><img src=x onerror=alert(1)>' in [td.text for td in soup.select("table.team td")]
     links = {a.text: a.get("href") for a in soup.select("section.prose a")}
@@ -136,8 +139,18 @@ def test_rebuild_trains_nothing_and_render_reuses_cache(tiny_build, tmp_path):
     assert result.exit_code == 0, result.output
     assert "all 3 runs were cached; nothing was trained" in result.output
     assert "A new closing sentence." in (tiny_build.out / "report.html").read_text("utf-8")
-    rendered = cli("render", tiny_build.manifest, "--out", tiny_build.out, "--no-pdf")
+    html, pdf = (tiny_build.out / "report.html").read_bytes(), (tiny_build.out / "report.pdf").read_bytes()
+    rendered = cli("render", tiny_build.manifest, "--out", tiny_build.out)
     assert rendered.exit_code == 0, rendered.output
+    # the same results render to byte-identical HTML and PDF: no clock, no random identifier, stable font subsets
+    assert (tiny_build.out / "report.html").read_bytes() == html
+    assert (tiny_build.out / "report.pdf").read_bytes() == pdf
+    import io
+
+    from pypdf import PdfReader
+
+    meta = PdfReader(io.BytesIO(pdf)).metadata
+    assert meta.creation_date.date().isoformat() == "2024-01-15"  # the manifest's date, not the build's
     # a changed training value is a different run: render refuses, naming it
     changed = cli("render", tiny_build.manifest, "--out", tiny_build.out, "--set", "experiments.sgd.train.epochs=3")
     assert changed.exit_code == 2

@@ -182,16 +182,16 @@ def test_sections_are_normalised(tmp_path):
     assert [s.kind for s in loaded.sections] == expected_kinds
     by_kind = {s.kind: s for s in loaded.sections}
     assert by_kind["cover"].options == {}
-    assert by_kind["prose"].options == {"title": None, "file": "intro.md", "text": None}
-    assert by_kind["training"].options == {"title": None, "experiments": None}
-    assert by_kind["architecture"].options == {"title": None, "models": None}
+    assert by_kind["prose"].options == {"title": None, "label": None, "file": "intro.md", "text": None}
+    assert by_kind["training"].options == {"title": None, "label": None, "experiments": None}
+    assert by_kind["architecture"].options == {"title": None, "label": None, "models": None}
 
 
 def test_section_options_are_kept(tmp_path):
     text = sub("  - training\n", "  - training: {title: Curves, experiments: [sgd]}\n")
     loaded = load(write_manifest(tmp_path, text))
     training = next(s for s in loaded.sections if s.kind == "training")
-    assert training.options == {"title": "Curves", "experiments": ["sgd"]}
+    assert training.options == {"title": "Curves", "label": None, "experiments": ["sgd"]}
 
 
 def test_missing_sections_get_the_defaults(tmp_path):

@@ -199,7 +199,8 @@ def test_numbering_and_ids_across_new_sections(soup):
     assert tabs == [f"Table {i}" for i in range(1, len(tabs) + 1)] and len(tabs) == 1 + 1 + 3
     ids = [t["id"] for t in soup.find_all(id=True)]
     assert len(ids) == len(set(ids))
-    assert not soup.find_all("script") and "<i>SGD</i>" not in str(soup.select_one("section.notebook"))
+    assert all(tag.get("type") == "application/json" for tag in soup.find_all("script"))
+    assert "<i>SGD</i>" not in str(soup.select_one("section.notebook"))
 
 
 def test_pdf_shows_findings_results_and_notebook(built):

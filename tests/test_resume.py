@@ -1,0 +1,278 @@
+"""Interrupted builds resume where they stopped, bit for bit; corrupt cache entries are reported and recomputed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+
+from reportgen import checkpoint
+from reportgen.build import load
+from reportgen.results import RunCache
+from reportgen.runner import Datasets, execute, plan_runs
+
+from conftest import cli, write_manifest
+
+# Epochs of about a third of a second on one thread: long enough to kill a process in the middle of one.
+MANIFEST = """\
+report: {title: Resume test}
+dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
+models:
+  net:
+    layers:
+      - conv: {out: 8, kernel: 3, padding: same}
+      - batchnorm
+      - relu
+      - maxpool: 2
+      - flatten
+      - linear: 32
+      - relu
+      - dropout: 0.3
+      - linear: classes
+train:
+  optimizer: {name: adam, lr: 0.003}
+  schedule: {name: cosine}
+  epochs: 5
+  batch_size: 16
+  seed: 3
+  device: cpu
+  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
+experiments:
+  - {id: a, model: net}
+  - {id: b, model: net, train: {optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, early_stopping: {patience: 2}}}
+sections: [cover]
+"""
+
+# The child process is the real CLI. With a target, it dies in the middle of writing the Nth file whose path
+# contains the target: when the writer asks for the fsync, the temporary file is cut to half its bytes (what a
+# torn write leaves on disk) and the process SIGKILLs itself, before the fsync and the rename.
+CHILD = textwrap.dedent("""\
+    import os, signal, sys
+    target, nth = sys.argv[1], int(sys.argv[2])
+    real_fsync, seen = os.fsync, [0]
+
+    def fsync(fd):
+        if target and target in os.readlink(f"/proc/self/fd/{fd}"):
+            seen[0] += 1
+            if seen[0] == nth:
+                os.ftruncate(fd, os.fstat(fd).st_size // 2)
+                os.kill(os.getpid(), signal.SIGKILL)
+        real_fsync(fd)
+
+    os.fsync = fsync
+    from reportgen.cli import main
+    main(sys.argv[3:])
+    """)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Float sums depend on the thread count: in-process runs use one thread, like the child processes (and one
+    thread is also much faster than two on a busy two-core machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _spawn(manifest: Path, out: Path, target: str = "", nth: int = 0) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-c", CHILD, target, str(nth), "run", str(manifest), "--out", str(out)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _kill_after_saves(proc: subprocess.Popen, path: Path, saves: int, delay: float = 0.2) -> str:
+    """SIGKILL the process `delay` s after it has replaced the checkpoint at path `saves` times: mid-epoch."""
+    seen, deadline = set(), time.monotonic() + 120
+    while len(seen) < saves and proc.poll() is None and time.monotonic() < deadline:
+        try:
+            st = path.stat()
+            seen.add((st.st_ino, st.st_mtime_ns, st.st_size))
+        except FileNotFoundError:
+            pass
+        time.sleep(0.003)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, err
+    return err
+
+
+def _finished(out: Path) -> dict:
+    results = json.loads((out / "results.json").read_text("utf-8"))
+    runs = {}
+    for rid, run in results["runs"].items():
+        weights = torch.load(out / "cache" / "runs" / f"{run['cache_key']}.pt", weights_only=True)
+        runs[rid] = {"epochs": [{k: v for k, v in e.items() if k != "seconds"} for e in run["epochs"]],
+                     "test": run["test"], "status": run["status"], "stopped_epoch": run["stopped_epoch"],
+                     "weights": weights, "key": run["cache_key"]}
+    return runs
+
+
+def _assert_same(resumed: dict, reference: dict) -> None:
+    assert resumed.keys() == reference.keys()
+    for rid, ref in reference.items():
+        got = resumed[rid]
+        assert got["epochs"] == ref["epochs"] and got["test"] == ref["test"], rid
+        assert (got["status"], got["stopped_epoch"], got["key"]) == (ref["status"], ref["stopped_epoch"], ref["key"])
+        assert got["weights"].keys() == ref["weights"].keys()
+        assert all(torch.equal(got["weights"][k], ref["weights"][k]) for k in ref["weights"]), rid
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the mid-write kill reads /proc/self/fd")
+def test_sigkill_mid_epoch_and_mid_write_then_resume_gives_identical_results(tmp_path):
+    manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
+    out = tmp_path / "killed"
+    loaded = load(manifest)
+    keys = {p.id: p.key for p in plan_runs(loaded, Datasets(loaded, smoke=False), smoke=False)}
+    pa, pb = (RunCache(out / "cache").partial_path(keys[r]) for r in "ab")
+
+    # 1. killed shortly after the first epoch's checkpoint, in the middle of epoch 2 of run a (while the
+    #    uninterrupted reference run trains in this process, on the other core)
+    with ThreadPoolExecutor(1) as pool:
+        killed = pool.submit(_kill_after_saves, _spawn(manifest, out), pa, 1)
+        result = cli("run", manifest, "--out", tmp_path / "reference")
+        killed.result()
+    assert result.exit_code == 0, result.output
+    reference = _finished(tmp_path / "reference")
+    first = len(checkpoint.load(pa)["epochs"])
+    assert 1 <= first < 5
+
+    # 2. run a resumes, finishes and is cached; run b is killed after two epochs, while writing the checkpoint
+    #    of its third: a torn temporary file is left beside the checkpoint of the second
+    child = _spawn(manifest, out, f"/partial/.{pb.name}.", 3)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == -signal.SIGKILL, err
+    assert f"resuming a from epoch {first + 1}" in err and "[1/2] a: completed" in err
+    assert not pa.exists() and not list(pa.parent.glob(f".{pa.name}.*"))
+    assert len(checkpoint.load(pb)["epochs"]) == 2
+    (torn,) = pb.parent.glob(f".{pb.name}.*.tmp")
+    assert 0 < torn.stat().st_size < pb.stat().st_size
+
+    # 3. the re-run to completion: a is not repeated, b resumes; every number matches the uninterrupted run
+    result = cli("run", manifest, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "[1/2] a: cached" in result.output and "a: epoch" not in result.output
+    assert "resuming b from epoch 3" in result.output and "b: epoch 2/5" not in result.output
+    assert not list(pb.parent.iterdir())
+    _assert_same(_finished(out), reference)
+
+
+def _plan(manifest: Path, run_id: str, overrides: list[str]):
+    loaded = load(manifest, overrides)
+    datasets = Datasets(loaded, smoke=False)
+    return loaded, next(p for p in plan_runs(loaded, datasets, smoke=False) if p.id == run_id), datasets.get()
+
+
+def _interrupt_after(epoch: int, log: list):
+    def progress(line: str) -> None:
+        log.append(line)
+        if f": epoch {epoch}/" in line:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+STOPS_AT_4 = ["experiments.b.train.early_stopping.patience=1", "experiments.b.train.early_stopping.min_delta=0.05",
+              "train.epochs=6"]
+
+
+@pytest.mark.parametrize("overrides,interrupted,resumed", [
+    (["train.schedule.name=one_cycle", "train.epochs=5"], 2, "resuming b from epoch 3"),
+    (STOPS_AT_4, 2, "resuming b from epoch 3"),
+    (STOPS_AT_4, 4, "resuming b after its last epoch (4/6)"),
+], ids=["one_cycle", "early_stopping", "after_early_stop"])
+def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, overrides, interrupted, resumed):
+    manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
+    loaded, plan, splits = _plan(manifest, "b", ["train.batch_size=64", *overrides])
+    ref_record, ref_state = execute(loaded, plan, splits, lambda _: None)
+    cache, log = RunCache(tmp_path / "cache"), []
+    with pytest.raises(KeyboardInterrupt):
+        execute(loaded, plan, splits, _interrupt_after(interrupted, log), cache)
+    saved = checkpoint.load(cache.partial_path(plan.key))
+    assert [e["epoch"] for e in saved["epochs"]] == list(range(1, interrupted + 1))
+    assert all(torch.equal(saved["model"][k], saved["last_finite"][k]) for k in saved["model"])
+    record, state = execute(loaded, plan, splits, log.append, cache)
+    strip = lambda rec: [{k: v for k, v in e.items() if k != "seconds"} for e in rec["epochs"]]  # noqa: E731
+    assert strip(record) == strip(ref_record) and record["test"] == ref_record["test"]
+    assert record["stopped_epoch"] == ref_record["stopped_epoch"] == (4 if overrides is STOPS_AT_4 else None)
+    assert all(torch.equal(state[k], ref_state[k]) for k in ref_state)
+    assert f"  {resumed}" in log
+
+
+@pytest.fixture(scope="module")
+def cached_entry(tmp_path_factory):
+    """A finished one-run build, to be copied and damaged."""
+    folder = tmp_path_factory.mktemp("corrupt")
+    manifest = write_manifest(folder, MANIFEST.replace("  - {id: b,", "  # - {id: b,"), "one.yaml")
+    result = cli("run", manifest, "--out", folder / "out", "--set", "train.batch_size=64", "--set", "train.epochs=2")
+    assert result.exit_code == 0, result.output
+    return manifest, folder / "out", json.loads((folder / "out" / "results.json").read_text("utf-8"))
+
+
+def _flip(path: Path, at: float = 0.5) -> None:
+    data = bytearray(path.read_bytes())
+    data[int(len(data) * at)] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _edit_record(path: Path) -> None:
+    record = json.loads(path.read_text("utf-8"))
+    record["test"]["accuracy"] = 1.0
+    path.write_text(json.dumps(record), "utf-8")
+
+
+@pytest.mark.parametrize("damage,reason", [
+    (lambda runs, key: _flip(runs / f"{key}.pt"), "weights fail their sha256 check"),
+    (lambda runs, key: (runs / f"{key}.pt").unlink(), "weights file is missing"),
+    (lambda runs, key: (runs / f"{key}.json").write_bytes((runs / f"{key}.json").read_bytes()[:200]),
+     "record is not valid JSON"),
+    (lambda runs, key: _edit_record(runs / f"{key}.json"), "record fails its sha256 check"),
+], ids=["flipped-weights", "missing-weights", "truncated-record", "edited-record"])
+def test_corrupt_cache_entry_is_reported_once_and_recomputed(tmp_path, cached_entry, damage, reason):
+    manifest, clean, results = cached_entry
+    out = tmp_path / "out"
+    shutil.copytree(clean, out)
+    key, runs = results["runs"]["a"]["cache_key"], out / "cache" / "runs"
+    damage(runs, key)
+    result = cli("run", manifest, "--out", out, "--set", "train.batch_size=64", "--set", "train.epochs=2")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("is corrupt") == 1
+    assert f"cache entry for a is corrupt ({reason}); recomputing" in result.output
+    assert "trained 1 run(s)" in result.output
+    again = json.loads((out / "results.json").read_text("utf-8"))["runs"]["a"]
+    assert again["test"] == results["runs"]["a"]["test"]
+    assert RunCache(out / "cache").lookup(key)[1] is None
+    result = cli("run", manifest, "--out", out, "--set", "train.batch_size=64", "--set", "train.epochs=2")
+    assert "all 1 runs were cached" in result.output and "is corrupt" not in result.output
+
+
+@pytest.mark.parametrize("damage,reason", [
+    (lambda p: _flip(p, 0.7), "partial checkpoint fails its sha256 check"),
+    (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "partial checkpoint fails its sha256 check"),
+    (lambda p: p.write_bytes(b"PK\x03\x04" + p.read_bytes()[4:]), "partial checkpoint has no header"),
+], ids=["flipped", "truncated", "no-header"])
+def test_corrupt_partial_checkpoint_is_reported_and_training_starts_over(tmp_path, damage, reason):
+    manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
+    loaded, plan, splits = _plan(manifest, "a", ["train.batch_size=64", "train.epochs=3"])
+    ref_record, ref_state = execute(loaded, plan, splits, lambda _: None)
+    cache = RunCache(tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        execute(loaded, plan, splits, _interrupt_after(2, []), cache)
+    damage(cache.partial_path(plan.key))
+    log: list[str] = []
+    record, state = execute(loaded, plan, splits, log.append, cache)
+    assert f"  cache entry for a is corrupt ({reason}); recomputing" in log
+    assert not any("resuming" in line for line in log) and sum("a: epoch" in line for line in log) == 3
+    assert [e["val_loss"] for e in record["epochs"]] == [e["val_loss"] for e in ref_record["epochs"]]
+    assert all(torch.equal(state[k], ref_state[k]) for k in ref_state)

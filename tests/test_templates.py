@@ -1,0 +1,317 @@
+"""Template packs (assignment, paper, lab), override folders and the sandbox, from fixed results: no training."""
+
+# Every pack's HTML and stylesheet is snapshot-tested (syrupy: tests/__snapshots__/test_templates.ambr), so a template
+# change shows as a diff. After an intended change, review the diff, then: python -m pytest tests/test_templates.py
+# --snapshot-update
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+from bs4 import BeautifulSoup
+from jinja2.sandbox import SecurityError
+
+from reportgen import document, figures, render
+from reportgen.build import load
+from reportgen.errors import UserError
+from reportgen.formatting import pct, secs
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MANIFEST = FIXTURES / "results-small.yaml"
+RESULTS = FIXTURES / "results-small.json"
+PACKS = ("assignment", "paper", "lab")
+WIDE_IN_PAPER = ("parameters", "comparison", "results-table", "tradeoff")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u00a0", " ")).strip()
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The fixture's manifest (for its sections and folder)."""
+    return load(MANIFEST)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict:
+    """The committed, hand-checked results of two 2-epoch runs of one model on the bundled digits."""
+    return json.loads(RESULTS.read_text("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def figs(results, loaded) -> dict[str, str]:
+    """The real figures (deterministic SVG), drawn once."""
+    return figures.draw_all(results, loaded.sections)
+
+
+def _with(results: dict, pack: str, paper: str = "a4") -> dict:
+    return results | {"report": results["report"] | {"template": pack, "paper": paper}}
+
+
+def _html(results, loaded, figs, pack: str, paper: str = "a4", override: Path | None = None) -> str:
+    doc = document.build(_with(results, pack, paper), loaded.sections, figs, loaded.base_dir)
+    return render.render_html(doc, override)
+
+
+def _stubs(figs: dict[str, str]) -> dict[str, str]:
+    """Each figure as an empty, named SVG: snapshots follow the templates, not matplotlib's drawing."""
+    return {key: f'<svg class="figure-stub" data-figure="{key}"></svg>' for key in figs}
+
+
+def _readable(html: str) -> str:
+    """The HTML without its stylesheet and embedded JSON (snapshotted or tested elsewhere)."""
+    html = re.sub(r"(<style>).*?(</style>)", r"\1/* the pack's stylesheet: see the stylesheet snapshots */\2", html,
+                  count=1, flags=re.DOTALL)
+    return re.sub(r'(<script type="application/json"[^>]*>)(.*?)(</script>)',
+                  lambda m: f"{m[1]}[embedded JSON, {len(m[2]):,} characters]{m[3]}", html, flags=re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def soups(results, loaded, figs) -> dict[str, BeautifulSoup]:
+    """Each pack's report, parsed."""
+    return {pack: BeautifulSoup(_html(results, loaded, figs, pack), "html.parser") for pack in PACKS}
+
+
+# ---- the fixture itself ------------------------------------------------------------------------------------------
+
+def test_fixture_numbers_agree_with_each_other(results):
+    """The fixture was checked by hand; these are the checks, so a regenerated fixture gets them too."""
+    model = results["models"]["tiny_cnn"]
+    # 1×4×3×3+4 (conv) + 2×4 (BatchNorm γ, β) + 64×16+16 (fc1) + 16×10+10 (fc2)
+    assert [layer["params"] for layer in model["layers"] if layer["params"]] == [40, 8, 1040, 170]
+    assert model["total_params"] == sum(layer["params"] for layer in model["layers"]) == 1258
+    assert model["keras_total_params"] == 1258 + model["buffer_params"] == 1266
+    assert list(results["runs"]) == ["adam", "sgd"]
+    for run in results["runs"].values():
+        test, cm = run["test"], run["test"]["confusion_matrix"]
+        assert run["status"] == "completed" and len(run["epochs"]) == run["config"]["epochs"] == 2
+        assert sum(map(sum, cm)) == test["support"] == results["dataset"]["sizes"]["test"] == 360
+        assert test["accuracy"] == pytest.approx(sum(cm[i][i] for i in range(len(cm))) / test["support"])
+        assert [c["support"] for c in test["per_class"]] == [sum(row) for row in cm]
+        assert run["measured"]["params"] == model["total_params"]
+        assert run["measured"]["macs"] == 4 * 8 * 8 * 9 + 64 * 16 + 16 * 10  # BatchNorm and pooling not counted
+    assert results["runs"]["adam"]["test"]["accuracy"] == pytest.approx(309 / 360)
+    assert results["runs"]["sgd"]["test"]["accuracy"] == pytest.approx(181 / 360)
+
+
+# ---- snapshots ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_html_snapshot(pack, results, loaded, figs, snapshot):
+    assert _readable(_html(results, loaded, _stubs(figs), pack)) == snapshot
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_stylesheet_snapshot(pack, snapshot):
+    assert render.stylesheet(render.environment(pack), "a4") == snapshot
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_letter_changes_only_the_page_size(pack, snapshot):
+    env = render.environment(pack)
+    a4, letter = render.stylesheet(env, "a4"), render.stylesheet(env, "letter")
+    changed = [line for line in difflib.unified_diff(a4.splitlines(), letter.splitlines(), "A4", "Letter", n=0, lineterm="")
+               if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == ["-@page { size: A4; }", "-@page landscape { size: A4 landscape; }",
+                       "+@page { size: letter; }", "+@page landscape { size: letter landscape; }"]
+    assert "\n".join(changed) == snapshot
+
+
+def test_rendering_twice_is_byte_identical(results, loaded, figs):
+    again = figures.draw_all(results, loaded.sections)
+    assert again == figs
+    for pack in PACKS:
+        assert _html(results, loaded, figs, pack) == _html(results, loaded, again, pack)
+
+
+# ---- what each pack prints ---------------------------------------------------------------------------------------
+
+def test_assignment_has_cover_page_contents_and_numbered_sections(soups):
+    soup = soups["assignment"]
+    cover = soup.select_one("section.cover")
+    assert [_norm(p.text) for p in cover.select("p.department, p.institution")] == ["Department of Tests",
+                                                                                     "Test University"]
+    assert _norm(cover.h1.text) == "Handwritten digits with a tiny CNN"
+    assert [[_norm(td.text) for td in tr.select("td")] for tr in cover.select("table.team tbody tr")] == [
+        ["Ada Lovelace", "T001"], ["Alan Turing", "T002"]]
+    assert _norm(cover.select_one("p.date").text) == "15 January 2024"
+    toc = [_norm(a.text) for a in soup.select("nav.contents ol.toc > li > a")]
+    assert toc[:3] == ["1 Introduction", "2 CNN Model", "3 Model Parameters"] and len(toc) == 11
+    assert _norm(soup.select_one("section.repository a").text) == "https://example.org/small"
+
+
+def test_paper_has_title_block_and_no_cover_or_contents(soups):
+    soup = soups["paper"]
+    assert not soup.select("section.cover, nav.contents")
+    block = soup.select_one("header.title-block")
+    assert soup.body.find(True, recursive=False) is block  # first in the body: above the columns
+    assert _norm(block.h1.text) == "Handwritten digits with a tiny CNN"
+    authors = [[_norm(s.text) for s in li.select("span")] for li in block.select("li.author")]
+    # an author's own affiliation, else the report's institution
+    assert authors == [["Ada Lovelace", "Test University", "ada@example.org"],
+                       ["Alan Turing", "Bletchley Park", "alan@example.org"]]
+    assert _norm(block.select_one(".venue").text) == "EN0000 Testing · Assignment 00 · 15 January 2024"
+    abstract = block.select_one(".abstract")
+    assert abstract.select_one("strong").text == "tiny" and not abstract.find("b")  # Markdown, sanitized
+    assert "Raw <b>HTML</b> in the abstract stays text." in _norm(abstract.text)
+    assert _norm(block.select_one(".keywords").text) == "Keywords: CNN, handwritten digits, optimizers"
+    heads = [_norm(h.text) for h in soup.select("body > section > h2")]
+    assert heads[:4] == ["1 Introduction", "2 Model", "3 Parameters", "4 Training"]  # arabic, the paper's titles
+    kinds = {s["class"][0] for s in soup.select("body > section")}
+    assert set(WIDE_IN_PAPER) <= kinds
+
+
+def test_paper_stylesheet_sets_columns_and_print_rules():
+    css = render.stylesheet(render.environment("paper"), "letter")
+    assert "body > section { columns: 2;" in css and "font: 9.5pt/" in css
+    wide = re.search(r"body > section\.parameters,[^{]*\{\s*columns: auto; \}", css)
+    assert wide and all(f"section.{kind}" in wide[0] for kind in WIDE_IN_PAPER)
+    for rule in ("figure.figure { margin: 0.6em 0 0.9em; text-align: center; break-inside: avoid; }",
+                 "table.data tr { break-inside: avoid; }", "table.data thead { display: table-header-group; }",
+                 "section.references ol {"):
+        assert rule in css
+    assert all("break-after: avoid" in line for line in css.splitlines() if re.match(r"h[234]\b", line))
+    assert css.rstrip().endswith("@page { size: letter; }\n@page landscape { size: letter landscape; }")
+
+
+def test_paper_numbers_a_references_list_in_brackets():
+    import io
+
+    from pypdf import PdfReader
+
+    from reportgen import pdf
+
+    css = render.stylesheet(render.environment("paper"), "a4")
+    html = (f"<html><head><style>{css}</style></head><body><section class=\"references\"><h2>References</h2>"
+            "<ol class=\"bibliography\"><li>A. Author, A title, 2020.</li><li>B. Author, Another, 2021.</li></ol>"
+            "</section></body></html>")
+    text = _norm(PdfReader(io.BytesIO(pdf.render_pdf(html))).pages[0].extract_text())
+    assert "[1] A. Author, A title, 2020. [2] B. Author, Another, 2021." in text
+
+
+def test_lab_has_compact_header_and_question_cards(soups, results):
+    soup = soups["lab"]
+    assert not soup.select("section.cover")
+    header = soup.select_one("header.lab-header")
+    meta = {_norm(div.dt.text): _norm(div.dd.text) for div in header.select("dl.lab-meta > div")}
+    assert meta == {"Course": "EN0000 Testing · Assignment 00", "Institution": "Department of Tests, Test University",
+                    "Team": "Ada Lovelace (T001), Alan Turing (T002)", "Date": "15 January 2024"}
+    assert [_norm(a.text) for a in soup.select("nav.contents ol.toc ol a")][-1] == "Q1 Does the optimizer matter?"
+    cards = soup.select("section.notebook article.question-card")
+    assert [_norm(c.h3.text) for c in cards] == ["Q1 Does the optimizer matter?"]
+    card = cards[0]
+    assert card.select_one(".question strong").text == "Adam" and card.select_one(".comment em").text == "faster"
+    parts = [child["class"][0] for child in card.find_all("div", recursive=False)]
+    assert parts == ["question", "notebook-run", "notebook-run", "comment"]
+    for run_div in card.select(".notebook-run"):
+        run = results["runs"][run_div["data-run"]]
+        assert _norm(run_div.select_one('[data-metric="notebook-accuracy"]').text) == _norm(pct(run["test"]["accuracy"]))
+        assert _norm(run_div.select_one('[data-fact="time"]').text) == _norm(secs(run["train_seconds"]))
+        assert run_div.select_one("figure.figure svg") is not None
+    assert len(card.select("table.summary")) == 1 and "see Table" in _norm(card.select(".notebook-run")[1].text)
+    assert _norm(soup.select_one("section.notebook h2").text) == "9 Questions"
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_every_pack_numbers_figures_and_tables_in_order_with_unique_ids(pack, soups):
+    soup = soups[pack]
+    figs = [_norm(f.figcaption.text).split(".")[0] for f in soup.select("figure.figure")]
+    tabs = [_norm(c.text).split(".")[0] for c in soup.select("table.data > caption") if c.text.startswith("Table")]
+    assert figs == [f"Figure {i}" for i in range(1, 14)]
+    assert tabs == [f"Table {i}" for i in range(1, len(tabs) + 1)] and len(tabs) >= 14
+    ids = [t["id"] for t in soup.find_all(id=True)]
+    assert len(ids) == len(set(ids))
+    assert not soup.select("script:not([type='application/json'])")
+
+
+@pytest.mark.slow
+def test_paper_pdf_keeps_every_figure_and_table(results, loaded, figs):
+    """WeasyPrint's columns and page breaks lose nothing: every caption is in the PDF, on Letter pages."""
+    import io
+
+    from pypdf import PdfReader
+
+    from reportgen import pdf
+
+    html = _html(results, loaded, figs, "paper", "letter")
+    captions = [_norm(c.text).split(".")[0] + "." for c in BeautifulSoup(html, "html.parser").select(
+        "figcaption, table.data > caption")]
+    reader = PdfReader(io.BytesIO(pdf.render_pdf(html)))
+    text = _norm(" ".join(page.extract_text() for page in reader.pages))
+    assert [c for c in captions if c not in text] == []
+    assert all((round(p.mediabox.width), round(p.mediabox.height)) == (612, 792) for p in reader.pages)
+    assert "Does the optimizer matter?" in text and "Adam converges faster here." in text
+
+
+# ---- override folders --------------------------------------------------------------------------------------------
+
+def _override(tmp_path: Path, files: dict[str, str]) -> Path:
+    folder = tmp_path / "templates"
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, "utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_override_extends_the_builtin_cover_and_replaces_one_block(pack, tmp_path, results, loaded, figs):
+    folder = _override(tmp_path, {"sections/cover.html.j2": (
+        '{% extends "builtin/sections/cover.html.j2" %}\n'
+        '{% block cover_team %}<p class="our-team">{{ doc.report.team | map(attribute="name") | join(" & ") }}</p>'
+        '{% endblock %}\n')})
+    soup = BeautifulSoup(_html(results, loaded, _stubs(figs), pack, override=folder), "html.parser")
+    cover = soup.select_one("#cover")
+    assert _norm(cover.select_one("p.our-team").text) == "Ada Lovelace & Alan Turing"
+    assert _norm(cover.h1.text) == "Handwritten digits with a tiny CNN"  # the other blocks are the pack's
+    assert not cover.select("table.team, ul.authors, dd.team")
+    assert "15 January 2024" in _norm(cover.text)
+
+
+def test_override_stylesheet_replaces_the_packs_and_extra_css_is_appended(tmp_path):
+    env = render.environment("paper", _override(tmp_path, {"style.css": "body { color: teal; }\n"}))
+    assert render.stylesheet(env, "a4") == ("body { color: teal; }\n\n@page { size: A4; }\n"
+                                            "@page landscape { size: A4 landscape; }\n")
+    env = render.environment("paper", _override(tmp_path / "extra", {"extra.css": "h2 { color: navy; }\n"}))
+    css = render.stylesheet(env, "letter")
+    pack_css = (render.templates_root() / "paper" / "style.css").read_text("utf-8")
+    assert css == (pack_css + "\n" + "h2 { color: navy; }\n" + "\n@page { size: letter; }\n"
+                   "@page landscape { size: letter landscape; }\n")
+
+
+@pytest.mark.parametrize("head", ["", '<meta http-equiv="Content-Security-Policy" content="default-src *">'])
+def test_an_override_report_template_cannot_drop_the_csp(head, tmp_path, results, loaded, figs):
+    folder = _override(tmp_path, {"report.html.j2": (
+        f"<!DOCTYPE html><html><head>{head}<style>{{{{ css }}}}</style></head><body>\n"
+        '{% for sec in doc.sections %}{% include "sections/" ~ sec.kind ~ ".html.j2" %}{% endfor %}\n'
+        "</body></html>\n")})
+    soup = BeautifulSoup(_html(results, loaded, _stubs(figs), "paper", override=folder), "html.parser")
+    first = soup.head.find(True)
+    assert first.name == "meta" and first["http-equiv"] == "Content-Security-Policy"
+    assert first["content"] == render.CSP and soup.select_one("header.title-block h1")
+
+
+@pytest.mark.parametrize("expression", ["{{ ''.__class__.__mro__ }}", "{{ doc.__class__ }}",
+                                        "{{ doc.report.title.format.__globals__ }}"])
+def test_override_templates_cannot_reach_python(expression, tmp_path, results, loaded, figs):
+    folder = _override(tmp_path, {"sections/repository.html.j2": f"<p>{expression}</p>\n"})
+    with pytest.raises(UserError, match="SecurityError"):
+        _html(results, loaded, _stubs(figs), "assignment", override=folder)
+
+
+def test_override_templates_cannot_include_files_outside_the_search_path(tmp_path, results, loaded, figs):
+    (tmp_path / "secret.txt").write_text("secret", "utf-8")
+    folder = _override(tmp_path, {"sections/repository.html.j2": '{% include "../secret.txt" %}\n'})
+    with pytest.raises(UserError, match="TemplateNotFound"):
+        _html(results, loaded, _stubs(figs), "assignment", override=folder)
+
+
+def test_an_unsafe_override_is_a_user_error(tmp_path, results, loaded, figs):
+    folder = _override(tmp_path, {"sections/repository.html.j2": "<p>{{ ''.__class__.__mro__ }}</p>\n"})
+    with pytest.raises(UserError, match="repository.html.j2"):
+        _html(results, loaded, _stubs(figs), "assignment", override=folder)

@@ -27,10 +27,10 @@ STYLE = {
 }
 
 
-def to_svg(fig, prefix: str) -> str:
-    """Serialise a figure as an <svg> element whose ids are unique to `prefix`."""
+def to_svg(fig, prefix: str, pad: float = 0.1) -> str:
+    """Serialise a figure as an <svg> element whose ids are unique to `prefix` (pad: margin in inches)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=pad, metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]

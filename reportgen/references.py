@@ -171,7 +171,7 @@ def math_svg(tex: str, display: bool) -> str:
         fig = plt.figure(figsize=(0.01, 0.01))
         fig.text(0, 0, f"${tex}$")
         try:
-            svg = to_svg(fig, f"m{abs(hash_text(tex)) % 10**8}")
+            svg = to_svg(fig, f"m{abs(hash_text(tex)) % 10**8}", pad=0.01)
         except ValueError as exc:
             plt.close(fig)
             raise ValueError(f"cannot typeset ${tex}$: {str(exc).splitlines()[0][:200]}") from None

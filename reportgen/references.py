@@ -161,8 +161,8 @@ def _cite(key: str, ctx: Context) -> str:
     return f"[\\[{n}\\]](#ref-{n})"
 
 
-def math_svg(tex: str, display: bool) -> str:
-    """A formula drawn by matplotlib's mathtext (no LaTeX needed) as deterministic inline SVG."""
+def math_svg(tex: str, display: bool, prefix: str) -> str:
+    """A formula drawn by matplotlib's mathtext (no LaTeX needed) as deterministic inline SVG; ids start `prefix`."""
     import matplotlib.pyplot as plt
 
     from .figures import STYLE, to_svg
@@ -171,18 +171,11 @@ def math_svg(tex: str, display: bool) -> str:
         fig = plt.figure(figsize=(0.01, 0.01))
         fig.text(0, 0, f"${tex}$")
         try:
-            svg = to_svg(fig, f"m{abs(hash_text(tex)) % 10**8}", pad=0.01)
+            svg = to_svg(fig, prefix, pad=0.01)
         except ValueError as exc:
             plt.close(fig)
             raise ValueError(f"cannot typeset ${tex}$: {str(exc).splitlines()[0][:200]}") from None
     return svg
-
-
-def hash_text(text: str) -> int:
-    """A stable hash (Python's hash() is salted per process)."""
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
 def expand(text: str, ctx: Context) -> str:
@@ -203,7 +196,9 @@ def expand(text: str, ctx: Context) -> str:
                 new = _cite(m[4], ctx)
             else:
                 display = m[5] is not None
-                ctx.math.append(("display:" if display else "inline:") + math_svg(m[5] if display else m[6], display))
+                # numbered in document order: the same formula twice must not repeat its SVG ids
+                svg = math_svg(m[5] if display else m[6], display, f"math{len(ctx.math)}")
+                ctx.math.append(("display:" if display else "inline:") + svg)
                 new = f"REPORTGENMATH{len(ctx.math) - 1}X"
         except ValueError as exc:
             raise ProseReferenceError(line, column, str(exc)) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from reportgen.formatting import pct
@@ -71,6 +73,10 @@ def test_math_is_drawn_as_svg_after_sanitizing(tiny_build):
     again = _ctx(tiny_build.results)
     expand("Ratio $\\frac{1}{N} + \\frac{1}{D_K^2}$ here.\n\n$$x^2$$", again)
     assert again.math == ctx.math  # deterministic SVG
+    twice = _ctx(tiny_build.results)
+    expand("$x^2$ and $x^2$", twice)
+    ids = [i for svg in twice.math for i in re.findall(r'id="([^"]+)"', svg)]
+    assert ids and len(ids) == len(set(ids)), "the same formula twice must not repeat SVG ids"
     with pytest.raises(ProseReferenceError, match="cannot typeset"):
         expand("$\\frac{1}{$ x", _ctx(tiny_build.results))
 

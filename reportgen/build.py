@@ -9,13 +9,15 @@ from typing import Callable
 
 from . import document, figures, pdf, render
 from .errors import ManifestError
+from .executor import Execution
 from .exploration import explore_cached
+from .figcache import FigureCache
 from .manifest import LoadedManifest, load_manifest
 from .models import check_models, model_record
 from .results import RunCache, assemble, dumps
 from .runner import Datasets, cached_runs, run_all
 
-Progress = Callable[[str], None]
+Progress = Callable[..., None]  # (message) or (message, detail=...): see reportgen.progress
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Outcome:
     cached: int = 0
     failed: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, int] = field(default_factory=lambda: {"drawn": 0, "cached": 0})  # drawn now / from the cache
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest:
@@ -60,8 +63,8 @@ def _with_exploration(results: dict, loaded: LoadedManifest, splits, out_dir: Pa
 
 
 def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress: Progress, force: bool = False,
-        outcome: Outcome | None = None) -> dict:
-    """Train what is not cached and return the full results record."""
+        outcome: Outcome | None = None, execution: Execution | None = None) -> dict:
+    """Train what is not cached (sequentially here, or as `execution` says) and return the full results record."""
     outcome = outcome or Outcome(out_dir)
     t0 = time.perf_counter()
     datasets = Datasets(loaded, smoke, out_dir / "cache")
@@ -70,7 +73,7 @@ def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress: Progress, 
                "miss": f"; {splits.info.get('decoded', 0):,} images decoded and cached"}.get(splits.info.get("cache"), "")
     progress(f"dataset: {splits.source}; {splits.sizes()['train']:,} train / {splits.sizes()['validation']:,} "
              f"validation / {splits.sizes()['test']:,} test images{decoded}")
-    runs, stats = run_all(loaded, datasets, RunCache(out_dir / "cache"), smoke, progress, force)
+    runs, stats = run_all(loaded, datasets, RunCache(out_dir / "cache"), smoke, progress, force, execution)
     outcome.trained, outcome.cached = stats["trained"], stats["cached"]
     outcome.failed = stats.get("failed", 0)
     outcome.timings["runs"] = time.perf_counter() - t0
@@ -87,15 +90,20 @@ def results_from_cache(loaded: LoadedManifest, out_dir: Path, smoke: bool) -> di
 
 def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: Outcome, with_pdf: bool = True
                  ) -> dict[Path, bytes]:
-    """Figures → HTML → PDF, in memory; nothing is written here."""
+    """Figures (from OUT/cache/figures where drawn before) → HTML → PDF, in memory; only the figure cache is
+    written here."""
     t0 = time.perf_counter()
-    figs = figures.draw_all(results, loaded.sections)
+    cache = FigureCache(out_dir / "cache", raster=with_pdf)
+    figs = figures.draw_all(results, loaded.sections, cache)
+    outcome.figures = dict(cache.counts)
+    outcome.timings["figures"] = time.perf_counter() - t0
     doc = document.build(results, loaded.sections, figs, loaded.base_dir)
     html = render.render_html(doc, loaded.template_override())
     outcome.timings["html"] = time.perf_counter() - t0
     files = {out_dir / "results.json": dumps(results).encode("utf-8"), out_dir / "report.html": html.encode("utf-8")}
     if with_pdf:
         t1 = time.perf_counter()
-        files[out_dir / "report.pdf"] = pdf.render_pdf(html, results["report"].get("date"))
+        # the HTML keeps its vector figures; the PDF gets their PNGs, which WeasyPrint lays out far faster
+        files[out_dir / "report.pdf"] = pdf.render_pdf(cache.for_print(html), results["report"].get("date"))
         outcome.timings["pdf"] = time.perf_counter() - t1
     return files

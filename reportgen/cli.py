@@ -12,6 +12,8 @@ import click
 from . import __version__, build
 from .diff import IGNORED_HELP
 from .errors import UserError
+from .executor import Execution
+from .progress import Reporter
 from .results import dumps
 from .writer import write_all
 
@@ -69,18 +71,41 @@ def _write(files: dict[Path, bytes]) -> None:
         _say(f"wrote {path}")
 
 
+_execution_options = (
+    click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+                 help="Runs at once (default 1: one after another in this process); N>1: N worker processes "
+                      "sharing the CPU cores or the GPU. With --executor ray: at most N runs in flight."),
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="Where runs execute: this machine, or a Ray cluster (pip install 'reportgen[ray]')."),
+    click.option("--ray-address", default=None, metavar="ADDR",
+                 help="Ray cluster to join (default: start a local Ray instance for this build)."),
+    click.option("--gpu-share", type=click.FloatRange(min=0), default=None, metavar="F",
+                 help="Ray: GPUs per run; fractions let runs share a GPU, e.g. 0.25 (default 1 when the "
+                      "cluster has GPUs, else 0)."),
+    click.option("--cpus-per-run", type=click.FloatRange(min=0, min_open=True), default=None, metavar="C",
+                 help="Ray: CPUs per run (default 1)."),
+    click.option("--quiet/--verbose", default=None,
+                 help="Leave out (or show) the per-epoch lines; default: left out when the CI variable is set."),
+)
+
+
 def _run_options(fn):
     for option in reversed((_manifest, _out, _smoke, _set,
-                            click.option("--force", is_flag=True, help="Re-train every run even when it is cached."))):
+                            click.option("--force", is_flag=True, help="Re-train every run even when it is cached."),
+                            *_execution_options)):
         fn = option(fn)
     return fn
 
 
-def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool):
+def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool,
+         jobs: int | None, executor: str, ray_address: str | None, gpu_share: float | None,
+         cpus_per_run: float | None, quiet: bool | None):
+    execution = Execution(executor, jobs, ray_address, gpu_share, cpus_per_run)
+    execution.check()
     loaded = build.load(manifest, list(overrides))
     out = _out_dir(loaded, out_dir, smoke)
     outcome = build.Outcome(out)
-    results = build.run(loaded, out, smoke, _say, force, outcome)
+    results = build.run(loaded, out, smoke, Reporter(_say, quiet), force, outcome, execution)
     if outcome.trained == 0:
         _say(f"all {outcome.cached} runs were cached; nothing was trained")
     else:
@@ -94,20 +119,26 @@ def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str
 @click.option("--no-pdf", is_flag=True, help="Write only report.html and results.json.")
 @_guard
 def build_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool,
-              no_pdf: bool) -> None:
+              no_pdf: bool, **execution) -> None:
     """Run every experiment (or take it from the cache) and write report.html, report.pdf, results.json."""
-    loaded, out, outcome, results = _run(manifest, out_dir, smoke, overrides, force)
+    loaded, out, outcome, results = _run(manifest, out_dir, smoke, overrides, force, **execution)
     _say("rendering HTML" + ("" if no_pdf else " and PDF") + " ...")
     _write(build.render_files(loaded, results, out, outcome, with_pdf=not no_pdf))
+    _rendered(outcome, no_pdf)
+
+
+def _rendered(outcome, no_pdf: bool) -> None:
+    _say(f"figures: {outcome.figures['drawn']} drawn, {outcome.figures['cached']} from the cache")
     _say(f"done: html {outcome.timings['html']:.1f} s" + ("" if no_pdf else f", pdf {outcome.timings['pdf']:.1f} s"))
 
 
 @main.command("run")
 @_run_options
 @_guard
-def run_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool) -> None:
+def run_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool,
+            **execution) -> None:
     """Only run the experiments (into the cache) and write results.json; no rendering."""
-    _, out, _, results = _run(manifest, out_dir, smoke, overrides, force)
+    _, out, _, results = _run(manifest, out_dir, smoke, overrides, force, **execution)
     _write({out / "results.json": dumps(results).encode("utf-8")})
 
 
@@ -123,7 +154,9 @@ def render_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tup
     loaded = build.load(manifest, list(overrides))
     out = _out_dir(loaded, out_dir, smoke)
     results = build.results_from_cache(loaded, out, smoke)
-    _write(build.render_files(loaded, results, out, build.Outcome(out), with_pdf=not no_pdf))
+    outcome = build.Outcome(out)
+    _write(build.render_files(loaded, results, out, outcome, with_pdf=not no_pdf))
+    _rendered(outcome, no_pdf)
 
 
 @main.command("validate")

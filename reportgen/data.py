@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import train_test_split
 
 from . import cifar, imagefolder
 from .cifar import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES  # noqa: F401 - re-exported
@@ -60,6 +59,8 @@ class DatasetSplits:
 
 def _split(idx: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified (kept, held-out) split of idx; unstratified when a class is too small to stratify."""
+    from sklearn.model_selection import train_test_split  # imported when used: it costs seconds at start-up
+
     try:
         kept, held = train_test_split(idx, test_size=fraction, stratify=labels[idx], random_state=seed)
     except ValueError:
@@ -72,6 +73,8 @@ def stratified_subset(labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
     idx = np.arange(len(labels))
     if len(idx) <= limit:
         return idx
+    from sklearn.model_selection import train_test_split
+
     try:
         chosen, _ = train_test_split(idx, train_size=limit, stratify=labels, random_state=seed)
     except ValueError:  # a class too small to stratify

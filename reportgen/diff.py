@@ -15,11 +15,14 @@ EMBED_ID = "reportgen-results"  # <script type="application/json" id=...> holdin
 PROVENANCE_ID = "reportgen-provenance"  # its companion: manifest hash, version, device, seeds, smoke
 SCHEMA_PREFIX = "reportgen.results/"
 # fields that change from one identical build to the next; compared only with --strict
-IGNORED_KEYS = ("seconds", "train_seconds", "epoch_seconds", "latency_ms", "throughput", "cache_key")
-IGNORED_FIELDS = ["environment", "runs.*.device", "runs.*.measured.device", *(f"*.{k}" for k in IGNORED_KEYS)]
-IGNORED_HELP = ("timings (seconds, train_seconds, measured.epoch_seconds, measured.latency_ms, measured.throughput), "
+IGNORED_KEYS = ("seconds", "images_per_s", "train_seconds", "epoch_seconds", "latency_ms", "throughput", "cache_key")
+IGNORED_FIELDS = ["environment", "runs.*.device", "runs.*.measured.device", "runs.*.compute.device",
+                  "runs.*.compute.device_name", "runs.*.execution", *(f"*.{k}" for k in IGNORED_KEYS)]
+IGNORED_HELP = ("timings (seconds, images_per_s, train_seconds, measured.epoch_seconds, measured.latency_ms, measured.throughput), "
                 "cache keys (cache_key), the environment (versions, code version, platform, CPU threads, GPU, "
-                "device) and the device each run used (runs.*.device, runs.*.measured.device); in section text, "
+                "device), the device each run used (runs.*.device, runs.*.measured.device, runs.*.compute.device, "
+                "runs.*.compute.device_name) and how runs were scheduled (runs.*.execution: executor, jobs, threads); "
+                "in section text, "
                 "durations, latencies and the provenance rows that show these")
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 # for keyed comparison of lists of records: which field names a row
@@ -167,7 +170,10 @@ def ignored(path: tuple) -> bool:
         return False
     if path[0] == "environment" or path[-1] in IGNORED_KEYS:
         return True
-    return path[0] == "runs" and path[-1] == "device" and (len(path) == 3 or path[2:] == ("measured", "device"))
+    if path[0] != "runs" or len(path) < 3:
+        return False
+    return (path[2] == "execution" or (path[-1] == "device" and len(path) == 3)
+            or path[2:] in (("measured", "device"), ("compute", "device"), ("compute", "device_name")))
 
 
 def _kind(path: tuple) -> str:

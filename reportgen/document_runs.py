@@ -66,11 +66,53 @@ def config_rows(run: dict, sizes: dict) -> list[tuple[str, str]]:
     if run["varied"]:
         rows.insert(0, ("Varied", ", ".join(f"{k} = {show_value(v)}" for k, v in run["varied"].items())))
     rows += network_rows(run)
-    return rows + [
-        ("Batch size", str(c["batch_size"])), ("Seed", str(c["seed"])), ("Device", run["device"]),
-        ("Training / validation images", f"{sizes['train']:,} / {sizes['validation']:,}"),
-        ("Training time", secs(run["train_seconds"])),
-    ]
+    rows += [("Batch size", str(c["batch_size"])), ("Seed", str(c["seed"]))]
+    comp = run.get("compute")
+    rows += [("Computation", compute_text(comp))] if comp else [("Device", run["device"])]
+    if (comp or {}).get("augment"):
+        rows.append(("Augmentation", augment_text(comp["augment"])))
+    rows += [("Training / validation images", f"{sizes['train']:,} / {sizes['validation']:,}"),
+             ("Training time", secs(run["train_seconds"]))]
+    speeds = [e["images_per_s"] for e in run.get("epochs") or [] if e.get("images_per_s")]
+    if speeds:
+        rows.append(("Training throughput", f"{sum(speeds) / len(speeds):,.0f} images/s (mean over epochs)"))
+    return rows
+
+
+def compute_text(c: dict) -> str:
+    """How a run computed, e.g. 'bf16 autocast, channels-last, on cuda (NVIDIA H100); images held on the device'."""
+    parts = [c["precision"] + (" autocast" if c.get("autocast") else "")
+             + (" with loss scaling" if c.get("loss_scaling") else "")]
+    parts += ["TF32"] if c.get("tf32") else []
+    parts += ["channels-last"] if c.get("channels_last") else []
+    parts += ["compiled"] if c.get("compile") else []
+    where = c["device"] + (f" ({c['device_name']})" if c.get("device_name") else "")
+    held = {"device": "images held on the device", "host": "images streamed from pinned host memory"}
+    return ", ".join(parts) + f" on {where}" + (f"; {held[c['data_on']]}" if c.get("data_on") in held else "")
+
+
+def augment_text(a: dict) -> str:
+    """The declared augmentation in words."""
+    parts = []
+    if a.get("crop"):
+        parts.append(f"random crop with {a['crop']['padding']} px {a['crop'].get('mode', 'reflect')} padding")
+    if a.get("flip"):
+        parts.append("horizontal flip")
+    if a.get("cutout"):
+        parts.append(f"{a['cutout']}×{a['cutout']} cutout")
+    return ", ".join(parts) + " (training batches only, on the device)"
+
+
+def precision_note(runs: list[dict]) -> str:
+    """'; trained and tested in fp32 on cpu' for a caption (grouped by run when runs differ); '' if unrecorded."""
+    groups: dict[str, list[str]] = {}
+    for r in runs:
+        c = r.get("compute")
+        if c:
+            groups.setdefault(f"{c['precision']} on {c['device']}", []).append(r["id"])
+    if len(groups) == 1:
+        return f"; trained and tested in {next(iter(groups))}"
+    return "".join(f"; {how}: {', '.join(ids)}" for how, ids in groups.items())
 
 
 def network_rows(run: dict) -> list[tuple[str, str]]:
@@ -178,7 +220,7 @@ def comparison(view, sec, results, figures, num_):
     } for r in runs]
     view["runs"] = runs
     view["wide"] = 1 + (len(view["labels"]) or 3) + 8 > 11  # compact font for many columns
-    view["table"] = num_.tab("Comparison of runs (best test accuracy marked ★)")
+    view["table"] = num_.tab("Comparison of runs (best test accuracy marked ★)" + precision_note(runs))
     view["findings"] = findings(runs, results["models"])
     diverged = any(r["status"] == "diverged" for r in runs)
     ended = " An × marks the last finite epoch of a diverged run." if diverged else ""
@@ -251,7 +293,8 @@ def results_table(view, sec, results, figures, num_):
     view["rows"] = [{"id": r["id"], "best": r["id"] == best,
                      "cells": [RESULT_CELLS[c][2](results, r) for c in cols]} for r in runs]
     view["wide"] = len(cols) > 9  # compact font; a landscape page in print
-    view["table"] = num_.tab(sec.options.get("caption") or "Results of the runs (best test accuracy in bold)")
+    view["table"] = num_.tab((sec.options.get("caption") or "Results of the runs (best test accuracy in bold)")
+                             + precision_note(runs))
 
 
 def _size(n) -> str | None:

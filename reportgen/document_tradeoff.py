@@ -65,7 +65,9 @@ def tradeoff(view, sec, results, figures, num_):
     view["rows"] = [_row(r, notes.get(r["id"]) or notes.get(r.get("group"))) for r in runs]
     view["has_notes"] = any(r["note"] for r in view["rows"])
     view["table"] = num_.tab(sec.options.get("caption") or "Measured trade-off between cost and accuracy")
-    devices = sorted({(r.get("measured") or {}).get("device", r.get("device")) for r in runs})
+    devices = sorted({(r.get("measured") or {}).get("device", r.get("device"))
+                      + (f" in {r['measured']['precision']}" if (r.get("measured") or {}).get("precision") else "")
+                      for r in runs if (r.get("measured") or {}).get("device", r.get("device"))})
     batch = sorted({(r.get("measured") or {}).get("throughput_batch") for r in runs if r.get("measured")})
     view["method"] = {"devices": ", ".join(d for d in devices if d), "batch": ", ".join(map(str, batch)),
                       "repeats": sorted({(r.get("measured") or {}).get("latency_repeats") for r in runs

@@ -265,6 +265,31 @@ class MeasureSpec(Strict):
     throughput_repeats: int = Field(default=5, ge=1)
 
 
+class CropSpec(Strict):
+    """Random crop of the padded image: a translation of up to ±padding pixels."""
+
+    padding: int = Field(ge=1, le=256, description="pixels added on each side before the random crop")
+    mode: Literal["reflect", "zeros", "edge"] = Field(default="reflect", description="how the padding is filled")
+
+
+def _crop_shorthand(v: Any) -> Any:
+    return {"padding": v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class AugmentSpec(Strict):
+    """Training-batch augmentation, done on the device at the input resolution (before any resize)."""
+
+    crop: Annotated[CropSpec | None, BeforeValidator(_crop_shorthand)] = Field(
+        default=None, description="random crop/translate with padding; `crop: 4` is {padding: 4, mode: reflect}")
+    flip: bool = Field(default=False, description="horizontal flip of half the images")
+    cutout: int | None = Field(default=None, ge=1, le=MAX_SIZE, description="side of one square per image set to "
+                               "the channel mean (zero after normalisation)")
+
+    def active(self) -> bool:
+        """Whether any augmentation is declared."""
+        return self.crop is not None or self.flip or self.cutout is not None
+
+
 class TrainSpec(Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec | None = None
@@ -275,6 +300,15 @@ class TrainSpec(Strict):
     batch_size: int = Field(default=64, ge=1)
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto", description="fp32, or autocast to bf16/fp16 (fp16 with loss scaling); auto: bf16 on a CUDA GPU "
+        "that supports it, fp32 elsewhere")
+    channels_last: bool | None = Field(default=None, description="channels-last memory format; default: on CUDA only")
+    compile: bool = Field(default=False, description="torch.compile the model (first epoch pays the compilation)")
+    data_on: Literal["auto", "device", "host"] = Field(
+        default="auto", description="where the uint8 images live while training: on the device, or in pinned host "
+        "memory streamed batch by batch; auto: the device when they fit in half its free memory")
     measure: MeasureSpec = Field(default_factory=MeasureSpec)
 
     @field_validator("loss")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 
 from .manifest import MeasureSpec
+from .pipeline import Compute
 
 
 def _sync(device: torch.device) -> None:
@@ -29,28 +31,36 @@ def flops_per_image(model: nn.Module, input_shape: tuple[int, ...], device: torc
     return int(counter.get_total_flops())
 
 
-def _timed(model: nn.Module, x: torch.Tensor, device: torch.device) -> float:
+def _timed(model: nn.Module, x: torch.Tensor, device: torch.device, compute: Compute | None) -> float:
     _sync(device)
     t0 = time.perf_counter()
-    model(x)
+    with compute.autocast() if compute is not None else contextlib.nullcontext():
+        model(x)
     _sync(device)
     return time.perf_counter() - t0
 
 
+def _inputs(n: int, input_shape: tuple[int, ...], device: torch.device, compute: Compute | None) -> torch.Tensor:
+    x = torch.randn(n, *input_shape, device=device)
+    return x.contiguous(memory_format=torch.channels_last) if compute is not None and compute.channels_last else x
+
+
 def measure(model: nn.Module, input_shape: tuple[int, ...], device: torch.device, spec: MeasureSpec,
-            size_bytes: int) -> dict:
-    """Every measured column of the trade-off table for one model, on the device it was trained on."""
+            size_bytes: int, compute: Compute | None = None, forward: nn.Module | None = None) -> dict:
+    """Every measured column of the trade-off table for one model, on the device it was trained on, timed in the
+    run's precision and memory format (and compiled, when the run was)."""
     modes = {m: m.training for m in model.modules()}
+    net = forward or model
     model.eval()
     try:
         with torch.no_grad():
-            one = torch.randn(1, *input_shape, device=device, generator=None)
+            one = _inputs(1, input_shape, device, compute)
             for _ in range(spec.warmup):
-                model(one)
-            latencies = [_timed(model, one, device) for _ in range(spec.latency_repeats)]
-            batch = torch.randn(spec.throughput_batch, *input_shape, device=device)
-            model(batch)  # warm-up at the large batch size (allocator, kernel selection)
-            batch_times = [_timed(model, batch, device) for _ in range(spec.throughput_repeats)]
+                _timed(net, one, device, compute)
+            latencies = [_timed(net, one, device, compute) for _ in range(spec.latency_repeats)]
+            batch = _inputs(spec.throughput_batch, input_shape, device, compute)
+            _timed(net, batch, device, compute)  # warm-up at the large batch size (allocator, kernel selection)
+            batch_times = [_timed(net, batch, device, compute) for _ in range(spec.throughput_repeats)]
         flops = flops_per_image(model, input_shape, device)
     finally:
         for m, training in modes.items():
@@ -68,5 +78,6 @@ def measure(model: nn.Module, input_shape: tuple[int, ...], device: torch.device
         "throughput_batch": spec.throughput_batch,
         "input_shape": list(input_shape),
         "device": device.type,
+        "precision": compute.precision if compute is not None else "fp32",
         "timed": "model forward in eval mode on preprocessed inputs, median of the repeats after warm-up",
     }

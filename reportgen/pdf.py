@@ -13,9 +13,6 @@ import hashlib
 import logging
 import os
 
-import weasyprint
-from weasyprint import urls
-
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
 logging.getLogger("fontTools").setLevel(logging.ERROR)
 
@@ -29,22 +26,25 @@ def _check(url: str) -> None:
         raise RefusedFetch(f"reportgen does not let the PDF renderer fetch {url[:80]!r}")
 
 
-if hasattr(urls, "URLFetcher"):  # WeasyPrint ≥ 66: a fetcher object
+def _fetcher():
+    """WeasyPrint's URL fetcher, refusing everything but data: URIs (imported here: WeasyPrint takes a second to
+    import, and builds without a PDF never need it)."""
+    from weasyprint import urls
 
-    class _Fetcher(urls.URLFetcher):
-        def fetch(self, url, headers=None):
-            _check(url)
-            return super().fetch(url, headers)
+    if hasattr(urls, "URLFetcher"):  # WeasyPrint ≥ 66: a fetcher object
 
-    def _fetcher():
+        class _Fetcher(urls.URLFetcher):
+            def fetch(self, url, headers=None):
+                _check(url)
+                return super().fetch(url, headers)
+
         return _Fetcher(allowed_protocols={"data"}, allow_redirects=False)
-else:  # older WeasyPrint: a fetcher function
 
-    def _fetcher():
-        def fetch(url, timeout=10, ssl_context=None):
-            _check(url)
-            return urls.default_url_fetcher(url)
-        return fetch
+    def fetch(url, timeout=10, ssl_context=None):  # older WeasyPrint: a fetcher function
+        _check(url)
+        return urls.default_url_fetcher(url)
+
+    return fetch
 
 
 def _epoch(date: str | None) -> int:
@@ -73,6 +73,8 @@ def _source_date(epoch: int):
 
 def render_pdf(html: str, date: str | None = None) -> bytes:
     """The PDF bytes of an HTML report: the same HTML and date give byte-identical PDFs."""
+    import weasyprint
+
     epoch = _epoch(date)
     with _source_date(epoch):
         document = weasyprint.HTML(string=html, base_url="about:blank", url_fetcher=_fetcher()).render()

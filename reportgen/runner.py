@@ -14,11 +14,13 @@ from . import checkpoint
 from .data import load_dataset
 from .errors import ResultsMissing, UserError
 from .evaluate import test_metrics
+from .formatting import Detail, duration
 from .manifest import DatasetSpec, LoadedManifest, TrainSpec
 from .measure import measure
 from .models import build_manifest_model, input_shape_of, state_bytes
 from .results import RunCache, code_version, finite, run_key
-from .train import Normalizer, fit, pick_device, predict
+from .pipeline import InputPipeline, resolve_compute
+from .train import fit, pick_device, predict
 
 Progress = Callable[[str], None]
 SMOKE_INPUT = 64  # smoke builds shrink large network inputs (224 → 64) so they run in seconds on a CPU
@@ -169,16 +171,17 @@ def failed_record(plan: RunPlan, error: str, **fields) -> dict:
         "train_seconds": None, "test": None, "measured": None, "transfer": None, "cache_key": plan.key, **fields})
 
 
-def _fit(model, splits, plan: RunPlan, device, norm, on_epoch, path, partial, progress: Progress, done: list) -> dict:
+def _fit(model, splits, plan: RunPlan, compute, pipe, forward, on_epoch, path, partial, progress: Progress,
+         done: list) -> dict:
     """train.fit, starting afresh when the partial checkpoint does not fit the model."""
     try:
         try:
-            return fit(model, splits, plan.spec, device, norm, on_epoch, path, partial)
+            return fit(model, splits, plan.spec, compute, pipe, on_epoch, path, partial, forward)
         except checkpoint.Corrupt as exc:  # raised before anything was loaded: the fresh model is intact
             progress(f"  cache entry for {plan.id} is corrupt ({exc}); recomputing")
             checkpoint.remove(path)
             done.clear()
-            return fit(model, splits, plan.spec, device, norm, on_epoch, path)
+            return fit(model, splits, plan.spec, compute, pipe, on_epoch, path, None, forward)
     except ValueError as exc:
         raise UserError(f"run {plan.id}: {exc}") from None
 
@@ -203,7 +206,9 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
     if plan.input_size:
         shape = (shape[0], plan.input_size, plan.input_size)
     which, mean, std = _statistics(plan, info, splits, parent[0] if parent else None)
-    norm = Normalizer(mean, std, device, which != "none", plan.input_size, shape[0])
+    compute = resolve_compute(plan.spec, device)
+    pipe = InputPipeline(mean, std, device, which != "none", plan.input_size, shape[0], plan.spec.augment,
+                         compute.channels_last, plan.spec.data_on)
     n = plan.spec.epochs
     path = cache.partial_path(plan.key) if cache is not None else None
     partial = _partial(plan, path, progress) if path is not None and resume else None
@@ -211,8 +216,11 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
 
     def on_epoch(row: dict) -> None:
         done.append(row)
-        progress(f"  {plan.id}: epoch {row['epoch']}/{n}  train loss {row['train_loss']:.4f}  "
-                 f"val loss {row['val_loss']:.4f}  val acc {row['val_acc']:.2%}  ({row['seconds']:.1f} s)")
+        left = (n - row["epoch"]) * sum(e["seconds"] for e in done) / len(done)
+        speed = f", {row['images_per_s']:,.0f} images/s" if row.get("images_per_s") else ""
+        progress(Detail(f"  {plan.id}: epoch {row['epoch']}/{n}  train loss {row['train_loss']:.4f}  "
+                        f"val loss {row['val_loss']:.4f}  val acc {row['val_acc']:.2%}  ({row['seconds']:.1f} s{speed}"
+                        + (f"; {duration(left)} left in this run)" if row["epoch"] < n else ")")))
 
     common = {
         "device": device.type,
@@ -222,13 +230,18 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
                   "resized": bool(plan.input_size) and plan.input_size != splits.train_x.shape[-1]},
         "weights": {k: v for k, v in info.items() if k not in ("blocks",)},
         "transfer": transfer,
+        "compute": {**compute.record(), "data_on": pipe.placement_of(splits.train_x),
+                    "augment": plan.spec.augment.model_dump(mode="json") if plan.spec.augment.active() else None},
     }
     batch, knob, error = plan.spec.batch_size, "batch_size", None
     try:
-        fit_out = _fit(model, splits, plan, device, norm, on_epoch, path, partial, progress, done)
-        test_loss, pred = predict(model, splits.test_x, splits.test_y, norm, plan.spec.batch_size, device)
-        batch, knob = plan.spec.measure.throughput_batch, "measure.throughput_batch"
-        measured = measure(model, shape, device, plan.spec.measure, state_bytes(model))
+        with compute.numerics():
+            forward = compute.prepare(model)
+            fit_out = _fit(model, splits, plan, compute, pipe, forward, on_epoch, path, partial, progress, done)
+            test_loss, pred = predict(model, pipe.hold(splits.test_x, splits.test_y), pipe, plan.spec.batch_size,
+                                      compute, forward)
+            batch, knob = plan.spec.measure.throughput_batch, "measure.throughput_batch"
+            measured = measure(model, shape, device, plan.spec.measure, state_bytes(model), compute, forward)
     except RuntimeError as exc:
         if not _out_of_memory(exc):
             raise
@@ -256,51 +269,19 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
 
 
 def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: bool, progress: Progress,
-            force: bool = False) -> tuple[dict, dict]:
+            force: bool = False, execution=None) -> tuple[dict, dict]:
     """Run what is not cached; returns (records by run id, {'trained': n, 'cached': n, 'failed': n}).
 
     A corrupt cache entry is reported and recomputed; a run that fails (out of memory) is recorded as `failed`,
-    is not cached, and the others go on; each failure is repeated as a warning at the end."""
+    is not cached, and the others go on; each failure is repeated as a warning at the end. `execution`
+    (executor.Execution) runs independent runs at once; by default they run here, one after another."""
+    from .executor import run_plans
+
     plans = plan_runs(loaded, datasets, smoke)
-    keys = {p.id: p.key for p in plans}
-    records, stats = {}, {"trained": 0, "cached": 0, "failed": 0}
-    for i, plan in enumerate(plans, 1):
-        cached, why = (None, None) if force else cache.lookup(plan.key)
-        if why is not None:
-            progress(f"[{i}/{len(plans)}] cache entry for {plan.id} is corrupt ({why}); recomputing")
-            cache.discard(plan.key)
-        if cached is not None:
-            progress(f"[{i}/{len(plans)}] {plan.id}: cached ({cached['test']['accuracy']:.2%} test accuracy)")
-            records[plan.id], stats["cached"] = cached, stats["cached"] + 1
-            continue
-        parent = None
-        if plan.parent and records[plan.parent]["status"] == "failed":
-            record = failed_record(plan, f"{plan.id}: not run, because {plan.parent}, whose weights it starts "
-                                         f"from, failed")
-            progress(f"[{i}/{len(plans)}] {plan.id}: failed ({record['error']})")
-            records[plan.id], stats["failed"] = record, stats["failed"] + 1
-            continue
-        if plan.parent:
-            state = cache.weights(keys[plan.parent])
-            if state is None:
-                raise UserError(f"run {plan.id} starts from the weights of {plan.parent}, but its checkpoint is not "
-                                f"in {cache.root}; rebuild with --force")
-            parent = (records[plan.parent], state)
-        what = f"{plan.model} for {plan.spec.epochs} epochs" + (f" from the weights of {plan.parent}" if parent else "")
-        progress(f"[{i}/{len(plans)}] {plan.id}: training {what}")
-        record, state = execute(loaded, plan, datasets.get(plan.run.dataset), progress, cache, smoke, parent,
-                                resume=not force)
-        stats["trained"] += 1
-        if record["status"] == "failed":
-            progress(f"[{i}/{len(plans)}] {plan.id}: failed ({record['error']})")
-            records[plan.id], stats["failed"] = record, stats["failed"] + 1
-            continue
-        cache.put(plan.key, record, state)
-        progress(f"[{i}/{len(plans)}] {plan.id}: {record['status']}, test accuracy {record['test']['accuracy']:.2%}")
-        records[plan.id] = record
-    for record in records.values():
-        if record["status"] == "failed":
-            progress(f"warning: {record['error']}")
+    records, stats = run_plans(loaded, plans, datasets, cache, smoke, progress, force, execution)
+    for plan in plans:
+        if records[plan.id]["status"] == "failed":
+            progress(f"warning: {records[plan.id]['error']}")
     return {p.id: records[p.id] for p in sorted(plans, key=lambda p: _position(loaded, p.id))}, stats
 
 

@@ -14,6 +14,7 @@ from torch import nn
 from .checkpoint import Corrupt, rng_states, set_rng_states
 from .checkpoint import save as save_checkpoint
 from .manifest import OptimizerSpec, TrainSpec
+from .pipeline import Compute, Held, InputPipeline
 
 
 def pick_device(name: str) -> torch.device:
@@ -49,30 +50,6 @@ def make_optimizer(params, spec: OptimizerSpec) -> torch.optim.Optimizer:
     return torch.optim.Adadelta(params, **kw)
 
 
-class Normalizer:
-    """uint8 batches on the device → float, to `channels` and size×size, standardised per channel."""
-
-    def __init__(self, mean: list[float], std: list[float], device: torch.device, enabled: bool = True,
-                 size: int | None = None, channels: int | None = None):
-        self.channels = channels or len(mean)
-        if len(mean) != self.channels:  # grayscale data into an RGB network: one statistic for every channel
-            mean, std = [sum(mean) / len(mean)] * self.channels, [sum(std) / len(std)] * self.channels
-        shape = (1, self.channels, 1, 1)
-        self.mean = torch.tensor(mean if enabled else [0.0] * self.channels, device=device).view(shape)
-        self.std = torch.tensor(std if enabled else [1.0] * self.channels, device=device).view(shape)
-        self.size = size
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float().div_(255.0)
-        if x.shape[1] != self.channels:
-            x = x.expand(-1, self.channels, -1, -1) if x.shape[1] == 1 else x.mean(dim=1, keepdim=True)
-        if self.size is not None and (x.shape[2] != self.size or x.shape[3] != self.size):
-            shrink = self.size < x.shape[2]
-            x = nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
-                                          antialias=shrink)
-        return (x - self.mean) / self.std
-
-
 def train_mode(model: nn.Module) -> None:
     """model.train(), except BatchNorm layers whose parameters are all frozen keep their running statistics."""
     model.train()
@@ -81,24 +58,24 @@ def train_mode(model: nn.Module) -> None:
             m.eval()
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None):
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+def _order(n: int, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: Normalizer, batch_size: int,
-            device: torch.device) -> tuple[float, torch.Tensor]:
-    """Mean cross-entropy and predicted labels over a whole split, in eval mode."""
+def predict(model: nn.Module, data: Held, pipe: InputPipeline, batch_size: int, compute: Compute,
+            forward: nn.Module | None = None) -> tuple[float, torch.Tensor]:
+    """Mean cross-entropy and predicted labels over a whole split, in eval mode (one host sync at the end)."""
     model.eval()
-    total, preds = 0.0, []
-    for idx in _batches(len(x), max(batch_size, 256), None):
-        xb, yb = norm(x[idx].to(device)), y[idx].to(device)
-        logits = model(xb)
-        total += nn.functional.cross_entropy(logits.float(), yb, reduction="sum").item()
-        preds.append(logits.argmax(1).cpu())
-    return total / max(len(x), 1), torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
+    net = forward or model
+    total = torch.zeros((), dtype=torch.float64, device=compute.device)
+    preds = []
+    for xb, yb in data.batches(_order(data.n, None), max(batch_size, 256)):
+        with compute.autocast():
+            logits = net(pipe(xb))
+        total += nn.functional.cross_entropy(logits.float(), yb, reduction="sum").double()
+        preds.append(logits.argmax(1))
+    return total.item() / max(data.n, 1), torch.cat(preds).cpu() if preds else torch.empty(0, dtype=torch.long)
 
 
 def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int):
@@ -114,27 +91,36 @@ def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch:
                                                total_steps=spec.epochs * steps_per_epoch), True
 
 
-def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                norm: Normalizer, batch_size: int, device: torch.device, generator: torch.Generator,
-                batch_scheduler=None) -> tuple[float, float]:
-    """One pass over the training split; returns (mean loss, accuracy) measured during training."""
+def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, data: Held, pipe: InputPipeline,
+                batch_size: int, generator: torch.Generator, compute: Compute, scaler=None, batch_scheduler=None,
+                forward: nn.Module | None = None) -> tuple[float, float]:
+    """One pass over the training split; returns (mean loss, accuracy) measured during training.
+
+    Loss and accuracy are summed on the device and read once at the end, so the host never waits for a batch; a
+    non-finite loss shows in the sum and the caller treats the epoch as diverged."""
     train_mode(model)
-    loss_sum, correct, seen = 0.0, 0, 0
-    for idx in _batches(len(x), batch_size, generator):
-        xb, yb = norm(x[idx].to(device)), y[idx].to(device)
+    net = forward or model
+    scaler = scaler or compute.scaler()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=compute.device)
+    correct = torch.zeros((), dtype=torch.long, device=compute.device)
+    order = _order(data.n, generator)
+    draws = pipe.draw(data.n, generator)
+    for k, (xb, yb) in enumerate(data.batches(order, batch_size)):
+        part = slice(k * batch_size, k * batch_size + len(yb))
+        xb = pipe.train_batch(xb, {key: v[part] for key, v in draws.items()} if draws else None)
         opt.zero_grad(set_to_none=True)
-        logits = model(xb)
-        loss = loss_fn(logits, yb)
-        if not torch.isfinite(loss):
-            return math.nan, correct / max(seen, 1)
-        loss.backward()
-        opt.step()
+        with compute.autocast():
+            logits = net(xb)
+            loss = loss_fn(logits, yb)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         if batch_scheduler is not None:
             batch_scheduler.step()
-        loss_sum += loss.item() * len(idx)
-        correct += (logits.argmax(1) == yb).sum().item()
-        seen += len(idx)
-    return loss_sum / seen, correct / seen
+        loss_sum += loss.detach().double() * len(yb)
+        correct += (logits.argmax(1) == yb).sum()
+    n = max(data.n, 1)
+    return loss_sum.item() / n, correct.item() / n
 
 
 def at_chance(rows: list[dict], num_classes: int) -> bool:
@@ -162,7 +148,7 @@ class _Stopper:
 
 
 def _restore(state: dict, model: nn.Module, opt, scheduler, gen: torch.Generator, stopper: _Stopper,
-             device: torch.device) -> None:
+             device: torch.device, scaler) -> None:
     """Load a partial checkpoint into freshly built training objects, after checking that it fits them."""
     own = model.state_dict()
     saved = state["model"]
@@ -177,20 +163,24 @@ def _restore(state: dict, model: nn.Module, opt, scheduler, gen: torch.Generator
     if scheduler is not None:
         scheduler.load_state_dict(state["scheduler"])
     gen.set_state(state["generator"])
+    if state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
     set_rng_states(state["rng"], device)
     stopper.best, stopper.waited = state["stopper"]["best"], state["stopper"]["waited"]
 
 
-def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: Normalizer,
+def fit(model: nn.Module, splits, spec: TrainSpec, compute: Compute, pipe: InputPipeline,
         on_epoch: Callable[[dict], None] | None = None, checkpoint: Path | None = None,
-        resume: dict | None = None) -> dict:
+        resume: dict | None = None, forward: nn.Module | None = None) -> dict:
     """Train for spec.epochs; returns {'status', 'diverged_epoch', 'stopped_epoch', 'epochs', 'seconds'}.
 
     A run whose loss becomes NaN/inf is `diverged`: it stops, and the model is put back to its last finite
     weights so that its test metrics mean something. A run that ends at chance level is `stalled`.
     With `checkpoint`, every finished epoch is saved there; `resume` (a loaded checkpoint) continues after
-    its last epoch, exactly as if training had not stopped (checkpoint.Corrupt if it does not fit the model)."""
-    model.to(device)
+    its last epoch, exactly as if training had not stopped (checkpoint.Corrupt if it does not fit the model).
+    `forward` is what to call (the compiled model); `model` owns the weights. Epoch rows carry training throughput."""
+    device = compute.device
+    forward = forward or compute.prepare(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
         raise ValueError("every parameter is frozen: nothing to train")
@@ -199,10 +189,12 @@ def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: N
     scheduler, per_batch = make_scheduler(opt, spec, steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
     gen = torch.Generator().manual_seed(spec.seed)
+    scaler = compute.scaler()
+    train, val = pipe.hold(splits.train_x, splits.train_y), pipe.hold(splits.val_x, splits.val_y)
     stopper = _Stopper(spec.early_stopping)
     epochs, status, diverged_at, stopped_at, started = [], "completed", None, None, time.perf_counter()
     if resume is not None:
-        _restore(resume, model, opt, scheduler, gen, stopper, device)
+        _restore(resume, model, opt, scheduler, gen, stopper, device, scaler)
         epochs, stopped_at, started = list(resume["epochs"]), resume["stopped_epoch"], started - resume["seconds"]
         last_good = resume["last_finite"]
     else:
@@ -211,9 +203,10 @@ def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: N
     for epoch in range(first, spec.epochs + 1):
         t0 = time.perf_counter()
         lr = opt.param_groups[0]["lr"]
-        train_loss, train_acc = train_epoch(model, opt, loss_fn, splits.train_x, splits.train_y, norm,
-                                            spec.batch_size, device, gen, scheduler if per_batch else None)
-        val_loss, val_pred = (predict(model, splits.val_x, splits.val_y, norm, spec.batch_size, device)
+        train_loss, train_acc = train_epoch(model, opt, loss_fn, train, pipe, spec.batch_size, gen, compute, scaler,
+                                            scheduler if per_batch else None, forward)
+        train_seconds = time.perf_counter() - t0  # train_epoch ends by reading its sums: the device is done
+        val_loss, val_pred = (predict(model, val, pipe, spec.batch_size, compute, forward)
                               if math.isfinite(train_loss) else (math.nan, None))
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             status, diverged_at = "diverged", epoch
@@ -225,7 +218,8 @@ def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: N
             torch.cuda.synchronize()
         row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "train_acc": train_acc,
                "val_acc": (val_pred == splits.val_y).float().mean().item(), "lr": lr,
-               "seconds": time.perf_counter() - t0}
+               "seconds": time.perf_counter() - t0, "images": train.n,
+               "images_per_s": train.n / train_seconds if train_seconds > 0 else None}
         epochs.append(row)
         last_good = copy.deepcopy(model.state_dict())
         if stopper.should_stop(val_loss):
@@ -235,6 +229,7 @@ def fit(model: nn.Module, splits, spec: TrainSpec, device: torch.device, norm: N
             save_checkpoint(checkpoint, {
                 "model": cpu, "last_finite": cpu,  # the same tensors: the last finite weights are the current ones
                 "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
                 "generator": gen.get_state(), "rng": rng_states(device), "epochs": epochs,
                 "stopper": {"best": stopper.best, "waited": stopper.waited}, "stopped_epoch": stopped_at,
                 "seconds": time.perf_counter() - started})

@@ -73,6 +73,20 @@ sections:
   - provenance
 """
 
+# a tiny layer-language network and a tiny MobileNetV2 on the digits (concurrency and Ray tests)
+SMALL_NETS = """\
+dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
+models:
+  net:
+    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, {maxpool: 2}, flatten, {linear: classes}]
+  mob:
+    torchvision: mobilenet_v2
+    weights: none
+    inverted_residual: [[1, 8, 1, 1], [6, 16, 1, 2]]
+    width_mult: 0.25
+    input_size: 16
+"""
+
 TINY_PROSE = textwrap.dedent("""\
     # Introduction
 
@@ -95,9 +109,11 @@ def write_manifest(folder: Path, text: str = TINY_MANIFEST, name: str = "tiny.ya
     return path
 
 
-def cli(*args: str):
-    """Run the CLI in-process; returns click's Result (exit_code, output incl. stderr)."""
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+def cli(*args: str, env: dict | None = None):
+    """Run the CLI in-process; returns click's Result (exit_code, output incl. stderr). The CI variable is unset
+    (so per-epoch lines are printed, in CI too) unless env sets it; env's None values unset variables."""
+    runner = CliRunner(env={"CI": None, **(env or {})})
+    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 class Built:

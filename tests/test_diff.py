@@ -142,15 +142,22 @@ def test_timings_and_cache_keys_only_count_with_strict(a, tmp_path):
         run["measured"]["latency_ms"] *= 2
         run["cache_key"] = "0" * 24
         r["environment"]["python"] = "0.0.0"
+        run["epochs"][0]["images_per_s"] *= 3
+        run["execution"] = {"executor": "local", "jobs": 4, "threads": 1}
+        run["compute"]["device_name"] = "Some GPU"
 
     b = _copy(a, tmp_path, edit_results=edit)
     assert cli("diff", a / "results.json", b / "results.json").exit_code == 0
     strict = cli("diff", a / "results.json", b / "results.json", "--strict")
     assert strict.exit_code == 1
     for field in ("runs.base.train_seconds", "runs.base.epochs[epoch=1].seconds", "runs.base.measured.latency_ms",
-                  "runs.base.cache_key", "environment.python"):
+                  "runs.base.cache_key", "environment.python", "runs.base.epochs[epoch=1].images_per_s",
+                  "runs.base.execution", "runs.base.compute.device_name"):
         assert field in strict.output
     assert "--strict" in cli("diff", "--help").output and "train_seconds" in cli("diff", "--help").output
+    c = _copy(a, tmp_path, "c", edit_results=lambda r: r["runs"]["base"]["compute"].update(precision="bf16"))
+    assert "runs.base.compute.precision" in cli("diff", a / "results.json", c / "results.json").output, \
+        "the precision that produced the numbers is a real difference"
 
 
 def test_section_text_change_shows_as_a_unified_diff(a, tmp_path):

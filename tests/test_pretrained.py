@@ -331,7 +331,9 @@ def test_train_last_zero_trains_exactly_what_a_frozen_backbone_trains():
 
 
 def test_frozen_batchnorm_keeps_its_running_statistics_while_training():
-    from reportgen.train import Normalizer, train_epoch, train_mode
+    from reportgen.manifest import TrainSpec
+    from reportgen.pipeline import InputPipeline, resolve_compute
+    from reportgen.train import train_epoch, train_mode
 
     torch.manual_seed(0)
     model, _ = _resnet(freeze={"train_last": 2})
@@ -343,9 +345,9 @@ def test_frozen_batchnorm_keeps_its_running_statistics_while_training():
     x = torch.randint(0, 256, (24, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (24,))
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    norm = Normalizer(IMAGENET_MEAN, IMAGENET_STD, torch.device("cpu"))
-    loss, _ = train_epoch(model, opt, nn.CrossEntropyLoss(), x, y, norm, 8, torch.device("cpu"),
-                          torch.Generator().manual_seed(0))
+    pipe = InputPipeline(IMAGENET_MEAN, IMAGENET_STD, torch.device("cpu"))
+    loss, _ = train_epoch(model, opt, nn.CrossEntropyLoss(), pipe.hold(x, y), pipe, 8,
+                          torch.Generator().manual_seed(0), resolve_compute(TrainSpec(), torch.device("cpu")))
     assert loss == loss  # finite, not NaN
     after = model.state_dict()
     for key in before:

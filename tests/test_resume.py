@@ -113,7 +113,7 @@ def _finished(out: Path) -> dict:
     runs = {}
     for rid, run in results["runs"].items():
         weights = torch.load(out / "cache" / "runs" / f"{run['cache_key']}.pt", weights_only=True)
-        runs[rid] = {"epochs": [{k: v for k, v in e.items() if k != "seconds"} for e in run["epochs"]],
+        runs[rid] = {"epochs": [{k: v for k, v in e.items() if k not in ("seconds", "images_per_s")} for e in run["epochs"]],
                      "test": run["test"], "status": run["status"], "stopped_epoch": run["stopped_epoch"],
                      "weights": weights, "key": run["cache_key"]}
     return runs
@@ -203,7 +203,7 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, overrides, interr
     assert [e["epoch"] for e in saved["epochs"]] == list(range(1, interrupted + 1))
     assert all(torch.equal(saved["model"][k], saved["last_finite"][k]) for k in saved["model"])
     record, state = execute(loaded, plan, splits, log.append, cache)
-    strip = lambda rec: [{k: v for k, v in e.items() if k != "seconds"} for e in rec["epochs"]]  # noqa: E731
+    strip = lambda rec: [{k: v for k, v in e.items() if k not in ("seconds", "images_per_s")} for e in rec["epochs"]]  # noqa: E731
     assert strip(record) == strip(ref_record) and record["test"] == ref_record["test"]
     assert record["stopped_epoch"] == ref_record["stopped_epoch"] == (4 if overrides is STOPS_AT_4 else None)
     assert all(torch.equal(state[k], ref_state[k]) for k in ref_state)

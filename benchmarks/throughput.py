@@ -1,0 +1,243 @@
+"""Training throughput: the classic DataLoader pipeline against reportgen's device-resident one, and a manifest's wall time.
+
+    python benchmarks/throughput.py                      # full size, on the GPU if there is one
+    python benchmarks/throughput.py --quick              # a reduced size on the CPU, in seconds (what CI runs)
+    python benchmarks/throughput.py --manifest experiments/en3150.yaml --synthetic-cifar
+                                                         # also every run of a manifest, on CIFAR-shaped synthetic data
+
+Both pipelines train the same network with the same batch size, optimizer and augmentation (random crop with 4 px
+reflect padding, horizontal flip), in one process on one device:
+  classic   — torchvision's CIFAR10 dataset, a DataLoader with one worker per core, per-image RandomCrop,
+              RandomHorizontalFlip, (Resize,) ToTensor and Normalize, fp32;
+  reportgen — uint8 images held on the device, batches gathered by permuted indices and augmented, resized and
+              normalised there, in the precision and memory format reportgen picks for the device.
+The data is synthetic (CIFAR-10's format and shapes; speed does not depend on the pixels). Prints images/s and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from torch import nn
+from torchvision import transforms as T
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from reportgen.manifest import AugmentSpec, TrainSpec  # noqa: E402
+from reportgen.pipeline import InputPipeline, resolve_compute  # noqa: E402
+from reportgen.train import make_optimizer, pick_device, train_epoch  # noqa: E402
+
+MEAN, STD = [0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def write_cifar(folder: Path, n_train: int, n_test: int, seed: int = 0) -> Path:
+    """A CIFAR-10 python-format folder of learnable synthetic images (a pattern per class plus noise)."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.integers(30, 226, size=(10, 3072))
+    out = folder / "cifar-10-batches-py"
+    out.mkdir(parents=True, exist_ok=True)
+
+    def batch(n: int) -> dict:
+        y = rng.integers(0, 10, size=n)
+        x = np.clip(patterns[y] + rng.normal(0, 40, size=(n, 3072)), 0, 255).astype(np.uint8)
+        return {"batch_label": "synthetic", "data": x, "labels": [int(v) for v in y], "filenames": ["x.png"] * n}
+
+    per = -(-n_train // 5)
+    for i in range(1, 6):
+        (out / f"data_batch_{i}").write_bytes(pickle.dumps(batch(min(per, n_train - per * (i - 1))), protocol=4))
+    (out / "test_batch").write_bytes(pickle.dumps(batch(n_test), protocol=4))
+    (out / "batches.meta").write_bytes(pickle.dumps({"label_names": CLASSES, "num_vis": 3072}, protocol=4))
+    return out
+
+
+class SyntheticCIFAR10(torchvision.datasets.CIFAR10):
+    """torchvision's CIFAR10 dataset, minus the MD5 check of the original files (these are synthetic)."""
+
+    def _check_integrity(self) -> bool:
+        return True
+
+    def _load_meta(self) -> None:
+        meta = pickle.loads((Path(self.root) / self.base_folder / self.meta["filename"]).read_bytes())
+        self.classes = meta[self.meta["key"]]
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+
+def en3150_cnn() -> nn.Module:
+    """The EN3150 report's CNN, built by reportgen from experiments/en3150.yaml."""
+    from reportgen.build import load
+    from reportgen.models import build_manifest_model
+
+    loaded = load(REPO / "experiments" / "en3150.yaml")
+    return build_manifest_model(loaded, "en3150_cnn", loaded.manifest.dataset)
+
+
+def resnet18() -> nn.Module:
+    """ResNet-18 with a 10-way head, every layer trained (the cost of fine-tuning from ImageNet weights)."""
+    return torchvision.models.resnet18(num_classes=10)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def classic_rate(make_model, root: Path, device: torch.device, batch: int, epochs: int, workers: int,
+                 size: int | None) -> float:
+    """Images/s of the classic pipeline (after one untimed epoch that starts the workers and warms the device)."""
+    steps = [T.RandomCrop(32, padding=4, padding_mode="reflect"), T.RandomHorizontalFlip()]
+    steps += [T.Resize(size, antialias=True)] if size else []
+    steps += [T.ToTensor(), T.Normalize(MEAN, STD)]
+    data = SyntheticCIFAR10(str(root), train=True, transform=T.Compose(steps))
+    loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True, num_workers=workers,
+                                         pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                                         generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = make_model().to(device)
+    opt = make_optimizer(model.parameters(), TrainSpec().optimizer)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch() -> int:
+        model.train()
+        seen = 0
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            loss.item()  # what a logging training loop reads every batch
+            seen += len(y)
+        return seen
+
+    epoch()
+    _sync(device)
+    t0, seen = time.perf_counter(), sum(epoch() for _ in range(epochs))
+    _sync(device)
+    return seen / (time.perf_counter() - t0)
+
+
+def reportgen_rate(make_model, x: torch.Tensor, y: torch.Tensor, device: torch.device, batch: int, epochs: int,
+                   size: int | None) -> tuple[float, str]:
+    """Images/s of reportgen's pipeline (after one untimed epoch) and the precision it used."""
+    spec = TrainSpec(batch_size=batch)
+    compute = resolve_compute(spec, device)
+    pipe = InputPipeline(MEAN, STD, device, size=size, augment=AugmentSpec(crop=4, flip=True),
+                         channels_last=compute.channels_last)
+    torch.manual_seed(0)
+    model = make_model()
+    forward = compute.prepare(model)
+    opt = make_optimizer(model.parameters(), spec.optimizer)
+    held, gen, loss_fn = pipe.hold(x, y), torch.Generator().manual_seed(0), nn.CrossEntropyLoss()
+    with compute.numerics():
+        train_epoch(model, opt, loss_fn, held, pipe, batch, gen, compute, forward=forward)
+        _sync(device)
+        t0 = time.perf_counter()
+        for _ in range(epochs):
+            train_epoch(model, opt, loss_fn, held, pipe, batch, gen, compute, forward=forward)
+        _sync(device)
+    return held.n * epochs / (time.perf_counter() - t0), compute.precision
+
+
+def compare(name: str, make_model, root: Path, x, y, device, batch: int, epochs: int, workers: int,
+            size: int | None) -> dict:
+    """Both pipelines on one network; prints and returns the figures."""
+    classic = classic_rate(make_model, root, device, batch, epochs, workers, size)
+    fast, precision = reportgen_rate(make_model, x, y, device, batch, epochs, size)
+    row = {"network": name, "images": len(y), "batch": batch, "input": size or 32, "classic_images_per_s": classic,
+           "reportgen_images_per_s": fast, "reportgen_precision": precision, "ratio": fast / classic}
+    print(f"{name:<28} {size or 32:>4} px  batch {batch:<4} classic {classic:>10,.0f} images/s   "
+          f"reportgen ({precision}) {fast:>10,.0f} images/s   ratio {fast / classic:5.2f}×", flush=True)
+    return row
+
+
+def whole_manifest(path: Path, overrides: list[str], smoke: bool) -> dict:
+    """Every run of a manifest (forced, nothing from the cache) and its rendering: wall time per run and in total."""
+    from reportgen import build
+
+    loaded = build.load(path, overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        out, outcome = Path(tmp), build.Outcome(Path(tmp))
+        t0 = time.perf_counter()
+        results = build.run(loaded, out, smoke, lambda *_: None, True, outcome)
+        t_runs = time.perf_counter() - t0
+        build.render_files(loaded, results, out, outcome, with_pdf=True)
+        total = time.perf_counter() - t0
+    runs = {rid: r.get("train_seconds") for rid, r in results["runs"].items()}
+    for rid, seconds in runs.items():
+        print(f"  {rid:<40} {seconds:8.1f} s" if seconds is not None else f"  {rid:<40} failed")
+    print(f"{path.name}: {len(runs)} runs in {t_runs:.1f} s; HTML {outcome.timings['html']:.1f} s, "
+          f"PDF {outcome.timings['pdf']:.1f} s; {total:.1f} s in all", flush=True)
+    return {"manifest": str(path), "smoke": smoke, "runs": runs, "runs_seconds": t_runs, "total_seconds": total,
+            "html_seconds": outcome.timings["html"], "pdf_seconds": outcome.timings["pdf"]}
+
+
+def device_name(device: torch.device) -> str:
+    """A readable name of the device the figures come from."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Parse the options, run the comparisons, print and return the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--quick", action="store_true", help="reduced sizes, CPU: for CI and a first look")
+    ap.add_argument("--images", type=int, help="training images for the custom CNN (default 50,000; quick 128)")
+    ap.add_argument("--epochs", type=int, help="timed epochs (default 2; quick 1)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="DataLoader workers (default: one per core)")
+    ap.add_argument("--manifest", type=Path, help="also time every run of this manifest end to end")
+    ap.add_argument("--smoke", action="store_true", help="time the manifest as a smoke build")
+    ap.add_argument("--synthetic-cifar", action="store_true",
+                    help="point the manifest's dataset at a synthetic, full-size CIFAR-10 folder")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="manifest override KEY=VALUE")
+    ap.add_argument("--resnet-images", type=int, help="training images for ResNet-18 (default 10,000; quick 16)")
+    ap.add_argument("--skip-resnet", action="store_true", help="leave out the 224-px ResNet-18 comparison")
+    ap.add_argument("--json", type=Path, help="write the figures to this file")
+    args = ap.parse_args(argv)
+    device = torch.device("cpu") if args.quick else pick_device(args.device)
+    images = args.images or (128 if args.quick else 50_000)
+    epochs = args.epochs or (1 if args.quick else 2)
+    report = {"device": device_name(device), "torch": torch.__version__, "workers": args.workers, "comparisons": []}
+    print(f"device: {report['device']}; torch {torch.__version__}; DataLoader workers {args.workers}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_cifar(Path(tmp), images, max(images // 5, 10)).parent
+        data = SyntheticCIFAR10(str(folder), train=True)
+        x = torch.from_numpy(data.data).permute(0, 3, 1, 2).contiguous()
+        y = torch.tensor(data.targets)
+        report["comparisons"].append(compare("EN3150 CNN", en3150_cnn, folder, x, y, device, 256, epochs,
+                                             args.workers, None))
+        if not args.skip_resnet:
+            n = args.resnet_images or (16 if args.quick else min(images, 10_000))
+            size = 48 if args.quick else 224
+            small = Path(tmp) / "small"
+            write_cifar(small, n, 10, seed=1)
+            sub = SyntheticCIFAR10(str(small), train=True)
+            xs = torch.from_numpy(sub.data).permute(0, 3, 1, 2).contiguous()
+            report["comparisons"].append(compare("ResNet-18 fine-tune", resnet18, small, xs, torch.tensor(sub.targets),
+                                                 device, 16 if args.quick else 128, epochs, args.workers, size))
+        if args.manifest:
+            overrides = list(args.overrides)
+            if args.synthetic_cifar:
+                full = write_cifar(Path(tmp) / "cifar", 50_000, 10_000, seed=2).parent
+                overrides.append(f"dataset.root={full}")
+            report["manifest"] = whole_manifest(args.manifest, overrides, args.smoke)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -85,7 +85,8 @@ def compute_text(c: dict) -> str:
              + (" with loss scaling" if c.get("loss_scaling") else "")]
     parts += ["TF32"] if c.get("tf32") else []
     parts += ["channels-last"] if c.get("channels_last") else []
-    parts += ["compiled"] if c.get("compile") else []
+    mode = c.get("compile")
+    parts += [f"compiled ({mode})" if isinstance(mode, str) and mode != "default" else "compiled"] if mode else []
     where = c["device"] + (f" ({c['device_name']})" if c.get("device_name") else "")
     held = {"device": "images held on the device", "host": "images streamed from pinned host memory"}
     return ", ".join(parts) + f" on {where}" + (f"; {held[c['data_on']]}" if c.get("data_on") in held else "")

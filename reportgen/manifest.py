@@ -305,7 +305,9 @@ class TrainSpec(Strict):
         default="auto", description="fp32, or autocast to bf16/fp16 (fp16 with loss scaling); auto: bf16 on a CUDA GPU "
         "that supports it, fp32 elsewhere")
     channels_last: bool | None = Field(default=None, description="channels-last memory format; default: on CUDA only")
-    compile: bool = Field(default=False, description="torch.compile the model (first epoch pays the compilation)")
+    compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = Field(
+        default=False, description="torch.compile the model (the first epoch pays the compilation); true is `default`; "
+        "reduce-overhead also captures CUDA graphs, for small networks whose steps are too short for the GPU")
     data_on: Literal["auto", "device", "host"] = Field(
         default="auto", description="where the uint8 images live while training: on the device, or in pinned host "
         "memory streamed batch by batch; auto: the device when they fit in half its free memory")

@@ -26,7 +26,7 @@ class Compute:
     device: torch.device
     precision: str
     channels_last: bool
-    compile: bool
+    compile: str | None  # torch.compile's mode, None: not compiled
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -64,7 +64,7 @@ class Compute:
         model.to(self.device)
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
-        return torch.compile(model) if self.compile else model
+        return torch.compile(model, mode=self.compile) if self.compile else model
 
     def record(self) -> dict:
         """The settings as they appear in a run record."""
@@ -81,7 +81,8 @@ def resolve_compute(spec: TrainSpec, device: torch.device) -> Compute:
     if precision == "auto":
         precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
     channels_last = spec.channels_last if spec.channels_last is not None else device.type == "cuda"
-    return Compute(device, precision, channels_last, spec.compile)
+    mode = "default" if spec.compile is True else spec.compile or None
+    return Compute(device, precision, channels_last, mode)
 
 
 def placement(data_on: str, device: torch.device, nbytes: int) -> str:

@@ -133,6 +133,10 @@ def test_auto_precision_and_memory_format_by_device():
     bf = resolve_compute(TrainSpec(precision="bf16", channels_last=True), CPU)
     assert bf.dtype == torch.bfloat16 and bf.channels_last and not bf.scaler().is_enabled()
     assert resolve_compute(TrainSpec(precision="fp16"), CPU).scaler().is_enabled()
+    assert [resolve_compute(TrainSpec(compile=c), CPU).compile for c in (False, True, "reduce-overhead")] == \
+        [None, "default", "reduce-overhead"]
+    with pytest.raises(ValueError, match="compile"):
+        TrainSpec(compile="fastest")
 
 
 AUGMENTED = """\

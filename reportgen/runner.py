@@ -22,7 +22,7 @@ from .results import RunCache, code_version, finite, run_key
 from .pipeline import InputPipeline, resolve_compute
 from .train import fit, pick_device, predict
 
-Progress = Callable[[str], None]
+Progress = Callable[..., None]  # (message) or (message, detail=...): see reportgen.progress
 SMOKE_INPUT = 64  # smoke builds shrink large network inputs (224 → 64) so they run in seconds on a CPU
 
 

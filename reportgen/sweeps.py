@@ -86,6 +86,13 @@ def expand(loaded, model_layers: dict[str, list[Layer]], problems: list[Problem]
                 msg = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
                 problems.append(loaded.problem(where, f"run {run_id}: {msg}"))
                 continue
+            crop, size = spec.augment.crop, loaded.datasets[exp.id].input_shape()[1]
+            if crop is not None and crop.mode == "reflect" and crop.padding >= size:
+                declared = ("experiments", i, "train") if "augment" in exp.train else ("train",)
+                problems.append(loaded.problem(declared + ("augment", "crop"), (
+                    f"run {run_id}: reflect padding of {crop.padding} px needs images larger than that (these are "
+                    f"{size}×{size}); use a smaller padding or mode: zeros")))
+                continue
             model_name, layers = exp.model, model_layers.get(exp.model)
             spec_m = m.models.get(exp.model)
             try:

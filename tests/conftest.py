@@ -55,7 +55,7 @@ experiments:
   - id: sgd
     model: tiny_cnn
     title: Plain SGD
-    train: {optimizer: {name: sgd, lr: 0.05}, epochs: 2}
+    train: {optimizer: {name: sgd, lr: 0.05}, epochs: 2, augment: {crop: {padding: 1, mode: zeros}, flip: true}}
   - id: wild
     model: tiny_cnn
     title: A learning rate that diverges

@@ -222,5 +222,19 @@ def test_the_report_says_which_precision_and_device_produced_its_numbers(tiny_bu
     assert "completed, fp32 on cpu" in provenance
     for run in tiny_build.results["runs"].values():
         assert run["compute"]["precision"] == "fp32" and run["compute"]["data_on"] == "device"
-    pdf = " ".join(tiny_build.pdf_pages())
-    assert "trained and tested in fp32 on cpu" in " ".join(pdf.split())
+    augmented = "random crop with 1 px zeros padding, horizontal flip (training batches only, on the device)"
+    assert settings["Augmentation"] == augmented, "only the sgd run augments, and its settings say how"
+    assert tiny_build.results["runs"]["sgd"]["compute"]["augment"]["flip"]
+    assert tiny_build.results["runs"]["base"]["compute"]["augment"] is None
+    pdf = " ".join(" ".join(tiny_build.pdf_pages()).split())
+    assert "trained and tested in fp32 on cpu" in pdf and "random crop with 1 px zeros padding" in pdf
+
+
+def test_reflect_padding_as_large_as_the_images_is_a_located_manifest_error(tmp_path):
+    from conftest import cli
+
+    text = TINY_MANIFEST.replace("  device: cpu\n", "  device: cpu\n  augment: {crop: 8}\n")
+    result = cli("build", write_manifest(tmp_path, text), "--out", tmp_path / "out")
+    assert result.exit_code == 2 and not (tmp_path / "out").exists()
+    assert "2 problems" in result.output and "Traceback" not in result.output
+    assert "tiny.yaml:35:13: train.augment.crop: run base: reflect padding of 8 px needs images larger" in result.output

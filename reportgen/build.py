@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import document, figures, pdf, render
 from .errors import ManifestError
@@ -15,9 +14,8 @@ from .figcache import FigureCache
 from .manifest import LoadedManifest, load_manifest
 from .models import check_models, model_record
 from .results import RunCache, assemble, dumps
-from .runner import Datasets, cached_runs, run_all
+from .runner import Datasets, Progress, cached_runs, run_all
 
-Progress = Callable[..., None]  # (message) or (message, detail=...): see reportgen.progress
 
 
 @dataclass

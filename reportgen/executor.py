@@ -15,13 +15,13 @@ from typing import Callable
 import torch
 
 from . import runner, worker
+from .runner import Progress
 from .errors import UserError
 from .formatting import Detail
 from .progress import TimeLeft, completed_line
 from .results import RunCache
 
 EXECUTORS = ("local", "ray")
-Progress = Callable[..., None]
 
 
 @dataclass(frozen=True)

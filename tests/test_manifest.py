@@ -202,8 +202,8 @@ def test_missing_sections_get_the_defaults(tmp_path):
 
 def test_anchors_and_merge_keys_still_work(tmp_path):
     """The alias limits must not break ordinary anchors, aliases and `<<` merge keys."""
-    text = sub("    train: {optimizer: {name: sgd, lr: 0.05}, epochs: 2}\n",
-               "    train: &fast {optimizer: {name: sgd, lr: 0.05}, epochs: 2}\n")
+    text = sub("    train: {optimizer: {name: sgd, lr: 0.05}, epochs: 2,",
+               "    train: &fast {optimizer: {name: sgd, lr: 0.05}, epochs: 2,")
     text = sub("sections:\n", "  - id: again\n    model: tiny_cnn\n    train: {<<: *fast, batch_size: 16}\n"
                               "  - id: same\n    model: tiny_cnn\n    train: *fast\nsections:\n", text)
     loaded = load(write_manifest(tmp_path, text))
@@ -286,14 +286,14 @@ def test_conv_padding_must_be_same_valid_or_an_integer(tmp_path):
 
 def test_bad_value_in_an_experiment_override_is_located_there(tmp_path):
     i = experiment_index("sgd")
-    text = sub("{optimizer: {name: sgd, lr: 0.05}, epochs: 2}", "{optimizer: {name: sgd, lr: 0.05}, epochs: 0}")
+    text = sub("{optimizer: {name: sgd, lr: 0.05}, epochs: 2,", "{optimizer: {name: sgd, lr: 0.05}, epochs: 0,")
     path, p, _ = only(tmp_path, text)
     check(p, path, at(text, "epochs: 0"), f"experiments[{i}].train.epochs", "greater than or equal to 1")
 
 
 def test_unknown_key_in_an_experiment_override(tmp_path):
     i = experiment_index("sgd")
-    text = sub("{optimizer: {name: sgd, lr: 0.05}, epochs: 2}", "{optimizer: {name: sgd, lr: 0.05}, epoch: 2}")
+    text = sub("{optimizer: {name: sgd, lr: 0.05}, epochs: 2,", "{optimizer: {name: sgd, lr: 0.05}, epoch: 2,")
     path, p, _ = only(tmp_path, text)
     check(p, path, at(text, "epoch: 2"), f"experiments[{i}].train.epoch", "unknown key 'epoch'")
 

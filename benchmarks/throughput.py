@@ -34,9 +34,9 @@ from torchvision import transforms as T
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from reportgen.manifest import AugmentSpec, TrainSpec  # noqa: E402
-from reportgen.pipeline import InputPipeline, resolve_compute  # noqa: E402
-from reportgen.train import make_optimizer, pick_device, train_epoch  # noqa: E402
+from reportgen.manifest.schema import AugmentSpec, TrainSpec  # noqa: E402
+from reportgen.run.input_pipeline import InputPipeline, resolve_compute  # noqa: E402
+from reportgen.run.train import make_optimizer, pick_device, train_epoch  # noqa: E402
 
 MEAN, STD = [0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -77,7 +77,7 @@ class SyntheticCIFAR10(torchvision.datasets.CIFAR10):
 def en3150_cnn() -> nn.Module:
     """The EN3150 report's CNN, built by reportgen from experiments/en3150.yaml."""
     from reportgen.build import load
-    from reportgen.models import build_manifest_model
+    from reportgen.models.build import build_manifest_model
 
     loaded = load(REPO / "experiments" / "en3150.yaml")
     return build_manifest_model(loaded, "en3150_cnn", loaded.manifest.dataset)
@@ -165,7 +165,6 @@ def compare(name: str, make_model, root: Path, x, y, device, batch: int, epochs:
 def whole_manifest(path: Path, overrides: list[str], smoke: bool) -> dict:
     """Every run of a manifest (forced, nothing from the cache) and its rendering: wall time per run and in total."""
     from reportgen import build
-
     loaded = build.load(path, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         out, outcome = Path(tmp), build.Outcome(Path(tmp))

@@ -6,15 +6,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import document, figures, pdf, render
-from .errors import ManifestError
-from .executor import Execution
-from .exploration import explore_cached
-from .figcache import FigureCache
-from .manifest import LoadedManifest, load_manifest
-from .models import check_models, model_record
-from .results import RunCache, assemble, dumps
-from .runner import Datasets, Progress, cached_runs, run_all
+from reportgen.report import document
+from reportgen.report.figures import draw as figures
+from reportgen.report import pdf
+from reportgen.report import html as render
+from reportgen.errors import ManifestError
+from reportgen.run.scheduler import Execution
+from reportgen.data.exploration import explore_cached
+from reportgen.report.figures.cache import FigureCache
+from reportgen.manifest.schema import LoadedManifest, load_manifest
+from reportgen.models.build import check_models, model_record
+from reportgen.results.store import RunCache, assemble, dumps
+from reportgen.run.execute import Datasets, Progress, cached_runs, run_all
 
 
 

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import click
 
-from . import __version__, build
-from .diff import IGNORED_HELP
-from .errors import UserError
-from .executor import Execution
-from .progress import Reporter
-from .results import dumps
-from .writer import write_all
+from reportgen import __version__
+from reportgen import build
+from reportgen.diff.compare import IGNORED_HELP
+from reportgen.errors import UserError
+from reportgen.run.scheduler import Execution
+from reportgen.run.progress import Reporter
+from reportgen.results.store import dumps
+from reportgen.writer import write_all
 
 _set = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
                     help="Override a manifest value by dotted path, e.g. --set train.epochs=3 (repeatable).")
@@ -179,7 +180,7 @@ def validate_cmd(manifest: Path, overrides: tuple[str, ...]) -> None:
 @_guard
 def params_cmd(manifest: Path, model_name: str | None, as_json: bool, overrides: tuple[str, ...]) -> None:
     """Print each model's per-layer parameter arithmetic, without training."""
-    from .models import model_record
+    from reportgen.models.build import model_record
 
     loaded = build.load(manifest, list(overrides))
     names = list(dict.fromkeys([*loaded.manifest.models, *(r.model for r in loaded.runs)]))
@@ -196,7 +197,7 @@ def params_cmd(manifest: Path, model_name: str | None, as_json: bool, overrides:
 
 
 def _params_text(name: str, rec: dict) -> str:
-    from .formatting import num, shape
+    from reportgen.report.formatting import num, shape
 
     if rec.get("blocks"):  # torchvision/timm networks: block by block
         rows = [("Block", "Type", "Output", "Trainable", "Count")]
@@ -238,7 +239,7 @@ def diff_cmd(a: Path, b: Path, tolerance: float, strict: bool, fmt: str, out_fil
     settings, report metadata and (when both sides have an HTML report) each section's text as a unified
     diff. Exit code 0 when equal within --tolerance, 1 when different, 2 on error.
     """
-    from .diff import diff_builds
+    from reportgen.diff.compare import diff_builds
 
     text, equal = diff_builds(a, b, tolerance, strict, fmt)
     if out_file is None:
@@ -251,7 +252,7 @@ def diff_cmd(a: Path, b: Path, tolerance: float, strict: bool, fmt: str, out_fil
 @main.command("schema")
 def schema_cmd() -> None:
     """Print the manifest's JSON Schema."""
-    from .manifest import json_schema
+    from reportgen.manifest.schema import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 

@@ -7,7 +7,7 @@ import re
 import torch
 from bs4 import BeautifulSoup
 
-from reportgen.formatting import num, pct
+from reportgen.report.formatting import num, pct
 
 from conftest import cli
 
@@ -45,7 +45,7 @@ def test_results_json_has_every_required_field(tiny_build):
 
 def test_parameter_totals_equal_the_instantiated_model(tiny_build):
     from reportgen.build import load
-    from reportgen.models import build_manifest_model
+    from reportgen.models.build import build_manifest_model
 
     model = build_manifest_model(load(tiny_build.manifest), "tiny_cnn")
     rec = tiny_build.results["models"]["tiny_cnn"]

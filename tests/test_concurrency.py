@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from reportgen import runner, worker
-from reportgen.progress import TimeLeft, completed_line
+from reportgen.run import execute as runner
+from reportgen.run import worker
+from reportgen.run.progress import TimeLeft, completed_line
 
 from conftest import SMALL_NETS, cli, write_manifest
 

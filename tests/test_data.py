@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from reportgen.data import CIFAR10_CLASSES, DatasetSplits, load_dataset
+from reportgen.data.load import CIFAR10_CLASSES, DatasetSplits, load_dataset
 from reportgen.errors import DatasetUnavailable
-from reportgen.manifest import DatasetSpec
+from reportgen.manifest.schema import DatasetSpec
 
 PER_BATCH = 20
 META_NAMES = [f"class_{i}" for i in range(10)]

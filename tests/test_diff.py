@@ -10,7 +10,6 @@ import pytest
 from bs4 import BeautifulSoup
 
 from reportgen import __version__
-
 from conftest import cli
 
 HOSTILE = "</script><script>alert(1)</script>"
@@ -70,9 +69,10 @@ def test_embedded_json_is_results_json_and_inert(a, tiny_build):
 
 
 def test_hostile_strings_cannot_leave_the_embedded_json(tiny_build):
-    from reportgen import document, render
+    from reportgen.report import document
+    from reportgen.report import html as render
     from reportgen.build import load
-    from reportgen.diff_html import embedded
+    from reportgen.diff.page import embedded
 
     loaded = load(tiny_build.manifest)
     results = json.loads(json.dumps(tiny_build.results))

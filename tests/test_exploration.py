@@ -13,11 +13,11 @@ import torch
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from reportgen.data import DatasetSplits, load_dataset
-from reportgen.document_dataset import size_sentences
-from reportgen.exploration import explore, explore_cached
-from reportgen.manifest import DatasetSpec
-from reportgen.sections import DatasetSection
+from reportgen.data.load import DatasetSplits, load_dataset
+from reportgen.report.views.dataset import size_sentences
+from reportgen.data.exploration import explore, explore_cached
+from reportgen.manifest.schema import DatasetSpec
+from reportgen.manifest.sections import DatasetSection
 
 from conftest import TINY_MANIFEST, Built, cli, write_manifest
 

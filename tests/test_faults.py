@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from reportgen import runner
+from reportgen.run import execute as runner
 from reportgen.build import load
-from reportgen.results import RunCache
+from reportgen.results.store import RunCache
 
 from conftest import cli, write_manifest
 

@@ -17,9 +17,10 @@ from bs4 import BeautifulSoup
 from PIL import Image, PngImagePlugin
 from pypdf import PdfReader
 
-from reportgen import pdf, prose
+from reportgen.report import pdf
+from reportgen.report import prose
 from reportgen.errors import ManifestError
-from reportgen.manifest import load_manifest
+from reportgen.manifest.schema import load_manifest
 
 from conftest import TINY_MANIFEST, cli, write_manifest
 

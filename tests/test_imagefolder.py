@@ -12,12 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from reportgen import imagefolder
-from reportgen.cifar import CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES
-from reportgen.data import load_dataset
+from reportgen.data import imagefolder
+from reportgen.data.cifar import CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES
+from reportgen.data.load import load_dataset
 from reportgen.errors import DatasetUnavailable
-from reportgen.imagefolder import decode_file, scan_classes
-from reportgen.manifest import DatasetSpec
+from reportgen.data.imagefolder import decode_file, scan_classes
+from reportgen.manifest.schema import DatasetSpec
 
 CLASSES = ["cat", "dog", "fox", "owl"]
 COLOURS = {"cat": (200, 40, 40), "dog": (40, 200, 40), "fox": (40, 40, 200), "owl": (200, 200, 40)}

@@ -12,8 +12,8 @@ import pytest
 from bs4 import BeautifulSoup, Comment
 from PIL import Image
 
-from reportgen.data import load_dataset
-from reportgen.manifest import DatasetSpec
+from reportgen.data.load import load_dataset
+from reportgen.manifest.schema import DatasetSpec
 
 from conftest import Built, cli
 

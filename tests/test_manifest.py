@@ -18,7 +18,7 @@ import yaml
 
 from reportgen.build import load
 from reportgen.errors import ManifestError, Problem
-from reportgen.manifest import DEFAULT_SECTIONS, Section, load_manifest
+from reportgen.manifest.schema import DEFAULT_SECTIONS, Section, load_manifest
 
 from conftest import REPO, TINY_MANIFEST, cli, write_manifest
 
@@ -134,7 +134,7 @@ def test_exponent_float_in_an_experiment_override(tmp_path):
 
 
 def test_yaml_numbers_follow_yaml_1_2():
-    from reportgen.yamlsource import parse_yaml
+    from reportgen.manifest.yamlsource import parse_yaml
 
     data = parse_yaml("a: 1e-3\nb: 2.5E-4\nc: 1e+2\nd: '1e-3'\ne: 12\nf: 0.5\ng: 1e3x\n", "n.yaml").data
     assert data == {"a": 0.001, "b": 0.00025, "c": 100.0, "d": "1e-3", "e": 12, "f": 0.5, "g": "1e3x"}
@@ -614,7 +614,7 @@ def test_schema_is_json_schema():
 @functools.cache
 def _schema_validator():
     jsonschema = pytest.importorskip("jsonschema")
-    from reportgen.manifest import json_schema
+    from reportgen.manifest.schema import json_schema
 
     schema = json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -626,7 +626,7 @@ def _schema_errors(instance) -> list[str]:
 
 
 def _as_json(text: str):
-    from reportgen.yamlsource import parse_yaml
+    from reportgen.manifest.yamlsource import parse_yaml
     return json.loads(json.dumps(parse_yaml(text, "m.yaml").data, default=str))
 
 
@@ -701,7 +701,7 @@ def en3150_json() -> dict:
 
 
 def test_params_json_matches_the_built_model(en3150_json):
-    from reportgen.models import build_manifest_model
+    from reportgen.models.build import build_manifest_model
 
     loaded = load(EN3150)
     model = build_manifest_model(loaded, "en3150_cnn")

@@ -1,4 +1,4 @@
-"""Tests for reportgen.params: per-layer parameter tables from forward hooks."""
+"""Tests for reportgen.models.params: per-layer parameter tables from forward hooks."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from reportgen import params as P
-from reportgen.params import format_int, summarize
+from reportgen.models import params as P
+from reportgen.models.params import format_int, summarize
 
 TIMES = "\u00d7"
 

@@ -12,9 +12,9 @@ from torchvision import transforms as T
 
 from conftest import TINY_MANIFEST, write_manifest
 from reportgen.build import load
-from reportgen.manifest import AugmentSpec, TrainSpec
-from reportgen.pipeline import InputPipeline, crop_flip, cutout, resolve_compute
-from reportgen.runner import Datasets, execute, plan_runs
+from reportgen.manifest.schema import AugmentSpec, TrainSpec
+from reportgen.run.input_pipeline import InputPipeline, crop_flip, cutout, resolve_compute
+from reportgen.run.execute import Datasets, execute, plan_runs
 
 CPU = torch.device("cpu")
 MEAN, STD = [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]
@@ -174,7 +174,7 @@ def test_augmented_bf16_run_learns_repeats_and_records_how_it_computed(tmp_path)
 def test_compiled_fp16_training_scales_the_loss_and_keeps_the_models_own_weights():
     from types import SimpleNamespace
 
-    from reportgen.train import fit
+    from reportgen.run.train import fit
 
     gen = torch.Generator().manual_seed(0)
     y = torch.arange(96) % 2

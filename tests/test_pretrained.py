@@ -18,9 +18,9 @@ from bs4 import BeautifulSoup
 from torch import nn
 
 from reportgen.errors import UserError
-from reportgen.formatting import num, pct
-from reportgen.manifest import ModelSpec
-from reportgen.pretrained import (IMAGENET_MEAN, IMAGENET_STD, WeightsMissing, build_network, checkpoint_dir,
+from reportgen.report.formatting import num, pct
+from reportgen.manifest.schema import ModelSpec
+from reportgen.models.pretrained import (IMAGENET_MEAN, IMAGENET_STD, WeightsMissing, build_network, checkpoint_dir,
                                   hf_cache_dir)
 
 from conftest import cli, write_manifest
@@ -331,9 +331,9 @@ def test_train_last_zero_trains_exactly_what_a_frozen_backbone_trains():
 
 
 def test_frozen_batchnorm_keeps_its_running_statistics_while_training():
-    from reportgen.manifest import TrainSpec
-    from reportgen.pipeline import InputPipeline, resolve_compute
-    from reportgen.train import train_epoch, train_mode
+    from reportgen.manifest.schema import TrainSpec
+    from reportgen.run.input_pipeline import InputPipeline, resolve_compute
+    from reportgen.run.train import train_epoch, train_mode
 
     torch.manual_seed(0)
     model, _ = _resnet(freeze={"train_last": 2})

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from reportgen.formatting import pct
-from reportgen.references import Context, Labels, ProseReferenceError, expand, place_math
+from reportgen.report.formatting import pct
+from reportgen.report.references import Context, Labels, ProseReferenceError, expand, place_math
 
 
 def _ctx(results: dict, **kw) -> Context:

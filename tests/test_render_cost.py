@@ -10,7 +10,7 @@ import shutil
 from pypdf import PdfReader
 
 from reportgen import build
-from reportgen.figcache import RASTER_DPI
+from reportgen.report.figures.cache import RASTER_DPI
 
 FIGURE = re.compile(r'<figure [^>]*data-key="([^"]+)">(.*?)</figure>', re.DOTALL)
 

@@ -8,9 +8,12 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from reportgen import document, figures, findings, render
-from reportgen.formatting import dec, num, pct, secs, sig
-from reportgen.sections import RESULT_COLUMNS, SECTION_KINDS, Section
+from reportgen.report import document
+from reportgen.report.figures import draw as figures
+from reportgen.report import findings
+from reportgen.report import html as render
+from reportgen.report.formatting import dec, num, pct, secs, sig
+from reportgen.manifest.sections import RESULT_COLUMNS, SECTION_KINDS, Section
 
 from conftest import TINY_MANIFEST, Built, cli, write_manifest
 
@@ -370,7 +373,9 @@ def test_a_failed_run_renders_as_failed_without_metrics(tiny_build):
 
     from bs4 import BeautifulSoup
 
-    from reportgen import document, figures, render
+    from reportgen.report import document
+    from reportgen.report.figures import draw as figures
+    from reportgen.report import html as render
     from reportgen.build import load
 
     loaded = load(tiny_build.manifest)

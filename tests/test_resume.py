@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from reportgen import checkpoint
+from reportgen.run import checkpoint
 from reportgen.build import load
-from reportgen.results import RunCache
-from reportgen.runner import Datasets, execute, plan_runs
+from reportgen.results.store import RunCache
+from reportgen.run.execute import Datasets, execute, plan_runs
 
 from conftest import cli, write_manifest
 

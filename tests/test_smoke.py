@@ -115,7 +115,7 @@ def test_smoke_never_overwrites_the_real_report_by_default():
 
 
 def test_cnn_lab_models_match_the_notebook_parameter_counts():
-    from reportgen.models import model_record
+    from reportgen.models.build import model_record
 
     loaded = load_for("cnn-lab.yaml")
     # totals printed by the hand-made notebook's Keras summaries (no BatchNorm, so both conventions agree)

@@ -16,10 +16,12 @@ import pytest
 from bs4 import BeautifulSoup
 from jinja2.sandbox import SecurityError
 
-from reportgen import document, figures, render
+from reportgen.report import document
+from reportgen.report.figures import draw as figures
+from reportgen.report import html as render
 from reportgen.build import load
 from reportgen.errors import UserError
-from reportgen.formatting import pct, secs
+from reportgen.report.formatting import pct, secs
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MANIFEST = FIXTURES / "results-small.yaml"
@@ -185,8 +187,7 @@ def test_paper_numbers_a_references_list_in_brackets():
 
     from pypdf import PdfReader
 
-    from reportgen import pdf
-
+    from reportgen.report import pdf
     css = render.stylesheet(render.environment("paper"), "a4")
     html = (f"<html><head><style>{css}</style></head><body><section class=\"references\"><h2>References</h2>"
             "<ol class=\"bibliography\"><li>A. Author, A title, 2020.</li><li>B. Author, Another, 2021.</li></ol>"
@@ -237,8 +238,8 @@ def test_paper_pdf_keeps_every_figure_and_table(results, loaded, figs):
 
     from pypdf import PdfReader
 
-    from reportgen import pdf
-    from reportgen.figcache import FigureCache
+    from reportgen.report import pdf
+    from reportgen.report.figures.cache import FigureCache
 
     cache = FigureCache(None, raster=True)  # as builds do: vector figures in the HTML, raster ones in the PDF
     html = _html(results, loaded, figures.draw_all(results, loaded.sections, cache), "paper", "letter")

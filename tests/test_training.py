@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from reportgen.build import load
-from reportgen.runner import Datasets, execute, plan_runs
+from reportgen.run.execute import Datasets, execute, plan_runs
 
 from conftest import cli, write_manifest
 

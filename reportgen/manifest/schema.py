@@ -1,0 +1,622 @@
+"""The manifest: typed objects for report, dataset, models, training, experiments and sections."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+
+from reportgen.report import prose
+from reportgen.errors import ManifestError, Problem
+from reportgen.manifest.layers import ACTIVATIONS, MAX_SIZE, IntPair, LayerItem, Strict, check_padding
+from reportgen.manifest.sections import SECTION_KINDS, Section, SectionItem
+from reportgen.manifest.yamlsource import Located, dotted, load_yaml
+
+
+class TeamMember(Strict):
+    name: str = Field(min_length=1)
+    id: str | None = Field(default=None, description="student ID")
+    affiliation: str | None = Field(default=None, description="paper template: the author's institution")
+    email: str | None = None
+
+
+class ReportMeta(Strict):
+    title: str = Field(min_length=1)
+    subtitle: str | None = None
+    course: str | None = None
+    assignment: str | None = None
+    institution: str | None = None
+    department: str | None = None
+    team: list[TeamMember] = Field(default_factory=list)
+    date: str | None = Field(default=None, description="printed as written; a YAML date prints as '2 December 2023'")
+    repository: str | None = Field(default=None, description="URL of the code repository (http or https)")
+    template: Literal["assignment", "paper", "lab"] = Field(
+        default="assignment", description="assignment (cover page, contents, numbered sections), paper (two-column "
+        "conference layout) or lab (notebook-style questions and answers)")
+    template_dir: str | None = Field(default=None, description="folder of templates overriding the pack's files by "
+                                     "name (default: templates/ beside the manifest, if there is one)")
+    paper: Literal["a4", "letter"] = "a4"
+    abstract: str | None = Field(default=None, description="Markdown; the paper template prints it under the title")
+    keywords: list[str] = Field(default_factory=list)
+    references: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.-]+$")], str] = Field(
+        default_factory=dict, description="bibliography: key → reference text (Markdown); prose cites [@key]")
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date(cls, v: Any) -> Any:
+        if isinstance(v, (dt.date, dt.datetime)):
+            return f"{v.day} {v.strftime('%B %Y')}"
+        return v
+
+    @field_validator("repository")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().startswith(("http://", "https://")):
+            raise ValueError("repository must be an http:// or https:// URL")
+        return v
+
+
+IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"]
+NATIVE = {"digits": (1, 8, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)}
+
+
+class DatasetSpec(Strict):
+    name: Literal["digits", "cifar10", "cifar100", "imagefolder"]
+    root: str | None = Field(default=None, description="cifar10/cifar100: folder holding cifar-10-batches-py/ or "
+                             "cifar-100-python/; imagefolder: one folder of class folders (relative to the manifest)")
+    train_root: str | None = Field(default=None, description="imagefolder: a folder of class folders for training "
+                                   "(validation is carved from it); needs test_root")
+    test_root: str | None = Field(default=None, description="imagefolder: a folder of class folders for testing")
+    split: list[Annotated[float, Field(gt=0)]] | None = Field(
+        default=None, min_length=3, max_length=3,
+        description="imagefolder with one root: train/validation/test ratios, e.g. [60, 20, 20] (stratified by class)")
+    classes: list[str] | None = Field(default=None, min_length=2, description="imagefolder: the class folder names "
+                                      "(default: every sub-folder, sorted); needed to smoke-build without the images")
+    labels: Literal["fine", "coarse"] = Field(default="fine", description="cifar100: 100 fine or 20 coarse labels")
+    bad_files: Literal["skip", "fail"] = Field(default="fail", description="imagefolder: unreadable images are "
+                                               "skipped (and counted in the report) or stop the build")
+    extensions: list[str] = Field(default_factory=lambda: list(IMAGE_EXTENSIONS),
+                                  description="imagefolder: file extensions read as images")
+    download: bool = False
+    image_size: int | None = Field(default=None, ge=4, le=1024, description="resize to N×N (default: native size; "
+                                   "required for imagefolder)")
+    channels: Literal[1, 3] | None = Field(default=None, description="1 = grayscale, 3 = RGB (default: native)")
+    val_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of the training set held out for validation")
+    validation: Literal["split", "test"] = Field(
+        default="split", description="split: carve validation from train; test: validate on the test set (as some notebooks do)")
+    test_fraction: float = Field(default=0.2, gt=0, lt=1, description="digits only: share held out as the test set")
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
+    normalize: bool = Field(default=True, description="standardise with per-channel mean/std of the training split")
+
+    @model_validator(mode="after")
+    def _imagefolder(self) -> "DatasetSpec":
+        if self.name != "imagefolder":
+            for key in ("train_root", "test_root", "split", "classes"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"`{key}` applies to imagefolder datasets only")
+            return self
+        if self.image_size is None:
+            raise ValueError("an imagefolder dataset needs `image_size` (its images are resized to N×N)")
+        if (self.train_root is None) != (self.test_root is None):
+            raise ValueError("give both `train_root` and `test_root`, or one `root` with a `split`")
+        if (self.root is None) == (self.train_root is None):
+            raise ValueError("an imagefolder dataset needs either `root` (with `split`) or `train_root` and `test_root`")
+        if self.split is not None and self.train_root is not None:
+            raise ValueError("`split` divides one `root`; with `train_root`/`test_root` validation is carved from "
+                             "the training images by `val_fraction`")
+        if self.root is not None and self.split is None:
+            raise ValueError("an imagefolder `root` needs `split: [train, validation, test]` ratios, e.g. [60, 20, 20]")
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            raise ValueError("`classes` lists a class twice")
+        return self
+
+    def native(self) -> tuple[int, int, int]:
+        """(channels, image size, classes) as the dataset ships it (imagefolder: the declared size and classes)."""
+        if self.name == "imagefolder":
+            return 3, self.image_size or 0, len(self.classes or [])
+        c, s, k = NATIVE[self.name]
+        return c, s, 20 if self.name == "cifar100" and self.labels == "coarse" else k
+
+    def input_shape(self) -> tuple[int, int, int]:
+        c, s, _ = self.native()
+        return (self.channels or c, self.image_size or s, self.image_size or s)
+
+    def num_classes(self) -> int:
+        return self.native()[2]
+
+
+VARIANT_KEYS = ("blocks", "drop_blocks", "channels", "kernel", "padding", "pool", "activation", "dense", "dropout")
+SOURCE_KEYS = ("weights", "head", "freeze", "input_size", "normalize", "inverted_residual", "width_mult")
+
+
+class WeightsFrom(Strict):
+    """Start from the final weights of an earlier experiment (or run) of the same manifest."""
+
+    from_: str = Field(alias="from", min_length=1, description="experiment id or run id")
+
+
+Weights = Union[Literal["imagenet", "none"], WeightsFrom]
+
+
+class HeadSpec(Strict):
+    """A small classifier head after the backbone's pooled features: dense layers, then one output per class."""
+
+    dense: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] = Field(default_factory=list, description="hidden widths, e.g. [128]")
+    activation: Literal[ACTIVATIONS] = "relu"  # type: ignore[valid-type]
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+
+
+class FreezeLast(Strict):
+    train_last: int = Field(ge=0, description="train only the last K blocks (and the head)")
+
+
+class FreezeModules(Strict):
+    modules: list[str] = Field(min_length=1, description="freeze these named modules (dotted names)")
+
+
+Freeze = Union[Literal["none", "backbone"], FreezeLast, FreezeModules]
+
+
+class ModelSpec(Strict):
+    """A model: custom `layers`, `extends: OTHER` plus variant overrides, or a `torchvision:`/`timm:` network."""
+
+    description: str | None = None
+    label: str | None = Field(default=None, max_length=60, description="short name in results tables, e.g. ResNet-34")
+    layers: list[LayerItem] | None = Field(default=None, min_length=1)
+    extends: str | None = Field(default=None, description="derive from another model and override parts of it")
+    torchvision: str | None = Field(default=None, description="a torchvision classification model, e.g. resnet18")
+    timm: str | None = Field(default=None, description="a timm model, e.g. inception_resnet_v2 (pip install timm)")
+    blocks: int | None = Field(default=None, ge=1, le=64, description="keep the first N conv blocks (or repeat the last)")
+    drop_blocks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="remove conv blocks (1-based)")
+    channels: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] | None = Field(default=None, description="out channels of each conv")
+    kernel: IntPair | None = Field(default=None, description="kernel size of every conv")
+    padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding)] | None = None
+    pool: Union[Annotated[int, Field(ge=1)], list[IntPair]] | None = Field(
+        default=None, description="kernel (= stride) of every pooling layer, or a list with one per layer")
+    activation: Literal[ACTIVATIONS] | None = Field(default=None, description="replace every activation")  # type: ignore[valid-type]
+    dense: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] | None = Field(default=None, description="widths of the hidden dense layers")
+    dropout: float | None = Field(default=None, ge=0, lt=1, description="p of every dropout layer")
+    weights: Weights | None = Field(default=None, description="imagenet (the library's pretrained weights, from the "
+                                    "local cache), none (random), or {from: EXPERIMENT_ID}")
+    head: Union[Literal["linear"], HeadSpec] | None = Field(
+        default=None, description="linear (default): one dense layer to the classes; or {dense: [128], ...}")
+    freeze: Freeze | None = Field(default=None, description="none (default), backbone, {train_last: K} or "
+                                  "{modules: [names]}")
+    input_size: int | None = Field(default=None, ge=8, le=1024, description="resize images to N×N on the device")
+    normalize: Literal["auto", "dataset", "imagenet", "none"] | None = Field(
+        default=None, description="auto (default): the weights' own statistics for pretrained weights, else the dataset's")
+    inverted_residual: list[Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=4, max_length=4)]] | None = \
+        Field(default=None, min_length=1, description="mobilenet_v2: the (t, c, n, s) rows of its inverted residuals")
+    width_mult: float | None = Field(default=None, gt=0, le=8, description="mobilenet_v2: channel width multiplier")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ModelSpec":
+        sources = [k for k in ("layers", "extends", "torchvision", "timm") if getattr(self, k) is not None]
+        if len(sources) != 1:
+            raise ValueError("a model needs exactly one of `layers` (its own), `extends` (a variant of another), "
+                             "`torchvision: NAME` or `timm: NAME`" + (f"; found {', '.join(sources)}" if sources else ""))
+        network = sources[0] in ("torchvision", "timm")
+        wrong = [k for k in (VARIANT_KEYS if network else SOURCE_KEYS) if getattr(self, k) is not None]
+        if wrong:
+            what = "layer-language variants (`extends`)" if network else "torchvision and timm models"
+            raise ValueError(f"`{wrong[0]}` applies to {what} only")
+        if (self.inverted_residual or self.width_mult) and self.torchvision != "mobilenet_v2":
+            raise ValueError("`inverted_residual` and `width_mult` apply to `torchvision: mobilenet_v2` only")
+        if self.inverted_residual and self.weights == "imagenet":
+            raise ValueError("ImageNet weights fit the original inverted-residual table only; use weights: none")
+        return self
+
+    @property
+    def source(self) -> str:
+        """custom, torchvision or timm."""
+        return "torchvision" if self.torchvision else "timm" if self.timm else "custom"
+
+    def overrides(self) -> dict:
+        """The variant overrides that are set, in the order they apply."""
+        return {k: getattr(self, k) for k in VARIANT_KEYS if getattr(self, k) is not None}
+
+
+OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"]
+LOSS_ALIASES = {
+    "cross_entropy": "cross_entropy",
+    "sparse_categorical_crossentropy": "cross_entropy",
+    "categorical_crossentropy": "cross_entropy",
+    "nll": "cross_entropy",
+}
+
+
+class OptimizerSpec(Strict):
+    name: OptimizerName = "adam"
+    lr: float = Field(default=1e-3, gt=0)
+    momentum: float = Field(default=0.0, ge=0)
+    nesterov: bool = False
+    weight_decay: float = Field(default=0.0, ge=0)
+    betas: tuple[float, float] | None = None
+    eps: float | None = Field(default=None, gt=0)
+
+
+class ScheduleSpec(Strict):
+    """Learning-rate schedule: step (every step_size epochs × gamma), cosine (to eta_min), one_cycle (per batch)."""
+
+    name: Literal["step", "cosine", "one_cycle"]
+    step_size: int = Field(default=10, ge=1)
+    gamma: float = Field(default=0.1, gt=0)
+    eta_min: float = Field(default=0.0, ge=0)
+    max_lr: float | None = Field(default=None, gt=0, description="one_cycle peak (default: the optimizer's lr)")
+
+
+class EarlyStoppingSpec(Strict):
+    """Stop when validation loss has not improved by min_delta for `patience` epochs."""
+
+    patience: int = Field(default=3, ge=1)
+    min_delta: float = Field(default=0.0, ge=0)
+
+
+class MeasureSpec(Strict):
+    """How the trade-off table's speed figures are measured after training."""
+
+    warmup: int = Field(default=5, ge=1, description="untimed forward passes first")
+    latency_repeats: int = Field(default=30, ge=3, description="timed batch-1 passes; the median is reported")
+    throughput_batch: int = Field(default=256, ge=1, description="batch size of the throughput measurement")
+    throughput_repeats: int = Field(default=5, ge=1)
+
+
+class CropSpec(Strict):
+    """Random crop of the padded image: a translation of up to ±padding pixels."""
+
+    padding: int = Field(ge=1, le=256, description="pixels added on each side before the random crop")
+    mode: Literal["reflect", "zeros", "edge"] = Field(default="reflect", description="how the padding is filled")
+
+
+def _crop_shorthand(v: Any) -> Any:
+    return {"padding": v} if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class AugmentSpec(Strict):
+    """Training-batch augmentation, done on the device at the input resolution (before any resize)."""
+
+    crop: Annotated[CropSpec | None, BeforeValidator(_crop_shorthand)] = Field(
+        default=None, description="random crop/translate with padding; `crop: 4` is {padding: 4, mode: reflect}")
+    flip: bool = Field(default=False, description="horizontal flip of half the images")
+    cutout: int | None = Field(default=None, ge=1, le=MAX_SIZE, description="side of one square per image set to "
+                               "the channel mean (zero after normalisation)")
+
+    def active(self) -> bool:
+        """Whether any augmentation is declared."""
+        return self.crop is not None or self.flip or self.cutout is not None
+
+
+class TrainSpec(Strict):
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec | None = None
+    early_stopping: EarlyStoppingSpec | None = None
+    loss: str = "cross_entropy"
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    epochs: int = Field(default=10, ge=1, le=10_000)
+    batch_size: int = Field(default=64, ge=1)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto", description="fp32, or autocast to bf16/fp16 (fp16 with loss scaling); auto: bf16 on a CUDA GPU "
+        "that supports it, fp32 elsewhere")
+    channels_last: bool | None = Field(default=None, description="channels-last memory format; default: on CUDA only")
+    compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = Field(
+        default=False, description="torch.compile the model (the first epoch pays the compilation); true is `default`; "
+        "reduce-overhead also captures CUDA graphs, for small networks whose steps are too short for the GPU")
+    data_on: Literal["auto", "device", "host"] = Field(
+        default="auto", description="where the uint8 images live while training: on the device, or in pinned host "
+        "memory streamed batch by batch; auto: the device when they fit in half its free memory")
+    measure: MeasureSpec = Field(default_factory=MeasureSpec)
+
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, v: str) -> str:
+        if v not in LOSS_ALIASES:
+            raise ValueError(f"unknown loss {v!r}; use one of {', '.join(LOSS_ALIASES)}")
+        return LOSS_ALIASES[v]
+
+
+class Experiment(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$", max_length=80)
+    model: str
+    title: str | None = None
+    description: str | None = None
+    train: dict[str, Any] = Field(default_factory=dict, description="overrides of the top-level train settings")
+    dataset: dict[str, Any] | None = Field(default=None, description="overrides of the top-level dataset, e.g. "
+                                           "{name: cifar100} for the parent of a transfer chain")
+    weights: Weights | None = Field(default=None, description="overrides the model's weights, e.g. {from: parent}")
+    freeze: Freeze | None = Field(default=None, description="overrides the model's freezing policy")
+    sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = Field(
+        default=None, description="dotted path → values; several keys form a grid, e.g. {optimizer.lr: [0.001, 0.01]}; "
+                                  "`model.KEY` varies the model (activation, channels, dense, ...)")
+
+
+DEFAULT_SECTIONS = ["cover", "contents", "architecture", "parameters", "training", "evaluation", "comparison",
+                    "provenance"]
+
+
+class Manifest(Strict):
+    report: ReportMeta
+    dataset: DatasetSpec
+    models: dict[str, ModelSpec] = Field(min_length=1)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    experiments: list[Experiment] = Field(min_length=1)
+    sections: list[SectionItem] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
+
+
+class LoadedManifest:
+    """A validated manifest with its source positions, folder, and resolved experiment configs."""
+
+    def __init__(self, manifest: Manifest, located: Located, path: Path):
+        self.manifest = manifest
+        self.located = located
+        self.path = path
+        self.base_dir = path.parent
+        self.stem = path.stem
+        self.model_layers: dict[str, list] = {}
+        self.runs: list = []  # sweeps.RunSpec, filled in by load_manifest
+        problems: list[Problem] = []
+        self.sections = [_section_of(i, s, located, problems) for i, s in enumerate(manifest.sections)]
+        self.train = {e.id: _resolve_train(manifest.train, e, i, located, problems)
+                      for i, e in enumerate(manifest.experiments)}
+        self.datasets = {e.id: _resolve_dataset(manifest.dataset, e, i, located, problems)
+                         for i, e in enumerate(manifest.experiments)}
+        if problems:
+            raise ManifestError(problems)
+
+    def template_override(self) -> Path | None:
+        """The folder whose templates override the pack's: report.template_dir, else templates/ beside the manifest."""
+        chosen = self.manifest.report.template_dir
+        folder = (self.base_dir / (chosen or "templates")).resolve()
+        return folder if folder.is_dir() and folder.is_relative_to(self.base_dir) else None
+
+    def experiment(self, exp_id: str) -> Experiment:
+        return next(e for e in self.manifest.experiments if e.id == exp_id)
+
+    def layers_of(self, model: str) -> list:
+        """Normalised layers of a manifest model or of a swept variant such as `cnn[activation=gelu]`."""
+        if model in self.model_layers:
+            return self.model_layers[model]
+        return next(r.layers for r in self.runs if r.model == model)
+
+    def problem(self, path: tuple, message: str) -> Problem:
+        return self.located.problem(path, message)
+
+
+def _section_of(index: int, item: Any, located: Located, problems: list[Problem]) -> Section:
+    kind, opts = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+    try:
+        validated = SECTION_KINDS[kind].model_validate(opts or {})
+    except ValidationError as exc:
+        problems.extend(_problems(exc, located, ("sections", index, kind)))
+        return Section(kind=kind)
+    return Section(kind=kind, options=validated.model_dump())
+
+
+def _resolve_train(defaults: TrainSpec, exp: Experiment, index: int, located: Located,
+                   problems: list[Problem]) -> TrainSpec:
+    merged = deep_merge(defaults.model_dump(), exp.train)
+    try:
+        return TrainSpec.model_validate(merged)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, located, ("experiments", index, "train")))
+        return defaults
+
+
+def _resolve_dataset(default: DatasetSpec, exp: Experiment, index: int, located: Located,
+                     problems: list[Problem]) -> DatasetSpec:
+    if not exp.dataset:
+        return default
+    merged = default.model_dump(exclude_none=True)
+    if "name" in exp.dataset and exp.dataset["name"] != default.name:  # another dataset: its own defaults
+        merged = {k: v for k, v in merged.items() if k in ("seed", "val_fraction", "validation", "normalize",
+                                                             "download", "image_size", "channels")}
+    try:
+        return DatasetSpec.model_validate({**merged, **exp.dataset})
+    except ValidationError as exc:
+        problems.extend(_problems(exc, located, ("experiments", index, "dataset")))
+        return default
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return base with override's values merged in, recursively for nested mappings."""
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def _problems(exc: ValidationError, located: Located, prefix: tuple = ()) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        path = prefix + tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key {str(path[-1])!r}"
+        elif err["type"] == "missing":
+            msg = f"missing required key {str(path[-1])!r}"
+        # drop the union-tag segments pydantic adds, which never appear in the YAML
+        shown: tuple = ()
+        for seg in path:
+            if seg in ("bare", "item", "[key]") or (shown and seg == shown[-1] and isinstance(seg, str)):
+                continue
+            shown += (seg,)
+        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], (dict, list)):
+            msg += f" (got {err['input']!r})"
+        problems.append(Problem(located.file, *located.where(path), dotted(shown), msg))
+    # a union member that fails reports once per member; keep the first per location
+    seen, unique = set(), []
+    for p in problems:
+        if (p.line, p.column, p.path) not in seen:
+            seen.add((p.line, p.column, p.path))
+            unique.append(p)
+    return unique
+
+
+def apply_overrides(data: dict, overrides: list[str], located: Located) -> None:
+    """Apply `--set a.b.c=VALUE` overrides in place; VALUE is read as a YAML scalar."""
+    for item in overrides:
+        if "=" not in item:
+            raise ManifestError([Problem("--set", 1, 1, item, "expected KEY=VALUE")])
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError):  # bad tags, dates, huge ints
+            value = raw
+        node: Any = data
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                idx = _list_index(node, part)
+                if idx is None:
+                    raise ManifestError([Problem("--set", 1, 1, key, f"no list item {part!r}")])
+                if last:
+                    node[idx] = value
+                node = node[idx]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                raise ManifestError([Problem("--set", 1, 1, key, f"{'.'.join(parts[:i])} is not a mapping or list")])
+        located.positions.setdefault(tuple(int(p) if p.isdigit() else p for p in parts), (1, 1))
+
+
+def _list_index(items: list, part: str) -> int | None:
+    if part.isdigit() and int(part) < len(items):
+        return int(part)
+    for i, it in enumerate(items):
+        if isinstance(it, dict) and it.get("id") == part:
+            return i
+    return None
+
+
+def load_manifest(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest:
+    """Load, override and validate a manifest; raise ManifestError listing every problem."""
+    path = Path(path)
+    located = load_yaml(path)
+    if not isinstance(located.data, dict):
+        raise ManifestError([located.problem((), "a manifest is a mapping with report, dataset, models, ...")])
+    if overrides:
+        apply_overrides(located.data, overrides, located)
+    try:
+        manifest = Manifest.model_validate(located.data)
+    except ValidationError as exc:
+        raise ManifestError(_problems(exc, located)) from None
+    loaded = LoadedManifest(manifest, located, path.resolve())
+    problems = _resolve_classes(loaded)
+    problems += check_references(loaded) + _expand_runs(loaded)
+    if problems:
+        raise ManifestError(problems)
+    return loaded
+
+
+def _expand_runs(loaded: LoadedManifest) -> list[Problem]:
+    """Resolve model variants and sweeps into `loaded.model_layers` and `loaded.runs`."""
+    from reportgen.manifest.sweeps import expand
+    from reportgen.manifest.variants import resolve_all
+
+    layers, errors = resolve_all(loaded.manifest.models)
+    problems = [loaded.problem(("models", name, key), msg) for name, (key, msg) in errors.items()]
+    loaded.model_layers = layers
+    loaded.runs = expand(loaded, layers, problems)
+    run_ids = {r.id for r in loaded.runs} | {e.id for e in loaded.manifest.experiments}
+    for i, sec in enumerate(loaded.sections):
+        refs = [(("experiments", j), ref) for j, ref in enumerate(sec.options.get("experiments") or [])]
+        refs += [(("items", k, "experiments", j), ref) for k, item in enumerate(sec.options.get("items") or [])
+                 for j, ref in enumerate(item["experiments"])]
+        refs += [(("notes", key), key) for key in (sec.options.get("notes") or {})]
+        for where, ref in refs:
+            if ref not in run_ids:
+                problems.append(loaded.problem(("sections", i, sec.kind) + where,
+                                               f"unknown experiment {ref!r} (experiment ids and run ids such as "
+                                               "`lr_sweep/lr=0.01` can be named)"))
+    return problems
+
+
+def _resolve_classes(loaded: LoadedManifest) -> list[Problem]:
+    """Image-folder datasets without `classes`: read the class folder names from disk."""
+    from reportgen.data.imagefolder import scan_classes
+
+    problems, found = [], {}
+    for i, exp in enumerate(loaded.manifest.experiments):
+        spec = loaded.datasets[exp.id]
+        if spec.name != "imagefolder" or spec.classes is not None:
+            continue
+        where = ("experiments", i, "dataset") if exp.dataset else ("dataset",)
+        root = (loaded.base_dir / (spec.root or spec.train_root)).resolve()
+        if root not in found:
+            found[root] = scan_classes(root) if root.is_dir() else None
+            if found[root] is None or len(found[root]) < 2:
+                what = "does not exist" if found[root] is None else f"has {len(found[root])} class folder(s)"
+                problems.append(loaded.problem(where, f"cannot read the class names: {root} {what}; an image-folder "
+                                               "dataset needs one folder per class (at least two), or list them "
+                                               "under `classes:`"))
+        if found[root] and len(found[root]) >= 2:
+            loaded.datasets[exp.id] = spec.model_copy(update={"classes": found[root]})
+    main = loaded.manifest.dataset
+    if main.name == "imagefolder" and main.classes is None:
+        first = next((loaded.datasets[e.id] for e in loaded.manifest.experiments if not e.dataset), None)
+        if first is not None and first.classes:
+            loaded.manifest = loaded.manifest.model_copy(update={"dataset": first})
+    return problems
+
+
+def check_references(loaded: LoadedManifest) -> list[Problem]:
+    """Cross-checks pydantic cannot do: model and experiment names, prose files, duplicate ids."""
+    m, problems = loaded.manifest, []
+    ids: dict[str, int] = {}
+    for i, exp in enumerate(m.experiments):
+        if exp.model not in m.models:
+            problems.append(loaded.problem(("experiments", i, "model"),
+                                           f"unknown model {exp.model!r}; defined: {', '.join(m.models)}"))
+        if exp.id in ids:
+            problems.append(loaded.problem(("experiments", i, "id"),
+                                           f"duplicate experiment id {exp.id!r} (also experiments[{ids[exp.id]}])"))
+        ids.setdefault(exp.id, i)
+    for i, exp in enumerate(m.experiments):
+        weights = exp.weights or (m.models[exp.model].weights if exp.model in m.models else None)
+        if isinstance(weights, WeightsFrom) and weights.from_ not in ids:
+            where = ("experiments", i, "weights") if exp.weights else ("models", exp.model, "weights")
+            problems.append(loaded.problem(where, f"weights from unknown experiment {weights.from_!r}; "
+                                           f"defined: {', '.join(ids)}"))
+        for key in ("weights", "freeze"):
+            if getattr(exp, key) is not None and exp.model in m.models and m.models[exp.model].source == "custom":
+                problems.append(loaded.problem(("experiments", i, key), f"`{key}` applies to torchvision and timm "
+                                               "models; layer-language models train every layer from random weights"))
+    if m.report.template_dir is not None:
+        target = (loaded.base_dir / m.report.template_dir).resolve()
+        if not target.is_relative_to(loaded.base_dir) or not target.is_dir():
+            problems.append(loaded.problem(("report", "template_dir"), "template_dir must be a folder inside the "
+                                           f"manifest's folder ({m.report.template_dir} is not)"))
+    for i, sec in enumerate(loaded.sections):
+        for key, known in (("models", m.models),):
+            for j, name in enumerate(sec.options.get(key) or []):
+                if name not in known:
+                    problems.append(loaded.problem(("sections", i, sec.kind, key, j), f"unknown {key[:-1]} {name!r}"))
+        if sec.kind == "prose" and sec.options.get("file"):
+            target = (loaded.base_dir / sec.options["file"]).resolve()
+            if not target.is_relative_to(loaded.base_dir):
+                problems.append(loaded.problem(("sections", i, "prose", "file"), "prose files must lie inside the manifest's folder"))
+            elif not target.is_file():
+                problems.append(loaded.problem(("sections", i, "prose", "file"), f"prose file not found: {sec.options['file']}"))
+            elif why := prose.check_file(target):  # size, UTF-8, bracket nesting
+                problems.append(loaded.problem(("sections", i, "prose", "file"), why))
+        if sec.kind == "prose" and sec.options.get("text") is not None and (why := prose.check_text(sec.options["text"])):
+            problems.append(loaded.problem(("sections", i, "prose", "text"), why))
+    return problems
+
+
+def json_schema() -> dict:
+    """JSON Schema of the manifest."""
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "reportgen manifest"
+    return schema

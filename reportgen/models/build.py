@@ -1,0 +1,282 @@
+"""Build PyTorch modules from the manifest's layer lists, inferring every input size."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from reportgen.errors import ManifestError, Problem, UserError
+from reportgen.manifest.schema import LoadedManifest
+
+
+class LayerError(ValueError):
+    """A layer that cannot follow the previous one (shape mismatch, too-large kernel, …)."""
+
+    def __init__(self, index: int, message: str):
+        super().__init__(message)
+        self.index = index
+
+
+class GlobalAvgPool(nn.Module):
+    """Average over the spatial dimensions: (N, C, H, W) → (N, C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+def activation_module(kind: str, opts: dict) -> nn.Module:
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(opts["negative_slope"] if opts["negative_slope"] is not None else 0.01)
+    if kind == "elu":
+        return nn.ELU(opts["alpha"] if opts["alpha"] is not None else 1.0)
+    return {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+            "relu6": nn.ReLU6, "silu": nn.SiLU}[kind]()
+
+
+def _module(kind: str, opts: dict, shape: tuple, num_classes: int) -> nn.Module:
+    """One layer for an input of `shape` (without the batch dimension)."""
+    spatial = len(shape) == 3
+    if kind == "conv":
+        if not spatial:
+            raise ValueError(f"conv needs an image-shaped input (C, H, W), got {list(shape)}; is it after flatten?")
+        return nn.Conv2d(shape[0], opts["out"], opts["kernel"], stride=opts["stride"], padding=opts["padding"],
+                         bias=opts["bias"])
+    if kind in ("maxpool", "avgpool"):
+        if not spatial:
+            raise ValueError(f"{kind} needs an image-shaped input (C, H, W), got {list(shape)}")
+        cls = nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d
+        return cls(opts["kernel"], stride=opts["stride"] or opts["kernel"], padding=opts["padding"])
+    if kind == "batchnorm":
+        cls = nn.BatchNorm2d if spatial else nn.BatchNorm1d
+        return cls(shape[0], eps=opts["eps"], momentum=opts["momentum"])
+    if kind == "linear":
+        if len(shape) != 1:
+            raise ValueError(f"linear needs a flat input, got {list(shape)}; add `flatten` or `global_avgpool` before it")
+        out = num_classes if opts["out"] == "classes" else opts["out"]
+        return nn.Linear(shape[0], out, bias=opts["bias"])
+    if kind == "dropout":
+        return nn.Dropout(opts["p"])
+    if kind == "flatten":
+        return nn.Flatten()
+    if kind == "global_avgpool":
+        if not spatial:
+            raise ValueError(f"global_avgpool needs an image-shaped input (C, H, W), got {list(shape)}")
+        return GlobalAvgPool()
+    return activation_module(kind, opts)
+
+
+SHORT_NAMES = {"conv": "conv", "batchnorm": "bn", "maxpool": "pool", "avgpool": "avgpool", "linear": "fc",
+               "dropout": "dropout", "flatten": "flatten", "global_avgpool": "gap"}
+
+
+def build_model(layers: list[tuple[str, dict]], input_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
+    """Instantiate a model from normalised layers; raise LayerError naming the first layer that cannot be built."""
+    modules: "OrderedDict[str, nn.Module]" = OrderedDict()
+    counts: dict[str, int] = {}
+    shape: tuple = tuple(input_shape)
+    probe = torch.zeros(1, *shape)
+    for i, (kind, opts) in enumerate(layers):
+        short = SHORT_NAMES.get(kind, kind)
+        counts[short] = counts.get(short, 0) + 1
+        name = opts.get("name") or f"{short}{counts[short]}"
+        if name in modules:
+            raise LayerError(i, f"duplicate layer name {name!r}")
+        try:
+            module = _module(kind, opts, shape, num_classes)
+            with torch.no_grad():
+                probe = module.eval()(probe)
+        except (ValueError, RuntimeError, TypeError, OverflowError) as exc:
+            raise LayerError(i, f"{kind} cannot take an input of shape {list(shape)}: {_short(exc)}") from None
+        if probe.numel() == 0 or 0 in probe.shape:
+            raise LayerError(i, f"{kind} turns {list(shape)} into an empty output {list(probe.shape[1:])}")
+        shape = tuple(probe.shape[1:])
+        modules[name] = module.train()
+    if len(shape) != 1 or shape[0] != num_classes:
+        raise LayerError(len(layers) - 1,
+                         f"the model must end in {num_classes} outputs (one per class), but it ends in {list(shape)}; "
+                         "finish with `linear: classes`")
+    return nn.Sequential(modules)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:200]
+
+
+def _located(loaded: LoadedManifest, name: str, exc: LayerError) -> Problem:
+    spec = loaded.manifest.models.get(name)
+    if spec is not None and spec.layers is not None:
+        return loaded.problem(("models", name, "layers", exc.index), str(exc))
+    layers = loaded.layers_of(name)
+    what = f"layer {exc.index + 1} ({layers[exc.index][0]}) of the variant {name}: {exc}"
+    if spec is not None:
+        return loaded.problem(("models", name), what)
+    group = next(r.group for r in loaded.runs if r.model == name)
+    index = next(i for i, e in enumerate(loaded.manifest.experiments) if e.id == group)
+    return loaded.problem(("experiments", index, "sweep"), what)
+
+
+def _context(loaded: LoadedManifest, name: str):
+    """(dataset spec, network spec or None) of a model name as its first run uses it."""
+    run = next((r for r in loaded.runs if r.model == name), None) or \
+        next((r for r in loaded.runs if r.model.split("@", 1)[0] == name), None)
+    if run is not None:
+        return run.dataset or loaded.manifest.dataset, run.network
+    spec = loaded.manifest.models.get(name.split("@", 1)[0])
+    return loaded.manifest.dataset, spec if spec is not None and spec.source != "custom" else None
+
+
+def input_shape_of(dataset, network) -> tuple[int, int, int]:
+    """What the model sees: the dataset's shape, or 3 channels at the network's input size."""
+    c, s, _ = dataset.input_shape()
+    if network is None:
+        return c, s, s
+    size = network.input_size or s
+    return 3, size, size
+
+
+def build_manifest_model(loaded: LoadedManifest, name: str, dataset=None) -> nn.Sequential:
+    """Build a manifest's layer-language model (or a swept variant); shape errors become located manifest errors."""
+    ds = dataset or _context(loaded, name)[0]
+    try:
+        return build_model(loaded.layers_of(name), ds.input_shape(), ds.num_classes())
+    except LayerError as exc:
+        raise ManifestError([_located(loaded, name.split("@", 1)[0] if "@" in name else name, exc)]) from None
+
+
+def build_named(loaded: LoadedManifest, name: str, smoke: bool = False, weights: bool = True,
+                allow_download: bool = False) -> tuple[nn.Module, dict]:
+    """Any model of the manifest by name, with info on where its weights came from."""
+    from reportgen.models.pretrained import build_network
+
+    ds, network = _context(loaded, name)
+    if network is None:
+        return build_manifest_model(loaded, name, ds), {"source": "custom"}
+    spec = network if weights else network.model_copy(update={"weights": "none"})
+    return build_network(spec, ds.num_classes(), allow_download=allow_download, smoke=smoke)
+
+
+def _check_network(loaded: LoadedManifest, name: str) -> list[Problem]:
+    base = name.split("@", 1)[0]
+    ds, network = _context(loaded, name)
+    try:
+        model, _ = build_named(loaded, name, weights=False)
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape_of(ds, network)))
+    except UserError as exc:
+        return [loaded.problem(("models", base, network.source), str(exc))]
+    except (RuntimeError, ValueError) as exc:
+        size = input_shape_of(ds, network)[1]
+        return [loaded.problem(("models", base), f"{network.source} {network.torchvision or network.timm} cannot take "
+                               f"{size}×{size} images ({_short(exc)}); set a larger `input_size`, e.g. 224")]
+    return []
+
+
+def check_models(loaded: LoadedManifest) -> list[Problem]:
+    """Build every model and swept variant once so shape mistakes surface before any training."""
+    problems: list[Problem] = []
+    for name in dict.fromkeys([*loaded.model_layers, *(r.model for r in loaded.runs)]):
+        if _context(loaded, name)[1] is not None:
+            problems.extend(p for p in _check_network(loaded, name) if p not in problems)
+            continue
+        try:
+            build_manifest_model(loaded, name)
+        except ManifestError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
+def _size(v) -> str:
+    return f"{v[0]}×{v[1]}" if isinstance(v, (tuple, list)) and v[0] != v[1] else f"{v[0] if isinstance(v, (tuple, list)) else v}"
+
+
+def describe(kind: str, opts: dict, num_classes: int) -> str:
+    """A layer's configuration in words, as the architecture table prints it."""
+    if kind == "conv":
+        k = opts["kernel"]
+        text = f"{opts['out']} filters, kernel {k[0]}×{k[1]}, stride {_size(opts['stride'])}, padding {opts['padding']}"
+        return text + ("" if opts["bias"] else ", no bias")
+    if kind in ("maxpool", "avgpool"):
+        k = opts["kernel"]
+        return f"kernel {k[0]}×{k[1]}, stride {_size(opts['stride'] or k)}" + (f", padding {opts['padding']}" if opts["padding"] else "")
+    if kind == "linear":
+        out = f"{num_classes} (one per class)" if opts["out"] == "classes" else str(opts["out"])
+        return f"{out} outputs" + ("" if opts["bias"] else ", no bias")
+    if kind == "dropout":
+        return f"p = {opts['p']}"
+    if kind == "batchnorm":
+        return f"eps {opts['eps']:g}, momentum {opts['momentum']:g}"
+    if kind == "flatten":
+        return "to a vector"
+    if kind == "global_avgpool":
+        return "mean over height and width"
+    if kind == "leaky_relu":
+        return f"negative slope {opts['negative_slope'] if opts['negative_slope'] is not None else 0.01:g}"
+    return "activation"
+
+
+def model_record(loaded: LoadedManifest, name: str) -> dict:
+    """The model's per-layer table (shapes, parameter arithmetic) plus each layer's configuration."""
+    from reportgen.models.params import summarize
+
+    ds, network = _context(loaded, name)
+    if network is not None:
+        return _network_record(loaded, name, ds, network)
+    spec = loaded.manifest.models.get(name) or (loaded.manifest.models.get(name.split("@", 1)[0]) if "@" in name else None)
+    model = build_manifest_model(loaded, name, ds)
+    summary = summarize(model, ds.input_shape())
+    configs = {}
+    for (module_name, _), (kind, opts) in zip(model.named_children(), loaded.layers_of(name)):
+        configs[module_name] = describe(kind, opts, ds.num_classes())
+    for row in summary["layers"]:
+        row["config"] = configs.get(row["name"], "")
+    base = name.split("[", 1)[0].split("@", 1)[0]
+    # a swept variant is not what its base's description says (another activation, other widths): its name says it
+    summary["description"] = spec.description if spec else None
+    summary["label"] = spec.label if spec else None
+    summary["extends"] = spec.extends if spec else (base if base != name.split("@", 1)[0] else None)
+    summary["variant"] = spec.overrides() if spec else dict(next(r.model_overrides for r in loaded.runs if r.model == name))
+    summary["source"] = "custom"
+    summary["size_bytes"] = state_bytes(model)
+    return summary
+
+
+def state_bytes(model: nn.Module) -> int:
+    """Size of the model's state dict as torch.save writes it: what a checkpoint of it takes on disk."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getbuffer().nbytes
+
+
+def _network_record(loaded: LoadedManifest, name: str, ds, network) -> dict:
+    """A torchvision/timm network: block-level table, head, frozen blocks, and where its weights come from."""
+    from reportgen.models.params import block_summary
+
+    model, info = build_named(loaded, name, weights=False)
+    base = name.split("@", 1)[0]
+    summary = block_summary(model, input_shape_of(ds, network), info["blocks"], info["head"])
+    summary.update({
+        "source": network.source, "network": network.torchvision or network.timm,
+        "description": network.description, "label": network.label, "extends": None, "variant": {},
+        "weights": (network.weights if isinstance(network.weights, str) or network.weights is None
+                    else f"from {network.weights.from_}") or "none",
+        "head": info["head"], "head_layers": info["head_layers"], "frozen": info["frozen"],
+        "freeze": _freeze_text(network.freeze), "input_size": input_shape_of(ds, network)[1],
+        "dataset_size": ds.input_shape()[1], "base": base,
+        "inverted_residual": info.get("inverted_residual"),
+        "size_bytes": state_bytes(model),
+    })
+    return summary
+
+
+def _freeze_text(freeze) -> str:
+    if freeze in (None, "none"):
+        return "nothing frozen: every layer is fine-tuned"
+    if freeze == "backbone":
+        return "backbone frozen: only the new head is trained"
+    if hasattr(freeze, "train_last"):
+        return f"all but the last {freeze.train_last} blocks frozen"
+    return "frozen: " + ", ".join(freeze.modules)

@@ -1,0 +1,189 @@
+"""The figure cache: each figure is drawn once for the exact data it shows and kept on disk, as SVG for the HTML
+and as PNG for the PDF (WeasyPrint lays out a raster image much faster than a plot's thousands of vector paths)."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import importlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable
+
+import matplotlib
+
+from reportgen.sourcehash import source_digest
+from reportgen.writer import write_bytes
+
+matplotlib.use("Agg")  # before anything imports pyplot: never a GUI backend
+
+
+class _OnFirstUse:
+    """A module imported when first used: pyplot and seaborn take seconds to import, a rebuild from the cache
+    draws nothing."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+plt = _OnFirstUse("matplotlib.pyplot")
+sns = _OnFirstUse("seaborn")
+
+STYLE = {
+    "svg.hashsalt": "reportgen",  # stable ids in the SVG, so rebuilding gives identical HTML
+    "svg.fonttype": "path",  # glyphs as paths: identical rendering in every browser and in WeasyPrint
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+}
+RASTER_DPI = 200  # the PDF's figures: sharp in print, a fraction of the vector figure's layout time
+FIGURE_CODE = ("report/figures",)  # packages whose source decides a figure's pixels
+PAD = 0.1  # margin around a figure, in inches
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """Hash of the figure modules' source, matplotlib's and seaborn's versions and the style: what draws a figure."""
+    h = hashlib.sha256(f"matplotlib {matplotlib.__version__}|seaborn {version('seaborn')}|dpi {RASTER_DPI}|"
+                       f"{json.dumps(STYLE, sort_keys=True)}".encode())
+    h.update(source_digest(*FIGURE_CODE).encode())
+    return h.hexdigest()
+
+
+def figure_key(draw: Callable, args: tuple) -> str:
+    """SHA-256 of the drawing function's name, the JSON of its inputs and the figure code's version."""
+    material = json.dumps({"figure": f"{draw.__module__}.{draw.__qualname__}", "inputs": args,
+                           "code": code_version()}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def svg_text(fig, pad: float = PAD, bbox=None) -> str:
+    """The figure as an <svg> element without XML prologue or metadata (ids not yet made unique); cut to `bbox`
+    (inches) when given, else to its tight box plus `pad` inches."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches=bbox or "tight", pad_inches=pad,
+                metadata={"Date": None, "Creator": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.S).strip()  # RDF boilerplate, printed by some
+
+
+def png_bytes(fig, bbox) -> bytes:
+    """The figure cut to `bbox` (inches) as a deterministic RGB PNG at RASTER_DPI (no alpha: the PDF needs no mask)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=RASTER_DPI, bbox_inches=bbox, facecolor="white")
+    out = io.BytesIO()
+    Image.open(io.BytesIO(buf.getvalue())).convert("RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def prefix_ids(svg: str, prefix: str) -> str:
+    """Give every id of an SVG the prefix: several SVGs share one HTML document."""
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    seen: dict[str, int] = {}
+
+    def rename(m) -> str:  # identical content (two equal images) gets one id twice: number the repeats
+        seen[m[1]] = seen.get(m[1], 0) + 1
+        return f'id="{prefix}-{m[1]}"' if seen[m[1]] == 1 else f'id="{prefix}-{m[1]}-{seen[m[1]]}"'
+
+    svg = re.sub(r'\bid="([^"]+)"', rename, svg)
+    return re.sub(r'(href="#|url\(#)([^")]+)', lambda m: f"{m[1]}{prefix}-{m[2]}" if m[2] in ids else m[0], svg)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One drawn figure: its SVG (ids unprefixed) and, for print, its PNG (empty when not rasterised)."""
+
+    svg: str
+    png: bytes
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.svg.encode("utf-8") + b"\0" + self.png).hexdigest()
+
+    def img(self) -> str:
+        """An <img> of the PNG, as wide as the vector figure (pixels at RASTER_DPI → points)."""
+        width_px = int.from_bytes(self.png[16:20], "big")  # PNG IHDR: width, then height, big-endian
+        width_pt = width_px * 72 / RASTER_DPI
+        data = base64.b64encode(self.png).decode("ascii")
+        return (f'<img class="figure-raster" alt="" src="data:image/png;base64,{data}" '
+                f'style="width: {width_pt:.2f}pt; max-width: 100%; height: auto">')
+
+
+def draw(draw_fn: Callable, args: tuple, raster: bool) -> Entry:
+    """Run a drawing function (which returns a matplotlib figure) in the report's style and export it."""
+    with plt.rc_context(STYLE):
+        fig = draw_fn(*args)
+        try:
+            fig.draw_without_rendering()  # one layout pass gives the tight box of both exports
+            bbox = fig.get_tightbbox().padded(PAD)
+            return Entry(svg_text(fig, bbox=bbox), png_bytes(fig, bbox) if raster else b"")
+        finally:
+            plt.close(fig)
+
+
+class FigureCache:
+    """Figures by key under `<root>/figures/<key>.json` (root None: kept nowhere); with `raster`, each also as PNG."""
+
+    def __init__(self, root: Path | None, raster: bool = False):
+        self.folder = Path(root) / "figures" if root is not None else None
+        self.raster = raster
+        self.counts = {"drawn": 0, "cached": 0}
+        self._print: dict[str, str] = {}  # a figure's SVG as it appears in the HTML → its <img> for the PDF
+
+    def figure(self, draw_fn: Callable, *args, prefix: str) -> str:
+        """The SVG of draw_fn(*args), ids prefixed with `prefix`: from the cache, or drawn now and cached."""
+        key = figure_key(draw_fn, args)
+        entry = self._load(key)
+        if entry is None or (self.raster and not entry.png):  # an HTML-only build cached no PNG: draw it now
+            entry = draw(draw_fn, args, self.raster)
+            self.counts["drawn"] += 1
+            self._store(key, entry)
+        else:
+            self.counts["cached"] += 1
+        svg = prefix_ids(entry.svg, prefix)
+        if self.raster:
+            self._print[svg] = entry.img()
+        return svg
+
+    def for_print(self, html: str) -> str:
+        """The HTML with each figure served here as its PNG instead of its SVG (the PDF's version)."""
+        for svg, img in self._print.items():
+            html = html.replace(svg, img)
+        return html
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.json"
+
+    def _load(self, key: str) -> Entry | None:
+        """A sound entry, else None (absent, unreadable, truncated or failing its checksum: it is drawn again)."""
+        if self.folder is None:
+            return None
+        try:
+            record = json.loads(self._path(key).read_text("utf-8"))
+            entry = Entry(record["svg"], base64.b64decode(record["png"], validate=True))
+            if record["key"] != key or record["sha256"] != entry.digest() or not entry.svg.startswith("<svg"):
+                return None
+            return entry
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _store(self, key: str, entry: Entry) -> None:
+        if self.folder is None:
+            return
+        record = {"key": key, "sha256": entry.digest(), "svg": entry.svg,
+                  "png": base64.b64encode(entry.png).decode("ascii")}
+        write_bytes(self._path(key), json.dumps(record, sort_keys=True).encode("utf-8"))

@@ -1,0 +1,107 @@
+"""Render the document through Jinja templates (autoescaped, sandboxed) into one self-contained HTML file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from reportgen.errors import UserError
+from reportgen.report.formatting import FILTERS
+
+TEMPLATE_PACKS = ("assignment", "paper", "lab")
+BASE_PACK = "assignment"  # other packs fall back to its section templates
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "
+       "form-action 'none'")
+PAPER_SIZES = {"a4": "A4", "letter": "letter"}
+
+
+def templates_root() -> Path:
+    """Built-in templates: inside the installed package (wheel) or beside it (source checkout)."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "templates", package.parent / "templates"):
+        if (candidate / BASE_PACK / "report.html.j2").is_file():
+            return candidate
+    raise FileNotFoundError(f"reportgen's templates are missing (looked in {package / 'templates'} and "
+                            f"{package.parent / 'templates'}); reinstall reportgen")
+
+
+def search_path(pack: str, override: Path | None = None) -> list[Path]:
+    """Where templates are looked up, first match wins: the override folder, the pack, the base pack."""
+    root = templates_root()
+    dirs = [override] if override is not None else []
+    return dirs + list(dict.fromkeys([root / pack, root / BASE_PACK]))
+
+
+def environment(pack: str, override: Path | None = None) -> jinja2.Environment:
+    """Autoescaped, sandboxed Jinja: undefined names are errors; `builtin/NAME` is the pack's own NAME.
+
+    An override template may `{% extends "builtin/sections/cover.html.j2" %}` the file it replaces."""
+    builtin = jinja2.FileSystemLoader([str(p) for p in search_path(pack)])
+    loader = jinja2.ChoiceLoader([
+        jinja2.PrefixLoader({"builtin": builtin}, delimiter="/"),
+        jinja2.FileSystemLoader([str(p) for p in search_path(pack, override)]),
+    ])
+    env = SandboxedEnvironment(
+        loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    # figures are SVG produced by our own figure stage, prose is sanitized HTML: both are trusted markup
+    env.filters["trusted"] = Markup
+    return env
+
+
+def stylesheet(env: jinja2.Environment, paper: str) -> str:
+    """The pack's style.css (or its override), then extra.css if an override folder has one, then the page size."""
+    css = env.loader.get_source(env, "style.css")[0]
+    try:
+        css += "\n" + env.loader.get_source(env, "extra.css")[0]
+    except jinja2.TemplateNotFound:
+        pass
+    size = PAPER_SIZES[paper]
+    return css + f"\n@page {{ size: {size}; }}\n@page landscape {{ size: {size} landscape; }}\n"
+
+
+def _with_csp(html: str) -> str:
+    """Put reportgen's Content-Security-Policy first in <head>, whatever an override template did."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    match = re.search(r"<head\b[^>]*>", html, flags=re.IGNORECASE)
+    if match:
+        return html[:match.end()] + "\n" + meta + html[match.end():]
+    return meta + "\n" + html
+
+
+def render_html(document: dict, override: Path | None = None) -> str:
+    """The report as HTML text, through the manifest's template pack and optional override folder."""
+    report = document["report"]
+    pack = report.get("template") or BASE_PACK
+    env = environment(pack, override)
+    css = stylesheet(env, report.get("paper") or "a4")
+    try:
+        html = env.get_template("report.html.j2").render(doc=document, css=Markup(css))
+    except jinja2.TemplateError as exc:
+        if override is None:
+            raise  # a built-in template's error is reportgen's bug
+        raise TemplateOverrideError(f"{_where(exc, override)}: {type(exc).__name__}: {exc}") from None
+    return _with_csp(html)
+
+
+class TemplateOverrideError(UserError):
+    """An override template that does not render (syntax error, unknown name, or a sandbox violation)."""
+
+
+def _where(exc: jinja2.TemplateError, override: Path) -> str:
+    """file:line of the error in the override folder, as far as Jinja can tell."""
+    if getattr(exc, "filename", None) and getattr(exc, "lineno", None):
+        return f"{exc.filename}:{exc.lineno}"
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if name.startswith(str(override)):
+            found = f"{name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found or str(override)

@@ -1,0 +1,223 @@
+"""Live prose: the small reference syntax evaluated in Markdown, never a template language.
+
+    @{RUN.accuracy}        a run's number, formatted (`@{RUN.accuracy:pct1}`, `@{MODEL.params}`, ...)
+    @{best(EXPERIMENT).lr} the best run of an experiment (by test accuracy), and any of its numbers
+    @fig:LABEL  @tab:LABEL  @sec:LABEL    "Figure 7", "Table 3", "Section 4" (LABEL/2: a section's 2nd figure)
+    [@KEY]                 a citation of report.references, numbered in order of first citation
+    $x^2$  $$\\frac{a}{b}$$  math, drawn to SVG
+
+Everything else is text. An unknown name is an error naming the file, line and column."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from reportgen.report.formatting import dec, num, pct, secs, si, sig
+
+REF = re.compile(r"@\{([^{}\n]{1,200})\}|@(fig|tab|sec):([A-Za-z0-9_.=/-]*[A-Za-z0-9_=])|\[@([A-Za-z0-9_:.-]+)\]"
+                 r"|\$\$([^$]{1,2000}?)\$\$|(?<![\\$\w])\$(?=\S)([^$\n]{1,500}?)(?<=\S)\$(?![\w$])")
+CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|`[^`\n]+`", re.MULTILINE | re.DOTALL)
+FORMATS = {"pct": pct, "pct0": lambda x: pct(x, 0), "pct1": lambda x: pct(x, 1), "pct2": pct, "num": num,
+           "si": si, "secs": secs, **{f"dec{n}": (lambda n: lambda x: dec(x, n))(n) for n in range(7)},
+           **{f"sig{n}": (lambda n: lambda x: sig(x, n))(n) for n in range(1, 7)}, "text": str}
+RUN_FIELDS = {  # name → (path in the run record, default format)
+    "accuracy": (("test", "accuracy"), "pct"), "loss": (("test", "loss"), "dec4"),
+    "precision": (("test", "precision_weighted"), "dec4"), "recall": (("test", "recall_weighted"), "dec4"),
+    "f1": (("test", "f1_weighted"), "dec4"), "lr": (("config", "optimizer", "lr"), "sig4"),
+    "optimizer": (("config", "optimizer", "name"), "text"), "batch_size": (("config", "batch_size"), "num"),
+    "epochs": (("config", "epochs"), "num"), "time": (("train_seconds",), "secs"),
+    "params": (("measured", "params"), "num"), "trainable": (("measured", "trainable_params"), "num"),
+    "macs": (("measured", "macs"), "si"), "latency": (("measured", "latency_ms"), "dec2"),
+    "throughput": (("measured", "throughput"), "num"), "size": (("measured", "size_mb"), "dec2"),
+    "status": (("status",), "text"), "id": (("id",), "text"), "final_val_loss": (("epochs", -1, "val_loss"), "dec4"),
+    "final_train_loss": (("epochs", -1, "train_loss"), "dec4"), "final_val_acc": (("epochs", -1, "val_acc"), "pct"),
+}
+MODEL_FIELDS = {"params": ("total_params", "num"), "trainable": ("trainable_params", "num"),
+                "buffers": ("buffer_params", "num"), "keras_params": ("keras_total_params", "num")}
+
+
+class ProseReferenceError(ValueError):
+    """An unknown or malformed reference, with its position in the prose."""
+
+    def __init__(self, line: int, column: int, message: str):
+        super().__init__(message)
+        self.line, self.column = line, column
+
+
+@dataclass
+class Labels:
+    """Numbers handed out by the document: section labels → section number, figure and table numbers."""
+
+    sections: dict[str, int] = field(default_factory=dict)
+    figures: dict[str, list[dict]] = field(default_factory=dict)  # label → the section's figures, in order
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What references may name: the results, the document's labels, the bibliography, math rendering."""
+
+    results: dict
+    labels: Labels
+    references: dict[str, str]
+    cited: list[str] = field(default_factory=list)  # citation keys in order of first citation, across the document
+    math: list[str] = field(default_factory=list)  # SVG of each formula, substituted after sanitizing
+
+
+def _get(record, path: tuple):
+    for part in path:
+        if isinstance(part, int):
+            record = record[part] if isinstance(record, list) and record else None
+        else:
+            record = record.get(part) if isinstance(record, dict) else None
+        if record is None:
+            return None
+    return record
+
+
+def _runs_of(results: dict, name: str) -> list[dict]:
+    runs = results["runs"]
+    return [runs[name]] if name in runs else [r for rid, r in runs.items() if (r.get("group") or rid) == name]
+
+
+def _value(expr: str, ctx: Context) -> str:
+    """Evaluate `SUBJECT.FIELD[:FORMAT]`; raise ValueError with a helpful message."""
+    body, _, fmt = expr.strip().partition(":")
+    m = re.fullmatch(r"best\(([^()]+)\)\.(\w+)|(.+)\.(\w+)", body.strip())
+    if not m:
+        raise ValueError(f"expected @{{RUN.FIELD}}, @{{MODEL.FIELD}} or @{{best(EXPERIMENT).FIELD}}, got @{{{expr}}}")
+    results = ctx.results
+    if m[1] is not None:
+        runs = [r for r in _runs_of(results, m[1]) if _get(r, ("test", "accuracy")) is not None]
+        if not runs:
+            raise ValueError(f"best({m[1]}): no experiment or run {m[1]!r} with test results")
+        subject, field_ = max(runs, key=lambda r: r["test"]["accuracy"]), m[2]
+        kind = "run"
+    else:
+        name, field_ = m[3], m[4]
+        if name in results["runs"]:
+            subject, kind = results["runs"][name], "run"
+        elif name in results["models"]:
+            subject, kind = results["models"][name], "model"
+        elif name == "dataset":
+            subject, kind = results["dataset"], "dataset"
+        else:
+            raise ValueError(f"no run, model or `dataset` named {name!r}")
+    if kind == "model":
+        if field_ not in MODEL_FIELDS:
+            raise ValueError(f"a model has {', '.join(MODEL_FIELDS)}; not {field_!r}")
+        key, default = MODEL_FIELDS[field_]
+        value = subject.get(key)
+    elif kind == "dataset":
+        sizes = subject.get("sizes") or {}
+        known = {"train": sizes.get("train"), "validation": sizes.get("validation"), "test": sizes.get("test"),
+                 "classes": len(subject.get("classes") or [])}
+        if field_ not in known:
+            raise ValueError(f"the dataset has {', '.join(known)}; not {field_!r}")
+        value, default = known[field_], "num"
+    else:
+        if field_ in RUN_FIELDS:
+            path, default = RUN_FIELDS[field_]
+            value = _get(subject, path)
+        elif field_ in (subject.get("varied") or {}):
+            value, default = subject["varied"][field_], "text"
+        else:
+            raise ValueError(f"a run has {', '.join(RUN_FIELDS)} (and what its sweep varied); not {field_!r}")
+    fmt = fmt.strip() or default
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "text" and isinstance(value, float):
+        return sig(value, 4)
+    return FORMATS[fmt](value) if value is not None else "—"
+
+
+def _crossref(kind: str, label: str, ctx: Context) -> str:
+    name, _, index = label.partition("/")
+    if kind == "sec":
+        if label not in ctx.labels.sections:
+            raise ValueError(f"no section labelled {label!r}; labelled: {', '.join(ctx.labels.sections) or 'none'}")
+        n = ctx.labels.sections[label]
+        return f"[Section {n}](#sec-{n})"
+    pool = ctx.labels.figures if kind == "fig" else ctx.labels.tables
+    what = "figure" if kind == "fig" else "table"
+    items = pool.get(name)
+    if not items:
+        raise ValueError(f"no {what} in a section labelled {name!r} (give the section a `label:`)")
+    i = int(index) if index.isdigit() else 1 if not index else 0
+    if not 1 <= i <= len(items):
+        raise ValueError(f"section {name!r} has {len(items)} {what}(s); {label!r} names none of them")
+    item = items[i - 1]
+    return f"[{what.capitalize()} {item['number']}](#{item['id']})"
+
+
+def _cite(key: str, ctx: Context) -> str:
+    if key not in ctx.references:
+        raise ValueError(f"no reference {key!r} in report.references" +
+                         (f"; known: {', '.join(sorted(ctx.references))}" if ctx.references else ""))
+    if key not in ctx.cited:
+        ctx.cited.append(key)
+    n = ctx.cited.index(key) + 1
+    return f"[\\[{n}\\]](#ref-{n})"
+
+
+def math_svg(tex: str, display: bool, prefix: str) -> str:
+    """A formula drawn by matplotlib's mathtext (no LaTeX needed) as deterministic inline SVG; ids start `prefix`."""
+    import matplotlib.pyplot as plt
+
+    from reportgen.report.figures.draw import STYLE, to_svg
+
+    with plt.rc_context({**STYLE, "font.size": 11 if display else 10}):
+        fig = plt.figure(figsize=(0.01, 0.01))
+        fig.text(0, 0, f"${tex}$")
+        try:
+            svg = to_svg(fig, prefix, pad=0.01)
+        except ValueError as exc:
+            plt.close(fig)
+            raise ValueError(f"cannot typeset ${tex}$: {str(exc).splitlines()[0][:200]}") from None
+    return svg
+
+
+def expand(text: str, ctx: Context) -> str:
+    """Prose with every reference replaced (math by placeholders, see `place_math`); code is left alone."""
+    out, last = [], 0
+    skip = [(m.start(), m.end()) for m in CODE.finditer(text)]
+    for m in REF.finditer(text):
+        if any(a <= m.start() < b for a, b in skip):
+            continue
+        line = text.count("\n", 0, m.start()) + 1
+        column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+        try:
+            if m[1] is not None:
+                new = _escape_md(_value(m[1], ctx))
+            elif m[2] is not None:
+                new = _crossref(m[2], m[3], ctx)
+            elif m[4] is not None:
+                new = _cite(m[4], ctx)
+            else:
+                display = m[5] is not None
+                # numbered in document order: the same formula twice must not repeat its SVG ids
+                svg = math_svg(m[5] if display else m[6], display, f"math{len(ctx.math)}")
+                ctx.math.append(("display:" if display else "inline:") + svg)
+                new = f"REPORTGENMATH{len(ctx.math) - 1}X"
+        except ValueError as exc:
+            raise ProseReferenceError(line, column, str(exc)) from None
+        out.append(text[last:m.start()] + new)
+        last = m.end()
+    return "".join(out) + text[last:]
+
+
+def _escape_md(text: str) -> str:
+    """A value as literal Markdown text (run ids contain `_` and `*`-free text, but be safe)."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+
+
+def place_math(html: str, ctx: Context) -> str:
+    """Put the SVG of each formula where its placeholder ended up in the sanitized HTML."""
+    def svg(m) -> str:
+        kind, _, body = ctx.math[int(m[1])].partition(":")
+        tag = "div" if kind == "display" else "span"
+        return f'<{tag} class="math math-{kind}">{body}</{tag}>'
+
+    html = re.sub(r"<p>REPORTGENMATH(\d+)X</p>", lambda m: svg(m), html)
+    return re.sub(r"REPORTGENMATH(\d+)X", svg, html)

@@ -1,0 +1,326 @@
+"""Section builders over runs: training, evaluation, comparison, results table and lab notebook."""
+
+from __future__ import annotations
+
+from reportgen.report import prose
+from reportgen.report.findings import (best_run, findings, show_value, sweep_axis, varied_labels, varied_value, with_defaults)
+from reportgen.report.formatting import DASH, dec, num, pct, secs, si, sig
+
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
+              "adadelta": "Adadelta"}
+
+
+def runs_for(results: dict, names: list[str] | None) -> list[dict]:
+    """Runs named by experiment or run ids (None: every run), in order, without duplicates, defaults filled in."""
+    runs = results["runs"]
+    picked: list[str] = []
+    for name in (list(runs) if names is None else names):
+        if name in runs:
+            matches = [name]
+        else:
+            matches = [rid for rid, r in runs.items() if (r.get("group") or rid) == name]
+        picked += [rid for rid in matches if rid not in picked]
+    return [with_defaults(rid, runs[rid]) for rid in picked]
+
+
+def sub(view: dict, title: str) -> dict:
+    """Add a numbered subsection to a section view."""
+    n = len(view["subsections"]) + 1
+    item = {"title": title, "number": f"{view['number']}.{n}", "anchor": f"{view['anchor']}-{n}"}
+    view["subsections"].append(item)
+    return item
+
+
+def optimizer_name(o: dict) -> str:
+    """The optimizer as printed: 'Adam', 'SGD'."""
+    return OPTIMIZERS.get(o.get("name"), str(o.get("name")))
+
+
+def _schedule(s: dict | None) -> str | None:
+    if not s:
+        return None
+    name = s.get("name")
+    if name == "step":
+        return f"step: × {sig(s.get('gamma'))} every {s.get('step_size')} epochs"
+    if name == "cosine":
+        return f"cosine annealing to {sig(s.get('eta_min'))}"
+    if name == "one_cycle":
+        return "one-cycle" + (f", peak {sig(s['max_lr'])}" if s.get("max_lr") else "")
+    return str(name)
+
+
+def config_rows(run: dict, sizes: dict) -> list[tuple[str, str]]:
+    """The training settings table of a run."""
+    c, o = run["config"], run["config"]["optimizer"]
+    extras = [f"momentum {sig(o['momentum'])}"] if o["name"] in ("sgd", "rmsprop") and o.get("momentum") else []
+    extras += [f"weight decay {sig(o['weight_decay'])}"] if o.get("weight_decay") else []
+    rows = [("Model", run["model"]), ("Optimizer", optimizer_name(o) + (f" ({', '.join(extras)})" if extras else "")),
+            ("Learning rate", sig(o["lr"], 4))]
+    if _schedule(c.get("schedule")):
+        rows.append(("Learning-rate schedule", _schedule(c["schedule"])))
+    rows += [("Loss", "cross-entropy (sparse integer labels)"), ("Epochs", str(c["epochs"]))]
+    es = c.get("early_stopping")
+    if es:
+        rows.append(("Early stopping",
+                     f"patience {es.get('patience')} epochs, min. improvement {sig(es.get('min_delta'))}"))
+    if run["varied"]:
+        rows.insert(0, ("Varied", ", ".join(f"{k} = {show_value(v)}" for k, v in run["varied"].items())))
+    rows += network_rows(run)
+    rows += [("Batch size", str(c["batch_size"])), ("Seed", str(c["seed"]))]
+    comp = run.get("compute")
+    rows += [("Computation", compute_text(comp))] if comp else [("Device", run["device"])]
+    if (comp or {}).get("augment"):
+        rows.append(("Augmentation", augment_text(comp["augment"])))
+    rows += [("Training / validation images", f"{sizes['train']:,} / {sizes['validation']:,}"),
+             ("Training time", secs(run["train_seconds"]))]
+    speeds = [e["images_per_s"] for e in run.get("epochs") or [] if e.get("images_per_s")]
+    if speeds:
+        rows.append(("Training throughput", f"{sum(speeds) / len(speeds):,.0f} images/s (mean over epochs)"))
+    return rows
+
+
+def compute_text(c: dict) -> str:
+    """How a run computed, e.g. 'bf16 autocast, channels-last, on cuda (NVIDIA H100); images held on the device'."""
+    parts = [c["precision"] + (" autocast" if c.get("autocast") else "")
+             + (" with loss scaling" if c.get("loss_scaling") else "")]
+    parts += ["TF32"] if c.get("tf32") else []
+    parts += ["channels-last"] if c.get("channels_last") else []
+    mode = c.get("compile")
+    parts += [f"compiled ({mode})" if isinstance(mode, str) and mode != "default" else "compiled"] if mode else []
+    where = c["device"] + (f" ({c['device_name']})" if c.get("device_name") else "")
+    held = {"device": "images held on the device", "host": "images streamed from pinned host memory"}
+    return ", ".join(parts) + f" on {where}" + (f"; {held[c['data_on']]}" if c.get("data_on") in held else "")
+
+
+def augment_text(a: dict) -> str:
+    """The declared augmentation in words."""
+    parts = []
+    if a.get("crop"):
+        parts.append(f"random crop with {a['crop']['padding']} px {a['crop'].get('mode', 'reflect')} padding")
+    if a.get("flip"):
+        parts.append("horizontal flip")
+    if a.get("cutout"):
+        parts.append(f"{a['cutout']}×{a['cutout']} cutout")
+    return ", ".join(parts) + " (training batches only, on the device)"
+
+
+def precision_note(runs: list[dict]) -> str:
+    """'; trained and tested in fp32 on cpu' for a caption (grouped by run when runs differ); '' if unrecorded."""
+    groups: dict[str, list[str]] = {}
+    for r in runs:
+        c = r.get("compute")
+        if c:
+            groups.setdefault(f"{c['precision']} on {c['device']}", []).append(r["id"])
+    if len(groups) == 1:
+        return f"; trained and tested in {next(iter(groups))}"
+    return "".join(f"; {how}: {', '.join(ids)}" for how, ids in groups.items())
+
+
+def network_rows(run: dict) -> list[tuple[str, str]]:
+    """Where a network's weights came from, how its inputs were prepared, what a transfer carried over."""
+    w, inp, rows = run.get("weights") or {}, run.get("input") or {}, []
+    if w.get("source") in ("torchvision", "timm"):
+        start = {"imagenet": f"ImageNet ({w.get('weights_file') or w.get('weights_tag')})",
+                 "none": "random initialisation"}.get(w.get("weights"), str(w.get("weights")))
+        if run.get("transfer"):
+            start = f"the final weights of {run['transfer']['from']}"
+        rows.append(("Network", f"{w['source']} {w.get('name')}, starting from {start}"))
+        if w.get("frozen"):
+            rows.append(("Frozen blocks", ", ".join(w["frozen"])))
+        if w.get("note"):
+            rows.append(("Note", w["note"]))
+    t = run.get("transfer")
+    if t:
+        rows.append(("Transfer", f"from the final weights of {t['from']}: {t['tensors']} tensors carried over; "
+                                 f"re-initialised: {', '.join(t['reinitialised']) or 'none'}"))
+    if inp:
+        how = {"weights": "the pretrained weights' statistics", "dataset": "the training split's statistics",
+               "none": "none (pixels scaled to 0–1)"}.get(inp.get("normalization"), "")
+        size = " × ".join(map(str, inp.get("shape") or []))
+        rows.append(("Input", f"{size}{', resized on the device' if inp.get('resized') else ''}; standardised with {how}"))
+    return rows
+
+
+def status_note(run: dict) -> str | None:
+    """A note on a run that did not simply complete."""
+    if run["status"] == "failed":
+        done = len(run.get("epochs") or [])
+        return (f"This run failed: {run.get('error') or 'no reason was recorded'}. It has no test results"
+                + (f"; the {done} epoch{'s' if done != 1 else ''} before the failure are shown." if done else "."))
+    if run["status"] == "diverged":
+        return (f"Training diverged at epoch {run['diverged_epoch']}: the loss became infinite or NaN, so training "
+                "stopped there; the epochs before it and the test metrics of the last finite weights are shown.")
+    if run["status"] == "stalled":
+        return "Training stalled: accuracy stayed at chance level."
+    if run["stopped_epoch"] is not None:
+        return f"Early stopping ended training at epoch {run['stopped_epoch']} of {run['config']['epochs']}."
+    return None
+
+
+def training(view, sec, results, figures, num_):
+    view["runs"] = []
+    i = view["index"]
+    for run in runs_for(results, sec.options.get("experiments")):
+        rid = run["id"]
+        view["runs"].append({
+            "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
+            "config": config_rows(run, (run.get("dataset") or {}).get("sizes") or results["dataset"]["sizes"]),
+            "config_table": num_.tab(f"Training settings of {rid}"),
+            "log_table": num_.tab(f"Epoch log of {rid}"),
+            "loss_fig": num_.fig(f"loss/{i}/{rid}", f"Training and validation loss of {rid}",
+                                 figures[f"loss/{i}/{rid}"]),
+            "acc_fig": num_.fig(f"acc/{i}/{rid}", f"Training and validation accuracy of {rid}",
+                                figures[f"acc/{i}/{rid}"]),
+        })
+
+
+def evaluation(view, sec, results, figures, num_):
+    view["runs"] = []
+    i = view["index"]
+    for run in runs_for(results, sec.options.get("experiments")):
+        rid = run["id"]
+        view["runs"].append({
+            "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
+            "metrics_table": num_.tab(f"Test metrics of {rid}"),
+            "report_table": num_.tab(f"Classification report of {rid} on the test set"),
+            "cm_fig": num_.fig(f"cm/{i}/{rid}", f"Confusion matrix of {rid} on the test set", figures[f"cm/{i}/{rid}"])
+            if f"cm/{i}/{rid}" in figures else None,
+        })
+
+
+def _last(run: dict, key: str):
+    return run["epochs"][-1].get(key) if run.get("epochs") else None
+
+
+def _params(results: dict, run: dict):
+    return (run.get("measured") or {}).get("params") or (results["models"].get(run["model"]) or {}).get("total_params")
+
+
+def _epochs_text(run: dict) -> str:
+    done, planned = len(run.get("epochs") or []), run["config"].get("epochs")
+    return str(done) if done == planned or planned is None else f"{done} of {planned}"
+
+
+def _status_text(run: dict) -> str:
+    if run["status"] == "diverged" and run["diverged_epoch"] is not None:
+        return f"diverged (epoch {run['diverged_epoch']})"
+    if run["status"] == "completed" and run["stopped_epoch"] is not None:
+        return f"stopped early (epoch {run['stopped_epoch']})"
+    return run["status"]
+
+
+def comparison(view, sec, results, figures, num_):
+    runs = runs_for(results, sec.options.get("experiments"))
+    i = view["index"]
+    view["best"] = best_run(runs)
+    view["labels"] = varied_labels(runs)
+    view["rows"] = [{
+        "run": r, "best": r["id"] == view["best"], "varied": [show_value(varied_value(r, k)) for k in view["labels"]],
+        "optimizer": optimizer_name(r["config"]["optimizer"]), "params": _params(results, r),
+        "epochs": _epochs_text(r), "train_loss": _last(r, "train_loss"), "val_loss": _last(r, "val_loss"),
+    } for r in runs]
+    view["runs"] = runs
+    view["wide"] = 1 + (len(view["labels"]) or 3) + 8 > 11  # compact font for many columns
+    view["table"] = num_.tab("Comparison of runs (best test accuracy marked ★)" + precision_note(runs))
+    view["findings"] = findings(runs, results["models"])
+    diverged = any(r["status"] == "diverged" for r in runs)
+    ended = " An × marks the last finite epoch of a diverged run." if diverged else ""
+    view["figures"] = [num_.fig(f"cmp/{i}", "Training (dashed) and validation (solid) loss and accuracy per epoch, "
+                                            "one colour per run." + ended, figures[f"cmp/{i}"])]
+    view["axis"] = sweep_axis(runs)
+    if view["axis"]:
+        label, scale = view["axis"]["label"], view["axis"]["scale"]
+        caption = f"Test accuracy for each value of {label}" + (" (logarithmic axis)" if scale == "log" else "")
+        if any(r["status"] != "completed" for r in runs):
+            caption += "; hatched bars mark" if scale == "category" else "; × marks"
+            caption += " runs that diverged or stalled"
+        view["figures"].append(num_.fig(f"vary/{i}", caption, figures[f"vary/{i}"]))
+    else:
+        view["figures"].append(num_.fig(f"bars/{i}", "Test accuracy of each run", figures[f"bars/{i}"]))
+    if f"cmgrid/{i}" in figures:
+        view["figures"].append(num_.fig(f"cmgrid/{i}", "Confusion matrices on the test set, one per run",
+                                        figures[f"cmgrid/{i}"]))
+
+
+def _architecture(results: dict, run: dict) -> str:
+    m = results["models"].get(run["model"]) or {}
+    if m.get("label"):
+        return m["label"]
+    if m.get("description"):
+        return m["description"]
+    return run["model"] + (f" (variant of {m['extends']})" if m.get("extends") else "")
+
+
+def _varied_text(run: dict) -> str:
+    return ", ".join(f"{k}={show_value(v)}" for k, v in run["varied"].items()) or DASH
+
+
+RESULT_CELLS = {  # column → (header, numeric, cell text)
+    "run": ("Run", False, lambda res, r: r["id"]),
+    "model": ("Model", False, lambda res, r: r["model"]),
+    "architecture": ("Architecture", False, _architecture),
+    "varied": ("Varied", False, lambda res, r: _varied_text(r)),
+    "optimizer": ("Optimizer", False, lambda res, r: optimizer_name(r["config"]["optimizer"])),
+    "lr": ("Learning rate", True, lambda res, r: sig(r["config"]["optimizer"]["lr"], 4)),
+    "batch_size": ("Batch size", True, lambda res, r: num(r["config"]["batch_size"])),
+    "epochs": ("Epochs", True, lambda res, r: _epochs_text(r)),
+    "params": ("Parameters", True, lambda res, r: num(_params(res, r))),
+    "train_loss": ("Final train loss", True, lambda res, r: dec(_last(r, "train_loss"))),
+    "val_loss": ("Final val loss", True, lambda res, r: dec(_last(r, "val_loss"))),
+    "accuracy": ("Test accuracy", True, lambda res, r: pct(r["test"].get("accuracy"))),
+    "precision": ("Weighted precision", True, lambda res, r: dec(r["test"].get("precision_weighted"))),
+    "recall": ("Weighted recall", True, lambda res, r: dec(r["test"].get("recall_weighted"))),
+    "f1": ("Weighted F1", True, lambda res, r: dec(r["test"].get("f1_weighted"))),
+    "time": ("Training time", True, lambda res, r: secs(r.get("train_seconds"))),
+    "status": ("Status", False, lambda res, r: _status_text(r)),
+    "dataset": ("Dataset", False, lambda res, r: (r.get("dataset") or res["dataset"])["name"]),
+    "trainable": ("Trainable parameters", True, lambda res, r: num(_measured(r, "trainable_params"))),
+    "size": ("Size (MB)", True, lambda res, r: dec(_measured(r, "size_mb"), 2)),
+    "macs": ("MACs / image", True, lambda res, r: si(_measured(r, "macs"))),
+    "latency": ("Latency, batch 1 (ms)", True, lambda res, r: dec(_measured(r, "latency_ms"), 2)),
+    "throughput": ("Throughput (images/s)", True, lambda res, r: num(_measured(r, "throughput"))),
+}
+
+
+def _measured(run: dict, key: str):
+    return (run.get("measured") or {}).get(key)
+
+
+def results_table(view, sec, results, figures, num_):
+    runs = runs_for(results, sec.options.get("experiments"))
+    cols = sec.options.get("columns") or ["run", "architecture", "optimizer", "lr", "params", "accuracy"]
+    best = best_run(runs)
+    view["columns"] = [{"key": c, "label": RESULT_CELLS[c][0], "num": RESULT_CELLS[c][1]} for c in cols]
+    view["rows"] = [{"id": r["id"], "best": r["id"] == best,
+                     "cells": [RESULT_CELLS[c][2](results, r) for c in cols]} for r in runs]
+    view["wide"] = len(cols) > 9  # compact font; a landscape page in print
+    view["table"] = num_.tab((sec.options.get("caption") or "Results of the runs (best test accuracy in bold)")
+                             + precision_note(runs))
+
+
+def _size(n) -> str | None:
+    if n is None:
+        return None
+    return f"{dec(n / 1024, 1)} KB" if n < 1024 * 1024 else f"{dec(n / 1024 / 1024, 2)} MB"
+
+
+def notebook(view, sec, results, figures, num_):
+    i = view["index"]
+    view["questions"] = []
+    for j, item in enumerate(sec.options.get("items") or []):
+        entry = {"sub": sub(view, item.get("title") or f"Question {j + 1}"), "runs": [],
+                 "question": None, "comment": None,  # Markdown, rendered with the document's other prose
+                 "_question": item.get("question"), "_comment": item.get("comment")}
+        shown: dict[str, dict] = {}  # a model's summary is printed once per item, then referred to
+        for run in runs_for(results, item["experiments"]):
+            rid, model = run["id"], results["models"].get(run["model"]) or {}
+            table = None
+            if run["model"] not in shown:
+                table = shown[run["model"]] = num_.tab(f"Summary of model {run['model']}")
+            entry["runs"].append({
+                "run": run, "model": model, "note": status_note(run), "size": _size(model.get("size_bytes")),
+                "table": table, "table_ref": shown[run["model"]],
+                "fig": num_.fig(f"nb/{i}/{j}/{rid}", f"Loss (left) and accuracy (right) per epoch of {rid}",
+                                figures[f"nb/{i}/{j}/{rid}"]),
+            })
+        view["questions"].append(entry)

@@ -1,0 +1,79 @@
+"""The trade-off section: measured cost against accuracy for each compared model."""
+
+from __future__ import annotations
+
+from reportgen.report.views.runs import runs_for
+from reportgen.report.formatting import DASH, num, pct, secs, si
+
+COLUMNS = (("model", "Model", False), ("source", "Kind", False), ("params", "Parameters", True),
+           ("trainable", "Trainable", True), ("size", "Size (MB)", True), ("macs", "MACs / image", True),
+           ("epoch", "Time / epoch", True), ("latency", "Latency, batch 1 (ms)", True),
+           ("throughput", "Throughput (images/s)", True), ("accuracy", "Test accuracy", True))
+
+
+def _kind(run: dict) -> str:
+    w = run.get("weights") or {}
+    source = w.get("source", "custom")
+    if source == "custom":
+        return "custom CNN"
+    how = {"imagenet": "ImageNet weights", "none": "from scratch"}.get(w.get("weights"), w.get("weights"))
+    if run.get("transfer"):
+        how = f"from {run['transfer']['from']}"
+    return f"{source}, {how}"
+
+
+def _row(run: dict, note: str | None) -> dict:
+    m = run.get("measured") or {}
+    cells = {
+        "model": run["id"], "source": _kind(run), "params": num(m.get("params")),
+        "trainable": num(m.get("trainable_params")), "size": f"{m['size_mb']:.2f}" if "size_mb" in m else DASH,
+        "macs": si(m.get("macs")), "epoch": secs(m.get("epoch_seconds")),
+        "latency": f"{m['latency_ms']:.2f}" if "latency_ms" in m else DASH,
+        "throughput": f"{m['throughput']:,.0f}" if "throughput" in m else DASH,
+        "accuracy": pct(run["test"]["accuracy"]),
+    }
+    return {"id": run["id"], "cells": [cells[k] for k, _, _ in COLUMNS], "note": note}
+
+
+def _extremes(runs: list[dict]) -> list[str]:
+    """Plain statements read off the table: most accurate, fastest, smallest."""
+    measured = [r for r in runs if r.get("measured")]
+    if len(measured) < 2:
+        return []
+    best = max(measured, key=lambda r: r["test"]["accuracy"])
+    fast = min(measured, key=lambda r: r["measured"]["latency_ms"])
+    small = min(measured, key=lambda r: r["measured"]["params"])
+    out = [f"Most accurate: {best['id']} ({pct(best['test']['accuracy'])})."]
+    ratio = best["measured"]["latency_ms"] / fast["measured"]["latency_ms"] if fast is not best else None
+    out.append(f"Fastest at batch size 1: {fast['id']} ({fast['measured']['latency_ms']:.2f} ms per image"
+               + (f", {ratio:.1f}× faster than {best['id']})." if ratio else ")."))
+    if small is not best:
+        times = best["measured"]["params"] / max(small["measured"]["params"], 1)
+        out.append(f"Smallest: {small['id']} ({num(small['measured']['params'])} parameters, {times:.1f}× fewer than "
+                   f"{best['id']}, at {pct(best['test']['accuracy'] - small['test']['accuracy'])} lower accuracy)."
+                   if best["test"]["accuracy"] >= small["test"]["accuracy"] else
+                   f"Smallest: {small['id']} ({num(small['measured']['params'])} parameters).")
+    return out
+
+
+def tradeoff(view, sec, results, figures, num_):
+    """Section builder: the measured trade-off table, two scatter plots and what they show."""
+    runs = runs_for(results, sec.options.get("experiments"))
+    notes = sec.options.get("notes") or {}
+    i = view["index"]
+    view["columns"] = [{"key": k, "label": label, "num": is_num} for k, label, is_num in COLUMNS]
+    view["rows"] = [_row(r, notes.get(r["id"]) or notes.get(r.get("group"))) for r in runs]
+    view["has_notes"] = any(r["note"] for r in view["rows"])
+    view["table"] = num_.tab(sec.options.get("caption") or "Measured trade-off between cost and accuracy")
+    devices = sorted({(r.get("measured") or {}).get("device", r.get("device"))
+                      + (f" in {r['measured']['precision']}" if (r.get("measured") or {}).get("precision") else "")
+                      for r in runs if (r.get("measured") or {}).get("device", r.get("device"))})
+    batch = sorted({(r.get("measured") or {}).get("throughput_batch") for r in runs if r.get("measured")})
+    view["method"] = {"devices": ", ".join(d for d in devices if d), "batch": ", ".join(map(str, batch)),
+                      "repeats": sorted({(r.get("measured") or {}).get("latency_repeats") for r in runs
+                                         if r.get("measured")})}
+    view["findings"] = _extremes(runs)
+    view["lat_fig"] = num_.fig(f"tradeoff-lat/{i}", "Test accuracy against inference latency (batch size 1)",
+                               figures[f"tradeoff-lat/{i}"])
+    view["par_fig"] = num_.fig(f"tradeoff-par/{i}", "Test accuracy against number of parameters",
+                               figures[f"tradeoff-par/{i}"])

@@ -1,0 +1,271 @@
+"""Schedule a build's runs: in this process one after another, in a local process pool (--jobs N), or on Ray.
+
+Every run whose parent has finished (or that has none) is ready; ready runs go to the executor, results are
+gathered as they finish and cached here, in the driver, so the cache has one writer."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from reportgen.run import execute as runner
+from reportgen.run import worker
+from reportgen.run.execute import Progress
+from reportgen.errors import UserError
+from reportgen.report.formatting import Detail
+from reportgen.run.progress import TimeLeft, completed_line
+from reportgen.results.store import RunCache
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How to execute runs: `local` (jobs at once, 1 = in this process) or `ray` (a task per run)."""
+
+    executor: str = "local"
+    jobs: int | None = None  # local: runs at once (default 1); ray: most runs in flight (default: as resources allow)
+    ray_address: str | None = None  # ray: the cluster to join (default: start a local instance)
+    gpu_share: float | None = None  # ray: GPUs per run, fractions allowed (default 1 with GPUs in the cluster, else 0)
+    cpus_per_run: float | None = None  # ray: CPUs per run (default 1)
+
+    def check(self) -> None:
+        """UserError for options that do not fit together."""
+        if self.executor not in EXECUTORS:
+            raise UserError(f"--executor must be one of {', '.join(EXECUTORS)}, not {self.executor!r}")
+        if self.jobs is not None and self.jobs < 1:
+            raise UserError(f"--jobs must be at least 1, got {self.jobs}")
+        ray_only = {"--ray-address": self.ray_address, "--gpu-share": self.gpu_share,
+                    "--cpus-per-run": self.cpus_per_run}
+        given = [name for name, value in ray_only.items() if value is not None]
+        if self.executor != "ray" and given:
+            raise UserError(f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} only with --executor ray")
+        if self.gpu_share is not None and (self.gpu_share < 0 or (self.gpu_share > 1 and self.gpu_share % 1)):
+            raise UserError(f"--gpu-share must be a fraction of one GPU (0 to 1) or a whole number of GPUs, "
+                            f"got {self.gpu_share:g}")
+        if self.cpus_per_run is not None and self.cpus_per_run <= 0:
+            raise UserError(f"--cpus-per-run must be more than 0, got {self.cpus_per_run:g}")
+        pinned_threads()
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def pinned_threads() -> int | None:
+    """REPORTGEN_THREADS when set: every run's thread count (the same count gives bit-identical CPU results)."""
+    text = os.environ.get("REPORTGEN_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise UserError(f"REPORTGEN_THREADS must be a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+class Inline:
+    """jobs=1: each run in this process, one after another, exactly as a sequential build."""
+
+    concurrency = 1
+
+    def __init__(self, loaded, datasets: runner.Datasets, cache: RunCache, smoke: bool, resume: bool,
+                 progress: Progress):
+        self.loaded, self.datasets, self.cache, self.smoke, self.resume = loaded, datasets, cache, smoke, resume
+        self.progress, self.queue, self.threads = progress, [], pinned_threads()
+
+    def full(self) -> bool:
+        return bool(self.queue)
+
+    def submit(self, plan: runner.RunPlan, parent: tuple | None) -> None:
+        self.queue.append((plan, parent))
+
+    def next_done(self) -> tuple[runner.RunPlan, dict, dict | None]:
+        plan, parent = self.queue.pop(0)
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            record, state = runner.execute(self.loaded, plan, self.datasets.get(plan.run.dataset), self.progress,
+                                           self.cache, self.smoke, parent, resume=self.resume)
+            record["execution"] = {"executor": "local", "jobs": 1, "threads": torch.get_num_threads()}
+        finally:
+            torch.set_num_threads(before)
+        return plan, record, state
+
+    def close(self, abort: bool = False) -> None:
+        self.queue.clear()
+
+
+class Pool:
+    """jobs>1: a pool of spawned worker processes (safe with CUDA: each has its own context on the shared GPU)."""
+
+    def __init__(self, jobs: int, make_task: Callable, progress: Progress):
+        self.concurrency, self.make_task, self.progress = jobs, make_task, progress
+        self.threads = pinned_threads() or max(1, cores() // jobs)
+        context = multiprocessing.get_context("spawn")
+        self.messages = context.SimpleQueue()  # put() writes at once: a run's lines arrive before its result
+        self.pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=worker.start,
+                                        initargs=(self.messages, self.threads))
+        self.running: dict = {}  # future → plan
+
+    def full(self) -> bool:
+        return len(self.running) >= self.concurrency
+
+    def submit(self, plan: runner.RunPlan, parent: tuple | None) -> None:
+        self.running[self.pool.submit(worker.train, self.make_task(plan, parent))] = plan
+
+    def next_done(self) -> tuple[runner.RunPlan, dict, dict | None]:
+        done: set = set()
+        while not done:
+            done, _ = wait(self.running, timeout=0.2, return_when=FIRST_COMPLETED)
+            self._relay()
+        future = next(f for f in self.running if f in done)  # the earliest submitted of those finished
+        plan = self.running.pop(future)
+        try:
+            record, state = future.result()
+        except BrokenProcessPool:
+            raise UserError(f"run {plan.id}: its worker process died (out of memory, or killed); "
+                            f"finished runs are cached, run the build again to go on") from None
+        record["execution"] = {"executor": "local", "jobs": self.concurrency, **record.get("execution", {})}
+        return plan, record, state
+
+    def _relay(self) -> None:
+        while not self.messages.empty():
+            message, detail = self.messages.get()
+            self.progress(Detail(message) if detail else message)
+
+    def close(self, abort: bool = False) -> None:
+        if not abort:
+            self.pool.shutdown(wait=True)
+            return
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:  # runs in flight stop now; their last finished epoch is checkpointed
+            process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+
+
+def _backend(execution: Execution, loaded, datasets, cache: RunCache, smoke: bool, resume: bool,
+             progress: Progress):
+    """The executor for these options (jobs=1 on the local executor: this process)."""
+    if execution.executor == "local" and (execution.jobs or 1) == 1:
+        return Inline(loaded, datasets, cache, smoke, resume, progress)
+    root = cache.root.parent
+    root.mkdir(parents=True, exist_ok=True)  # workers that can reach it keep partial checkpoints there
+    token, fingerprints = worker.manifest_token(loaded, smoke), {}
+
+    def make_task(plan: runner.RunPlan, parent: tuple | None, threads: int | None = None) -> worker.Task:
+        splits = datasets.get(plan.run.dataset)
+        if id(splits) not in fingerprints:
+            fingerprints[id(splits)] = splits.fingerprint()
+        return worker.Task(loaded, token, plan, smoke, str(root), resume, parent, fingerprints[id(splits)], threads)
+
+    if execution.executor == "local":
+        return Pool(execution.jobs, make_task, progress)
+    from reportgen.run.ray_backend import RayExecutor
+
+    return RayExecutor(execution, make_task, progress)
+
+
+def run_plans(loaded, plans: list[runner.RunPlan], datasets: runner.Datasets, cache: RunCache, smoke: bool,
+              progress: Progress, force: bool = False, execution: Execution | None = None) -> tuple[dict, dict]:
+    """Run what is not cached, parents before children; returns (records by run id, stats).
+
+    Cached runs are skipped, corrupt entries recomputed, a run whose parent failed fails without running;
+    finished runs are cached as they come in, whichever executor trained them."""
+    execution = execution or Execution()
+    execution.check()
+    heads = {p.id: f"[{i}/{len(plans)}]" for i, p in enumerate(plans, 1)}
+    keys = {p.id: p.key for p in plans}
+    work = {p.id: p.spec.epochs * datasets.get(p.run.dataset).sizes()["train"] for p in plans}
+    records, stats = {}, {"trained": 0, "cached": 0, "failed": 0}
+    pending, running, to_train, backend = list(plans), {}, set(), None
+    clock = TimeLeft(None)
+
+    def decide(plan: runner.RunPlan) -> dict | None:
+        """The run's record when it needs no training (cached, or its parent failed), else None."""
+        cached, why = (None, None) if force else cache.lookup(plan.key)
+        if why is not None:
+            progress(f"{heads[plan.id]} cache entry for {plan.id} is corrupt ({why}); recomputing")
+            cache.discard(plan.key)
+        if cached is not None:
+            progress(f"{heads[plan.id]} {plan.id}: cached ({cached['test']['accuracy']:.2%} test accuracy)")
+            stats["cached"] += 1
+            return cached
+        if plan.parent and records[plan.parent]["status"] == "failed":
+            record = runner.failed_record(plan, f"{plan.id}: not run, because {plan.parent}, whose weights it "
+                                                f"starts from, failed")
+            progress(f"{heads[plan.id]} {plan.id}: failed ({record['error']})")
+            stats["failed"] += 1
+            return record
+        return None
+
+    def submit(plan: runner.RunPlan) -> None:
+        parent = None
+        if plan.parent:
+            state = cache.weights(keys[plan.parent])
+            if state is None:
+                raise UserError(f"run {plan.id} starts from the weights of {plan.parent}, but its checkpoint is not "
+                                f"in {cache.root}; rebuild with --force")
+            parent = (records[plan.parent], state)
+        what = f"{plan.model} for {plan.spec.epochs} epochs" + (f" from the weights of {plan.parent}" if parent else "")
+        progress(f"{heads[plan.id]} {plan.id}: training {what}")
+        running[plan.id] = plan
+        backend.submit(plan, parent)
+        clock.started(len(running))
+
+    def finish(plan: runner.RunPlan, record: dict, state: dict | None) -> None:
+        del running[plan.id]
+        records[plan.id] = record
+        stats["trained"] += 1
+        if record["status"] == "failed":
+            progress(f"{heads[plan.id]} {plan.id}: failed ({record['error']})")
+            stats["failed"] += 1
+            return
+        cache.put(plan.key, record, state)
+        clock.finished(record)
+        left = [p for p in pending if force or p.id in to_train or not cache.record_path(p.key).exists()]
+        left += running.values()
+        progress(completed_line(heads[plan.id], record, clock.estimate([(p.model, work[p.id]) for p in left])))
+
+    try:
+        while pending or running:
+            for plan in list(pending):
+                busy = any(p.key == plan.key for p in running.values())  # a twin in flight: then a cache hit
+                if (plan.parent and plan.parent not in records) or busy:
+                    continue
+                if plan.id not in to_train:
+                    record = decide(plan)
+                    if record is not None:
+                        records[plan.id] = record
+                        pending.remove(plan)
+                        continue
+                    to_train.add(plan.id)
+                if backend is None:
+                    backend = _backend(execution, loaded, datasets, cache, smoke, not force, progress)
+                    clock.concurrency = backend.concurrency
+                if backend.full():
+                    break
+                pending.remove(plan)
+                submit(plan)
+            if running:
+                finish(*backend.next_done())
+            elif pending:
+                raise RuntimeError(f"no run of {', '.join(p.id for p in pending)} can start")  # parents come first
+    except BaseException:
+        if backend is not None:
+            backend.close(abort=True)
+        raise
+    if backend is not None:
+        backend.close()
+    return records, stats

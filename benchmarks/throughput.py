@@ -4,6 +4,9 @@
     python benchmarks/throughput.py --quick              # a reduced size on the CPU, in seconds (what CI runs)
     python benchmarks/throughput.py --manifest experiments/en3150.yaml --synthetic-cifar
                                                          # also every run of a manifest, on CIFAR-shaped synthetic data
+    python benchmarks/throughput.py --skip-resnet --manifest experiments/en3150.yaml --synthetic-cifar \
+        --random-weights --timed-epochs 1                # one timed epoch per run instead, and the manifest's
+                                                         # predicted wall time (epochs × epoch time + the rest)
 
 Both pipelines train the same network with the same batch size, optimizer and augmentation (random crop with 4 px
 reflect padding, horizontal flip), in one process on one device:
@@ -17,6 +20,8 @@ The data is synthetic (CIFAR-10's format and shapes; speed does not depend on th
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import os
 import pickle
@@ -74,12 +79,13 @@ class SyntheticCIFAR10(torchvision.datasets.CIFAR10):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
 
-def en3150_cnn() -> nn.Module:
-    """The EN3150 report's CNN, built by reportgen from experiments/en3150.yaml."""
+def en3150_cnn(loaded=None) -> nn.Module:
+    """The EN3150 report's CNN, built by reportgen from experiments/en3150.yaml (or from `loaded`, that manifest
+    already loaded)."""
     from reportgen.build import load
     from reportgen.models.build import build_manifest_model
 
-    loaded = load(REPO / "experiments" / "en3150.yaml")
+    loaded = loaded or load(REPO / "experiments" / "en3150.yaml")
     return build_manifest_model(loaded, "en3150_cnn", loaded.manifest.dataset)
 
 
@@ -182,6 +188,125 @@ def whole_manifest(path: Path, overrides: list[str], smoke: bool) -> dict:
             "html_seconds": outcome.timings["html"], "pdf_seconds": outcome.timings["pdf"]}
 
 
+def random_weights(path: Path) -> list[str]:
+    """`--set` overrides that give the manifest's pretrained networks random weights (`weights: none`): fine-tuning
+    from ImageNet weights costs the same arithmetic, and where nothing can be downloaded the files are missing."""
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    sets = [f"models.{name}.weights=none" for name, spec in (data.get("models") or {}).items()
+            if isinstance(spec, dict) and spec.get("weights") == "imagenet"]
+    return sets + [f"experiments.{e['id']}.weights=none" for e in data.get("experiments") or []
+                   if isinstance(e, dict) and e.get("weights") == "imagenet" and "id" in e]
+
+
+def _runner():
+    """reportgen's run planning and execution (plan_runs and Datasets live in reportgen.run.plan or, before it,
+    in reportgen.run.execute)."""
+    try:
+        from reportgen.run.plan import Datasets, plan_runs
+    except ImportError:
+        from reportgen.run.execute import Datasets, plan_runs
+    from reportgen.run.execute import execute
+    return Datasets, plan_runs, execute
+
+
+def load_runs(loaded, smoke: bool = False) -> tuple[object, list, float]:
+    """(datasets, run plans in execution order, seconds to load the datasets and plan the runs, as a build does
+    before its first run) of a loaded manifest; nothing is read from or written to a cache."""
+    Datasets, plan_runs, _ = _runner()
+    datasets = Datasets(loaded, smoke)
+    t0 = time.perf_counter()
+    for run in loaded.runs:  # each distinct dataset once (Datasets keeps them)
+        datasets.get(run.dataset)
+    plans = plan_runs(loaded, datasets, smoke)
+    return datasets, plans, time.perf_counter() - t0
+
+
+def timed_epochs_of(plan, timed_epochs=None) -> int:
+    """Epochs to time of a run: `timed_epochs` (a number, or a function of the plan), or by default 2 for networks
+    at their dataset's own size (short epochs: the second shows the steady speed without the first one's warm-up)
+    and 1 for resized networks (224 px: long epochs, in which the warm-up is a smaller share). Never more than the
+    run trains."""
+    if callable(timed_epochs):
+        timed_epochs = timed_epochs(plan)
+    k = timed_epochs or (1 if plan.input_size else 2)
+    return max(1, min(k, plan.run.train.epochs))
+
+
+def time_run(loaded, plan, datasets, smoke: bool = False, timed_epochs=None, progress=None,
+             parent: tuple[dict, dict] | None = None) -> tuple[dict, dict, dict | None]:
+    """Run one planned run for a few epochs (built, trained, tested and measured as a build does) and predict its
+    wall time at its full epoch count: the time outside the epochs (building, testing, measuring) + the first
+    epoch + (epochs - 1) × the later epochs' mean (the first epoch's when only one was timed).
+
+    Returns (row, the run's record, its final state dict); the row's predicted_s is None when the run failed."""
+    _, _, execute = _runner()
+    epochs = plan.run.train.epochs
+    k = timed_epochs_of(plan, timed_epochs)
+    short = dataclasses.replace(plan, spec=plan.spec.model_copy(update={"epochs": k}))
+    splits = datasets.get(plan.run.dataset)
+    t0 = time.perf_counter()
+    record, state = execute(loaded, short, splits, progress or (lambda *_, **__: None), None, smoke, parent)
+    wall = time.perf_counter() - t0
+    secs = [e["seconds"] for e in record.get("epochs") or []]
+    row = {"id": plan.id, "model": plan.model, "input": plan.input_size or int(splits.train_x.shape[-1]),
+           "batch": plan.spec.batch_size, "epochs": epochs, "timed_epochs": len(secs),
+           "train_images": int(len(splits.train_y)), "status": record.get("status"), "error": record.get("error"),
+           "device": record.get("device"), "precision": (record.get("compute") or {}).get("precision"),
+           "wall_s": wall, "first_epoch_s": None, "epoch_s": None, "images_per_s": None, "other_s": None,
+           "predicted_s": None}
+    if secs and record.get("status") != "failed":
+        steady = sum(secs[1:]) / len(secs[1:]) if len(secs) > 1 else secs[0]
+        other = max(wall - sum(secs), 0.0)
+        row |= {"first_epoch_s": secs[0], "epoch_s": steady, "images_per_s": record["epochs"][-1].get("images_per_s"),
+                "other_s": other, "predicted_s": other + secs[0] + (epochs - 1) * steady}
+    return row, record, state
+
+
+def time_runs(loaded, datasets, plans: list, smoke: bool = False, timed_epochs=None, progress=None,
+              guard=None):
+    """time_run for every plan in order (a child gets its parent's record and final weights); yields (plan, row).
+
+    `guard(plan, fn)` calls fn() and returns its value, or None when it did not run or failed (e.g. to keep to a
+    time budget and to go on after a failure); the row is then None."""
+    guard = guard or (lambda plan, fn: fn())
+    parents = {p.parent for p in plans if p.parent}
+    done: dict[str, tuple[dict, dict]] = {}
+    for plan in plans:
+        parent = done.get(plan.parent) if plan.parent else None
+        out = guard(plan, functools.partial(time_run, loaded, plan, datasets, smoke, timed_epochs, progress, parent))
+        if out is None:
+            yield plan, None
+            continue
+        row, record, state = out
+        if plan.id in parents and state is not None:
+            done[plan.id] = (record, state)
+        yield plan, row
+
+
+def predict_manifest(path: Path, overrides: list[str], smoke: bool, timed_epochs: int | None) -> dict:
+    """A few timed epochs of every run of a manifest, and the manifest's predicted wall time (datasets, then each
+    run at its full epoch count; rendering not included)."""
+    from reportgen import build
+    loaded = build.load(path, overrides)
+    datasets, plans, load_seconds = load_runs(loaded, smoke)
+    rows = []
+    for _, row in time_runs(loaded, datasets, plans, smoke, timed_epochs):
+        rows.append(row)
+        if row["predicted_s"] is None:
+            print(f"  {row['id']:<40} {row['status']}: {row['error']}", flush=True)
+        else:
+            print(f"  {row['id']:<40} {row['first_epoch_s']:7.2f} s + {row['epochs'] - 1:>3} × {row['epoch_s']:7.2f} s"
+                  f" + {row['other_s']:5.1f} s → {row['predicted_s']:8.1f} s", flush=True)
+    measured = [r["predicted_s"] for r in rows if r["predicted_s"] is not None]
+    total = load_seconds + sum(measured)
+    print(f"{path.name}: datasets and planning {load_seconds:.1f} s; {len(measured)} of {len(rows)} runs predicted; "
+          f"{total:.1f} s predicted in all (rendering not included)", flush=True)
+    return {"manifest": str(path), "smoke": smoke, "timed_epochs": timed_epochs, "dataset_seconds": load_seconds,
+            "runs": {r["id"]: r for r in rows}, "predicted_seconds": total, "complete": len(measured) == len(rows)}
+
+
 def device_name(device: torch.device) -> str:
     """A readable name of the device the figures come from."""
     if device.type == "cuda":
@@ -201,6 +326,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--smoke", action="store_true", help="time the manifest as a smoke build")
     ap.add_argument("--synthetic-cifar", action="store_true",
                     help="point the manifest's dataset at a synthetic, full-size CIFAR-10 folder")
+    ap.add_argument("--random-weights", action="store_true",
+                    help="give the manifest's pretrained networks random weights (weights: none; nothing downloaded)")
+    ap.add_argument("--timed-epochs", type=int, metavar="N",
+                    help="with --manifest: time N epochs of each run (0: 2 for networks at the dataset's size, 1 for "
+                         "resized ones) and predict the manifest's wall time, instead of running it whole")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="manifest override KEY=VALUE")
     ap.add_argument("--resnet-images", type=int, help="training images for ResNet-18 (default 10,000; quick 16)")
     ap.add_argument("--skip-resnet", action="store_true", help="leave out the 224-px ResNet-18 comparison")
@@ -232,7 +362,12 @@ def main(argv: list[str] | None = None) -> dict:
             if args.synthetic_cifar:
                 full = write_cifar(Path(tmp) / "cifar", 50_000, 10_000, seed=2).parent
                 overrides.append(f"dataset.root={full}")
-            report["manifest"] = whole_manifest(args.manifest, overrides, args.smoke)
+            if args.random_weights:
+                overrides += random_weights(args.manifest)
+            if args.timed_epochs is None:
+                report["manifest"] = whole_manifest(args.manifest, overrides, args.smoke)
+            else:
+                report["manifest"] = predict_manifest(args.manifest, overrides, args.smoke, args.timed_epochs or None)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
     return report

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from reportgen.run import execute as runner
+from reportgen.run.plan import Datasets, plan_runs
 from reportgen.build import load
-from reportgen.results.store import RunCache
+from reportgen.results.cache import RunCache
 
 from conftest import cli, write_manifest
 
@@ -96,8 +97,8 @@ def test_out_of_memory_is_a_failed_run_and_the_build_goes_on(tmp_path, hungry):
 def test_out_of_memory_mid_run_keeps_the_epochs_done(tmp_path, hungry, error):
     hungry.update(limit=64, budget=2 * 21 + 5, error=error)  # 1,293 training images: 21 batches per epoch
     loaded = load(write_manifest(tmp_path, MANIFEST, "faults.yaml"))
-    datasets = runner.Datasets(loaded, smoke=False)
-    plan = next(p for p in runner.plan_runs(loaded, datasets, smoke=False) if p.id == "big")
+    datasets = Datasets(loaded, smoke=False)
+    plan = next(p for p in plan_runs(loaded, datasets, smoke=False) if p.id == "big")
     cache, log = RunCache(tmp_path / "cache"), []
     record, state = runner.execute(loaded, plan, datasets.get(), log.append, cache)
     assert state is None and record["status"] == "failed" and record["test"] is None and record["measured"] is None

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from reportgen.report import pdf
 from reportgen.report import prose
 from reportgen.errors import ManifestError
-from reportgen.manifest.schema import load_manifest
+from reportgen.manifest.loaded import load_manifest
 
 from conftest import TINY_MANIFEST, cli, write_manifest
 

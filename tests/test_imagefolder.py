@@ -16,7 +16,8 @@ from reportgen.data import imagefolder
 from reportgen.data.cifar import CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES
 from reportgen.data.load import load_dataset
 from reportgen.errors import DatasetUnavailable
-from reportgen.data.imagefolder import decode_file, scan_classes
+from reportgen.data.imagefolder import decode_file
+from reportgen.manifest.files import scan_classes
 from reportgen.manifest.schema import DatasetSpec
 
 CLASSES = ["cat", "dog", "fox", "owl"]

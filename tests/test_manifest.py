@@ -18,7 +18,9 @@ import yaml
 
 from reportgen.build import load
 from reportgen.errors import ManifestError, Problem
-from reportgen.manifest.schema import DEFAULT_SECTIONS, Section, load_manifest
+from reportgen.manifest.loaded import load_manifest
+from reportgen.manifest.schema import DEFAULT_SECTIONS
+from reportgen.manifest.sections import Section
 
 from conftest import REPO, TINY_MANIFEST, cli, write_manifest
 
@@ -614,7 +616,7 @@ def test_schema_is_json_schema():
 @functools.cache
 def _schema_validator():
     jsonschema = pytest.importorskip("jsonschema")
-    from reportgen.manifest.schema import json_schema
+    from reportgen.manifest.jsonschema import json_schema
 
     schema = json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)

@@ -16,8 +16,10 @@ def test_wheel_contains_templates_and_finds_them(tmp_path):
                     str(REPO)], check=True, capture_output=True)
     wheel = next(wheels.glob("reportgen-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
-    for needed in ("reportgen/templates/assignment/report.html.j2", "reportgen/templates/assignment/style.css",
-                   "reportgen/templates/assignment/sections/training.html.j2"):
+    for needed in ("reportgen/templates/base/report.html.j2", "reportgen/templates/base/style.css",
+                   "reportgen/templates/base/sections/training.html.j2", "reportgen/templates/assignment/style.css",
+                   "reportgen/templates/assignment/sections/cover.html.j2", "reportgen/templates/lab/style.css",
+                   "reportgen/templates/paper/sections/cover.html.j2"):
         assert needed in names
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -14,7 +14,8 @@ from conftest import TINY_MANIFEST, write_manifest
 from reportgen.build import load
 from reportgen.manifest.schema import AugmentSpec, TrainSpec
 from reportgen.run.input_pipeline import InputPipeline, crop_flip, cutout, resolve_compute
-from reportgen.run.execute import Datasets, execute, plan_runs
+from reportgen.run.execute import execute
+from reportgen.run.plan import Datasets, plan_runs
 
 CPU = torch.device("cpu")
 MEAN, STD = [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]

@@ -18,8 +18,9 @@ import torch
 
 from reportgen.run import checkpoint
 from reportgen.build import load
-from reportgen.results.store import RunCache
-from reportgen.run.execute import Datasets, execute, plan_runs
+from reportgen.results.cache import RunCache
+from reportgen.run.execute import execute
+from reportgen.run.plan import Datasets, plan_runs
 
 from conftest import cli, write_manifest
 

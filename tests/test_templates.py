@@ -114,6 +114,34 @@ def test_stylesheet_snapshot(pack, snapshot):
     assert render.stylesheet(render.environment(pack), "a4") == snapshot
 
 
+def _declaration_set(css: str) -> set[tuple[str, str, str, str]]:
+    """(media, selector, property, value) of every declaration, @media blocks included."""
+    import tinycss2
+
+    def walk(rules, media=""):
+        for rule in rules:
+            if rule.type == "qualified-rule":
+                for d in tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True):
+                    if d.type == "declaration":
+                        yield (media, tinycss2.serialize(rule.prelude).strip(), d.lower_name,
+                               tinycss2.serialize(d.value).strip() + (" !important" if d.important else ""))
+            elif rule.type == "at-rule" and rule.lower_at_keyword == "media":
+                yield from walk(tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True),
+                                tinycss2.serialize(rule.prelude).strip())
+
+    return set(walk(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)))
+
+
+def test_packs_share_one_base_stylesheet_and_hold_only_their_differences():
+    root = render.templates_root()
+    base = _declaration_set((root / "base" / "style.css").read_text("utf-8"))
+    own = {pack: _declaration_set((root / pack / "style.css").read_text("utf-8")) for pack in PACKS}
+    assert base and all(own.values())
+    assert {pack: sorted(own[pack] & base) for pack in PACKS} == {pack: [] for pack in PACKS}
+    shared = set.intersection(*own.values())  # the same declaration in every pack belongs in the base ...
+    assert shared <= {("print", "body", "max-width", "none")}  # ... unless it must follow a pack's own rule
+
+
 @pytest.mark.parametrize("pack", PACKS)
 def test_letter_changes_only_the_page_size(pack, snapshot):
     env = render.environment(pack)
@@ -169,16 +197,31 @@ def test_paper_has_title_block_and_no_cover_or_contents(soups):
     assert set(WIDE_IN_PAPER) <= kinds
 
 
+def _declarations(css: str) -> dict[str, dict[str, str]]:
+    """Each selector's declarations outside @media and @page, later ones overriding earlier ones."""
+    import tinycss2
+
+    out: dict[str, dict[str, str]] = {}
+    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+        if rule.type == "qualified-rule":
+            decls = out.setdefault(tinycss2.serialize(rule.prelude).strip(), {})
+            for d in tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True):
+                if d.type == "declaration":
+                    decls[d.lower_name] = tinycss2.serialize(d.value).strip()
+    return out
+
+
 def test_paper_stylesheet_sets_columns_and_print_rules():
     css = render.stylesheet(render.environment("paper"), "letter")
     assert "body > section { columns: 2;" in css and "font: 9.5pt/" in css
     wide = re.search(r"body > section\.parameters,[^{]*\{\s*columns: auto; \}", css)
     assert wide and all(f"section.{kind}" in wide[0] for kind in WIDE_IN_PAPER)
-    for rule in ("figure.figure { margin: 0.6em 0 0.9em; text-align: center; break-inside: avoid; }",
-                 "table.data tr { break-inside: avoid; }", "table.data thead { display: table-header-group; }",
-                 "section.references ol {"):
-        assert rule in css
-    assert all("break-after: avoid" in line for line in css.splitlines() if re.match(r"h[234]\b", line))
+    rules = _declarations(css)  # the shared base's rules and the pack's, merged as the cascade reads them
+    assert rules["figure.figure"] == {"margin": "0.6em 0 0.9em", "text-align": "center", "break-inside": "avoid"}
+    assert rules["table.data tr"] == {"break-inside": "avoid"}
+    assert rules["table.data thead"] == {"display": "table-header-group"}
+    assert "section.references ol" in rules
+    assert all(rules[h]["break-after"] == "avoid" for h in ("h2", "h3", "h4, h5, h6"))
     assert css.rstrip().endswith("@page { size: letter; }\n@page landscape { size: letter landscape; }")
 
 
@@ -283,8 +326,10 @@ def test_override_stylesheet_replaces_the_packs_and_extra_css_is_appended(tmp_pa
                                             "@page landscape { size: A4 landscape; }\n")
     env = render.environment("paper", _override(tmp_path / "extra", {"extra.css": "h2 { color: navy; }\n"}))
     css = render.stylesheet(env, "letter")
-    pack_css = (render.templates_root() / "paper" / "style.css").read_text("utf-8")
-    assert css == (pack_css + "\n" + "h2 { color: navy; }\n" + "\n@page { size: letter; }\n"
+    root = render.templates_root()
+    builtin = (root / "base" / "style.css").read_text("utf-8") + "\n" + (root / "paper" / "style.css").read_text("utf-8")
+    assert render.builtin_stylesheet("paper") == builtin  # the shared base, then the pack's own rules
+    assert css == (builtin + "\n" + "h2 { color: navy; }\n" + "\n@page { size: letter; }\n"
                    "@page landscape { size: letter landscape; }\n")
 
 

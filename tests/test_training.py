@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from reportgen.build import load
-from reportgen.run.execute import Datasets, execute, plan_runs
+from reportgen.run.execute import execute
+from reportgen.run.plan import Datasets, plan_runs
 
 from conftest import cli, write_manifest
 

@@ -19,6 +19,7 @@ import torch
 from PIL import Image, ImageOps
 
 from reportgen.errors import DatasetUnavailable
+from reportgen.manifest.files import scan_classes
 from reportgen.manifest.schema import DatasetSpec
 from reportgen.writer import write_bytes
 
@@ -50,14 +51,6 @@ class _Root:
     group: str
 
 
-def scan_classes(root: Path) -> list[str]:
-    """Sorted names of root's visible sub-folders (the classes); empty when root is not a folder."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def roots(spec: DatasetSpec, base_dir: Path) -> list[Path]:
     """The resolved folders spec reads: [root], or [train_root, test_root]."""
     written = [spec.root] if spec.root is not None else [spec.train_root, spec.test_root]
@@ -78,12 +71,14 @@ def smoke_classes(spec: DatasetSpec, missing: list[Path]) -> list[str]:
     return list(spec.classes)
 
 
-def _shown(path: Path, base_dir: Path) -> str:
-    """path relative to the manifest's folder when inside it, else absolute, with forward slashes."""
+def shown_path(path: Path, base_dir: Path) -> str:
+    """How a path appears in reports: relative to the manifest's folder when inside it, else the folder's own
+    name, never an absolute path of the machine that built the report."""
+    path = Path(path).resolve()
     try:
-        return path.relative_to(Path(base_dir).resolve()).as_posix()
+        return path.relative_to(Path(base_dir).resolve()).as_posix() or "."
     except ValueError:
-        return path.as_posix()
+        return path.name or path.as_posix()
 
 
 def _resolve_roots(spec: DatasetSpec, base_dir: Path) -> list[_Root]:
@@ -98,7 +93,7 @@ def _resolve_roots(spec: DatasetSpec, base_dir: Path) -> list[_Root]:
                                      f"{'is not a folder' if path.exists() else 'does not exist'}. An imagefolder "
                                      f"dataset expects {LAYOUT.format(path)}. Or run with --smoke to try the manifest "
                                      "on synthetic images (with `classes:` listed).")
-        out.append(_Root(path, _shown(path, base_dir), group))
+        out.append(_Root(path, shown_path(path, base_dir), group))
     return out
 
 
@@ -306,7 +301,7 @@ def _bad_message(bad: list[tuple[str, str]], where: str) -> str:
 
 def load_imagefolder(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smoke_limit: int = 256,
                      cache_dir: Path | None = None) -> tuple[dict, list[str], str, dict]:
-    """(parts {split: (x, y, original sizes)}, classes, source text, info) for an imagefolder spec."""
+    """(parts {split: (x, y, original sizes)}, classes, source record, info) for an imagefolder spec."""
     folders = _resolve_roots(spec, base_dir)
     classes, ignored = _choose_classes(spec, folders)
     exts = _extensions(spec)
@@ -316,7 +311,7 @@ def load_imagefolder(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smo
         ratios = np.asarray(spec.split, dtype=np.float64)
         assign = _allocate(labels, ratios / ratios.sum(), len(classes), spec.seed)
         ratio_text = "/".join(f"{v:g}" for v in spec.split)
-        how, split_text = f"the split {ratio_text}", f"split {ratio_text} (train/validation/test) by class"
+        how, split = f"the split {ratio_text}", {"ratios": list(spec.split)}
         _check_split(labels, assign, classes, how)
     else:
         in_train = np.array([f.key.startswith("train/") for f in files])
@@ -324,7 +319,7 @@ def load_imagefolder(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smo
         assign[in_train] = _allocate(labels[in_train], np.array([1 - spec.val_fraction, spec.val_fraction, 0.0]),
                                      len(classes), spec.seed)
         how = f"holding out val_fraction {spec.val_fraction:g} for validation"
-        split_text = f"validation carved from {folders[0].shown} by class"
+        split = {"val_fraction": spec.val_fraction, "carved_from": folders[0].shown}
         _check_split(labels[in_train], assign[in_train], classes, how, f" in {folders[0].shown}", SPLITS[:2])
     if smoke:
         keep = _smoke_subset(labels, assign, smoke_limit, spec.seed)
@@ -340,11 +335,8 @@ def load_imagefolder(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smo
         _check_split(labels[good], assign[good], classes, how, " that Pillow can read")
     parts = {s: (images[good & (assign == i)], labels[good & (assign == i)], sizes[good & (assign == i)])
              for i, s in enumerate(SPLITS)}
-    source = f"image folders from {where} ({int(good.sum()):,} images, {len(classes)} classes; {split_text})"
-    if ignored:
-        source += f"; ignored folders not in `classes:`: {', '.join(ignored)}"
-    if bad:
-        source += f"; {len(bad):,} unreadable file{'' if len(bad) == 1 else 's'} skipped"
+    source = {"kind": "imagefolder", "paths": [r.shown for r in folders], "images": int(good.sum()),
+              "classes": len(classes), "split": split, "ignored": list(ignored), "skipped": len(bad)}
     info = {"skipped": [{"path": p, "reason": r} for p, r in bad], "decoded": decoded, "cache": cache}
     return parts, classes, source, info
 

@@ -38,7 +38,7 @@ class DatasetSplits:
     mean: list[float]
     std: list[float]
     synthetic: bool
-    source: str
+    source: dict  # where the images came from, as structured facts (report/sources.py words them)
     info: dict = field(default_factory=dict)
 
     def fingerprint(self) -> str:
@@ -124,7 +124,7 @@ def _original_sizes(spec: DatasetSpec, parts: dict) -> dict[str, int]:
 
 
 def _assemble(spec: DatasetSpec, classes: list[str], parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-              synthetic: bool, source: str, info: dict | None = None) -> DatasetSplits:
+              synthetic: bool, source: dict, info: dict | None = None) -> DatasetSplits:
     """Convert each split to the declared shape and wrap everything (with its info) in DatasetSplits."""
     c, s, _ = spec.input_shape()
     xs = {k: _convert(torch.from_numpy(np.ascontiguousarray(p[0], dtype=np.uint8)), c, s) for k, p in parts.items()}
@@ -152,7 +152,7 @@ def _load_digits(spec: DatasetSpec) -> tuple[dict, list[str], str]:
     wh = _native_sizes(x)
     parts = {"train": (x[train], y[train], wh[train]), "validation": (x[val], y[val], wh[val]),
              "test": (x[test], y[test], wh[test])}
-    return parts, [str(i) for i in range(10)], f"scikit-learn bundled digits ({len(y):,} images)"
+    return parts, [str(i) for i in range(10)], {"kind": "digits", "images": len(y)}
 
 
 def _load_cifar(spec: DatasetSpec, folder: Path, base_dir: Path) -> tuple[dict, list[str], str]:
@@ -162,12 +162,9 @@ def _load_cifar(spec: DatasetSpec, folder: Path, base_dir: Path) -> tuple[dict, 
     wh = _native_sizes(x)
     parts = {"train": (x[train], y[train], wh[train]), "validation": (x[val], y[val], wh[val]),
              "test": (test_x, test_y, _native_sizes(test_x))}
-    try:
-        shown = folder.relative_to(base_dir.resolve())
-    except ValueError:
-        shown = folder
-    labels = f", {spec.labels} labels" if spec.name == "cifar100" else ""
-    return parts, classes, f"{cifar.cifar_format(spec).title} from {shown.as_posix()}{labels}"
+    source = {"kind": "cifar", "format": cifar.cifar_format(spec).title, "path": imagefolder.shown_path(folder, base_dir),
+              "labels": spec.labels if spec.name == "cifar100" else None}
+    return parts, classes, source
 
 
 def _synthetic(spec: DatasetSpec, classes: list[str], n: int) -> dict:
@@ -197,14 +194,14 @@ def _smoke_synthetic(spec: DatasetSpec, base_dir: Path, smoke_limit: int) -> Dat
         missing = imagefolder.missing_roots(spec, base_dir)
         if not missing:
             return None
-        classes, where = imagefolder.smoke_classes(spec, missing), f"image folder {missing[0]} not found"
+        classes, where = imagefolder.smoke_classes(spec, missing), {"missing": "image folder", "path": imagefolder.shown_path(missing[0], base_dir)}
     else:
         fmt = cifar.cifar_format(spec)
         folder, missing, _ = cifar.locate(spec, (base_dir / (spec.root or fmt.default_root)).resolve(), smoke=True)
         if not missing:
             return None
-        classes, where = cifar.class_names(spec), f"{fmt.title} files not found in {folder}"
-    source = f"synthetic images (smoke build; {where})"
+        classes, where = cifar.class_names(spec), {"missing": fmt.title, "path": imagefolder.shown_path(folder, base_dir)}
+    source = {"kind": "synthetic", **where}
     return _assemble(spec, classes, _synthetic(spec, classes, smoke_limit), True, source)
 
 
@@ -231,10 +228,10 @@ def load_dataset(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smoke_l
         parts, classes, source = _load_cifar(spec, folder, base_dir)
     if spec.validation == "test":
         parts = _validate_on_test(parts)
-        source += "; validated on the test set"
+        source["validated_on_test"] = True
     if smoke:
         if any(len(p[1]) > smoke_limit for p in parts.values()):
-            source += f"; smoke subset of at most {smoke_limit} images per split"
+            source["smoke_limit"] = smoke_limit
         keep = {k: stratified_subset(p[1], smoke_limit, spec.seed) for k, p in parts.items()}
         parts = {k: tuple(a[keep[k]] for a in p) for k, p in parts.items()}
     return _assemble(spec, classes, parts, False, source, info)

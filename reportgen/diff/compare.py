@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reportgen.diff.sections import compare_sections, embedded
 from reportgen.errors import UserError
-from reportgen.writer import to_json
+from reportgen.results.embedded import EMBED_ID, PROVENANCE_ID
+from reportgen.results.store import SCHEMA_PREFIX
 
-EMBED_ID = "reportgen-results"  # <script type="application/json" id=...> holding results.json in every report
-PROVENANCE_ID = "reportgen-provenance"  # its companion: manifest hash, version, device, seeds, smoke
-SCHEMA_PREFIX = "reportgen.results/"
 # fields that change from one identical build to the next; compared only with --strict
 IGNORED_KEYS = ("seconds", "images_per_s", "train_seconds", "epoch_seconds", "latency_ms", "throughput", "cache_key")
 IGNORED_FIELDS = ["environment", "runs.*.device", "runs.*.measured.device", "runs.*.compute.device",
-                  "runs.*.compute.device_name", "runs.*.execution", *(f"*.{k}" for k in IGNORED_KEYS)]
+                  "runs.*.compute.device_name", "runs.*.execution", "runs.*.environment",
+                  *(f"*.{k}" for k in IGNORED_KEYS)]
 IGNORED_HELP = ("timings (seconds, images_per_s, train_seconds, measured.epoch_seconds, measured.latency_ms, measured.throughput), "
                 "cache keys (cache_key), the environment (versions, code version, platform, CPU threads, GPU, "
                 "device), the device each run used (runs.*.device, runs.*.measured.device, runs.*.compute.device, "
-                "runs.*.compute.device_name) and how runs were scheduled (runs.*.execution: executor, jobs, threads); "
+                "runs.*.compute.device_name), each run's environment (runs.*.environment) and how runs were scheduled "
+                "(runs.*.execution: executor, jobs, threads); "
                 "in section text, "
-                "durations, latencies and the provenance rows that show these")
-_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+                "durations, latencies, throughputs and the provenance rows that show these")
 # for keyed comparison of lists of records: which field names a row
 _ROW_KEYS = {"layers": "name", "blocks": "name", "epochs": "epoch", "inverted_residual": None}
 KIND_TITLES = {"build": "Build", "presence": "Runs and models present", "outcome": "Run outcomes",
@@ -36,33 +35,6 @@ _RUN_CONFIG = ("config", "varied", "input", "weights", "transfer", "dataset", "m
 
 class DiffError(UserError):
     """An input that cannot be compared: missing, unreadable, or not a reportgen build."""
-
-
-def embed_json(data) -> str:
-    """JSON for a <script type="application/json"> element: results.json's text with <, >, & (and U+2028/9) escaped."""
-    text = to_json(data)
-    for char, escaped in _ESCAPES.items():
-        text = text.replace(char, escaped)
-    return text
-
-
-def provenance(results: dict, base_dir: Path | None = None) -> dict:
-    """Where the numbers come from: manifest file and sha256, reportgen version, device, seeds, smoke or not."""
-    manifest = results.get("manifest") or {}
-    digest = manifest.get("sha256")
-    if digest is None and base_dir is not None and manifest.get("file"):
-        try:
-            digest = hashlib.sha256((Path(base_dir) / manifest["file"]).read_bytes()).hexdigest()
-        except OSError:
-            digest = None
-    env = results.get("environment") or {}
-    runs = results.get("runs") or {}
-    seeds = {rid: (run.get("config") or {}).get("seed") for rid, run in runs.items()}
-    return {"manifest": {"file": manifest.get("file"), "sha256": digest},
-            "reportgen": env.get("reportgen"), "code_version": env.get("code_version"),
-            "device": env.get("device"), "gpu": env.get("gpu"), "smoke": bool(results.get("smoke")),
-            "seeds": {"dataset": (results.get("dataset") or {}).get("seed"), "runs": seeds,
-                      "training": sorted({s for s in seeds.values() if s is not None})}}
 
 
 @dataclass
@@ -93,8 +65,6 @@ def _read_text(path: Path) -> str:
 
 
 def _from_html(path: Path, text: str, label: str, what: str, results: dict | None = None) -> Side:
-    from reportgen.diff.page import embedded
-
     data = embedded(text)
     if results is None:
         if EMBED_ID not in data:
@@ -263,8 +233,6 @@ class _Walker:
 
 def compare(a: Side, b: Side, tolerance: float = 1e-9, strict: bool = False) -> Comparison:
     """Every difference between two builds: runs and models present, numbers, settings, and section text."""
-    from reportgen.diff.page import compare_sections
-
     c = Comparison(a, b, tolerance, strict)
     w = _Walker(c)
     ra, rb = a.results, b.results
@@ -334,26 +302,3 @@ def to_text(c: Comparison) -> str:
             else:
                 lines.append("  " + describe(d))
     return "\n".join(lines) + "\n"
-
-
-def render(c: Comparison, fmt: str) -> str:
-    """The comparison as text, json or html."""
-    if fmt == "json":
-        return to_json(c.record())
-    if fmt == "html":
-        from reportgen.diff.page import page
-
-        return page(c)
-    return to_text(c)
-
-
-def diff_builds(a: str | Path, b: str | Path, tolerance: float = 1e-9, strict: bool = False, fmt: str = "text"
-                ) -> tuple[str, bool]:
-    """Load, compare and render two builds: (output text, equal); DiffError for anything that cannot be compared."""
-    left, right = load(a, "A"), load(b, "B")
-    try:
-        comparison = compare(left, right, tolerance, strict)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise DiffError(f"cannot compare {a} and {b}: a results record is malformed ({type(exc).__name__}: {exc})"
-                        ) from exc
-    return render(comparison, fmt), comparison.equal

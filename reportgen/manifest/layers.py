@@ -22,6 +22,7 @@ LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
 
 
 def _pair(v: Any) -> Any:
+    """A kernel or stride as an (h, w) pair of positive sizes; a single integer stands for both."""
     if isinstance(v, bool):
         raise ValueError("expected a positive integer or a pair [h, w]")
     if isinstance(v, int):
@@ -36,6 +37,7 @@ def _pair(v: Any) -> Any:
 
 
 def _out(v: Any) -> Any:
+    """A linear layer's `out`: a width from 1 to MAX_SIZE, or `classes`."""
     if v == "classes" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIZE):
         return v
     raise ValueError(f"out must be an integer from 1 to {MAX_SIZE:,} or `classes` (the dataset's number of classes)")
@@ -53,15 +55,14 @@ OutFeatures = Annotated[
 
 
 def check_padding(v: Any) -> Any:
+    """A conv padding: a non-negative integer, `same` or `valid`."""
     if v in ("same", "valid") or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SIZE):
         return v
     raise ValueError("padding is a non-negative integer, `same` or `valid`")
 
 
 def _shorthand(field: str, short: Any = Any):
-    """Let `maxpool: 2`, `linear: 64`, `dropout: 0.5` stand for `{kernel: 2}`, `{out: 64}`, `{p: 0.5}`.
-
-    `short` is the shorthand's type, so that the JSON Schema accepts both spellings."""
+    """Let `maxpool: 2`, `linear: 64` stand for `{kernel: 2}`, `{out: 64}`; `short` types the shorthand in the JSON Schema."""
     return BeforeValidator(lambda v: {field: v} if not isinstance(v, dict) else v, json_schema_input_type=short)
 
 
@@ -156,6 +157,7 @@ class GlobalAvgPool(Strict):
 
 
 def _activation_item(kind: str) -> type[BaseModel]:
+    """The one-key layer item class of an activation, e.g. `gelu: {...}`."""
     return type(kind.title().replace("_", ""), (Strict,), {"__annotations__": {kind: ActivationParams}})
 
 
@@ -168,6 +170,7 @@ BareLayer = Literal[BARE_LAYERS]  # type: ignore[valid-type]
 
 
 def _layer_tag(value: Any) -> str | None:
+    """Which layer kind an item is, for the discriminated union (None: not a layer)."""
     if isinstance(value, str):
         return "bare"
     if isinstance(value, dict) and len(value) == 1:

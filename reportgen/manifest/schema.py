@@ -1,20 +1,14 @@
-"""The manifest: typed objects for report, dataset, models, training, experiments and sections."""
+"""The manifest's typed specs (pydantic): report, dataset, models, training, experiments and sections."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from reportgen.report import prose
-from reportgen.errors import ManifestError, Problem
 from reportgen.manifest.layers import ACTIVATIONS, MAX_SIZE, IntPair, LayerItem, Strict, check_padding
-from reportgen.manifest.sections import SECTION_KINDS, Section, SectionItem
-from reportgen.manifest.yamlsource import Located, dotted, load_yaml
+from reportgen.manifest.sections import SectionItem
 
 
 class TeamMember(Strict):
@@ -48,6 +42,7 @@ class ReportMeta(Strict):
     @field_validator("date", mode="before")
     @classmethod
     def _date(cls, v: Any) -> Any:
+        """A YAML date prints as '2 December 2023'; strings stay as written."""
         if isinstance(v, (dt.date, dt.datetime)):
             return f"{v.day} {v.strftime('%B %Y')}"
         return v
@@ -55,6 +50,7 @@ class ReportMeta(Strict):
     @field_validator("repository")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
+        """The repository must be an http or https URL."""
         if v is not None and not v.lower().startswith(("http://", "https://")):
             raise ValueError("repository must be an http:// or https:// URL")
         return v
@@ -94,6 +90,7 @@ class DatasetSpec(Strict):
 
     @model_validator(mode="after")
     def _imagefolder(self) -> "DatasetSpec":
+        """Root, split and class options that fit the dataset kind together."""
         if self.name != "imagefolder":
             for key in ("train_root", "test_root", "split", "classes"):
                 if getattr(self, key) is not None:
@@ -122,10 +119,12 @@ class DatasetSpec(Strict):
         return c, s, 20 if self.name == "cifar100" and self.labels == "coarse" else k
 
     def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the images the models see."""
         c, s, _ = self.native()
         return (self.channels or c, self.image_size or s, self.image_size or s)
 
     def num_classes(self) -> int:
+        """How many classes the labels take."""
         return self.native()[2]
 
 
@@ -195,6 +194,7 @@ class ModelSpec(Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> "ModelSpec":
+        """Exactly one source, and only the options that apply to it."""
         sources = [k for k in ("layers", "extends", "torchvision", "timm") if getattr(self, k) is not None]
         if len(sources) != 1:
             raise ValueError("a model needs exactly one of `layers` (its own), `extends` (a variant of another), "
@@ -273,6 +273,7 @@ class CropSpec(Strict):
 
 
 def _crop_shorthand(v: Any) -> Any:
+    """Let `crop: 4` stand for `{padding: 4}`."""
     return {"padding": v} if isinstance(v, int) and not isinstance(v, bool) else v
 
 
@@ -316,6 +317,7 @@ class TrainSpec(Strict):
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: str) -> str:
+        """A known loss name, mapped to its canonical spelling."""
         if v not in LOSS_ALIASES:
             raise ValueError(f"unknown loss {v!r}; use one of {', '.join(LOSS_ALIASES)}")
         return LOSS_ALIASES[v]
@@ -347,276 +349,3 @@ class Manifest(Strict):
     train: TrainSpec = Field(default_factory=TrainSpec)
     experiments: list[Experiment] = Field(min_length=1)
     sections: list[SectionItem] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
-
-
-class LoadedManifest:
-    """A validated manifest with its source positions, folder, and resolved experiment configs."""
-
-    def __init__(self, manifest: Manifest, located: Located, path: Path):
-        self.manifest = manifest
-        self.located = located
-        self.path = path
-        self.base_dir = path.parent
-        self.stem = path.stem
-        self.model_layers: dict[str, list] = {}
-        self.runs: list = []  # sweeps.RunSpec, filled in by load_manifest
-        problems: list[Problem] = []
-        self.sections = [_section_of(i, s, located, problems) for i, s in enumerate(manifest.sections)]
-        self.train = {e.id: _resolve_train(manifest.train, e, i, located, problems)
-                      for i, e in enumerate(manifest.experiments)}
-        self.datasets = {e.id: _resolve_dataset(manifest.dataset, e, i, located, problems)
-                         for i, e in enumerate(manifest.experiments)}
-        if problems:
-            raise ManifestError(problems)
-
-    def template_override(self) -> Path | None:
-        """The folder whose templates override the pack's: report.template_dir, else templates/ beside the manifest."""
-        chosen = self.manifest.report.template_dir
-        folder = (self.base_dir / (chosen or "templates")).resolve()
-        return folder if folder.is_dir() and folder.is_relative_to(self.base_dir) else None
-
-    def experiment(self, exp_id: str) -> Experiment:
-        return next(e for e in self.manifest.experiments if e.id == exp_id)
-
-    def layers_of(self, model: str) -> list:
-        """Normalised layers of a manifest model or of a swept variant such as `cnn[activation=gelu]`."""
-        if model in self.model_layers:
-            return self.model_layers[model]
-        return next(r.layers for r in self.runs if r.model == model)
-
-    def problem(self, path: tuple, message: str) -> Problem:
-        return self.located.problem(path, message)
-
-
-def _section_of(index: int, item: Any, located: Located, problems: list[Problem]) -> Section:
-    kind, opts = (item, {}) if isinstance(item, str) else next(iter(item.items()))
-    try:
-        validated = SECTION_KINDS[kind].model_validate(opts or {})
-    except ValidationError as exc:
-        problems.extend(_problems(exc, located, ("sections", index, kind)))
-        return Section(kind=kind)
-    return Section(kind=kind, options=validated.model_dump())
-
-
-def _resolve_train(defaults: TrainSpec, exp: Experiment, index: int, located: Located,
-                   problems: list[Problem]) -> TrainSpec:
-    merged = deep_merge(defaults.model_dump(), exp.train)
-    try:
-        return TrainSpec.model_validate(merged)
-    except ValidationError as exc:
-        problems.extend(_problems(exc, located, ("experiments", index, "train")))
-        return defaults
-
-
-def _resolve_dataset(default: DatasetSpec, exp: Experiment, index: int, located: Located,
-                     problems: list[Problem]) -> DatasetSpec:
-    if not exp.dataset:
-        return default
-    merged = default.model_dump(exclude_none=True)
-    if "name" in exp.dataset and exp.dataset["name"] != default.name:  # another dataset: its own defaults
-        merged = {k: v for k, v in merged.items() if k in ("seed", "val_fraction", "validation", "normalize",
-                                                             "download", "image_size", "channels")}
-    try:
-        return DatasetSpec.model_validate({**merged, **exp.dataset})
-    except ValidationError as exc:
-        problems.extend(_problems(exc, located, ("experiments", index, "dataset")))
-        return default
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    """Return base with override's values merged in, recursively for nested mappings."""
-    out = copy.deepcopy(base)
-    for k, v in override.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
-
-
-def _problems(exc: ValidationError, located: Located, prefix: tuple = ()) -> list[Problem]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        path = prefix + tuple(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key {str(path[-1])!r}"
-        elif err["type"] == "missing":
-            msg = f"missing required key {str(path[-1])!r}"
-        # drop the union-tag segments pydantic adds, which never appear in the YAML
-        shown: tuple = ()
-        for seg in path:
-            if seg in ("bare", "item", "[key]") or (shown and seg == shown[-1] and isinstance(seg, str)):
-                continue
-            shown += (seg,)
-        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], (dict, list)):
-            msg += f" (got {err['input']!r})"
-        problems.append(Problem(located.file, *located.where(path), dotted(shown), msg))
-    # a union member that fails reports once per member; keep the first per location
-    seen, unique = set(), []
-    for p in problems:
-        if (p.line, p.column, p.path) not in seen:
-            seen.add((p.line, p.column, p.path))
-            unique.append(p)
-    return unique
-
-
-def apply_overrides(data: dict, overrides: list[str], located: Located) -> None:
-    """Apply `--set a.b.c=VALUE` overrides in place; VALUE is read as a YAML scalar."""
-    for item in overrides:
-        if "=" not in item:
-            raise ManifestError([Problem("--set", 1, 1, item, "expected KEY=VALUE")])
-        key, raw = item.split("=", 1)
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError):  # bad tags, dates, huge ints
-            value = raw
-        node: Any = data
-        parts = key.split(".")
-        for i, part in enumerate(parts):
-            last = i == len(parts) - 1
-            if isinstance(node, list):
-                idx = _list_index(node, part)
-                if idx is None:
-                    raise ManifestError([Problem("--set", 1, 1, key, f"no list item {part!r}")])
-                if last:
-                    node[idx] = value
-                node = node[idx]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    node = node.setdefault(part, {})
-            else:
-                raise ManifestError([Problem("--set", 1, 1, key, f"{'.'.join(parts[:i])} is not a mapping or list")])
-        located.positions.setdefault(tuple(int(p) if p.isdigit() else p for p in parts), (1, 1))
-
-
-def _list_index(items: list, part: str) -> int | None:
-    if part.isdigit() and int(part) < len(items):
-        return int(part)
-    for i, it in enumerate(items):
-        if isinstance(it, dict) and it.get("id") == part:
-            return i
-    return None
-
-
-def load_manifest(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest:
-    """Load, override and validate a manifest; raise ManifestError listing every problem."""
-    path = Path(path)
-    located = load_yaml(path)
-    if not isinstance(located.data, dict):
-        raise ManifestError([located.problem((), "a manifest is a mapping with report, dataset, models, ...")])
-    if overrides:
-        apply_overrides(located.data, overrides, located)
-    try:
-        manifest = Manifest.model_validate(located.data)
-    except ValidationError as exc:
-        raise ManifestError(_problems(exc, located)) from None
-    loaded = LoadedManifest(manifest, located, path.resolve())
-    problems = _resolve_classes(loaded)
-    problems += check_references(loaded) + _expand_runs(loaded)
-    if problems:
-        raise ManifestError(problems)
-    return loaded
-
-
-def _expand_runs(loaded: LoadedManifest) -> list[Problem]:
-    """Resolve model variants and sweeps into `loaded.model_layers` and `loaded.runs`."""
-    from reportgen.manifest.sweeps import expand
-    from reportgen.manifest.variants import resolve_all
-
-    layers, errors = resolve_all(loaded.manifest.models)
-    problems = [loaded.problem(("models", name, key), msg) for name, (key, msg) in errors.items()]
-    loaded.model_layers = layers
-    loaded.runs = expand(loaded, layers, problems)
-    run_ids = {r.id for r in loaded.runs} | {e.id for e in loaded.manifest.experiments}
-    for i, sec in enumerate(loaded.sections):
-        refs = [(("experiments", j), ref) for j, ref in enumerate(sec.options.get("experiments") or [])]
-        refs += [(("items", k, "experiments", j), ref) for k, item in enumerate(sec.options.get("items") or [])
-                 for j, ref in enumerate(item["experiments"])]
-        refs += [(("notes", key), key) for key in (sec.options.get("notes") or {})]
-        for where, ref in refs:
-            if ref not in run_ids:
-                problems.append(loaded.problem(("sections", i, sec.kind) + where,
-                                               f"unknown experiment {ref!r} (experiment ids and run ids such as "
-                                               "`lr_sweep/lr=0.01` can be named)"))
-    return problems
-
-
-def _resolve_classes(loaded: LoadedManifest) -> list[Problem]:
-    """Image-folder datasets without `classes`: read the class folder names from disk."""
-    from reportgen.data.imagefolder import scan_classes
-
-    problems, found = [], {}
-    for i, exp in enumerate(loaded.manifest.experiments):
-        spec = loaded.datasets[exp.id]
-        if spec.name != "imagefolder" or spec.classes is not None:
-            continue
-        where = ("experiments", i, "dataset") if exp.dataset else ("dataset",)
-        root = (loaded.base_dir / (spec.root or spec.train_root)).resolve()
-        if root not in found:
-            found[root] = scan_classes(root) if root.is_dir() else None
-            if found[root] is None or len(found[root]) < 2:
-                what = "does not exist" if found[root] is None else f"has {len(found[root])} class folder(s)"
-                problems.append(loaded.problem(where, f"cannot read the class names: {root} {what}; an image-folder "
-                                               "dataset needs one folder per class (at least two), or list them "
-                                               "under `classes:`"))
-        if found[root] and len(found[root]) >= 2:
-            loaded.datasets[exp.id] = spec.model_copy(update={"classes": found[root]})
-    main = loaded.manifest.dataset
-    if main.name == "imagefolder" and main.classes is None:
-        first = next((loaded.datasets[e.id] for e in loaded.manifest.experiments if not e.dataset), None)
-        if first is not None and first.classes:
-            loaded.manifest = loaded.manifest.model_copy(update={"dataset": first})
-    return problems
-
-
-def check_references(loaded: LoadedManifest) -> list[Problem]:
-    """Cross-checks pydantic cannot do: model and experiment names, prose files, duplicate ids."""
-    m, problems = loaded.manifest, []
-    ids: dict[str, int] = {}
-    for i, exp in enumerate(m.experiments):
-        if exp.model not in m.models:
-            problems.append(loaded.problem(("experiments", i, "model"),
-                                           f"unknown model {exp.model!r}; defined: {', '.join(m.models)}"))
-        if exp.id in ids:
-            problems.append(loaded.problem(("experiments", i, "id"),
-                                           f"duplicate experiment id {exp.id!r} (also experiments[{ids[exp.id]}])"))
-        ids.setdefault(exp.id, i)
-    for i, exp in enumerate(m.experiments):
-        weights = exp.weights or (m.models[exp.model].weights if exp.model in m.models else None)
-        if isinstance(weights, WeightsFrom) and weights.from_ not in ids:
-            where = ("experiments", i, "weights") if exp.weights else ("models", exp.model, "weights")
-            problems.append(loaded.problem(where, f"weights from unknown experiment {weights.from_!r}; "
-                                           f"defined: {', '.join(ids)}"))
-        for key in ("weights", "freeze"):
-            if getattr(exp, key) is not None and exp.model in m.models and m.models[exp.model].source == "custom":
-                problems.append(loaded.problem(("experiments", i, key), f"`{key}` applies to torchvision and timm "
-                                               "models; layer-language models train every layer from random weights"))
-    if m.report.template_dir is not None:
-        target = (loaded.base_dir / m.report.template_dir).resolve()
-        if not target.is_relative_to(loaded.base_dir) or not target.is_dir():
-            problems.append(loaded.problem(("report", "template_dir"), "template_dir must be a folder inside the "
-                                           f"manifest's folder ({m.report.template_dir} is not)"))
-    for i, sec in enumerate(loaded.sections):
-        for key, known in (("models", m.models),):
-            for j, name in enumerate(sec.options.get(key) or []):
-                if name not in known:
-                    problems.append(loaded.problem(("sections", i, sec.kind, key, j), f"unknown {key[:-1]} {name!r}"))
-        if sec.kind == "prose" and sec.options.get("file"):
-            target = (loaded.base_dir / sec.options["file"]).resolve()
-            if not target.is_relative_to(loaded.base_dir):
-                problems.append(loaded.problem(("sections", i, "prose", "file"), "prose files must lie inside the manifest's folder"))
-            elif not target.is_file():
-                problems.append(loaded.problem(("sections", i, "prose", "file"), f"prose file not found: {sec.options['file']}"))
-            elif why := prose.check_file(target):  # size, UTF-8, bracket nesting
-                problems.append(loaded.problem(("sections", i, "prose", "file"), why))
-        if sec.kind == "prose" and sec.options.get("text") is not None and (why := prose.check_text(sec.options["text"])):
-            problems.append(loaded.problem(("sections", i, "prose", "text"), why))
-    return problems
-
-
-def json_schema() -> dict:
-    """JSON Schema of the manifest."""
-    schema = Manifest.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "reportgen manifest"
-    return schema

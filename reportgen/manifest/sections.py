@@ -71,6 +71,7 @@ class ProseSection(_Titled):
 
     @model_validator(mode="after")
     def _one_source(self) -> "ProseSection":
+        """Prose comes from exactly one of `file` or `text`."""
         if (self.file is None) == (self.text is None):
             raise ValueError("prose needs exactly one of `file` or `text`")
         return self
@@ -104,6 +105,7 @@ class Section(Strict):
 
 
 def _section_tag(v: Any) -> str | None:
+    """Which section kind an item is, for the discriminated union (None: not a section)."""
     if isinstance(v, str):
         return "bare"
     if isinstance(v, dict) and len(v) == 1:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from reportgen.errors import Problem
-from reportgen.manifest.schema import VARIANT_KEYS, DatasetSpec, ModelSpec, TrainSpec, WeightsFrom, deep_merge
+from reportgen.manifest.overrides import deep_merge
+from reportgen.manifest.schema import VARIANT_KEYS, DatasetSpec, ModelSpec, TrainSpec, WeightsFrom
 from reportgen.manifest.variants import Layer, VariantError, apply
 
 MODEL_KEYS = VARIANT_KEYS
@@ -47,6 +48,7 @@ def show(value) -> str:
 
 
 def _nest(path: list[str], value) -> dict:
+    """{a: {b: value}} from the path [a, b] and value."""
     out: dict = value
     for part in reversed(path):
         out = {part: out}

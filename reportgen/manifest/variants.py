@@ -31,6 +31,7 @@ def split_blocks(layers: list[Layer]) -> tuple[list[Layer], list[list[Layer]], l
 
 
 def _set_each(layers: list[Layer], kinds: tuple, key: str, field: str, values, what: str) -> None:
+    """Set `field` on every layer of `kinds`: one value for all, or a list with one per layer."""
     targets = [opts for kind, opts in layers if kind in kinds]
     if not isinstance(values, list):
         values = [values] * len(targets)
@@ -88,6 +89,7 @@ def resolve_all(models: dict) -> tuple[dict[str, list[Layer]], dict[str, tuple[s
     errors: dict[str, tuple[str, str]] = {}
 
     def visit(name: str, chain: tuple[str, ...]) -> list[Layer] | None:
+        """The layers of model `name` (None on error), reached through the `extends` chain `chain`."""
         if name in resolved or name in errors:
             return resolved.get(name)
         spec = models[name]

@@ -38,6 +38,7 @@ class Located:
         return best
 
     def problem(self, path: tuple, message: str) -> Problem:
+        """A Problem at the position of the key path."""
         line, col = self.where(path)
         return Problem(self.file, line, col, dotted(path), message)
 
@@ -94,6 +95,7 @@ def _scalar(node: yaml.Node, path: tuple, loc: Located, loader: _Loader, problem
 
 def _build(node: yaml.Node, path: tuple, loc: Located, loader: _Loader, problems: list[Problem],
            ancestors: set[int]) -> Any:
+    """A node's Python value, recording its position; refuses too many values, recursive aliases, deep nesting."""
     loc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if len(loc.positions) > MAX_VALUES:
         raise ManifestError([Problem(loc.file, 1, 1, "", f"YAML aliases expand to more than {MAX_VALUES:,} values; refusing to expand")])
@@ -118,6 +120,7 @@ def _build(node: yaml.Node, path: tuple, loc: Located, loader: _Loader, problems
 
 def _build_collection(node: yaml.CollectionNode, path: tuple, loc: Located, loader: _Loader, problems: list[Problem],
                       ancestors: set[int]) -> Any:
+    """A mapping's or list's Python value, its items built recursively; bad or duplicate keys become problems."""
     if isinstance(node, yaml.MappingNode):
         out: dict = {}
         seen: dict[Any, int] = {}
@@ -142,8 +145,7 @@ def _build_collection(node: yaml.CollectionNode, path: tuple, loc: Located, load
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
-    """How many values a node stands for once every alias is expanded (counted on the shared node graph, so a
-    billion-laughs document is measured in microseconds instead of being expanded)."""
+    """How many values a node stands for once every alias is expanded, counted on the shared node graph."""
     key = id(node)
     if key in memo:
         return memo[key]

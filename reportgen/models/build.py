@@ -8,31 +8,9 @@ import torch
 from torch import nn
 
 from reportgen.errors import ManifestError, Problem, UserError
-from reportgen.manifest.schema import LoadedManifest
-
-
-class LayerError(ValueError):
-    """A layer that cannot follow the previous one (shape mismatch, too-large kernel, …)."""
-
-    def __init__(self, index: int, message: str):
-        super().__init__(message)
-        self.index = index
-
-
-class GlobalAvgPool(nn.Module):
-    """Average over the spatial dimensions: (N, C, H, W) → (N, C)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))
-
-
-def activation_module(kind: str, opts: dict) -> nn.Module:
-    if kind == "leaky_relu":
-        return nn.LeakyReLU(opts["negative_slope"] if opts["negative_slope"] is not None else 0.01)
-    if kind == "elu":
-        return nn.ELU(opts["alpha"] if opts["alpha"] is not None else 1.0)
-    return {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-            "relu6": nn.ReLU6, "silu": nn.SiLU}[kind]()
+from reportgen.manifest.loaded import LoadedManifest
+from reportgen.manifest.shapes import SHORT_NAMES, LayerError, layer_problem as _located, model_context as _context
+from reportgen.models.layers import GlobalAvgPool, activation_module
 
 
 def _module(kind: str, opts: dict, shape: tuple, num_classes: int) -> nn.Module:
@@ -67,10 +45,6 @@ def _module(kind: str, opts: dict, shape: tuple, num_classes: int) -> nn.Module:
     return activation_module(kind, opts)
 
 
-SHORT_NAMES = {"conv": "conv", "batchnorm": "bn", "maxpool": "pool", "avgpool": "avgpool", "linear": "fc",
-               "dropout": "dropout", "flatten": "flatten", "global_avgpool": "gap"}
-
-
 def build_model(layers: list[tuple[str, dict]], input_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
     """Instantiate a model from normalised layers; raise LayerError naming the first layer that cannot be built."""
     modules: "OrderedDict[str, nn.Module]" = OrderedDict()
@@ -102,29 +76,6 @@ def build_model(layers: list[tuple[str, dict]], input_shape: tuple[int, int, int
 
 def _short(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:200]
-
-
-def _located(loaded: LoadedManifest, name: str, exc: LayerError) -> Problem:
-    spec = loaded.manifest.models.get(name)
-    if spec is not None and spec.layers is not None:
-        return loaded.problem(("models", name, "layers", exc.index), str(exc))
-    layers = loaded.layers_of(name)
-    what = f"layer {exc.index + 1} ({layers[exc.index][0]}) of the variant {name}: {exc}"
-    if spec is not None:
-        return loaded.problem(("models", name), what)
-    group = next(r.group for r in loaded.runs if r.model == name)
-    index = next(i for i, e in enumerate(loaded.manifest.experiments) if e.id == group)
-    return loaded.problem(("experiments", index, "sweep"), what)
-
-
-def _context(loaded: LoadedManifest, name: str):
-    """(dataset spec, network spec or None) of a model name as its first run uses it."""
-    run = next((r for r in loaded.runs if r.model == name), None) or \
-        next((r for r in loaded.runs if r.model.split("@", 1)[0] == name), None)
-    if run is not None:
-        return run.dataset or loaded.manifest.dataset, run.network
-    spec = loaded.manifest.models.get(name.split("@", 1)[0])
-    return loaded.manifest.dataset, spec if spec is not None and spec.source != "custom" else None
 
 
 def input_shape_of(dataset, network) -> tuple[int, int, int]:
@@ -173,12 +124,20 @@ def _check_network(loaded: LoadedManifest, name: str) -> list[Problem]:
     return []
 
 
+def check_networks(loaded: LoadedManifest, names: list[str]) -> list[Problem]:
+    """Build each named torchvision/timm network once (random weights) and feed it an input of its size."""
+    problems: list[Problem] = []
+    for name in names:
+        problems.extend(p for p in _check_network(loaded, name) if p not in problems)
+    return problems
+
+
 def check_models(loaded: LoadedManifest) -> list[Problem]:
     """Build every model and swept variant once so shape mistakes surface before any training."""
     problems: list[Problem] = []
     for name in dict.fromkeys([*loaded.model_layers, *(r.model for r in loaded.runs)]):
         if _context(loaded, name)[1] is not None:
-            problems.extend(p for p in _check_network(loaded, name) if p not in problems)
+            problems.extend(p for p in check_networks(loaded, [name]) if p not in problems)
             continue
         try:
             build_manifest_model(loaded, name)
@@ -187,33 +146,23 @@ def check_models(loaded: LoadedManifest) -> list[Problem]:
     return problems
 
 
-def _size(v) -> str:
-    return f"{v[0]}×{v[1]}" if isinstance(v, (tuple, list)) and v[0] != v[1] else f"{v[0] if isinstance(v, (tuple, list)) else v}"
+def _json(v):
+    return list(v) if isinstance(v, tuple) else v
 
 
-def describe(kind: str, opts: dict, num_classes: int) -> str:
-    """A layer's configuration in words, as the architecture table prints it."""
-    if kind == "conv":
-        k = opts["kernel"]
-        text = f"{opts['out']} filters, kernel {k[0]}×{k[1]}, stride {_size(opts['stride'])}, padding {opts['padding']}"
-        return text + ("" if opts["bias"] else ", no bias")
-    if kind in ("maxpool", "avgpool"):
-        k = opts["kernel"]
-        return f"kernel {k[0]}×{k[1]}, stride {_size(opts['stride'] or k)}" + (f", padding {opts['padding']}" if opts["padding"] else "")
-    if kind == "linear":
-        out = f"{num_classes} (one per class)" if opts["out"] == "classes" else str(opts["out"])
-        return f"{out} outputs" + ("" if opts["bias"] else ", no bias")
-    if kind == "dropout":
-        return f"p = {opts['p']}"
-    if kind == "batchnorm":
-        return f"eps {opts['eps']:g}, momentum {opts['momentum']:g}"
-    if kind == "flatten":
-        return "to a vector"
-    if kind == "global_avgpool":
-        return "mean over height and width"
-    if kind == "leaky_relu":
-        return f"negative slope {opts['negative_slope'] if opts['negative_slope'] is not None else 0.01:g}"
-    return "activation"
+ACTIVATION_OPTIONS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1.0}}  # the defaults used
+
+
+def layer_config(kind: str, opts: dict) -> dict:
+    """A layer's options as plain JSON with the defaults used filled in (a pooling stride is its kernel unless
+    given): e.g. {"kind": "conv", "out": 32, "kernel": [5, 5], "stride": [1, 1], "padding": 2, "bias": true}.
+    The report words it (reportgen.report.wording.layer_config)."""
+    config = {"kind": kind, **{k: _json(v) for k, v in opts.items() if k not in ("name", "negative_slope", "alpha")}}
+    if kind in ("maxpool", "avgpool") and config.get("stride") is None:
+        config["stride"] = config["kernel"]
+    for key, default in ACTIVATION_OPTIONS.get(kind, {}).items():
+        config[key] = default if opts.get(key) is None else opts[key]
+    return config
 
 
 def model_record(loaded: LoadedManifest, name: str) -> dict:
@@ -228,9 +177,9 @@ def model_record(loaded: LoadedManifest, name: str) -> dict:
     summary = summarize(model, ds.input_shape())
     configs = {}
     for (module_name, _), (kind, opts) in zip(model.named_children(), loaded.layers_of(name)):
-        configs[module_name] = describe(kind, opts, ds.num_classes())
+        configs[module_name] = layer_config(kind, opts)
     for row in summary["layers"]:
-        row["config"] = configs.get(row["name"], "")
+        row["config"] = configs.get(row["name"], {})
     base = name.split("[", 1)[0].split("@", 1)[0]
     # a swept variant is not what its base's description says (another activation, other widths): its name says it
     summary["description"] = spec.description if spec else None
@@ -264,7 +213,7 @@ def _network_record(loaded: LoadedManifest, name: str, ds, network) -> dict:
         "weights": (network.weights if isinstance(network.weights, str) or network.weights is None
                     else f"from {network.weights.from_}") or "none",
         "head": info["head"], "head_layers": info["head_layers"], "frozen": info["frozen"],
-        "freeze": _freeze_text(network.freeze), "input_size": input_shape_of(ds, network)[1],
+        "freeze": freeze_policy(network.freeze), "input_size": input_shape_of(ds, network)[1],
         "dataset_size": ds.input_shape()[1], "base": base,
         "inverted_residual": info.get("inverted_residual"),
         "size_bytes": state_bytes(model),
@@ -272,11 +221,13 @@ def _network_record(loaded: LoadedManifest, name: str, ds, network) -> dict:
     return summary
 
 
-def _freeze_text(freeze) -> str:
+def freeze_policy(freeze) -> dict:
+    """The freezing policy as data: {"policy": "none" | "backbone"}, {"policy": "train_last", "blocks": K} or
+    {"policy": "modules", "modules": [...]}; the report words it (reportgen.report.wording.freeze_policy)."""
     if freeze in (None, "none"):
-        return "nothing frozen: every layer is fine-tuned"
+        return {"policy": "none"}
     if freeze == "backbone":
-        return "backbone frozen: only the new head is trained"
+        return {"policy": "backbone"}
     if hasattr(freeze, "train_last"):
-        return f"all but the last {freeze.train_last} blocks frozen"
-    return "frozen: " + ", ".join(freeze.modules)
+        return {"policy": "train_last", "blocks": freeze.train_last}
+    return {"policy": "modules", "modules": list(freeze.modules)}

@@ -202,7 +202,7 @@ def _classifier(model: nn.Module) -> tuple[str, nn.Linear]:
 def _new_head(in_features: int, num_classes: int, head) -> nn.Module:
     if not isinstance(head, HeadSpec):
         return nn.Linear(in_features, num_classes)
-    from reportgen.models.build import activation_module
+    from reportgen.models.layers import activation_module
 
     layers: list[nn.Module] = []
     width = in_features

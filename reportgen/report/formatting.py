@@ -61,17 +61,3 @@ def shape(dims) -> str:
 
 
 FILTERS = {"pct": pct, "num": num, "dec": dec, "sig": sig, "secs": secs, "shape": shape, "si": si}
-
-
-def duration(seconds: float) -> str:
-    """A rough time span for progress lines: 42 s, 3 min 05 s, 1 h 12 min."""
-    s = max(0, int(round(seconds)))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
-
-
-class Detail(str):
-    """A progress line of detail (one per epoch): printed live on a terminal, left out of quiet and CI logs."""

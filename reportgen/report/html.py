@@ -13,7 +13,8 @@ from reportgen.errors import UserError
 from reportgen.report.formatting import FILTERS
 
 TEMPLATE_PACKS = ("assignment", "paper", "lab")
-BASE_PACK = "assignment"  # other packs fall back to its section templates
+DEFAULT_PACK = "assignment"
+BASE = "base"  # templates/base: the report template, section templates, partials and stylesheet every pack shares
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; base-uri 'none'; "
        "form-action 'none'")
 PAPER_SIZES = {"a4": "A4", "letter": "letter"}
@@ -23,26 +24,29 @@ def templates_root() -> Path:
     """Built-in templates: inside the installed package (wheel) or beside it (source checkout)."""
     package = Path(__file__).resolve().parents[1]
     for candidate in (package / "templates", package.parent / "templates"):
-        if (candidate / BASE_PACK / "report.html.j2").is_file():
+        if (candidate / BASE / "report.html.j2").is_file():
             return candidate
     raise FileNotFoundError(f"reportgen's templates are missing (looked in {package / 'templates'} and "
                             f"{package.parent / 'templates'}); reinstall reportgen")
 
 
 def search_path(pack: str, override: Path | None = None) -> list[Path]:
-    """Where templates are looked up, first match wins: the override folder, the pack, the base pack."""
+    """Where templates are looked up, first match wins: the override folder, the pack, the shared base."""
     root = templates_root()
     dirs = [override] if override is not None else []
-    return dirs + list(dict.fromkeys([root / pack, root / BASE_PACK]))
+    return dirs + [root / pack, root / BASE]
 
 
 def environment(pack: str, override: Path | None = None) -> jinja2.Environment:
-    """Autoescaped, sandboxed Jinja: undefined names are errors; `builtin/NAME` is the pack's own NAME.
+    """Autoescaped, sandboxed Jinja: undefined names are errors; `builtin/NAME` is the pack's own NAME, `base/NAME`
+    the shared base's.
 
-    An override template may `{% extends "builtin/sections/cover.html.j2" %}` the file it replaces."""
+    An override template may `{% extends "builtin/sections/cover.html.j2" %}` the file it replaces; a pack's template
+    may `{% extends "base/sections/contents.html.j2" %}` and replace one block of it."""
     builtin = jinja2.FileSystemLoader([str(p) for p in search_path(pack)])
+    base = jinja2.FileSystemLoader([str(templates_root() / BASE)])
     loader = jinja2.ChoiceLoader([
-        jinja2.PrefixLoader({"builtin": builtin}, delimiter="/"),
+        jinja2.PrefixLoader({"builtin": builtin, "base": base}, delimiter="/"),
         jinja2.FileSystemLoader([str(p) for p in search_path(pack, override)]),
     ])
     env = SandboxedEnvironment(
@@ -55,9 +59,21 @@ def environment(pack: str, override: Path | None = None) -> jinja2.Environment:
     return env
 
 
+def builtin_stylesheet(pack: str) -> str:
+    """templates/base/style.css, then the pack's own style.css (its differences from the base)."""
+    root = templates_root()
+    css = (root / BASE / "style.css").read_text("utf-8")
+    own = root / pack / "style.css"
+    return css + "\n" + own.read_text("utf-8") if pack != BASE and own.is_file() else css
+
+
 def stylesheet(env: jinja2.Environment, paper: str) -> str:
-    """The pack's style.css (or its override), then extra.css if an override folder has one, then the page size."""
-    css = env.loader.get_source(env, "style.css")[0]
+    """The built-in stylesheet (base, then the pack's), or an override folder's style.css in its place; then
+    extra.css if an override folder has one, then the page size."""
+    css, filename, _ = env.loader.get_source(env, "style.css")
+    folder = Path(filename).parent
+    if folder.parent == templates_root():  # not an override: the pack's own, or the base's for a pack without one
+        css = builtin_stylesheet(folder.name)
     try:
         css += "\n" + env.loader.get_source(env, "extra.css")[0]
     except jinja2.TemplateNotFound:
@@ -78,7 +94,7 @@ def _with_csp(html: str) -> str:
 def render_html(document: dict, override: Path | None = None) -> str:
     """The report as HTML text, through the manifest's template pack and optional override folder."""
     report = document["report"]
-    pack = report.get("template") or BASE_PACK
+    pack = report.get("template") or DEFAULT_PACK
     env = environment(pack, override)
     css = stylesheet(env, report.get("paper") or "a4")
     try:

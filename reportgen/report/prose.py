@@ -18,8 +18,8 @@ from markdown_it.rules_inline import image as _image_rule
 from markdown_it.token import Token
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-MAX_PROSE_BYTES = 256 * 1024  # one prose file or `text:`; about 80 pages, and parsed in well under 5 s
-MAX_BRACKETS = 10_000  # `[` characters in one prose text: each costs markdown-it a nested look-ahead
+from reportgen.manifest.files import MAX_PROSE_BYTES, check_text
+
 MAX_HTML_CHARS = 4_000_000  # estimated before rendering: reference links can repeat one long URL many times
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # one image file
 MAX_IMAGE_PIXELS = 25_000_000  # one image, read from its header before anything is decoded
@@ -65,35 +65,6 @@ _md = _Markdown()
 
 class _Refused(Exception):
     """An image that is not embedded, with the reason shown in its place."""
-
-
-def check_text(text: str) -> str | None:
-    """Why a prose text is too big or too deeply bracketed to render, or None when it is fine."""
-    size = len(text.encode("utf-8"))
-    if size > MAX_PROSE_BYTES:
-        return f"prose is {size:,} bytes; the limit is {MAX_PROSE_BYTES:,} ({MAX_PROSE_BYTES // 1024} KB)"
-    brackets = text.count("[")
-    if brackets > MAX_BRACKETS:
-        return (f"prose holds {brackets:,} '[' characters; at most {MAX_BRACKETS:,} (links and images) are "
-                "rendered, so Markdown bracketed this deeply is refused")
-    return None
-
-
-def check_file(path: Path) -> str | None:
-    """Why a prose file cannot be rendered (size, encoding, nesting), or None when it is fine."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_PROSE_BYTES:
-            return f"prose file is {size:,} bytes; the limit is {MAX_PROSE_BYTES:,} ({MAX_PROSE_BYTES // 1024} KB)"
-        with open(path, "rb") as f:
-            data = f.read(MAX_PROSE_BYTES + 1)
-    except OSError as exc:
-        return f"prose file cannot be read: {exc.strerror or exc}"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"prose file is not UTF-8 text (byte {exc.start})"
-    return check_text(text)
 
 
 def read_file(path: Path) -> str:

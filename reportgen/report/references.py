@@ -165,7 +165,8 @@ def math_svg(tex: str, display: bool, prefix: str) -> str:
     """A formula drawn by matplotlib's mathtext (no LaTeX needed) as deterministic inline SVG; ids start `prefix`."""
     import matplotlib.pyplot as plt
 
-    from reportgen.report.figures.draw import STYLE, to_svg
+    from reportgen.report.figures.plots import to_svg
+    from reportgen.report.figures.style import STYLE
 
     with plt.rc_context({**STYLE, "font.size": 11 if display else 10}):
         fig = plt.figure(figsize=(0.01, 0.01))

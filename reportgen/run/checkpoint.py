@@ -67,6 +67,18 @@ def remove(path: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
+def weights_bytes(state_dict: dict) -> bytes:
+    """A model's final weights as the run cache keeps them (torch.save of the CPU tensors)."""
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, buf)
+    return buf.getvalue()
+
+
+def weights_from_bytes(data: bytes) -> dict:
+    """The state dict that weights_bytes wrote, loaded with weights_only=True."""
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
 def rng_states(device: torch.device) -> dict:
     """Torch's global random states: the CPU's, and the accelerator's when training on one."""
     states = {"cpu": torch.get_rng_state()}

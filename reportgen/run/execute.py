@@ -2,118 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from reportgen.run import checkpoint
-from reportgen.data.load import load_dataset
-from reportgen.errors import ResultsMissing, UserError
+from reportgen.errors import UserError
 from reportgen.run.evaluate import test_metrics
-from reportgen.report.formatting import Detail, duration
-from reportgen.manifest.schema import DatasetSpec, LoadedManifest, TrainSpec
+from reportgen.run.progress import Detail, duration
+from reportgen.manifest.loaded import LoadedManifest
 from reportgen.run.measure import measure
 from reportgen.models.build import build_manifest_model, input_shape_of, state_bytes
-from reportgen.results.store import RunCache, code_version, finite, run_key
+from reportgen.results.cache import RunCache
+from reportgen.results.store import finite
+from reportgen.run.environment import run_environment
+from reportgen.run.plan import RunPlan
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute
 from reportgen.run.train import fit, pick_device, predict
 
 Progress = Callable[..., None]  # (message) or (message, detail=...): see reportgen.progress
-SMOKE_INPUT = 64  # smoke builds shrink large network inputs (224 → 64) so they run in seconds on a CPU
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """One training run: its resolved settings, what its sweep varied, and its cache key."""
-
-    id: str
-    experiment: str
-    model: str
-    title: str
-    spec: TrainSpec
-    key: str
-    varied: dict = field(default_factory=dict, hash=False, compare=False)
-    run: object = field(default=None, hash=False, compare=False)  # sweeps.RunSpec
-    input_size: int | None = None
-    parent: str | None = None  # run id
-
-
-class Datasets:
-    """Each distinct dataset of a manifest, loaded once when first asked for."""
-
-    def __init__(self, loaded: LoadedManifest, smoke: bool, cache_dir: Path | None = None):
-        self.loaded, self.smoke, self.cache_dir, self._loaded = loaded, smoke, cache_dir, {}
-
-    def get(self, spec: DatasetSpec | None = None):
-        spec = spec or self.loaded.manifest.dataset
-        key = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
-        if key not in self._loaded:
-            self._loaded[key] = load_dataset(spec, self.loaded.base_dir, smoke=self.smoke, cache_dir=self.cache_dir)
-        return self._loaded[key]
-
-
-def _ordered(runs: list) -> list:
-    """Runs in manifest order, except that a run whose weights come from another follows it."""
-    by_group = {r.group: r for r in runs}
-    done, out = set(), []
-
-    def visit(run, depth=0):
-        if run.id in done or depth > len(runs):
-            return
-        if run.parent in by_group:
-            visit(by_group[run.parent], depth + 1)
-        done.add(run.id)
-        out.append(run)
-
-    for run in runs:
-        visit(run)
-    return out
-
-
-def _input_size(run, smoke: bool) -> int | None:
-    """The network's input size; smoke builds shrink it when the network can take the smaller size."""
-    net = run.network
-    if net is None or not net.input_size or not smoke or net.input_size <= SMOKE_INPUT:
-        return net.input_size if net is not None else None
-    from reportgen.models.pretrained import build_network
-
-    model, _ = build_network(net.model_copy(update={"weights": "none"}), run.dataset.num_classes())
-    for size in (SMOKE_INPUT, 96, 160):  # the smallest the network takes (Inception stems need about 75)
-        if size >= net.input_size:
-            break
-        try:
-            with torch.no_grad():
-                model.eval()(torch.zeros(1, 3, size, size))
-        except (RuntimeError, ValueError):
-            continue
-        return size
-    return net.input_size
-
-
-def plan_runs(loaded: LoadedManifest, datasets: Datasets, smoke: bool) -> list[RunPlan]:
-    """Every run of the manifest (smoke builds: one epoch), parents before children, with cache keys."""
-    plans: dict[str, RunPlan] = {}
-    for run in _ordered(loaded.runs):
-        spec = run.train.model_copy(update={"epochs": 1}) if smoke else run.train
-        if smoke:
-            spec = spec.model_copy(update={"measure": spec.measure.model_copy(update={
-                "warmup": 1, "latency_repeats": 3, "throughput_batch": min(spec.measure.throughput_batch, 16),
-                "throughput_repeats": 1})})
-        parent = next((p for p in plans.values() if p.experiment == run.parent), None) if run.parent else None
-        size = _input_size(run, smoke)
-        key = run_key({
-            "train": spec.model_dump(), "layers": run.layers, "dataset": run.dataset.model_dump(),
-            "data": datasets.get(run.dataset).fingerprint(), "code": code_version(), "smoke": smoke,
-            "network": run.network.model_dump(mode="json", by_alias=True) if run.network else None,
-            "input_size": size, "parent": parent.key if parent else None,
-        })
-        plans[run.id] = RunPlan(run.id, run.group, run.model, run.title, spec, key, run.varied, run, size,
-                                parent.id if parent else None)
-    return list(plans.values())
 
 
 def _build(loaded: LoadedManifest, plan: RunPlan, smoke: bool) -> tuple[torch.nn.Module, dict]:
@@ -167,6 +76,7 @@ def failed_record(plan: RunPlan, error: str, **fields) -> dict:
     return finite({
         "id": plan.id, "experiment": plan.experiment, "group": plan.experiment, "varied": plan.varied,
         "model": plan.model, "title": plan.title, "status": "failed", "error": error, "diverged_epoch": None,
+        "digest": plan.digest,
         "stopped_epoch": None, "config": plan.spec.model_dump(mode="json"), "device": None, "epochs": [],
         "train_seconds": None, "test": None, "measured": None, "transfer": None, "cache_key": plan.key, **fields})
 
@@ -224,6 +134,8 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
 
     common = {
         "device": device.type,
+        "digest": plan.digest,
+        "environment": run_environment(device),
         "dataset": {"name": splits.name, "classes": list(splits.classes), "sizes": splits.sizes(),
                     "source": splits.source},
         "input": {"shape": list(shape), "normalization": which, "mean": list(mean), "std": list(std),
@@ -266,38 +178,3 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
         "cache_key": plan.key,
     })
     return record, model.state_dict()
-
-
-def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: bool, progress: Progress,
-            force: bool = False, execution=None) -> tuple[dict, dict]:
-    """Run what is not cached; returns (records by run id, {'trained': n, 'cached': n, 'failed': n}).
-
-    A corrupt cache entry is reported and recomputed; a run that fails (out of memory) is recorded as `failed`,
-    is not cached, and the others go on; each failure is repeated as a warning at the end. `execution`
-    (executor.Execution) runs independent runs at once; by default they run here, one after another."""
-    from reportgen.run.scheduler import run_plans
-
-    plans = plan_runs(loaded, datasets, smoke)
-    records, stats = run_plans(loaded, plans, datasets, cache, smoke, progress, force, execution)
-    for plan in plans:
-        if records[plan.id]["status"] == "failed":
-            progress(f"warning: {records[plan.id]['error']}")
-    return {p.id: records[p.id] for p in sorted(plans, key=lambda p: _position(loaded, p.id))}, stats
-
-
-def _position(loaded: LoadedManifest, run_id: str) -> int:
-    return next(i for i, r in enumerate(loaded.runs) if r.id == run_id)
-
-
-def cached_runs(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: bool) -> dict:
-    """Every run's record from the cache; ResultsMissing names the runs that are not there."""
-    plans = plan_runs(loaded, datasets, smoke)
-    found = {p.id: cache.lookup(p.key) for p in sorted(plans, key=lambda p: _position(loaded, p.id))}
-    records = {pid: rec for pid, (rec, _) in found.items()}
-    missing = [pid + (f" (corrupt: {why})" if why else "") for pid, (rec, why) in found.items() if rec is None]
-    if missing:
-        build = "reportgen run" + (" --smoke" if smoke else "")
-        raise ResultsMissing(
-            f"no cached results for {len(missing)} of {len(plans)} runs ({', '.join(missing)}) in {cache.root}; "
-            f"run `{build} {loaded.path.name}` first (or `reportgen build`)")
-    return records

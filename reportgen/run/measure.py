@@ -48,7 +48,8 @@ def _inputs(n: int, input_shape: tuple[int, ...], device: torch.device, compute:
 def measure(model: nn.Module, input_shape: tuple[int, ...], device: torch.device, spec: MeasureSpec,
             size_bytes: int, compute: Compute | None = None, forward: nn.Module | None = None) -> dict:
     """Every measured column of the trade-off table for one model, on the device it was trained on, timed in the
-    run's precision and memory format (and compiled, when the run was)."""
+    run's precision and memory format (and compiled, when the run was): the model's forward pass in eval mode on
+    preprocessed inputs, the median of the repeats after warm-up (the report says so in words)."""
     modes = {m: m.training for m in model.modules()}
     net = forward or model
     model.eval()
@@ -79,5 +80,4 @@ def measure(model: nn.Module, input_shape: tuple[int, ...], device: torch.device
         "input_shape": list(input_shape),
         "device": device.type,
         "precision": compute.precision if compute is not None else "fp32",
-        "timed": "model forward in eval mode on preprocessed inputs, median of the repeats after warm-up",
     }

@@ -5,7 +5,19 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from reportgen.report.formatting import Detail, duration
+
+def duration(seconds: float) -> str:
+    """A rough time span for progress lines: 42 s, 3 min 05 s, 1 h 12 min."""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+class Detail(str):
+    """A progress line of detail (one per epoch): printed live on a terminal, left out of quiet and CI logs."""
 
 
 def quiet_by_default() -> bool:

@@ -11,8 +11,8 @@ from typing import Callable
 
 from reportgen.run import worker
 from reportgen.errors import UserError
-from reportgen.run.scheduler import pinned_threads
-from reportgen.report.formatting import Detail
+from reportgen.run.worker import pinned_threads
+from reportgen.run.progress import Detail
 
 
 def _import_ray():

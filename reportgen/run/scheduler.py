@@ -6,7 +6,6 @@ gathered as they finish and cached here, in the driver, so the cache has one wri
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -14,13 +13,16 @@ from typing import Callable
 
 import torch
 
-from reportgen.run import execute as runner
-from reportgen.run import worker
-from reportgen.run.execute import Progress
 from reportgen.errors import UserError
-from reportgen.report.formatting import Detail
-from reportgen.run.progress import TimeLeft, completed_line
-from reportgen.results.store import RunCache
+from reportgen.results.cache import RunCache
+from reportgen.run import checkpoint, worker
+from reportgen.run import execute as runner
+from reportgen.run.execute import Progress
+from reportgen.manifest.loaded import LoadedManifest
+from reportgen.run.plan import Datasets, RunPlan, plan_runs
+from reportgen.run.plan import position as plan_position
+from reportgen.run.progress import Detail, TimeLeft, completed_line
+from reportgen.run.worker import cores, pinned_threads
 
 EXECUTORS = ("local", "ray")
 
@@ -54,30 +56,12 @@ class Execution:
         pinned_threads()
 
 
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def pinned_threads() -> int | None:
-    """REPORTGEN_THREADS when set: every run's thread count (the same count gives bit-identical CPU results)."""
-    text = os.environ.get("REPORTGEN_THREADS", "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise UserError(f"REPORTGEN_THREADS must be a whole number of at least 1, got {text!r}")
-    return int(text)
-
-
 class Inline:
     """jobs=1: each run in this process, one after another, exactly as a sequential build."""
 
     concurrency = 1
 
-    def __init__(self, loaded, datasets: runner.Datasets, cache: RunCache, smoke: bool, resume: bool,
+    def __init__(self, loaded, datasets: Datasets, cache: RunCache, smoke: bool, resume: bool,
                  progress: Progress):
         self.loaded, self.datasets, self.cache, self.smoke, self.resume = loaded, datasets, cache, smoke, resume
         self.progress, self.queue, self.threads = progress, [], pinned_threads()
@@ -85,10 +69,10 @@ class Inline:
     def full(self) -> bool:
         return bool(self.queue)
 
-    def submit(self, plan: runner.RunPlan, parent: tuple | None) -> None:
+    def submit(self, plan: RunPlan, parent: tuple | None) -> None:
         self.queue.append((plan, parent))
 
-    def next_done(self) -> tuple[runner.RunPlan, dict, dict | None]:
+    def next_done(self) -> tuple[RunPlan, dict, dict | None]:
         plan, parent = self.queue.pop(0)
         before = torch.get_num_threads()
         if self.threads:
@@ -120,10 +104,10 @@ class Pool:
     def full(self) -> bool:
         return len(self.running) >= self.concurrency
 
-    def submit(self, plan: runner.RunPlan, parent: tuple | None) -> None:
+    def submit(self, plan: RunPlan, parent: tuple | None) -> None:
         self.running[self.pool.submit(worker.train, self.make_task(plan, parent))] = plan
 
-    def next_done(self) -> tuple[runner.RunPlan, dict, dict | None]:
+    def next_done(self) -> tuple[RunPlan, dict, dict | None]:
         done: set = set()
         while not done:
             done, _ = wait(self.running, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -164,7 +148,7 @@ def _backend(execution: Execution, loaded, datasets, cache: RunCache, smoke: boo
     root.mkdir(parents=True, exist_ok=True)  # workers that can reach it keep partial checkpoints there
     token, fingerprints = worker.manifest_token(loaded, smoke), {}
 
-    def make_task(plan: runner.RunPlan, parent: tuple | None, threads: int | None = None) -> worker.Task:
+    def make_task(plan: RunPlan, parent: tuple | None, threads: int | None = None) -> worker.Task:
         splits = datasets.get(plan.run.dataset)
         if id(splits) not in fingerprints:
             fingerprints[id(splits)] = splits.fingerprint()
@@ -177,7 +161,7 @@ def _backend(execution: Execution, loaded, datasets, cache: RunCache, smoke: boo
     return RayExecutor(execution, make_task, progress)
 
 
-def run_plans(loaded, plans: list[runner.RunPlan], datasets: runner.Datasets, cache: RunCache, smoke: bool,
+def run_plans(loaded, plans: list[RunPlan], datasets: Datasets, cache: RunCache, smoke: bool,
               progress: Progress, force: bool = False, execution: Execution | None = None) -> tuple[dict, dict]:
     """Run what is not cached, parents before children; returns (records by run id, stats).
 
@@ -192,7 +176,7 @@ def run_plans(loaded, plans: list[runner.RunPlan], datasets: runner.Datasets, ca
     pending, running, to_train, backend = list(plans), {}, set(), None
     clock = TimeLeft(None)
 
-    def decide(plan: runner.RunPlan) -> dict | None:
+    def decide(plan: RunPlan) -> dict | None:
         """The run's record when it needs no training (cached, or its parent failed), else None."""
         cached, why = (None, None) if force else cache.lookup(plan.key)
         if why is not None:
@@ -210,10 +194,11 @@ def run_plans(loaded, plans: list[runner.RunPlan], datasets: runner.Datasets, ca
             return record
         return None
 
-    def submit(plan: runner.RunPlan) -> None:
+    def submit(plan: RunPlan) -> None:
         parent = None
         if plan.parent:
-            state = cache.weights(keys[plan.parent])
+            saved = cache.weights(keys[plan.parent])
+            state = checkpoint.weights_from_bytes(saved) if saved is not None else None
             if state is None:
                 raise UserError(f"run {plan.id} starts from the weights of {plan.parent}, but its checkpoint is not "
                                 f"in {cache.root}; rebuild with --force")
@@ -224,7 +209,7 @@ def run_plans(loaded, plans: list[runner.RunPlan], datasets: runner.Datasets, ca
         backend.submit(plan, parent)
         clock.started(len(running))
 
-    def finish(plan: runner.RunPlan, record: dict, state: dict | None) -> None:
+    def finish(plan: RunPlan, record: dict, state: dict | None) -> None:
         del running[plan.id]
         records[plan.id] = record
         stats["trained"] += 1
@@ -232,7 +217,8 @@ def run_plans(loaded, plans: list[runner.RunPlan], datasets: runner.Datasets, ca
             progress(f"{heads[plan.id]} {plan.id}: failed ({record['error']})")
             stats["failed"] += 1
             return
-        cache.put(plan.key, record, state)
+        cache.put(plan.key, record, checkpoint.weights_bytes(state) if state is not None else None)
+        checkpoint.remove(cache.partial_path(plan.key))
         clock.finished(record)
         left = [p for p in pending if force or p.id in to_train or not cache.record_path(p.key).exists()]
         left += running.values()
@@ -269,3 +255,18 @@ def run_plans(loaded, plans: list[runner.RunPlan], datasets: runner.Datasets, ca
     if backend is not None:
         backend.close()
     return records, stats
+
+
+def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: bool, progress: Progress,
+            force: bool = False, execution=None) -> tuple[dict, dict]:
+    """Run what is not cached; returns (records by run id, {'trained': n, 'cached': n, 'failed': n}).
+
+    A corrupt cache entry is reported and recomputed; a run that fails (out of memory) is recorded as `failed`,
+    is not cached, and the others go on; each failure is repeated as a warning at the end. `execution`
+    (executor.Execution) runs independent runs at once; by default they run here, one after another."""
+    plans = plan_runs(loaded, datasets, smoke)
+    records, stats = run_plans(loaded, plans, datasets, cache, smoke, progress, force, execution)
+    for plan in plans:
+        if records[plan.id]["status"] == "failed":
+            progress(f"warning: {records[plan.id]['error']}")
+    return {p.id: records[p.id] for p in sorted(plans, key=lambda p: plan_position(loaded, p.id))}, stats

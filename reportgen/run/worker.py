@@ -13,14 +13,33 @@ from typing import Callable
 import torch
 
 from reportgen.run import execute as runner
+from reportgen.run.plan import Datasets, RunPlan
 from reportgen.errors import UserError
-from reportgen.report.formatting import Detail
-from reportgen.manifest.schema import LoadedManifest
-from reportgen.results.store import RunCache
+from reportgen.run.progress import Detail
+from reportgen.manifest.loaded import LoadedManifest
+from reportgen.results.cache import RunCache
 
 _send: Callable[[tuple[str, bool]], None] | None = None  # where this process's progress lines go
-_datasets: dict[str, runner.Datasets] = {}  # each manifest's datasets, loaded once per process
+_datasets: dict[str, Datasets] = {}  # each manifest's datasets, loaded once per process
 _checked: set[tuple[str, str]] = set()  # (dataset fingerprint the driver sent, manifest token) found equal here
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def pinned_threads() -> int | None:
+    """REPORTGEN_THREADS when set: every run's thread count (the same count gives bit-identical CPU results)."""
+    text = os.environ.get("REPORTGEN_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise UserError(f"REPORTGEN_THREADS must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 @dataclass
@@ -29,7 +48,7 @@ class Task:
 
     loaded: LoadedManifest
     manifest_token: str  # names the manifest (and smoke) for the per-process dataset cache
-    plan: runner.RunPlan
+    plan: RunPlan
     smoke: bool
     cache_root: str | None  # OUT/cache: partial checkpoints there when this process can reach it
     resume: bool
@@ -60,13 +79,13 @@ def _splits(task: Task):
     datasets = _datasets.get(task.manifest_token)
     if datasets is None:
         cache_dir = Path(task.cache_root) if task.cache_root else None
-        datasets = _datasets[task.manifest_token] = runner.Datasets(task.loaded, task.smoke, cache_dir)
+        datasets = _datasets[task.manifest_token] = Datasets(task.loaded, task.smoke, cache_dir)
     splits = datasets.get(task.plan.run.dataset)
     if (task.fingerprint, task.manifest_token) in _checked:
         return splits
     if splits.fingerprint() != task.fingerprint:
         raise UserError(f"run {task.plan.id}: the dataset that worker {os.uname().nodename} loaded differs from the "
-                        f"driver's ({splits.source}); every worker needs the same dataset files at the same path")
+                        f"driver's ({splits.name}); every worker needs the same dataset files at the same path")
     _checked.add((task.fingerprint, task.manifest_token))
     return splits
 

@@ -17,6 +17,7 @@ from typing import Callable
 
 import matplotlib
 
+from reportgen.report.figures.style import STYLE
 from reportgen.sourcehash import source_digest
 from reportgen.writer import write_bytes
 
@@ -37,17 +38,6 @@ class _OnFirstUse:
 plt = _OnFirstUse("matplotlib.pyplot")
 sns = _OnFirstUse("seaborn")
 
-STYLE = {
-    "svg.hashsalt": "reportgen",  # stable ids in the SVG, so rebuilding gives identical HTML
-    "svg.fonttype": "path",  # glyphs as paths: identical rendering in every browser and in WeasyPrint
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "figure.dpi": 100,
-}
 RASTER_DPI = 200  # the PDF's figures: sharp in print, a fraction of the vector figure's layout time
 FIGURE_CODE = ("report/figures",)  # packages whose source decides a figure's pixels
 PAD = 0.1  # margin around a figure, in inches

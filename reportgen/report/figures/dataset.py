@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from reportgen.report.figures.cache import FigureCache, plt
-from reportgen.report.figures.draw import _palette
+from reportgen.report.figures.keys import dataset_key
+from reportgen.report.figures.style import palette
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,7 +29,7 @@ def class_bars(ex: dict) -> Figure:
     """Images per class (all splits), the count written on each bar."""
     classes, counts = ex["classes"], ex["counts"]["per_class"]
     fig, ax = plt.subplots(figsize=(min(7.0, 1.6 + 0.5 * len(classes)), 2.8))
-    bars = ax.bar(range(len(classes)), counts, color=_palette(len(classes)))
+    bars = ax.bar(range(len(classes)), counts, color=palette(len(classes)))
     ax.bar_label(bars, labels=[f"{c:,}" for c in counts], padding=2, fontsize=7)
     ax.set_xticks(range(len(classes)), classes)
     _rotate(ax, classes)
@@ -91,7 +92,7 @@ def scatter(points: dict, classes: list[str], xlabel: str, ylabel: str) -> Figur
     """2-D points coloured by class, with a legend of the classes."""
     labels = np.array(points["labels"])
     x, y = np.array(points["x"]), np.array(points["y"])
-    colors = _palette(len(classes))
+    colors = palette(len(classes))
     fig, ax = plt.subplots(figsize=(6.0, 4.2))
     for c, name in enumerate(classes):
         mask = labels == c
@@ -104,20 +105,21 @@ def scatter(points: dict, classes: list[str], xlabel: str, ylabel: str) -> Figur
     return fig
 
 
-def dataset_figures(results: dict, i: int, cache: FigureCache) -> dict[str, str]:
-    """The figures of the dataset section at index i, keyed 'ds-<name>/<i>', each given only the data it shows."""
+def dataset_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, str]:
+    """The figures of the dataset section at index i (keys.dataset_key), each given only the data it shows."""
     ex = results["dataset"]["exploration"]
     classes = ex["classes"]
     fig = cache.figure
-    out = {f"ds-counts/{i}": fig(class_bars, {"classes": classes, "counts": {"per_class": ex["counts"]["per_class"]}},
-                                 prefix=f"s{i}-dscounts"),
-           f"ds-splits/{i}": fig(split_bars, {"classes": classes, "counts": ex["counts"], "splits": ex["splits"]},
-                                 prefix=f"s{i}-dssplits"),
-           f"ds-grid/{i}": fig(sample_grid, {"classes": classes, "grid": ex["grid"]}, prefix=f"s{i}-dsgrid")}
+    out = {dataset_key("counts", i): fig(class_bars, {"classes": classes,
+                                                      "counts": {"per_class": ex["counts"]["per_class"]}},
+                                         prefix=f"s{i}-dscounts"),
+           dataset_key("splits", i): fig(split_bars, {"classes": classes, "counts": ex["counts"],
+                                                      "splits": ex["splits"]}, prefix=f"s{i}-dssplits"),
+           dataset_key("grid", i): fig(sample_grid, {"classes": classes, "grid": ex["grid"]}, prefix=f"s{i}-dsgrid")}
     if ex.get("pca"):
         ev = ex["pca"]["explained_variance"]
-        out[f"ds-pca/{i}"] = fig(scatter, ex["pca"], classes, f"PC 1 ({ev[0] * 100:.1f} % of variance)",
-                                 f"PC 2 ({ev[1] * 100:.1f} % of variance)", prefix=f"s{i}-dspca")
+        out[dataset_key("pca", i)] = fig(scatter, ex["pca"], classes, f"PC 1 ({ev[0] * 100:.1f} % of variance)",
+                                         f"PC 2 ({ev[1] * 100:.1f} % of variance)", prefix=f"s{i}-dspca")
     if ex.get("tsne"):
-        out[f"ds-tsne/{i}"] = fig(scatter, ex["tsne"], classes, "t-SNE 1", "t-SNE 2", prefix=f"s{i}-dstsne")
+        out[dataset_key("tsne", i)] = fig(scatter, ex["tsne"], classes, "t-SNE 1", "t-SNE 2", prefix=f"s{i}-dstsne")
     return out

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reportgen.report.common import runs_for
 from reportgen.report.figures.cache import FigureCache, plt
-from reportgen.report.figures.draw import _palette, plotted
+from reportgen.report.figures.keys import tradeoff_key
+from reportgen.report.figures.plots import plotted
+from reportgen.report.figures.style import palette
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -16,7 +19,7 @@ def scatter(runs: list[dict], x_key: str, x_label: str, log: bool) -> Figure:
     points = [(r["id"], r["measured"][x_key], r["test"]["accuracy"] * 100) for r in runs
               if (r.get("measured") or {}).get(x_key) is not None]
     fig, ax = plt.subplots(figsize=(6.2, 3.6))
-    colors = _palette(len(points))
+    colors = palette(len(points))
     for (name, x, y), color in zip(points, colors):
         ax.scatter([x], [y], s=36, color=color, zorder=3, edgecolor="white", linewidth=0.6)
         ax.annotate(name, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
@@ -32,13 +35,15 @@ def scatter(runs: list[dict], x_key: str, x_label: str, log: bool) -> Figure:
     return fig
 
 
-def tradeoff_figures(index: int, runs: list[dict], cache: FigureCache) -> dict[str, str]:
+def tradeoff_figures(results: dict, index: int, options: dict, cache: FigureCache) -> dict[str, str]:
     """Both scatter plots of a trade-off section."""
+    runs = runs_for(results, options.get("experiments"))
+
     def shown(x_key: str) -> list[dict]:  # what a scatter reads of each run: its id, accuracy and one measurement
         return [plotted(r) | {"measured": {x_key: (r.get("measured") or {}).get(x_key)}} for r in runs]
 
-    return {f"tradeoff-lat/{index}": cache.figure(scatter, shown("latency_ms"), "latency_ms",
-                                                  "inference latency at batch size 1 (ms, log scale)", True,
-                                                  prefix=f"s{index}-tlat"),
-            f"tradeoff-par/{index}": cache.figure(scatter, shown("params"), "params", "parameters (log scale)", True,
-                                                  prefix=f"s{index}-tpar")}
+    return {tradeoff_key("lat", index): cache.figure(scatter, shown("latency_ms"), "latency_ms",
+                                                     "inference latency at batch size 1 (ms, log scale)", True,
+                                                     prefix=f"s{index}-tlat"),
+            tradeoff_key("par", index): cache.figure(scatter, shown("params"), "params", "parameters (log scale)",
+                                                     True, prefix=f"s{index}-tpar")}

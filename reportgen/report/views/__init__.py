@@ -1,1 +1,2 @@
-"""TBD."""
+"""Section view builders: each turns results into the numbered tables, figures and sentences its template prints
+(see reportgen.report.registry for which builder serves which section kind)."""

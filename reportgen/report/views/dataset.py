@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reportgen.report.views.runs import sub
+from reportgen.report.common import sub
+from reportgen.report.figures.keys import dataset_key
 from reportgen.report.formatting import num
 
 SPLIT_NAMES = {"train": "Training", "validation": "Validation", "test": "Test"}
@@ -52,22 +53,25 @@ def dataset(view, sec, results, figures, num_):
     ex = results["dataset"]["exploration"]
     i, counts, seed = view["index"], ex["counts"], ex["seed"]
     view["ex"] = ex
+
+    def fig(name: str, caption: str) -> dict:
+        return num_.fig(dataset_key(name, i), caption, figures[dataset_key(name, i)])
+
     view["split_names"] = [SPLIT_NAMES[s] for s in ex["splits"]]
     view["class_rows"] = [{"name": c, "count": counts["per_class"][k], "share": counts["class_share"][k]}
                           for k, c in enumerate(ex["classes"])]
     view["classes_sub"] = sub(view, "Classes")
     view["counts_table"] = num_.tab("Images per class, all splits together")
-    view["counts_fig"] = num_.fig(f"ds-counts/{i}", "Number of images per class, all splits together",
-                                  figures[f"ds-counts/{i}"])
+    view["counts_fig"] = fig("counts", "Number of images per class, all splits together")
     view["splits_sub"] = sub(view, "Training, validation and test splits")
     view["split_rows"], view["split_total"] = _split_rows(ex)
     view["splits_table"] = num_.tab("Images per class in each split, with the split's share of the class")
-    view["splits_fig"] = num_.fig(f"ds-splits/{i}", "Images per class, stacked by split; the percentages are each "
-                                  "split's share of the class", figures[f"ds-splits/{i}"])
+    view["splits_fig"] = fig("splits", "Images per class, stacked by split; the percentages are each split's share of "
+                             "the class")
     view["grid_sub"] = sub(view, "Sample images")
     shown = len(ex["grid"]["images"])
-    view["grid_fig"] = num_.fig(f"ds-grid/{i}", f"{_plural(shown, 'random training image')} with their labels, "
-                                f"cycling through the classes (seed {seed})", figures[f"ds-grid/{i}"])
+    view["grid_fig"] = fig("grid", f"{_plural(shown, 'random training image')} with their labels, cycling through the "
+                           f"classes (seed {seed})")
     view["sizes_sub"] = sub(view, "Image sizes")
     view["size_text"] = size_sentences(ex["sizes"])
     view["size_rows"] = [{"size": r["size"], "count": r["count"], "share": r["count"] / ex["sizes"]["images"]
@@ -85,12 +89,11 @@ def dataset(view, sec, results, figures, num_):
         view["projections_sub"] = sub(view, "PCA and t-SNE projections")
     if ex.get("pca"):
         p = ex["pca"]
-        view["projection_figs"].append(num_.fig(
-            f"ds-pca/{i}", f"PCA of {_plural(p['n'], 'training image')} (stratified subsample, seed {seed}), coloured "
-            "by class; the axis labels give each component's share of the variance", figures[f"ds-pca/{i}"]))
+        view["projection_figs"].append(fig(
+            "pca", f"PCA of {_plural(p['n'], 'training image')} (stratified subsample, seed {seed}), coloured by "
+            "class; the axis labels give each component's share of the variance"))
     if ex.get("tsne"):
         t = ex["tsne"]
-        view["projection_figs"].append(num_.fig(
-            f"ds-tsne/{i}", f"t-SNE of {_plural(t['n'], 'training image')} (stratified subsample, PCA to "
-            f"{t['pca_dims']} dimensions first, perplexity {t['perplexity']:g}, seed {seed}), coloured by class",
-            figures[f"ds-tsne/{i}"]))
+        view["projection_figs"].append(fig(
+            "tsne", f"t-SNE of {_plural(t['n'], 'training image')} (stratified subsample, PCA to "
+            f"{t['pca_dims']} dimensions first, perplexity {t['perplexity']:g}, seed {seed}), coloured by class"))

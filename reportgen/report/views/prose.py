@@ -33,6 +33,24 @@ def _render(text: str, ctx: Context, where: str, line_offset: int, **kw) -> str:
     return place_math(prose.to_html(expanded, **kw), ctx)
 
 
+def section(view, sec, results, figures, num):
+    """A prose section's first pass: its text is read and rendered in the second (render_all), once every label is
+    numbered."""
+    view["_prose"] = {"file": sec.options.get("file"), "text": sec.options.get("text")}
+
+
+def _read(view: dict, sec, base_dir: Path) -> tuple[Path | None, str, int, int]:
+    """(file or None, Markdown body, lines before the body, heading shift); a leading `# Title` titles the section
+    and the text's `##` headings become h3."""
+    spec = view.pop("_prose")
+    source = base_dir / spec["file"] if spec["text"] is None else None
+    text = prose.read_file(source) if source else spec["text"]
+    md_title, body = prose.split_title(text)
+    view["title"] = sec.options.get("title") or md_title or view["title"]
+    offset = text[:len(text) - len(body)].count("\n") if text.endswith(body) else 0
+    return source, body, offset, 1 if md_title else 2
+
+
 def render_all(views: list[dict], sections, results: dict, base_dir: Path, manifest_name: str) -> tuple[str | None,
                                                                                                           Context]:
     """Render every prose text (sections, notebook questions and comments, the abstract); returns the abstract."""
@@ -40,10 +58,10 @@ def render_all(views: list[dict], sections, results: dict, base_dir: Path, manif
     abstract = results["report"].get("abstract")
     abstract_html = _render(abstract, ctx, f"{manifest_name} (report.abstract)", 0, shift=3) if abstract else None
     for view, sec in zip(views, sections):
-        if sec.kind == "prose":
-            source, body, offset = view.pop("_prose")
+        if "_prose" in view:
+            source, body, offset, shift = _read(view, sec, base_dir)
             where = str(source) if source else f"{manifest_name} (sections[{view['index']}].prose.text)"
-            view["html"] = _render(body, ctx, where, offset, shift=view.pop("_shift"), base_dir=base_dir,
+            view["html"] = _render(body, ctx, where, offset, shift=shift, base_dir=base_dir,
                                    source_dir=source.parent if source else None)
         for j, item in enumerate(view.get("questions") or []):
             for key in ("question", "comment"):

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from reportgen.report import prose
-from reportgen.report.findings import (best_run, findings, show_value, sweep_axis, varied_labels, varied_value, with_defaults)
+from reportgen.report.common import runs_for, sub
+from reportgen.report.figures import keys
+from reportgen.report.findings import best_run, findings, show_value, sweep_axis, varied_labels, varied_value
 from reportgen.report.formatting import DASH, dec, num, pct, secs, si, sig
 
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
               "adadelta": "Adadelta"}
-
-
-def runs_for(results: dict, names: list[str] | None) -> list[dict]:
-    """Runs named by experiment or run ids (None: every run), in order, without duplicates, defaults filled in."""
-    runs = results["runs"]
-    picked: list[str] = []
-    for name in (list(runs) if names is None else names):
-        if name in runs:
-            matches = [name]
-        else:
-            matches = [rid for rid, r in runs.items() if (r.get("group") or rid) == name]
-        picked += [rid for rid in matches if rid not in picked]
-    return [with_defaults(rid, runs[rid]) for rid in picked]
-
-
-def sub(view: dict, title: str) -> dict:
-    """Add a numbered subsection to a section view."""
-    n = len(view["subsections"]) + 1
-    item = {"title": title, "number": f"{view['number']}.{n}", "anchor": f"{view['anchor']}-{n}"}
-    view["subsections"].append(item)
-    return item
 
 
 def optimizer_name(o: dict) -> str:
@@ -167,10 +147,10 @@ def training(view, sec, results, figures, num_):
             "config": config_rows(run, (run.get("dataset") or {}).get("sizes") or results["dataset"]["sizes"]),
             "config_table": num_.tab(f"Training settings of {rid}"),
             "log_table": num_.tab(f"Epoch log of {rid}"),
-            "loss_fig": num_.fig(f"loss/{i}/{rid}", f"Training and validation loss of {rid}",
-                                 figures[f"loss/{i}/{rid}"]),
-            "acc_fig": num_.fig(f"acc/{i}/{rid}", f"Training and validation accuracy of {rid}",
-                                figures[f"acc/{i}/{rid}"]),
+            "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}",
+                                 figures[keys.loss_key(i, rid)]),
+            "acc_fig": num_.fig(keys.acc_key(i, rid), f"Training and validation accuracy of {rid}",
+                                figures[keys.acc_key(i, rid)]),
         })
 
 
@@ -183,8 +163,8 @@ def evaluation(view, sec, results, figures, num_):
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
             "metrics_table": num_.tab(f"Test metrics of {rid}"),
             "report_table": num_.tab(f"Classification report of {rid} on the test set"),
-            "cm_fig": num_.fig(f"cm/{i}/{rid}", f"Confusion matrix of {rid} on the test set", figures[f"cm/{i}/{rid}"])
-            if f"cm/{i}/{rid}" in figures else None,
+            "cm_fig": num_.fig(keys.cm_key(i, rid), f"Confusion matrix of {rid} on the test set",
+                               figures[keys.cm_key(i, rid)]) if keys.cm_key(i, rid) in figures else None,
         })
 
 
@@ -225,8 +205,8 @@ def comparison(view, sec, results, figures, num_):
     view["findings"] = findings(runs, results["models"])
     diverged = any(r["status"] == "diverged" for r in runs)
     ended = " An × marks the last finite epoch of a diverged run." if diverged else ""
-    view["figures"] = [num_.fig(f"cmp/{i}", "Training (dashed) and validation (solid) loss and accuracy per epoch, "
-                                            "one colour per run." + ended, figures[f"cmp/{i}"])]
+    view["figures"] = [num_.fig(keys.overlay_key(i), "Training (dashed) and validation (solid) loss and accuracy per "
+                                "epoch, one colour per run." + ended, figures[keys.overlay_key(i)])]
     view["axis"] = sweep_axis(runs)
     if view["axis"]:
         label, scale = view["axis"]["label"], view["axis"]["scale"]
@@ -234,12 +214,12 @@ def comparison(view, sec, results, figures, num_):
         if any(r["status"] != "completed" for r in runs):
             caption += "; hatched bars mark" if scale == "category" else "; × marks"
             caption += " runs that diverged or stalled"
-        view["figures"].append(num_.fig(f"vary/{i}", caption, figures[f"vary/{i}"]))
+        view["figures"].append(num_.fig(keys.vary_key(i), caption, figures[keys.vary_key(i)]))
     else:
-        view["figures"].append(num_.fig(f"bars/{i}", "Test accuracy of each run", figures[f"bars/{i}"]))
-    if f"cmgrid/{i}" in figures:
-        view["figures"].append(num_.fig(f"cmgrid/{i}", "Confusion matrices on the test set, one per run",
-                                        figures[f"cmgrid/{i}"]))
+        view["figures"].append(num_.fig(keys.bars_key(i), "Test accuracy of each run", figures[keys.bars_key(i)]))
+    if keys.cm_grid_key(i) in figures:
+        view["figures"].append(num_.fig(keys.cm_grid_key(i), "Confusion matrices on the test set, one per run",
+                                        figures[keys.cm_grid_key(i)]))
 
 
 def _architecture(results: dict, run: dict) -> str:
@@ -320,7 +300,7 @@ def notebook(view, sec, results, figures, num_):
             entry["runs"].append({
                 "run": run, "model": model, "note": status_note(run), "size": _size(model.get("size_bytes")),
                 "table": table, "table_ref": shown[run["model"]],
-                "fig": num_.fig(f"nb/{i}/{j}/{rid}", f"Loss (left) and accuracy (right) per epoch of {rid}",
-                                figures[f"nb/{i}/{j}/{rid}"]),
+                "fig": num_.fig(keys.notebook_key(i, j, rid), f"Loss (left) and accuracy (right) per epoch of {rid}",
+                                figures[keys.notebook_key(i, j, rid)]),
             })
         view["questions"].append(entry)

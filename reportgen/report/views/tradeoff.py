@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reportgen.report.views.runs import runs_for
+from reportgen.report.common import runs_for
+from reportgen.report.figures.keys import tradeoff_key
 from reportgen.report.formatting import DASH, num, pct, secs, si
 
 COLUMNS = (("model", "Model", False), ("source", "Kind", False), ("params", "Parameters", True),
@@ -73,7 +74,7 @@ def tradeoff(view, sec, results, figures, num_):
                       "repeats": sorted({(r.get("measured") or {}).get("latency_repeats") for r in runs
                                          if r.get("measured")})}
     view["findings"] = _extremes(runs)
-    view["lat_fig"] = num_.fig(f"tradeoff-lat/{i}", "Test accuracy against inference latency (batch size 1)",
-                               figures[f"tradeoff-lat/{i}"])
-    view["par_fig"] = num_.fig(f"tradeoff-par/{i}", "Test accuracy against number of parameters",
-                               figures[f"tradeoff-par/{i}"])
+    view["lat_fig"] = num_.fig(tradeoff_key("lat", i), "Test accuracy against inference latency (batch size 1)",
+                               figures[tradeoff_key("lat", i)])
+    view["par_fig"] = num_.fig(tradeoff_key("par", i), "Test accuracy against number of parameters",
+                               figures[tradeoff_key("par", i)])

@@ -1,0 +1,26 @@
+"""What section views and figures both need: the runs a section shows, and numbered subsections."""
+
+from __future__ import annotations
+
+from reportgen.report.findings import with_defaults
+
+
+def runs_for(results: dict, names: list[str] | None) -> list[dict]:
+    """Runs named by experiment or run ids (None: every run), in order, without duplicates, defaults filled in."""
+    runs = results["runs"]
+    picked: list[str] = []
+    for name in (list(runs) if names is None else names):
+        if name in runs:
+            matches = [name]
+        else:
+            matches = [rid for rid, r in runs.items() if (r.get("group") or rid) == name]
+        picked += [rid for rid in matches if rid not in picked]
+    return [with_defaults(rid, runs[rid]) for rid in picked]
+
+
+def sub(view: dict, title: str) -> dict:
+    """Add a numbered subsection to a section view."""
+    n = len(view["subsections"]) + 1
+    item = {"title": title, "number": f"{view['number']}.{n}", "anchor": f"{view['anchor']}-{n}"}
+    view["subsections"].append(item)
+    return item

@@ -1,0 +1,60 @@
+"""The report's words for the structured facts of results.json: a layer's options, a network's freezing policy.
+
+results.json holds the data (reportgen.models.build.layer_config / freeze_policy); the sentences live here, so
+rewording them changes the HTML and never a run's cache key."""
+
+from __future__ import annotations
+
+
+def _size(v) -> str:
+    """A stride as printed: '2' for [2, 2], '1×2' for [1, 2]."""
+    if isinstance(v, (list, tuple)):
+        return f"{v[0]}×{v[1]}" if v[0] != v[1] else f"{v[0]}"
+    return f"{v}"
+
+
+def _bias(config: dict) -> str:
+    return "" if config.get("bias", True) else ", no bias"
+
+
+def layer_config(layer: dict) -> str:
+    """A layer's configuration in words, as the architecture table prints it, from its record
+    (`config`, and `output_shape` for a dense layer with one output per class)."""
+    config = layer.get("config") or {}
+    kind = config.get("kind")
+    if kind is None:
+        return ""
+    if kind == "conv":
+        k = config["kernel"]
+        return (f"{config['out']} filters, kernel {k[0]}×{k[1]}, stride {_size(config['stride'])}, "
+                f"padding {config['padding']}" + _bias(config))
+    if kind in ("maxpool", "avgpool"):
+        k = config["kernel"]
+        return (f"kernel {k[0]}×{k[1]}, stride {_size(config['stride'])}"
+                + (f", padding {config['padding']}" if config.get("padding") else ""))
+    if kind == "linear":
+        out = f"{layer['output_shape'][-1]} (one per class)" if config["out"] == "classes" else str(config["out"])
+        return f"{out} outputs" + _bias(config)
+    if kind == "dropout":
+        return f"p = {config['p']}"
+    if kind == "batchnorm":
+        return f"eps {config['eps']:g}, momentum {config['momentum']:g}"
+    if kind == "flatten":
+        return "to a vector"
+    if kind == "global_avgpool":
+        return "mean over height and width"
+    if kind == "leaky_relu":
+        return f"negative slope {config['negative_slope']:g}"
+    return "activation"
+
+
+def freeze_policy(freeze: dict | None) -> str:
+    """A network's freezing policy in words, as the architecture section's sentence ends."""
+    policy = (freeze or {}).get("policy", "none")
+    if policy == "backbone":
+        return "backbone frozen: only the new head is trained"
+    if policy == "train_last":
+        return f"all but the last {freeze['blocks']} blocks frozen"
+    if policy == "modules":
+        return "frozen: " + ", ".join(freeze["modules"])
+    return "nothing frozen: every layer is fine-tuned"

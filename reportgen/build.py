@@ -62,7 +62,7 @@ def default_out(loaded: LoadedManifest, smoke: bool) -> Path:
 def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress, force: bool = False,
         outcome: Outcome | None = None, execution=None) -> dict:
     """Train what is not cached (sequentially here, or as `execution` says) and return the full results record."""
-    from reportgen.report.sources import source_text
+    from reportgen.report.wording import source_text
     from reportgen.results.cache import RunCache
     from reportgen.run.collect import collect
     from reportgen.run.scheduler import run_all

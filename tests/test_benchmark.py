@@ -7,9 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
+@pytest.mark.slow
 def test_benchmark_runs_reduced_on_cpu_and_reports_images_per_second(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
@@ -39,6 +42,7 @@ def _run_ids(manifest):
     return [run.id for run in load_manifest(manifest).runs]
 
 
+@pytest.mark.slow
 def test_gpu_check_dry_run_writes_every_run_and_the_prediction(tmp_path):
     out = tmp_path / "gpu-check"
     env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable}
@@ -72,6 +76,7 @@ def test_gpu_check_dry_run_writes_every_run_and_the_prediction(tmp_path):
     assert f"**{prediction['total_s']:,.1f} s**" in table
 
 
+@pytest.mark.slow
 def test_startup_table_has_a_row_per_command(tmp_path):
     out = tmp_path / "startup.json"
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "startup.py"), "--repeats", "1", "--json",

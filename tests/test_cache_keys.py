@@ -59,6 +59,7 @@ def code_version(source: Path) -> str:
                           cwd=source.parent).stdout.strip()
 
 
+@pytest.mark.slow
 def test_the_run_code_version_covers_every_run_side_module_found_by_walking(source):
     before = code_version(source)
     new_module = source / "reportgen" / "run" / "helpers_added_later.py"
@@ -84,7 +85,7 @@ def test_a_changed_input_pipeline_retrains_and_a_reworded_report_does_not(source
 
     # rewording a render-side string and a template trains nothing and draws no figure
     edit(source / "reportgen" / "report" / "views" / "runs.py", '"Training throughput"', '"Speed of training"')
-    edit(source / "templates" / "assignment" / "report.html.j2", "<body", "<!-- reworded template --><body")
+    edit(source / "templates" / "base" / "report.html.j2", "<body", "<!-- reworded template --><body")
     log = build(source, folder)
     assert "all 1 runs were cached; nothing was trained" in log
     assert "figures: 0 drawn" in log

@@ -105,6 +105,7 @@ def builds(tmp_path_factory):
     return folder, results, sequential.output, jobs.output
 
 
+@pytest.mark.slow
 def test_jobs_give_the_sequential_numbers(builds):
     folder, results, _, _ = builds
     seq, jobs = results["seq"], results["jobs"]

@@ -14,6 +14,7 @@ import torch
 from reportgen.data.load import CIFAR10_CLASSES, DatasetSplits, load_dataset
 from reportgen.errors import DatasetUnavailable
 from reportgen.manifest.schema import DatasetSpec
+from reportgen.report.wording import source_text
 
 PER_BATCH = 20
 META_NAMES = [f"class_{i}" for i in range(10)]
@@ -72,7 +73,8 @@ def test_digits_default_splits():
     for y in (d.train_y, d.val_y, d.test_y):
         assert set(y.tolist()) == set(range(10))
     assert int(d.train_x.max()) == 255 and int(d.train_x.min()) == 0
-    assert "1,797" in d.source
+    assert d.source == {"kind": "digits", "images": 1797}
+    assert source_text(d.source) == "scikit-learn bundled digits (1,797 images)"
     x = d.train_x.double() / 255
     assert d.mean[0] == pytest.approx(x.mean().item(), abs=1e-12)
     assert d.std[0] == pytest.approx(x.std(unbiased=False).item(), abs=1e-12)
@@ -108,7 +110,8 @@ def test_cifar_round_trip(cifar):
     _check_splits(d, (3, 32, 32))
     assert d.classes == META_NAMES and not d.synthetic
     assert d.sizes() == {"train": 80, "validation": 20, "test": 20}
-    assert d.source == "CIFAR-10 from data/cifar10/cifar-10-batches-py"
+    assert d.source == {"kind": "cifar", "format": "CIFAR-10", "path": "data/cifar10/cifar-10-batches-py", "labels": None}
+    assert source_text(d.source) == "CIFAR-10 from data/cifar10/cifar-10-batches-py"
     # test split: the official test batch in file order, CHW layout (1024 R, then G, then B)
     raw = batches["test_batch"][b"data"]
     assert np.array_equal(d.test_x.numpy(), raw.reshape(-1, 3, 32, 32))
@@ -210,7 +213,7 @@ def test_cifar_smoke_caps_present_files(cifar):
     base, _ = cifar
     d = load_dataset(DatasetSpec(name="cifar10"), base, smoke=True, smoke_limit=15)
     assert d.sizes() == {"train": 15, "validation": 10, "test": 15} and not d.synthetic
-    assert "smoke" in d.source
+    assert d.source["smoke_limit"] == 15 and "smoke subset of at most 15" in source_text(d.source)
 
 
 # ---------------------------------------------------------------- synthetic smoke data
@@ -221,7 +224,8 @@ def test_smoke_synthetic_when_missing(tmp_path):
     _check_splits(d, (3, 16, 16))
     assert d.synthetic and d.classes == CIFAR10_CLASSES
     assert all(n <= 256 for n in d.sizes().values()) and set(d.train_y.tolist()) == set(range(10))
-    assert "synthetic" in d.source and "absent" in d.source
+    assert d.source == {"kind": "synthetic", "missing": "CIFAR-10", "path": "absent/cifar-10-batches-py"}
+    assert source_text(d.source).startswith("synthetic images (smoke build; CIFAR-10 files not found in absent")
     assert not (tmp_path / "absent").exists()  # no download attempted
     again = load_dataset(spec, tmp_path, smoke=True)
     assert again.fingerprint() == d.fingerprint()

@@ -65,6 +65,7 @@ def _handmade(val_is_test: bool = False, info: dict | None = None) -> DatasetSpl
     return splits
 
 
+@pytest.mark.slow
 def test_explore_digits_counts_stats_projections(digits):
     ex = explore(digits, {"tsne_sample": 150}, 7)
     c = ex["counts"]
@@ -139,6 +140,7 @@ def test_explore_cached_reuses_file(tmp_path):
     assert len(list((tmp_path / "exploration").glob("*.json"))) == 2
 
 
+@pytest.mark.slow
 def test_build_with_dataset_section(tmp_path):
     manifest = write_manifest(tmp_path, MANIFEST)
     out = tmp_path / "out"

@@ -250,6 +250,7 @@ random_yaml = st.one_of(
 )
 
 
+@pytest.mark.slow
 @fuzz_settings(200)
 @given(content=random_yaml)
 def test_random_yaml_text_fails_clearly(workspace, content):
@@ -273,6 +274,7 @@ def spliced(draw):
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 @fuzz_settings(80)
 @given(content=spliced())
 def test_random_yaml_spliced_into_a_manifest_fails_clearly(workspace, content):
@@ -402,6 +404,7 @@ def mutated_raw_text(draw, names):
     return name, "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 @fuzz_settings(40)
 @given(case=mutated_data_text(SMALL))
 def test_mutated_manifest_data_fails_clearly(workspace, case):
@@ -711,6 +714,7 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text).casefold()
 
 
+@pytest.mark.slow
 def test_hostile_strings_are_inert_in_the_html(hostile_build):
     from bs4 import BeautifulSoup
 
@@ -750,6 +754,7 @@ def test_hostile_strings_are_inert_in_the_html(hostile_build):
     assert link is not None and link["href"] == 'https://example.org/"><script>alert(1)</script>'
 
 
+@pytest.mark.slow
 def test_hostile_strings_are_literal_in_the_pdf(hostile_build):
     from pypdf import PdfReader
 

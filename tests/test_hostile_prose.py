@@ -363,6 +363,7 @@ E2E_PROSE = """\
 """
 
 
+@pytest.mark.slow
 def test_end_to_end_build_with_hostile_prose(folder):
     secret = (folder.parent / "outside" / "secret.txt").as_uri()
     manifest = write_manifest(folder, E2E_MANIFEST.replace("SECRET", secret))

@@ -19,6 +19,7 @@ from reportgen.errors import DatasetUnavailable
 from reportgen.data.imagefolder import decode_file
 from reportgen.manifest.files import scan_classes
 from reportgen.manifest.schema import DatasetSpec
+from reportgen.report.wording import source_text
 
 CLASSES = ["cat", "dog", "fox", "owl"]
 COLOURS = {"cat": (200, 40, 40), "dog": (40, 200, 40), "fox": (40, 40, 200), "owl": (200, 200, 40)}
@@ -81,7 +82,8 @@ def test_split_ratios_stratified_and_seeded(pets):
     assert _per_class(d.train_y) == [6] * 4 and _per_class(d.val_y) == [2] * 4 and _per_class(d.test_y) == [2] * 4
     assert d.info["original_sizes"] == {"32×32": 20, "40×30": 20}
     assert d.info["skipped"] == [] and d.info["cache"] is None and d.info["decoded"] == 40
-    assert "data/pets" in d.source and "60/20/20" in d.source
+    assert d.source["paths"] == ["data/pets"] and d.source["split"] == {"ratios": [60, 20, 20]}
+    assert "image folders from data/pets (40 images, 4 classes; split 60/20/20" in source_text(d.source)
     # images carry their class's colour: the red channel is high for cats only
     red = d.train_x[:, 0].float().mean(dim=(1, 2))
     assert bool((red[d.train_y == 0] > 150).all()) and bool((red[d.train_y == 1] < 100).all())
@@ -104,7 +106,8 @@ def test_classes_listed_order_and_ignored_folders(pets):
     green = d.test_x[:, 1].float().mean(dim=(1, 2))
     assert bool((green[d.test_y == 0] > 150).all()) and bool((green[d.test_y == 1] < 100).all())
     assert bool((red > 150).all())
-    assert "ignored folders not in `classes:`: dog, fox" in d.source
+    assert d.source["ignored"] == ["dog", "fox"]
+    assert "ignored folders not in `classes:`: dog, fox" in source_text(d.source)
 
 
 def test_extensions_case_insensitive_hidden_skipped(pets):
@@ -152,7 +155,7 @@ def test_corrupt_file_skipped_and_reported(pets):
     d = load_dataset(_spec(bad_files="skip"), pets)
     assert sum(d.sizes().values()) == 40 and d.info["decoded"] == 41
     assert [s["path"] for s in d.info["skipped"]] == ["data/pets/dog/broken.jpg"] and d.info["skipped"][0]["reason"]
-    assert "1 unreadable file skipped" in d.source and sum(d.info["original_sizes"].values()) == 40
+    assert d.source["skipped"] == 1 and "1 unreadable file skipped" in source_text(d.source) and sum(d.info["original_sizes"].values()) == 40
 
 
 def test_many_bad_files_listed_first_twenty(pets):
@@ -213,7 +216,7 @@ def test_separate_train_and_test_roots(tmp_path):
     spec = DatasetSpec(name="imagefolder", train_root="train", test_root="test", image_size=12, val_fraction=0.2)
     d = load_dataset(spec, tmp_path)
     assert _per_class(d.train_y) == [8] * 4 and _per_class(d.val_y) == [2] * 4 and _per_class(d.test_y) == [3] * 4
-    assert "train" in d.source and "test" in d.source and sum(d.info["original_sizes"].values()) == 52
+    assert d.source["paths"] == ["train", "test"] and d.source["split"] == {"val_fraction": 0.2, "carved_from": "train"} and sum(d.info["original_sizes"].values()) == 52
     for gone in sorted((tmp_path / "train" / "fox").iterdir())[1:]:
         gone.unlink()
     msg = _error(spec, tmp_path)
@@ -269,7 +272,7 @@ def test_smoke_synthetic_when_folder_missing(tmp_path):
     spec = _spec(root="absent", classes=["a", "b", "c"])
     d = load_dataset(spec, tmp_path, smoke=True, smoke_limit=30)
     assert d.synthetic and d.classes == ["a", "b", "c"] and d.sizes() == {"train": 30, "validation": 30, "test": 30}
-    assert tuple(d.train_x.shape[1:]) == (3, 16, 16) and "absent" in d.source
+    assert tuple(d.train_x.shape[1:]) == (3, 16, 16) and d.source == {"kind": "synthetic", "missing": "image folder", "path": "absent"}
     assert d.info["original_sizes"] == {"16×16": 90}
     msg = _error(_spec(root="absent"), tmp_path, smoke=True)
     assert "`classes: [...]`" in msg and "absent" in msg
@@ -311,7 +314,7 @@ def test_cifar100_fine_and_coarse(tmp_path):
                                                                                    "test": 40}
     assert fine.test_y.tolist() == files["test"]["fine_labels"]
     assert np.array_equal(fine.test_x.numpy().reshape(40, -1), files["test"]["data"])
-    assert fine.info["original_sizes"] == {"32×32": 240} and "fine labels" in fine.source
+    assert fine.info["original_sizes"] == {"32×32": 240} and fine.source["labels"] == "fine"
     coarse = load_dataset(DatasetSpec(name="cifar100", labels="coarse"), tmp_path)
     assert coarse.classes == [f"coarse_{i}" for i in range(20)]
     assert coarse.test_y.tolist() == files["test"]["coarse_labels"]
@@ -346,7 +349,7 @@ def test_cifar100_smoke_synthetic_class_names(tmp_path):
     assert fine.synthetic and fine.classes == CIFAR100_FINE_CLASSES and len(set(fine.classes)) == 100
     coarse = load_dataset(DatasetSpec(name="cifar100", root="absent", labels="coarse"), tmp_path, smoke=True)
     assert coarse.classes == CIFAR100_COARSE_CLASSES and len(coarse.classes) == 20
-    assert "CIFAR-100" in coarse.source
+    assert coarse.source["missing"] == "CIFAR-100" and "CIFAR-100 files not found" in source_text(coarse.source)
 
 
 def test_digits_info_native_sizes():

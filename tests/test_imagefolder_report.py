@@ -132,6 +132,7 @@ def report(tmp_path_factory) -> Report:
 
 # ---------------------------------------------------------------- the build and its log
 
+@pytest.mark.slow
 def test_build_log_and_outputs(report):
     assert (report.out / "report.html").is_file() and report.pdf_path.read_bytes()[:5] == b"%PDF-"
     assert "trained 1 run(s), 0 cached" in report.log
@@ -212,7 +213,8 @@ def test_skipped_corrupt_file_listed(report):
     assert len(_norm(items[0].get_text())) > len(CORRUPT) + 2  # with a reason
     s = report.ex["sizes"]
     assert s["skipped_count"] == 1 and [x["path"] for x in s["skipped"]] == [CORRUPT]
-    assert "1 unreadable file skipped" in report.results["dataset"]["source"]
+    assert report.results["dataset"]["source"]["skipped"] == 1
+    assert "1 unreadable file skipped" in report.html
 
 
 # ---------------------------------------------------------------- channels
@@ -281,6 +283,7 @@ def test_pdf_text(report):
 
 # ---------------------------------------------------------------- the decode cache across rebuilds
 
+@pytest.mark.slow
 def test_rebuild_reuses_or_invalidates_the_decode_cache(report):
     cache = report.out / "cache" / "datasets"
     (first,) = report.decode_cache

@@ -702,6 +702,7 @@ def en3150_json() -> dict:
     return json.loads(result.output)
 
 
+@pytest.mark.slow
 def test_params_json_matches_the_built_model(en3150_json):
     from reportgen.models.build import build_manifest_model
 
@@ -718,6 +719,7 @@ def test_params_json_matches_the_built_model(en3150_json):
     assert sum(r["params"] for r in rec["layers"]) == rec["total_params"]
 
 
+@pytest.mark.slow
 def test_params_text_shows_the_formulas():
     result = cli("params", EN3150)
     assert result.exit_code == 0, result.output

@@ -172,6 +172,7 @@ def test_augmented_bf16_run_learns_repeats_and_records_how_it_computed(tmp_path)
     assert plain["compute"]["precision"] == "fp32" and strip(plain) != strip(rec)
 
 
+@pytest.mark.slow
 def test_compiled_fp16_training_scales_the_loss_and_keeps_the_models_own_weights():
     from types import SimpleNamespace
 
@@ -209,6 +210,7 @@ def test_cuda_pipeline_equals_cpu_pipeline_and_defaults_to_bf16():
     assert compute.precision == ("bf16" if torch.cuda.is_bf16_supported() else "fp32") and compute.channels_last
 
 
+@pytest.mark.slow
 def test_the_report_says_which_precision_and_device_produced_its_numbers(tiny_build):
     from bs4 import BeautifulSoup
 

@@ -89,7 +89,7 @@ def test_torchvision_imagenet_weights_are_read_from_torch_home(torch_home):
     assert not torch.equal(model.fc.weight, state["fc.weight"][:10])
     assert model.eval()(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
     assert info["source"] == "torchvision" and info["weights"] == "imagenet"
-    assert info["weights_file"] == RESNET18_FILE and info["head"] == "fc" and info["note"] is None
+    assert info["weights_file"] == RESNET18_FILE and info["head"] == "fc" and info["random_in_smoke"] is None
     assert info["weights_mean"] == pytest.approx(IMAGENET_MEAN) and info["weights_std"] == pytest.approx(IMAGENET_STD)
     assert info["frozen"] == []
     assert all(p.requires_grad for p in model.parameters())
@@ -139,7 +139,7 @@ def test_missing_weights_name_the_file_and_the_cache_folder(torch_home):
     # a smoke build goes on with random weights and says so (and never downloads, even when allowed to)
     model, info = build_network(spec, 10, smoke=True, allow_download=False)
     assert info["weights"] == "imagenet" and info["weights_file"] == RESNET18_FILE
-    assert RESNET18_FILE in info["note"] and "random" in info["note"]
+    assert info["random_in_smoke"] == RESNET18_FILE
     assert model.fc.out_features == 10
     assert not torch_home.exists()
 
@@ -160,6 +160,7 @@ sections: [cover]
 SMALL_RESNET = ONE_RUN.format(title="Offline", model="{torchvision: resnet18, weights: imagenet, input_size: 32}")
 
 
+@pytest.mark.slow
 def test_reportgen_offline_run_fails_clearly_and_smoke_falls_back(tmp_path, torch_home):
     manifest = write_manifest(tmp_path, SMALL_RESNET, "offline.yaml")
     result = cli("run", manifest, "--out", tmp_path / "out")
@@ -170,7 +171,7 @@ def test_reportgen_offline_run_fails_clearly_and_smoke_falls_back(tmp_path, torc
     smoke = cli("run", manifest, "--smoke", "--out", tmp_path / "smoke")
     assert smoke.exit_code == 0, smoke.output
     record = json.loads((tmp_path / "smoke" / "results.json").read_text("utf-8"))["runs"]["only"]
-    assert record["weights"]["weights"] == "imagenet" and "random" in record["weights"]["note"]
+    assert record["weights"]["weights"] == "imagenet" and record["weights"]["random_in_smoke"] == RESNET18_FILE
     assert record["input"]["normalization"] == "weights"
     assert record["input"]["mean"] == pytest.approx(IMAGENET_MEAN)
 
@@ -278,7 +279,7 @@ def test_linear_head_with_a_frozen_backbone_trains_only_the_head():
     model, info = _resnet(head="linear", freeze="backbone")
     assert _trainable(model) == 512 * 10 + 10
     assert {n for n, p in model.named_parameters() if p.requires_grad} == {"fc.weight", "fc.bias"}
-    assert info["head_layers"] == "linear"
+    assert info["head_dense"] is None
     assert info["frozen"] == ["conv1", "bn1", "layer1", "layer2", "layer3", "layer4"]
 
 
@@ -287,7 +288,7 @@ def test_dense_head():
     assert _trainable(model) == (512 * 128 + 128) + (128 * 10 + 10)
     assert [type(m) for m in model.fc] == [nn.Linear, nn.ReLU, nn.Linear]
     assert (model.fc[0].in_features, model.fc[0].out_features, model.fc[2].out_features) == (512, 128, 10)
-    assert info["head_layers"] == "128 → classes"
+    assert info["head_dense"] == [128]
     assert model.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
 
 
@@ -439,6 +440,7 @@ def _mnv2(num_classes: int = 10) -> nn.Module:
     return tvm.mobilenet_v2(num_classes=num_classes, inverted_residual_setting=TABLE)
 
 
+@pytest.mark.slow
 def test_child_runs_after_its_parent_even_when_listed_first(chain):
     log = chain.log
     assert log.index("parent: training") < log.index("child: training")

@@ -41,6 +41,7 @@ def manifest(tmp_path_factory):
     return write_manifest(tmp_path_factory.mktemp("ray"), MANIFEST, "ray.yaml")
 
 
+@pytest.mark.slow
 def test_ray_smoke_build_gives_the_sequential_numbers_and_fills_the_cache(local_ray, manifest, tmp_path):
     out = tmp_path / "ray"
     result = cli("build", manifest, "--smoke", "--no-pdf", "--out", out, "--executor", "ray", env=THREADS)

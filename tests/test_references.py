@@ -111,6 +111,7 @@ $$\\frac{1}{N} + \\frac{1}{D_K^2}$$
 """
 
 
+@pytest.mark.slow
 def test_live_prose_in_a_build_agrees_with_the_tables_and_fails_on_unknown_names(tmp_path):
     import json
 

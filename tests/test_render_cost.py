@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 
+import pytest
 from pypdf import PdfReader
 
 from reportgen import build
@@ -34,6 +35,7 @@ def _rebuild(manifest, out, *overrides: str, with_pdf: bool = True):
     return outcome, build.render_files(loaded, results, out, outcome, with_pdf=with_pdf)
 
 
+@pytest.mark.slow
 def test_prose_and_template_changes_draw_no_figure_and_train_nothing(tiny_build, tmp_path):
     manifest, out = _copy(tiny_build, tmp_path)
     before = _figures(tiny_build.html)
@@ -68,6 +70,7 @@ def test_prose_and_template_changes_draw_no_figure_and_train_nothing(tiny_build,
     assert _figures(html) == before
 
 
+@pytest.mark.slow
 def test_changed_result_redraws_only_its_figures(tiny_build, tmp_path):
     manifest, out = _copy(tiny_build, tmp_path)
     outcome, files = _rebuild(manifest, out, "experiments.sgd.train.epochs=1", with_pdf=False)
@@ -79,6 +82,7 @@ def test_changed_result_redraws_only_its_figures(tiny_build, tmp_path):
         "acc/5/sgd", "bars/7", "cm/6/sgd", "cmgrid/7", "cmp/7", "loss/5/sgd"]
 
 
+@pytest.mark.slow
 def test_corrupt_figure_cache_entry_is_redrawn(tiny_build, tmp_path):
     manifest, out = _copy(tiny_build, tmp_path)
     entries = sorted((out / "cache" / "figures").glob("*.json"))

@@ -91,6 +91,7 @@ def _best(results: dict, ids: list[str]) -> str:
 
 # ---- comparison --------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_comparison_table_has_one_row_per_run_and_marks_the_best(built, soup):
     runs = built.results["runs"]
     assert runs["wild"]["status"] == "diverged" and runs["wild"]["diverged_epoch"] == 1
@@ -257,6 +258,7 @@ def test_runs_for_resolves_groups_and_run_ids(built):
     assert plain["group"] == "wild" and plain["varied"] == {} and plain["stopped_epoch"] is None
 
 
+@pytest.mark.slow
 def test_document_builder_uses_varied_values(built):
     res = _swept(built.results)
     sections = [_section("comparison", experiments=["lr_sweep"]), _section("comparison", experiments=["act"]),
@@ -367,6 +369,7 @@ def test_sweep_axis_kinds():
     assert findings.show_value(0.00025) == "0.00025" and findings.show_value([32, 64]) == "32×64"
 
 
+@pytest.mark.slow
 def test_a_failed_run_renders_as_failed_without_metrics(tiny_build):
     """A run that failed (say, out of GPU memory) keeps its epochs and error; every section shows it, none crashes."""
     import copy

@@ -130,6 +130,7 @@ def _assert_same(resumed: dict, reference: dict) -> None:
         assert all(torch.equal(got["weights"][k], ref["weights"][k]) for k in ref["weights"]), rid
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the mid-write kill reads /proc/self/fd")
 def test_sigkill_mid_epoch_and_mid_write_then_resume_gives_identical_results(tmp_path):
     manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
@@ -193,6 +194,7 @@ STOPS_AT_4 = ["experiments.b.train.early_stopping.patience=1", "experiments.b.tr
     (STOPS_AT_4, 2, "resuming b from epoch 3"),
     (STOPS_AT_4, 4, "resuming b after its last epoch (4/6)"),
 ], ids=["one_cycle", "early_stopping", "after_early_stop"])
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, overrides, interrupted, resumed):
     manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
     loaded, plan, splits = _plan(manifest, "b", ["train.batch_size=64", *overrides])
@@ -240,6 +242,7 @@ def _edit_record(path: Path) -> None:
      "record is not valid JSON"),
     (lambda runs, key: _edit_record(runs / f"{key}.json"), "record fails its sha256 check"),
 ], ids=["flipped-weights", "missing-weights", "truncated-record", "edited-record"])
+@pytest.mark.slow
 def test_corrupt_cache_entry_is_reported_once_and_recomputed(tmp_path, cached_entry, damage, reason):
     manifest, clean, results = cached_entry
     out = tmp_path / "out"
@@ -263,6 +266,7 @@ def test_corrupt_cache_entry_is_reported_once_and_recomputed(tmp_path, cached_en
     (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "partial checkpoint fails its sha256 check"),
     (lambda p: p.write_bytes(b"PK\x03\x04" + p.read_bytes()[4:]), "partial checkpoint has no header"),
 ], ids=["flipped", "truncated", "no-header"])
+@pytest.mark.slow
 def test_corrupt_partial_checkpoint_is_reported_and_training_starts_over(tmp_path, damage, reason):
     manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
     loaded, plan, splits = _plan(manifest, "a", ["train.batch_size=64", "train.epochs=3"])

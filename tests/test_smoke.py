@@ -9,6 +9,7 @@ import pytest
 from conftest import REPO, Built, cli
 
 
+@pytest.mark.slow
 def test_en3150_smoke_build_marks_every_page(tmp_path):
     out = tmp_path / "en3150-smoke"
     result = cli("build", REPO / "experiments" / "en3150.yaml", "--smoke", "--out", out)
@@ -59,6 +60,7 @@ def test_en3150_smoke_build_marks_every_page(tmp_path):
     assert "Trade-off between the custom model and the pretrained models" in text
 
 
+@pytest.mark.slow
 def test_fast_response_smoke_build_has_the_transfer_chain_and_results_table(tmp_path):
     from bs4 import BeautifulSoup
 
@@ -85,6 +87,7 @@ def test_fast_response_smoke_build_has_the_transfer_chain_and_results_table(tmp_
     assert soup.select_one("table.irtable") is not None
 
 
+@pytest.mark.slow
 def test_realwaste_smoke_build_explores_the_folder_dataset(tmp_path):
     from bs4 import BeautifulSoup
 

@@ -104,6 +104,7 @@ def test_fixture_numbers_agree_with_each_other(results):
 
 # ---- snapshots ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pack", PACKS)
 def test_html_snapshot(pack, results, loaded, figs, snapshot):
     assert _readable(_html(results, loaded, _stubs(figs), pack)) == snapshot
@@ -153,6 +154,7 @@ def test_letter_changes_only_the_page_size(pack, snapshot):
     assert "\n".join(changed) == snapshot
 
 
+@pytest.mark.slow
 def test_rendering_twice_is_byte_identical(results, loaded, figs):
     again = figures.draw_all(results, loaded.sections)
     assert again == figs
@@ -225,6 +227,7 @@ def test_paper_stylesheet_sets_columns_and_print_rules():
     assert css.rstrip().endswith("@page { size: letter; }\n@page landscape { size: letter landscape; }")
 
 
+@pytest.mark.slow
 def test_paper_numbers_a_references_list_in_brackets():
     import io
 

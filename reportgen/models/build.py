@@ -211,8 +211,9 @@ def _network_record(loaded: LoadedManifest, name: str, ds, network) -> dict:
         "source": network.source, "network": network.torchvision or network.timm,
         "description": network.description, "label": network.label, "extends": None, "variant": {},
         "weights": (network.weights if isinstance(network.weights, str) or network.weights is None
-                    else f"from {network.weights.from_}") or "none",
-        "head": info["head"], "head_layers": info["head_layers"], "frozen": info["frozen"],
+                    else "from") or "none",
+        "weights_from": None if isinstance(network.weights, str) or network.weights is None else network.weights.from_,
+        "head": info["head"], "head_dense": info["head_dense"], "frozen": info["frozen"],
         "freeze": freeze_policy(network.freeze), "input_size": input_shape_of(ds, network)[1],
         "dataset_size": ds.input_shape()[1], "base": base,
         "inverted_residual": info.get("inverted_residual"),

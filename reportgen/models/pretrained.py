@@ -93,7 +93,8 @@ def _torchvision(spec: ModelSpec, allow_download: bool, smoke: bool) -> tuple[nn
         kwargs["inverted_residual_setting"] = [list(r) for r in spec.inverted_residual]
     if spec.width_mult:
         kwargs["width_mult"] = spec.width_mult
-    info: dict = {"source": "torchvision", "name": name, "weights": "none", "weights_file": None, "note": None}
+    info: dict = {"source": "torchvision", "name": name, "weights": "none", "weights_file": None,
+                  "random_in_smoke": None}
     if spec.weights != "imagenet":
         if name in _AUX:
             kwargs |= {"aux_logits": False, "init_weights": True}
@@ -112,7 +113,7 @@ def _torchvision(spec: ModelSpec, allow_download: bool, smoke: bool) -> tuple[nn
                 f"torchvision {name}: ImageNet weights {os.path.basename(enum.url)} not found in {checkpoint_dir()}. "
                 f"Copy the file there (or set TORCH_HOME to a folder whose hub/checkpoints/ holds it); this machine "
                 f"may download it from {enum.url} when it has network access. Or use `weights: none`.")
-        info["note"] = f"smoke build: {os.path.basename(enum.url)} not in the cache, so the weights are random"
+        info["random_in_smoke"] = os.path.basename(enum.url)  # the weights file a smoke build went without
     else:
         state = load_checkpoint(path)
         if name.startswith("densenet"):  # the published DenseNet files use older key names
@@ -133,7 +134,8 @@ def _timm(spec: ModelSpec, allow_download: bool, smoke: bool) -> tuple[nn.Module
         raise _unknown(spec.timm, timm.list_models(), "timm")
     model = timm.create_model(spec.timm, pretrained=False)
     cfg = dict(getattr(model, "pretrained_cfg", {}) or {})
-    info: dict = {"source": "timm", "name": spec.timm, "weights": "none", "weights_file": None, "note": None}
+    info: dict = {"source": "timm", "name": spec.timm, "weights": "none", "weights_file": None,
+                  "random_in_smoke": None}
     if spec.weights != "imagenet":
         return model, info
     info |= {"weights": "imagenet", "weights_tag": cfg.get("tag") or cfg.get("hf_hub_id"),
@@ -144,7 +146,7 @@ def _timm(spec: ModelSpec, allow_download: bool, smoke: bool) -> tuple[nn.Module
         if not smoke:
             raise WeightsMissing(f"timm {spec.timm}: pretrained weights not found; expected {expected}. Copy them "
                                  "there (timm reads the Hugging Face cache, HF_HOME), or use `weights: none`.")
-        info["note"] = f"smoke build: {expected} not in the cache, so the weights are random"
+        info["random_in_smoke"] = expected
         return model, info
     _load_strict(model, load_checkpoint(path), path)
     return model, info
@@ -277,8 +279,7 @@ def build_network(spec: ModelSpec, num_classes: int, allow_download: bool = Fals
     _set(model, head_name, _new_head(old.in_features, num_classes, spec.head))
     block_names = blocks(model, head_name)
     info["head"] = head_name
-    info["head_layers"] = ("linear" if not isinstance(spec.head, HeadSpec)
-                           else " → ".join([*map(str, spec.head.dense), "classes"]))
+    info["head_dense"] = list(spec.head.dense) if isinstance(spec.head, HeadSpec) else None  # None: one linear layer
     info["blocks"] = block_names
     info["frozen"] = _freeze(model, spec.freeze, head_name, block_names)
     if spec.inverted_residual:

@@ -8,7 +8,7 @@ from reportgen.report import registry
 from reportgen.report.common import runs_for
 from reportgen.report.views import prose as document_prose
 from reportgen.report.provenance import provenance
-from reportgen.report.sources import source_text
+from reportgen.report.wording import source_text
 from reportgen.results.embedded import embed_json
 from reportgen.manifest.sections import Section
 

@@ -15,7 +15,8 @@ def model_names(results: dict, names: list[str] | None) -> list[str]:
 def worded(m: dict) -> dict:
     """The model record's structured facts in the report's words: each layer's configuration, the freezing policy."""
     return {"layers": [layer | {"config_text": wording.layer_config(layer)} for layer in m.get("layers") or []],
-            "freeze_text": wording.freeze_policy(m.get("freeze")) if m.get("blocks") else None}
+            "freeze_text": wording.freeze_policy(m.get("freeze")) if m.get("blocks") else None,
+            "head_text": wording.head_layers(m.get("head_dense")) if m.get("blocks") else None}
 
 
 def model_tables(caption: str):

@@ -6,6 +6,7 @@ from reportgen.report.common import runs_for, sub
 from reportgen.report.figures import keys
 from reportgen.report.findings import best_run, findings, show_value, sweep_axis, varied_labels, varied_value
 from reportgen.report.formatting import DASH, dec, num, pct, secs, si, sig
+from reportgen.report.wording import smoke_random_weights
 
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
               "adadelta": "Adadelta"}
@@ -107,8 +108,8 @@ def network_rows(run: dict) -> list[tuple[str, str]]:
         rows.append(("Network", f"{w['source']} {w.get('name')}, starting from {start}"))
         if w.get("frozen"):
             rows.append(("Frozen blocks", ", ".join(w["frozen"])))
-        if w.get("note"):
-            rows.append(("Note", w["note"]))
+        if w.get("random_in_smoke"):
+            rows.append(("Note", smoke_random_weights(w["random_in_smoke"])))
     t = run.get("transfer")
     if t:
         rows.append(("Transfer", f"from the final weights of {t['from']}: {t['tensors']} tensors carried over; "

@@ -1,4 +1,4 @@
-"""The pipeline: manifest → data → runs → results → figures → HTML → PDF; the run side is imported only to run."""
+"""The pipeline: manifest → data → runs → results → figures → HTML → PDF; the run side imported only to run."""
 
 from __future__ import annotations
 

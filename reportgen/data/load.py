@@ -194,13 +194,15 @@ def _smoke_synthetic(spec: DatasetSpec, base_dir: Path, smoke_limit: int) -> Dat
         missing = imagefolder.missing_roots(spec, base_dir)
         if not missing:
             return None
-        classes, where = imagefolder.smoke_classes(spec, missing), {"missing": "image folder", "path": imagefolder.shown_path(missing[0], base_dir)}
+        classes = imagefolder.smoke_classes(spec, missing)
+        where = {"missing": "image folder", "path": imagefolder.shown_path(missing[0], base_dir)}
     else:
         fmt = cifar.cifar_format(spec)
         folder, missing, _ = cifar.locate(spec, (base_dir / (spec.root or fmt.default_root)).resolve(), smoke=True)
         if not missing:
             return None
-        classes, where = cifar.class_names(spec), {"missing": fmt.title, "path": imagefolder.shown_path(folder, base_dir)}
+        classes = cifar.class_names(spec)
+        where = {"missing": fmt.title, "path": imagefolder.shown_path(folder, base_dir)}
     source = {"kind": "synthetic", **where}
     return _assemble(spec, classes, _synthetic(spec, classes, smoke_limit), True, source)
 

@@ -7,8 +7,8 @@ import json
 
 
 def run_digest(run, smoke: bool, parent_digest: str | None = None) -> str:
-    """SHA-256 of a run's settings, layers, dataset, network and parent as the manifest declares them (no data,
-    no code version: those join the cache key on the run side), so render can tell stale results without torch."""
+    """SHA-256 of a run's settings, layers, dataset, network and parent as the manifest declares them."""
+    # no data fingerprint and no code version: those join the cache key on the run side; render needs neither
     material = {
         "model": run.model, "train": run.train.model_dump(mode="json"), "layers": run.layers,
         "dataset": run.dataset.model_dump(mode="json"), "smoke": smoke, "parent": parent_digest,
@@ -23,6 +23,7 @@ def run_digests(loaded, smoke: bool) -> dict[str, str]:
     digests: dict[str, str] = {}
 
     def digest(run, depth: int = 0) -> str:
+        """The run's digest, its parent's first."""
         if run.id not in digests:
             parent = by_group.get(run.parent) if run.parent and depth <= len(loaded.runs) else None
             digests[run.id] = run_digest(run, smoke, digest(parent, depth + 1) if parent is not None else None)

@@ -73,8 +73,8 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
         v.pop("_figures", None), v.pop("_tables", None)
         v.setdefault("entries", []) if v["kind"] == "references" else None
     prov = provenance(results)
-    return {"report": results["report"], "abstract_html": abstract_html,
-            "smoke": results["smoke"], "dataset": {**results["dataset"], "source": source_text(results["dataset"]["source"])},
+    dataset = {**results["dataset"], "source": source_text(results["dataset"]["source"])}
+    return {"report": results["report"], "abstract_html": abstract_html, "smoke": results["smoke"], "dataset": dataset,
             "environment": results["environment"], "sections": views, "runs": list(results["runs"].values()),
             "toc": [v for v in views if "number" in v], "provenance": prov,
             "embedded": {"results": embed_json(results), "provenance": embed_json(prov)}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reportgen.report import registry
-from reportgen.report.common import runs_for
+from reportgen.report.selection import runs_for
 from reportgen.report.views import prose as document_prose
 from reportgen.report.provenance import provenance
 from reportgen.report.wording import source_text

@@ -3,7 +3,7 @@ and given only the data it shows, so that a figure's cache key changes exactly w
 
 from __future__ import annotations
 
-from reportgen.report.common import runs_for
+from reportgen.report.selection import runs_for
 from reportgen.report.figures import keys
 from reportgen.report.figures.cache import FigureCache
 from reportgen.report.figures.plots import (accuracy_bars, accuracy_vs, confusion, confusion_grid, curve_pair, curves,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportgen.report.common import sub
+from reportgen.report.selection import sub
 from reportgen.report.figures.keys import dataset_key
 from reportgen.report.formatting import num
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reportgen.report import wording
-from reportgen.report.common import sub
+from reportgen.report.selection import sub
 
 
 def model_names(results: dict, names: list[str] | None) -> list[str]:

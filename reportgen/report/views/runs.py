@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportgen.report.common import runs_for, sub
+from reportgen.report.selection import runs_for, sub
 from reportgen.report.figures import keys
 from reportgen.report.findings import best_run, findings, show_value, sweep_axis, varied_labels, varied_value
 from reportgen.report.formatting import DASH, dec, num, pct, secs, si, sig

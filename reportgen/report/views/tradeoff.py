@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportgen.report.common import runs_for
+from reportgen.report.selection import runs_for
 from reportgen.report.figures.keys import tradeoff_key
 from reportgen.report.formatting import DASH, num, pct, secs, si
 

@@ -1,4 +1,4 @@
-"""What section views and figures both need: the runs a section shows, and numbered subsections."""
+"""Which runs a section shows, and its numbered subsections: what section views and figures both need."""
 
 from __future__ import annotations
 

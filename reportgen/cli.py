@@ -237,17 +237,20 @@ def _params_text(name: str, rec: dict) -> str:
               help="text: summary and unified diffs; json: list of differences; html: side-by-side page.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the output to FILE (atomically) instead of stdout.")
+@click.option("--full", is_flag=True, help="Text: list every difference after the causes and run headlines.")
 @_guard
-def diff_cmd(a: Path, b: Path, tolerance: float, strict: bool, fmt: str, out_file: Path | None) -> None:
+def diff_cmd(a: Path, b: Path, tolerance: float, strict: bool, fmt: str, out_file: Path | None, full: bool) -> None:
     """Compare two builds A and B: output folders, results.json files or HTML reports.
 
     Compares runs and models present, test metrics, parameter tables, epoch logs, configuration, dataset
     settings, report metadata and (when both sides have an HTML report) each section's text as a unified
-    diff. Exit code 0 when equal within --tolerance, 1 when different, 2 on error.
+    diff. The text output leads with the causes (what differs in the inputs and the environment), then one
+    line per run; --full adds every difference. Exit code 0 when equal within --tolerance, 1 when different,
+    2 on error.
     """
     from reportgen.diff.command import diff_builds
 
-    text, equal = diff_builds(a, b, tolerance, strict, fmt)
+    text, equal = diff_builds(a, b, tolerance, strict, fmt, full)
     if out_file is None:
         click.echo(text, nl=False)
     else:

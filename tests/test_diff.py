@@ -102,7 +102,7 @@ def test_changed_accuracy_is_named_and_tolerance_applies(a, tmp_path):
         r["runs"]["base"]["test"]["accuracy"] += 0.01
 
     b = _copy(a, tmp_path, edit_results=bump)
-    result = cli("diff", a / "results.json", b / "results.json")
+    result = cli("diff", a / "results.json", b / "results.json", "--full")
     assert result.exit_code == 1
     assert "Test metrics:" in result.output and "runs.base.test.accuracy" in result.output
     code, record = _json(a / "results.json", b / "results.json")
@@ -123,7 +123,7 @@ def test_parameter_count_epoch_loss_and_removed_run_are_reported(a, tmp_path):
         r["run_order"].remove("sgd")
 
     b = _copy(a, tmp_path, edit_results=edit)
-    text = cli("diff", a / "results.json", b / "results.json").output
+    text = cli("diff", a / "results.json", b / "results.json", "--full").output
     for line in ("models.tiny_cnn.layers[conv1].params: 40 → 41 (Δ +1)", "models.tiny_cnn.total_params",
                  "runs.base.epochs[epoch=2].train_loss", "runs.sgd: only in A"):
         assert line in text
@@ -148,7 +148,7 @@ def test_timings_and_cache_keys_only_count_with_strict(a, tmp_path):
 
     b = _copy(a, tmp_path, edit_results=edit)
     assert cli("diff", a / "results.json", b / "results.json").exit_code == 0
-    strict = cli("diff", a / "results.json", b / "results.json", "--strict")
+    strict = cli("diff", a / "results.json", b / "results.json", "--strict", "--full")
     assert strict.exit_code == 1
     for field in ("runs.base.train_seconds", "runs.base.epochs[epoch=1].seconds", "runs.base.measured.latency_ms",
                   "runs.base.cache_key", "environment.python", "runs.base.epochs[epoch=1].images_per_s",
@@ -163,7 +163,7 @@ def test_timings_and_cache_keys_only_count_with_strict(a, tmp_path):
 def test_section_text_change_shows_as_a_unified_diff(a, tmp_path):
     b = _copy(a, tmp_path, edit_html=lambda h: h.replace("Some <strong>bold</strong> prose",
                                                          "Some <strong>bold</strong> edited prose", 1))
-    result = cli("diff", a, b / "report.html")
+    result = cli("diff", a, b / "report.html", "--full")
     assert result.exit_code == 1
     assert "Section text:" in result.output
     assert "-Some bold prose with a link and a [bad link](javascript:alert(1))." in result.output.splitlines()
@@ -215,3 +215,37 @@ def test_unreadable_or_foreign_inputs_exit_2_with_one_message(a, tmp_path):
         assert result.exit_code == 2, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.output
+
+
+def test_text_leads_with_the_causes_then_one_line_per_run(a, tmp_path):
+    def more_epochs(r):
+        run = r["runs"]["base"]
+        run["config"]["epochs"] = 30
+        run["test"]["accuracy"] += 0.02
+        run["test"]["loss"] -= 0.1
+        run["epochs"][0]["train_loss"] += 0.5
+        r["environment"]["cpu_threads"] = [1]
+
+    b = _copy(a, tmp_path, edit_results=more_epochs)
+    text = cli("diff", a / "results.json", b / "results.json").output
+    lines = text.splitlines()
+    cause = lines.index("  runs.base.config.epochs: 3 → 30 (Δ +27)")
+    assert lines.index("What differs in the inputs:") < cause
+    assert any(x.startswith("  environment: CPU threads:") for x in lines)
+    headline = next(x for x in lines if x.startswith("  base: "))
+    assert "test accuracy" in headline and "(Δ +2.00 points)" in headline and "test loss" in headline
+    assert lines.index(headline) > cause
+    assert "runs.base.epochs[epoch=1].train_loss" not in text and "--full lists every one" in text
+    full = cli("diff", a / "results.json", b / "results.json", "--full").output
+    assert "runs.base.epochs[epoch=1].train_loss" in full and full.index("What differs") < full.index("Epoch logs:")
+
+
+def test_builds_that_differ_only_in_threads_say_so_first(a, tmp_path):
+    def threads(r):
+        r["environment"]["cpu_threads"] = [7]
+        r["runs"]["base"]["test"]["loss"] += 1e-6
+
+    b = _copy(a, tmp_path, edit_results=threads)
+    text = cli("diff", a / "results.json", b / "results.json").output
+    assert "The inputs are the same: the builds differ only in CPU threads:" in text
+    assert "nothing: the same manifest settings and dataset" in text

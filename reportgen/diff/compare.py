@@ -30,7 +30,8 @@ KIND_TITLES = {"build": "Build", "presence": "Runs and models present", "outcome
                "test": "Test metrics", "params": "Parameter tables", "epochs": "Epoch logs",
                "config": "Configuration", "measured": "Measured cost", "dataset": "Dataset settings",
                "report": "Report metadata", "other": "Other fields", "section": "Section text"}
-_RUN_CONFIG = ("config", "varied", "input", "weights", "transfer", "dataset", "model", "experiment", "group", "title")
+_RUN_CONFIG = ("config", "compute", "varied", "input", "weights", "transfer", "dataset", "model", "experiment", "group",
+               "title")
 
 
 class DiffError(UserError):
@@ -283,22 +284,3 @@ def grouped(c: Comparison) -> list[tuple[str, list[dict]]]:
     """Differences grouped by kind, in the order of KIND_TITLES."""
     return [(title, [d for d in c.differences if d["kind"] == kind]) for kind, title in KIND_TITLES.items()
             if any(d["kind"] == kind for d in c.differences)]
-
-
-def to_text(c: Comparison) -> str:
-    """The readable summary: one line per difference, unified diffs for section text."""
-    lines = [f"A: {c.a.what}", f"B: {c.b.what}",
-             f"tolerance {c.tolerance:g} (absolute); " + ("strict: every field compared" if c.strict else
-                                                           f"ignored (use --strict to compare): {IGNORED_HELP}")]
-    lines += [f"note: {n}" for n in c.notes]
-    if c.equal:
-        return "\n".join(lines + [f"no differences (within tolerance {c.tolerance:g})"]) + "\n"
-    lines.append(f"{len(c.differences)} difference(s)")
-    for title, items in grouped(c):
-        lines += ["", f"{title}:"]
-        for d in items:
-            if d["kind"] == "section" and "diff" in d:
-                lines += d["diff"]
-            else:
-                lines.append("  " + describe(d))
-    return "\n".join(lines) + "\n"

@@ -123,6 +123,7 @@ def test_jobs_give_the_sequential_numbers(builds):
     assert jobs["child"]["transfer"]["from"] == "parent" and seq["a"]["config"]["seed"] != seq["c"]["config"]["seed"]
 
 
+@pytest.mark.slow
 def test_failed_parent_fails_its_child_under_jobs_too(builds):
     _, results, _, log = builds
     for side in results.values():
@@ -132,6 +133,7 @@ def test_failed_parent_fails_its_child_under_jobs_too(builds):
     assert "big_child: training" not in log and "warning: big_child: not run" in log
 
 
+@pytest.mark.slow
 def test_children_start_after_their_parents_and_lines_stay_readable(builds):
     _, _, _, log = builds
     lines = log.splitlines()
@@ -146,6 +148,7 @@ def test_children_start_after_their_parents_and_lines_stay_readable(builds):
     assert "trained 6 run(s), 1 cached" in log and "; 2 failed" in log  # big_child never started
 
 
+@pytest.mark.slow
 def test_a_run_waits_for_its_twin_in_flight_and_is_then_cached(builds):
     _, results, *logs = builds
     for log in logs:
@@ -153,6 +156,7 @@ def test_a_run_waits_for_its_twin_in_flight_and_is_then_cached(builds):
     assert results["jobs"]["a_again"]["test"] == results["jobs"]["a"]["test"]
 
 
+@pytest.mark.slow
 def test_ci_logs_have_run_lines_with_throughput_but_no_epoch_lines(builds):
     _, _, quiet, verbose = builds
     assert ": epoch" not in quiet and "  a: epoch 1/1" in verbose

@@ -449,6 +449,7 @@ def test_child_runs_after_its_parent_even_when_listed_first(chain):
     assert all(r["status"] == "completed" for r in chain.results["runs"].values())
 
 
+@pytest.mark.slow
 def test_child_starts_from_the_parent_and_trains_only_its_last_block(chain):
     child_rec = chain.results["runs"]["child"]
     parent, child = chain.weights("parent"), chain.weights("child")
@@ -510,6 +511,7 @@ def test_experiment_level_imagenet_weights_on_a_custom_inverted_residual_table_i
     assert f"chain.yaml:{line}:" in result.output and "inverted-residual" in result.output
 
 
+@pytest.mark.slow
 def test_measured_costs_are_recorded_for_every_run(chain):
     runs = chain.results["runs"]
     assert set(runs) == {"child", "parent", "cnn"}
@@ -531,6 +533,7 @@ def test_measured_costs_are_recorded_for_every_run(chain):
     assert runs["child"]["measured"]["flops"] == runs["parent"]["measured"]["flops"]
 
 
+@pytest.mark.slow
 def test_tradeoff_section_shows_the_measured_numbers(chain):
     runs = chain.results["runs"]
     soup = BeautifulSoup(chain.html, "html.parser")

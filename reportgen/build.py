@@ -114,7 +114,8 @@ def stale_runs(loaded: LoadedManifest, results: dict, smoke: bool) -> list[str]:
             problems.append(f"{rid}: not in the results")
         elif run.get("digest") != digest:
             problems.append(f"{rid}: the manifest's settings for it changed since it ran")
-    problems += [f"{rid}: no longer in the manifest" for rid in recorded if rid not in {r.id for r in loaded.runs}]
+    declared = {r.id for r in loaded.runs}
+    problems += [f"{rid}: no longer in the manifest" for rid in recorded if rid not in declared]
     problems += _stale_exploration(loaded, results)
     return problems
 

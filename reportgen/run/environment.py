@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 from functools import lru_cache
 from importlib.metadata import version
@@ -18,8 +19,6 @@ RUN_CODE = ("data", "models", "run", "manifest/shapes")  # the source that decid
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """Hash of the run side's source (every module of RUN_CODE, found by walking), reportgen's and torch's versions."""
-    import hashlib
-
     material = f"{__version__}|{torch.__version__}|{source_digest(*RUN_CODE)}"
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
@@ -50,8 +49,7 @@ def build_environment(runs: dict) -> dict:
     first = envs[0] if envs else {}
     devices = sorted({e["device"] for e in envs})
     gpus = sorted({e["device_name"] for e in envs if e.get("device_name")})
-    fields = ("reportgen", "code_version", "python", "platform", "machine", "torch", "torchvision", "numpy",
-              "scikit_learn", "cuda")
+    fields = ("python", "platform", "machine", "torch", "torchvision", "numpy", "scikit_learn", "cuda")
     return {**{k: first.get(k) for k in fields},
             "code_version": first.get("code_version") or code_version(), "reportgen": __version__,
             "cpu_threads": sorted({e["threads"] for e in envs}), "devices": devices,

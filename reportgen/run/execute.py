@@ -22,7 +22,7 @@ from reportgen.run.plan import RunPlan
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute
 from reportgen.run.train import fit, pick_device, predict
 
-Progress = Callable[..., None]  # (message) or (message, detail=...): see reportgen.progress
+Progress = Callable[..., None]  # (message) or (message, detail=...): see reportgen.run.progress
 
 
 def _build(loaded: LoadedManifest, plan: RunPlan, smoke: bool) -> tuple[torch.nn.Module, dict]:

@@ -172,6 +172,7 @@ def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: 
 
         t1 = time.perf_counter()
         # the HTML keeps its vector figures; the PDF gets their PNGs, which WeasyPrint lays out far faster
-        files[out_dir / "report.pdf"] = pdf.render_pdf(cache.for_print(text), results["report"].get("date"))
+        files[out_dir / "report.pdf"] = pdf.render_pdf(cache.for_print(text), results["report"].get("date"),
+                                                       doc["provenance"]["results_sha256"])
         outcome.timings["pdf"] = time.perf_counter() - t1
     return files

@@ -157,7 +157,7 @@ def test_build_with_dataset_section(tmp_path):
     rows = sec.find("table", class_="class-counts").tbody.find_all("tr")
     assert [int(r.find("td", class_="num")["data-count"]) for r in rows] == _digits_counts()
     assert [_norm(r.find_all("td")[1].get_text()) for r in rows] == [f"{n:,}" for n in _digits_counts()]
-    splits_foot = _norm(sec.find("table", class_="split-counts").tfoot.get_text(" "))
+    splits_foot = " ".join(_norm(c.get_text()) for c in sec.find("table", class_="split-counts").tfoot.find_all(["th", "td"]))
     assert splits_foot.startswith("All classes 1,293 (72.0 %) 144 (8.0 %) 360 (20.0 %) 1,797")
     size_text = _norm(sec.find("p", class_="size-check").get_text())
     assert "All 1,797 images have the same size: 8×8 pixels" in size_text and "used at 8×8" in size_text
@@ -175,6 +175,14 @@ def test_build_with_dataset_section(tmp_path):
     for text in ("Digits <b>data</b>", "Table 1. Images per class, all splits together", "1,797",
                  "Per-channel mean and standard deviation", "PCA and t-SNE projections"):
         assert text in pdf
+
+    from reportgen.check.command import check_submission  # every dataset number is keyed and checks clean
+
+    report = check_submission(out)
+    assert not report.findings, [f.message for f in report.findings]
+    keys = {s["data-key"].rsplit(".", 1)[0] for s in sec.select("span[data-key]")}
+    assert {"dataset.exploration.counts.per_class", "dataset.exploration.counts.split_share.train",
+            "dataset.exploration.channels.all.mean"} <= keys
 
     (cached,) = (out / "cache" / "exploration").glob("*.json")
     stamp = cached.stat().st_mtime_ns

@@ -16,16 +16,45 @@ def _ctx(results: dict, **kw) -> Context:
     return Context(results, labels, kw.get("references", {"he2016": "K. He et al. *Deep residual learning*. 2016."}))
 
 
+def _shown(source: str, ctx: Context) -> str:
+    """Prose expanded, keyed numbers placed, tags dropped: the text a reader sees."""
+    return re.sub(r"<[^>]+>", "", place_math(expand(source, ctx), ctx))
+
+
 def test_result_references_print_the_runs_numbers_formatted(tiny_build):
     r = tiny_build.results
     base = r["runs"]["base"]
     ctx = _ctx(r)
-    text = expand("Base reached @{base.accuracy} (@{base.accuracy:pct1}); lr @{base.lr}; "
+    text = _shown("Base reached @{base.accuracy} (@{base.accuracy:pct1}); lr @{base.lr}; "
                   "@{tiny_cnn.params} parameters; @{dataset.train} training images.", ctx)
     assert pct(base["test"]["accuracy"]) in text and pct(base["test"]["accuracy"], 1) in text
     assert f"lr {base['config']['optimizer']['lr']:g}" in text
     assert f"{r['models']['tiny_cnn']['total_params']:,} parameters" in text
     assert f"{r['dataset']['sizes']['train']:,} training images" in text
+
+
+def test_each_referenced_number_is_a_span_tied_to_its_results_key(tiny_build):
+    r = tiny_build.results
+    best = max((run for run in r["runs"].values() if run["test"]["accuracy"] is not None),
+               key=lambda run: run["test"]["accuracy"])
+    r = {**r, "runs": {rid: {**run, "group": "all"} for rid, run in r["runs"].items()}}
+    ctx = _ctx(r)
+    html = place_math(expand("@{base.accuracy:pct1}, @{best(all).loss}, @{tiny_cnn.params}, @{dataset.test}, "
+                             "@{dataset.classes} classes, @{base.optimizer}", ctx), ctx)
+    spans = re.findall(r'<span data-key="([^"]+)" data-fmt="([^"]+)">([^<]*)</span>', html)
+    assert [(k, f) for k, f, _ in spans] == [("runs.base.test.accuracy", "pct:1"),
+                                             (f"runs.{best['id']}.test.loss", "dec:4"),
+                                             ("models.tiny_cnn.total_params", "num"), ("dataset.sizes.test", "num")]
+    assert spans[0][2] == pct(r["runs"]["base"]["test"]["accuracy"], 1)
+    assert "10 classes" in html and html.endswith(", adam")  # counts and words are plain text, tied to no key
+
+
+def test_a_number_inside_an_attribute_stays_plain_text(tiny_build):
+    ctx = _ctx(tiny_build.results)
+    expand("@{base.accuracy}", ctx)
+    html = place_math('<img alt="REPORTGENKEY0X"> REPORTGENKEY0X', ctx)
+    assert html.startswith('<img alt="' + pct(tiny_build.results["runs"]["base"]["test"]["accuracy"]) + '">')
+    assert html.count("<span data-key=") == 1
 
 
 def test_best_of_an_experiment_names_the_most_accurate_run(tiny_build):
@@ -126,7 +155,7 @@ def test_live_prose_in_a_build_agrees_with_the_tables_and_fails_on_unknown_names
     r = json.loads((tmp_path / "out" / "results.json").read_text("utf-8"))
     best = max(r["runs"].values(), key=lambda run: run["test"]["accuracy"])
     soup = BeautifulSoup((tmp_path / "out" / "report.html").read_text("utf-8"), "html.parser")
-    text = " ".join(soup.select_one("section.prose").get_text(" ", strip=True).split())
+    text = " ".join(soup.select_one("section.prose").get_text().split())
     assert f"was {best['config']['optimizer']['lr']:g}, reaching {pct(best['test']['accuracy'])}".replace("\xa0", " ") in text
     assert f"has {r['models']['cnn']['total_params']:,} parameters" in text
     links = {a.get_text(): a["href"] for a in soup.select("section.prose a")}
@@ -137,6 +166,11 @@ def test_live_prose_in_a_build_agrees_with_the_tables_and_fails_on_unknown_names
     assert links["Section 2"] == "#sec-2" and links["Table 2"][1:] == soup.select("section.parameters table")[0]["id"]
     assert soup.select_one("section.prose .math-display svg") is not None
     assert "Deep residual learning" in soup.select_one("ol.bibliography li#ref-1").get_text()
+    from reportgen.check.command import check_submission  # live numbers are keyed, and check recomputes them
+
+    keys = [span["data-key"] for span in soup.select("section.prose span[data-key]")]
+    assert f"runs.{best['id']}.test.accuracy" in keys and "models.cnn.total_params" in keys
+    assert not check_submission(tmp_path / "out").findings
     (tmp_path / "live.md").write_text(LIVE_MD.replace("@fig:lr-study", "@fig:nowhere"), "utf-8")
     bad = cli("build", tmp_path / "live.yaml", "--out", tmp_path / "out", "--no-pdf")
     assert bad.exit_code == 2 and f"{tmp_path / 'live.md'}:3:" in bad.output and "'nowhere'" in bad.output

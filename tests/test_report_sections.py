@@ -271,12 +271,13 @@ def test_document_builder_uses_varied_values(built):
     doc = document.build(res, sections, figs, built.manifest.parent)
     lr, act, both, train, table = doc["sections"]
     assert lr["axis"] == {"label": "lr", "scale": "log"} and lr["labels"] == ["lr"]
-    assert [row["varied"] for row in lr["rows"]] == [["0.001"], ["0.01"], ["0.1"], ["1"]]
+    assert [[str(v) for v in row["varied"]] for row in lr["rows"]] == [["0.001"], ["0.01"], ["0.1"], ["1"]]
     assert "logarithmic" in lr["figures"][1]["caption"]
     assert act["axis"] == {"label": "activation", "scale": "category"}
     assert both["axis"] is None and both["labels"] == ["lr", "activation"]
     # a run that does not vary lr shows the lr of its config
-    assert both["rows"][0]["varied"] == ["0.001", "—"] and both["rows"][-1]["varied"] == ["0.01", "gelu"]
+    assert [str(v) for v in both["rows"][0]["varied"]] == ["0.001", "—"]
+    assert [str(v) for v in both["rows"][-1]["varied"]] == ["0.01", "gelu"]
     assert ("Varied", "activation = relu") in train["runs"][0]["config"]
     assert [r["cells"][1] for r in table["rows"]][-2:] == ["activation=relu", "activation=gelu"]
     soup = BeautifulSoup(render.render_html(doc), "html.parser")
@@ -394,3 +395,15 @@ def test_a_failed_run_renders_as_failed_without_metrics(tiny_build):
     assert notes and all(error in n for n in notes)
     assert f"cm/" not in " ".join(f["data-key"] for f in soup.select("figure[data-key]") if failed in f["data-key"])
     assert any(f"{failed} failed" in li.get_text() for li in soup.select("li"))
+
+
+@pytest.mark.slow
+def test_the_built_report_checks_clean_with_every_result_column_keyed(built, soup):
+    from reportgen.check.command import check_submission
+
+    report = check_submission(built.out)
+    assert not report.findings, [f.message for f in report.findings]
+    table = soup.find("section", class_="results-table").table
+    keyed = {td["data-col"] for td in table.select("tbody td") if td.find("span", attrs={"data-key": True})}
+    numeric = {th["data-col"] for th in table.select("thead th.num")}
+    assert numeric - keyed <= {"epochs"}  # a run that stopped early shows "done of planned", not a recorded number

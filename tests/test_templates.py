@@ -367,3 +367,30 @@ def test_an_unsafe_override_is_a_user_error(tmp_path, results, loaded, figs):
     folder = _override(tmp_path, {"sections/repository.html.j2": "<p>{{ ''.__class__.__mro__ }}</p>\n"})
     with pytest.raises(UserError, match="repository.html.j2"):
         _html(results, loaded, _stubs(figs), "assignment", override=folder)
+
+
+@pytest.mark.parametrize("pack", PACKS)
+def test_every_section_kinds_numbers_are_tied_to_results_and_check_clean(pack, results, loaded, figs, tmp_path):
+    """All section kinds of the fixture, in each pack: every number in a data table carries its results key (row
+    numbers, run counts and derived shares aside), and `check` recomputes each one from the embedded results."""
+    from reportgen.check.command import check_submission
+
+    html = _html(results, loaded, figs, pack)
+    (tmp_path / "report.html").write_text(html, "utf-8")
+    report = check_submission(tmp_path)
+    assert not report.findings, [f.message for f in report.findings]
+    soup = BeautifulSoup(html, "html.parser")
+    unkeyed = []
+    for cell in soup.select("table.data td.num, table.data th.num"):
+        text = _norm(cell.get_text(" "))
+        if not re.search(r"\d", text) or cell.find("span", attrs={"data-key": True}) or cell.find_parent("thead"):
+            continue
+        table = cell.find_parent("table")
+        index_column = cell.find_previous_sibling() is None and text.isdigit()  # the # column of layer lists
+        derived = ("image-sizes" in table.get("class", []) or cell.find_parent("tfoot") is not None
+                   or re.fullmatch(r"\d+ of \d+", text))  # epochs of a run that stopped early
+        if not (index_column or derived):
+            unkeyed.append((table.get("id"), text))
+    assert not unkeyed
+    for section in ("tradeoff", "results-table", "notebook", "evaluation", "parameters"):
+        assert soup.select(f"section.{section} span[data-key]"), section

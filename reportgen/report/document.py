@@ -10,6 +10,7 @@ from reportgen.report.views import prose as document_prose
 from reportgen.report.provenance import provenance
 from reportgen.report.wording import source_text
 from reportgen.results.embedded import embed_json
+from reportgen.results.store import results_digest
 from reportgen.manifest.sections import Section
 
 __all__ = ["Numbering", "build", "runs_for"]
@@ -72,9 +73,9 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
     for v in views:
         v.pop("_figures", None), v.pop("_tables", None)
         v.setdefault("entries", []) if v["kind"] == "references" else None
-    prov = provenance(results)
+    prov = {**provenance(results), "results_sha256": results_digest(results)}
     dataset = {**results["dataset"], "source": source_text(results["dataset"]["source"])}
     return {"report": results["report"], "abstract_html": abstract_html, "smoke": results["smoke"], "dataset": dataset,
             "environment": results["environment"], "sections": views, "runs": list(results["runs"].values()),
-            "toc": [v for v in views if "number" in v], "provenance": prov,
+            "toc": [v for v in views if "number" in v], "provenance": prov, "results": results,
             "embedded": {"results": embed_json(results), "provenance": embed_json(prov)}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from markupsafe import Markup
 
 from reportgen.errors import UserError
 from reportgen.report.formatting import FILTERS
+from reportgen.report.keyed import at
 
 TEMPLATE_PACKS = ("assignment", "paper", "lab")
 DEFAULT_PACK = "assignment"
@@ -96,6 +98,7 @@ def render_html(document: dict, override: Path | None = None) -> str:
     report = document["report"]
     pack = report.get("template") or DEFAULT_PACK
     env = environment(pack, override)
+    env.globals["v"] = functools.partial(at, document.get("results") or {})  # v("runs", id, "test", "accuracy", fmt="pct")
     css = stylesheet(env, report.get("paper") or "a4")
     try:
         html = env.get_template("report.html.j2").render(doc=document, css=Markup(css))

@@ -71,8 +71,12 @@ def _source_date(epoch: int):
             os.environ["SOURCE_DATE_EPOCH"] = old
 
 
-def render_pdf(html: str, date: str | None = None) -> bytes:
-    """The PDF bytes of an HTML report: the same HTML and date give byte-identical PDFs."""
+PDF_DIGEST_KEY = "ReportgenResultsSHA256"  # the PDF's document-information entry holding the results digest
+
+
+def render_pdf(html: str, date: str | None = None, results_sha256: str | None = None) -> bytes:
+    """The PDF bytes of an HTML report: the same HTML and date give byte-identical PDFs; the results digest goes
+    into the PDF's metadata, where `reportgen check` reads it."""
     import weasyprint
 
     epoch = _epoch(date)
@@ -81,5 +85,8 @@ def render_pdf(html: str, date: str | None = None) -> bytes:
         document.metadata.attachments = []  # a report attaches no files: drop <link rel=attachment> ones unread
         stamp = dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         document.metadata.created = document.metadata.modified = stamp
+        # only reportgen's own entry: a template's <meta> names never reach the PDF's metadata
+        document.metadata.custom = {PDF_DIGEST_KEY: results_sha256} if results_sha256 else {}
         # the document identifier is derived from the content, not from time or randomness
-        return document.write_pdf(pdf_identifier=hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode())
+        return document.write_pdf(pdf_identifier=hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode(),
+                                  custom_metadata=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from html import escape
+
 from reportgen.report.formatting import dec, num, pct, secs, si, sig
 
 REF = re.compile(r"@\{([^{}\n]{1,200})\}|@(fig|tab|sec):([A-Za-z0-9_.=/-]*[A-Za-z0-9_=])|\[@([A-Za-z0-9_:.-]+)\]"
@@ -63,6 +65,15 @@ class Context:
     references: dict[str, str]
     cited: list[str] = field(default_factory=list)  # citation keys in order of first citation, across the document
     math: list[str] = field(default_factory=list)  # SVG of each formula, substituted after sanitizing
+    keyed: list[tuple[str, str, str]] = field(default_factory=list)  # (text, results key, data-fmt) of each number
+
+
+def _fmt_spec(fmt: str) -> str | None:
+    """A reference format as a data-fmt spec ('pct1' → 'pct:1', 'dec4' → 'dec:4'); None for text."""
+    m = re.fullmatch(r"(pct|dec|sig)(\d)", fmt)
+    if m:
+        return f"{m[1]}:{m[2]}"
+    return None if fmt == "text" else fmt
 
 
 def _get(record, path: tuple):
@@ -81,8 +92,9 @@ def _runs_of(results: dict, name: str) -> list[dict]:
     return [runs[name]] if name in runs else [r for rid, r in runs.items() if (r.get("group") or rid) == name]
 
 
-def _value(expr: str, ctx: Context) -> str:
-    """Evaluate `SUBJECT.FIELD[:FORMAT]`; raise ValueError with a helpful message."""
+def _value(expr: str, ctx: Context) -> tuple[str, str | None, str | None]:
+    """Evaluate `SUBJECT.FIELD[:FORMAT]` to (text, results key, data-fmt spec); the key is None for text and for
+    numbers that are not stored as such (the number of classes). ValueError with a helpful message."""
     body, _, fmt = expr.strip().partition(":")
     m = re.fullmatch(r"best\(([^()]+)\)\.(\w+)|(.+)\.(\w+)", body.strip())
     if not m:
@@ -93,22 +105,22 @@ def _value(expr: str, ctx: Context) -> str:
         if not runs:
             raise ValueError(f"best({m[1]}): no experiment or run {m[1]!r} with test results")
         subject, field_ = max(runs, key=lambda r: r["test"]["accuracy"]), m[2]
-        kind = "run"
+        kind, base = "run", ("runs", subject["id"])
     else:
         name, field_ = m[3], m[4]
         if name in results["runs"]:
-            subject, kind = results["runs"][name], "run"
+            subject, kind, base = results["runs"][name], "run", ("runs", name)
         elif name in results["models"]:
-            subject, kind = results["models"][name], "model"
+            subject, kind, base = results["models"][name], "model", ("models", name)
         elif name == "dataset":
-            subject, kind = results["dataset"], "dataset"
+            subject, kind, base = results["dataset"], "dataset", ("dataset",)
         else:
             raise ValueError(f"no run, model or `dataset` named {name!r}")
     if kind == "model":
         if field_ not in MODEL_FIELDS:
             raise ValueError(f"a model has {', '.join(MODEL_FIELDS)}; not {field_!r}")
         key, default = MODEL_FIELDS[field_]
-        value = subject.get(key)
+        value, path = subject.get(key), (key,)
     elif kind == "dataset":
         sizes = subject.get("sizes") or {}
         known = {"train": sizes.get("train"), "validation": sizes.get("validation"), "test": sizes.get("test"),
@@ -116,20 +128,23 @@ def _value(expr: str, ctx: Context) -> str:
         if field_ not in known:
             raise ValueError(f"the dataset has {', '.join(known)}; not {field_!r}")
         value, default = known[field_], "num"
+        path = None if field_ == "classes" else ("sizes", field_)
     else:
         if field_ in RUN_FIELDS:
             path, default = RUN_FIELDS[field_]
             value = _get(subject, path)
         elif field_ in (subject.get("varied") or {}):
-            value, default = subject["varied"][field_], "text"
+            value, default, path = subject["varied"][field_], "text", ("varied", field_)
         else:
             raise ValueError(f"a run has {', '.join(RUN_FIELDS)} (and what its sweep varied); not {field_!r}")
     fmt = fmt.strip() or default
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "text" and isinstance(value, float):
-        return sig(value, 4)
-    return FORMATS[fmt](value) if value is not None else "—"
+        return sig(value, 4), None, None
+    text = FORMATS[fmt](value) if value is not None else "—"
+    spec = _fmt_spec(fmt) if path is not None and value is not None else None
+    return text, (".".join(str(p) for p in (*base, *path)) if spec else None), spec
 
 
 def _crossref(kind: str, label: str, ctx: Context) -> str:
@@ -190,7 +205,11 @@ def expand(text: str, ctx: Context) -> str:
         column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
         try:
             if m[1] is not None:
-                new = _escape_md(_value(m[1], ctx))
+                shown, key, spec = _value(m[1], ctx)
+                new = _escape_md(shown)
+                if key is not None:  # a placeholder, swapped for a keyed <span> after sanitizing (see place_math)
+                    ctx.keyed.append((shown, key, spec))
+                    new = f"REPORTGENKEY{len(ctx.keyed) - 1}X"
             elif m[2] is not None:
                 new = _crossref(m[2], m[3], ctx)
             elif m[4] is not None:
@@ -221,4 +240,17 @@ def place_math(html: str, ctx: Context) -> str:
         return f'<{tag} class="math math-{kind}">{body}</{tag}>'
 
     html = re.sub(r"<p>REPORTGENMATH(\d+)X</p>", lambda m: svg(m), html)
-    return re.sub(r"REPORTGENMATH(\d+)X", svg, html)
+    return _place_numbers(re.sub(r"REPORTGENMATH(\d+)X", svg, html), ctx)
+
+
+def _place_numbers(html: str, ctx: Context) -> str:
+    """Each live number as a span carrying its results key; inside a tag (an image's alt text) as plain text."""
+    def number(m, in_tag: bool) -> str:
+        text, key, spec = ctx.keyed[int(m[1])]
+        if in_tag:
+            return escape(text)
+        return f'<span data-key="{escape(key)}" data-fmt="{escape(spec)}">{escape(text)}</span>'
+
+    parts = re.split(r"(<[^>]*>)", html)
+    return "".join(re.sub(r"REPORTGENKEY(\d+)X", lambda m, tag=part.startswith("<"): number(m, tag), part)
+                   for part in parts)

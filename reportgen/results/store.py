@@ -67,3 +67,9 @@ def read_results(path: Path) -> dict:
         raise ResultsMissing(f"{path} was written by another version of reportgen ({results['schema']}, "
                              f"this one reads {SCHEMA})")
     return canonical(results)
+
+
+def results_digest(results: dict) -> str:
+    """The content digest a report carries: sha256 of the record's results.json text (key order and whitespace
+    fixed by `dumps`, so a re-serialised copy has the same digest and any edited number a different one)."""
+    return "sha256:" + hashlib.sha256(dumps(results).encode("utf-8")).hexdigest()

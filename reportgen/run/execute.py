@@ -82,25 +82,27 @@ def failed_record(plan: RunPlan, error: str, **fields) -> dict:
 
 
 def _fit(model, splits, plan: RunPlan, compute, pipe, forward, on_epoch, path, partial, progress: Progress,
-         done: list) -> dict:
+         done: list, stop_after: int | None = None) -> dict:
     """train.fit, starting afresh when the partial checkpoint does not fit the model."""
     try:
         try:
-            return fit(model, splits, plan.spec, compute, pipe, on_epoch, path, partial, forward)
+            return fit(model, splits, plan.spec, compute, pipe, on_epoch, path, partial, forward, stop_after)
         except checkpoint.Corrupt as exc:  # raised before anything was loaded: the fresh model is intact
             progress(f"  cache entry for {plan.id} is corrupt ({exc}); recomputing")
             checkpoint.remove(path)
             done.clear()
-            return fit(model, splits, plan.spec, compute, pipe, on_epoch, path, None, forward)
+            return fit(model, splits, plan.spec, compute, pipe, on_epoch, path, None, forward, stop_after)
     except ValueError as exc:
         raise UserError(f"run {plan.id}: {exc}") from None
 
 
 def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, cache: RunCache | None = None,
-            smoke: bool = False, parent: tuple[dict, dict] | None = None, resume: bool = True
-            ) -> tuple[dict, dict | None]:
+            smoke: bool = False, parent: tuple[dict, dict] | None = None, resume: bool = True,
+            stop_after: int | None = None) -> tuple[dict, dict | None]:
     """Train, test and measure one run; returns (record, final state dict), or (failed record, None) when the
-    device runs out of memory. With a cache, each epoch is checkpointed and an interrupted run resumes."""
+    device runs out of memory. With a cache, each epoch is checkpointed and an interrupted run resumes.
+    `stop_after` K < epochs trains only the first K epochs (same schedule) and skips testing and measuring:
+    the record (`stopped_after`: K, no `test`, no `measured`) is for comparison, never for the cache."""
     try:
         device = pick_device(plan.spec.device)
     except RuntimeError as exc:
@@ -146,14 +148,19 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
                     "augment": plan.spec.augment.model_dump(mode="json") if plan.spec.augment.active() else None},
     }
     batch, knob, error = plan.spec.batch_size, "batch_size", None
+    early = stop_after is not None and stop_after < n
     try:
         with compute.numerics():
             forward = compute.prepare(model)
-            fit_out = _fit(model, splits, plan, compute, pipe, forward, on_epoch, path, partial, progress, done)
-            test_loss, pred = predict(model, pipe.hold(splits.test_x, splits.test_y), pipe, plan.spec.batch_size,
-                                      compute, forward)
-            batch, knob = plan.spec.measure.throughput_batch, "measure.throughput_batch"
-            measured = measure(model, shape, device, plan.spec.measure, state_bytes(model), compute, forward)
+            fit_out = _fit(model, splits, plan, compute, pipe, forward, on_epoch, path, partial, progress, done,
+                           stop_after if early else None)
+            test, measured = None, None  # early: neither tested nor measured
+            if not early:
+                test_loss, pred = predict(model, pipe.hold(splits.test_x, splits.test_y), pipe,
+                                          plan.spec.batch_size, compute, forward)
+                test = test_metrics(splits.test_y.numpy(), pred.numpy(), list(splits.classes), test_loss)
+                batch, knob = plan.spec.measure.throughput_batch, "measure.throughput_batch"
+                measured = measure(model, shape, device, plan.spec.measure, state_bytes(model), compute, forward)
     except RuntimeError as exc:
         if not _out_of_memory(exc):
             raise
@@ -164,7 +171,8 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
             torch.cuda.empty_cache()
         return failed_record(plan, error, epochs=done, train_seconds=sum(e["seconds"] for e in done), **common), None
     epochs = fit_out["epochs"]
-    measured["epoch_seconds"] = sum(e["seconds"] for e in epochs) / len(epochs) if epochs else None
+    if measured is not None:
+        measured["epoch_seconds"] = sum(e["seconds"] for e in epochs) / len(epochs) if epochs else None
     record = finite({
         "id": plan.id, "experiment": plan.experiment, "group": plan.experiment, "varied": plan.varied,
         "model": plan.model, "title": plan.title,
@@ -172,9 +180,10 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
         "stopped_epoch": fit_out["stopped_epoch"],
         "config": plan.spec.model_dump(mode="json"),
         "epochs": epochs, "train_seconds": fit_out["seconds"],
-        "test": test_metrics(splits.test_y.numpy(), pred.numpy(), list(splits.classes), test_loss),
+        "test": test,
         **common,
         "measured": measured,
         "cache_key": plan.key,
+        **({"stopped_after": stop_after} if early else {}),
     })
     return record, model.state_dict()

@@ -174,14 +174,15 @@ def _restore(state: dict, model: nn.Module, opt, scheduler, gen: torch.Generator
 
 def fit(model: nn.Module, splits, spec: TrainSpec, compute: Compute, pipe: InputPipeline,
         on_epoch: Callable[[dict], None] | None = None, checkpoint: Path | None = None,
-        resume: dict | None = None, forward: nn.Module | None = None) -> dict:
+        resume: dict | None = None, forward: nn.Module | None = None, stop_after: int | None = None) -> dict:
     """Train for spec.epochs; returns {'status', 'diverged_epoch', 'stopped_epoch', 'epochs', 'seconds'}.
 
     A run whose loss becomes NaN/inf is `diverged`: it stops, and the model is put back to its last finite
     weights so that its test metrics mean something. A run that ends at chance level is `stalled`.
     With `checkpoint`, every finished epoch is saved there; `resume` (a loaded checkpoint) continues after
     its last epoch, exactly as if training had not stopped (checkpoint.Corrupt if it does not fit the model).
-    `forward` is what to call (the compiled model); `model` owns the weights. Epoch rows carry training throughput."""
+    `forward` is what to call (the compiled model); `model` owns the weights. Epoch rows carry training throughput.
+    `stop_after` ends the loop after that epoch, everything else (the schedule over spec.epochs) unchanged."""
     device = compute.device
     forward = forward or compute.prepare(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -203,7 +204,8 @@ def fit(model: nn.Module, splits, spec: TrainSpec, compute: Compute, pipe: Input
     else:
         last_good = copy.deepcopy(model.state_dict())
     first = len(epochs) + 1 if stopped_at is None else spec.epochs + 1  # an early-stopped run has nothing left
-    for epoch in range(first, spec.epochs + 1):
+    last = spec.epochs if stop_after is None else min(spec.epochs, stop_after)
+    for epoch in range(first, last + 1):
         t0 = time.perf_counter()
         lr = opt.param_groups[0]["lr"]
         train_loss, train_acc = train_epoch(model, opt, loss_fn, train, pipe, spec.batch_size, gen, compute, scaler,

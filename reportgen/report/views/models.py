@@ -15,6 +15,7 @@ def model_names(results: dict, names: list[str] | None) -> list[str]:
 def worded(m: dict) -> dict:
     """The model record's structured facts in the report's words: each layer's configuration, the freezing policy."""
     return {"layers": [layer | {"config_text": wording.layer_config(layer)} for layer in m.get("layers") or []],
+            "param_layers": [i for i, layer in enumerate(m.get("layers") or []) if layer.get("params")],
             "freeze_text": wording.freeze_policy(m.get("freeze")) if m.get("blocks") else None,
             "head_text": wording.head_layers(m.get("head_dense")) if m.get("blocks") else None}
 

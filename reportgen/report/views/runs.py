@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from reportgen.report.selection import runs_for, sub
 from reportgen.report.figures import keys
 from reportgen.report.findings import best_run, findings, show_value, sweep_axis, varied_labels, varied_value
-from reportgen.report.formatting import DASH, dec, num, pct, secs, si, sig
+from reportgen.report.formatting import DASH, dec, sig
+from reportgen.report.keyed import at, at_in
 from reportgen.report.wording import smoke_random_weights
 
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
@@ -30,16 +33,16 @@ def _schedule(s: dict | None) -> str | None:
     return str(name)
 
 
-def config_rows(run: dict, sizes: dict) -> list[tuple[str, str]]:
-    """The training settings table of a run."""
-    c, o = run["config"], run["config"]["optimizer"]
+def config_rows(run: dict, sizes: tuple) -> list[tuple]:
+    """The training settings table of a run; `sizes` is the results path of its split sizes."""
+    c, o, key = run["config"], run["config"]["optimizer"], ("runs", run["id"])
     extras = [f"momentum {sig(o['momentum'])}"] if o["name"] in ("sgd", "rmsprop") and o.get("momentum") else []
     extras += [f"weight decay {sig(o['weight_decay'])}"] if o.get("weight_decay") else []
     rows = [("Model", run["model"]), ("Optimizer", optimizer_name(o) + (f" ({', '.join(extras)})" if extras else "")),
-            ("Learning rate", sig(o["lr"], 4))]
+            ("Learning rate", at_in(run, key, "config", "optimizer", "lr", fmt="sig", digits=4))]
     if _schedule(c.get("schedule")):
         rows.append(("Learning-rate schedule", _schedule(c["schedule"])))
-    rows += [("Loss", "cross-entropy (sparse integer labels)"), ("Epochs", str(c["epochs"]))]
+    rows += [("Loss", "cross-entropy (sparse integer labels)"), ("Epochs", at_in(run, key, "config", "epochs"))]
     es = c.get("early_stopping")
     if es:
         rows.append(("Early stopping",
@@ -47,13 +50,13 @@ def config_rows(run: dict, sizes: dict) -> list[tuple[str, str]]:
     if run["varied"]:
         rows.insert(0, ("Varied", ", ".join(f"{k} = {show_value(v)}" for k, v in run["varied"].items())))
     rows += network_rows(run)
-    rows += [("Batch size", str(c["batch_size"])), ("Seed", str(c["seed"]))]
+    rows += [("Batch size", at_in(run, key, "config", "batch_size")), ("Seed", str(c["seed"]))]
     comp = run.get("compute")
     rows += [("Computation", compute_text(comp))] if comp else [("Device", run["device"])]
     if (comp or {}).get("augment"):
         rows.append(("Augmentation", augment_text(comp["augment"])))
-    rows += [("Training / validation images", f"{sizes['train']:,} / {sizes['validation']:,}"),
-             ("Training time", secs(run["train_seconds"]))]
+    rows += [("Training / validation images", (sizes, "train"), (sizes, "validation")),
+             ("Training time", at_in(run, key, "train_seconds", fmt="secs"))]
     speeds = [e["images_per_s"] for e in run.get("epochs") or [] if e.get("images_per_s")]
     if speeds:
         rows.append(("Training throughput", f"{sum(speeds) / len(speeds):,.0f} images/s (mean over epochs)"))
@@ -145,7 +148,8 @@ def training(view, sec, results, figures, num_):
         rid = run["id"]
         view["runs"].append({
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
-            "config": config_rows(run, (run.get("dataset") or {}).get("sizes") or results["dataset"]["sizes"]),
+            "config": _keyed_sizes(config_rows(run, ("runs", rid, "dataset", "sizes") if (run.get("dataset") or {})
+                                               .get("sizes") else ("dataset", "sizes")), results),
             "config_table": num_.tab(f"Training settings of {rid}"),
             "log_table": num_.tab(f"Epoch log of {rid}"),
             "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}",
@@ -153,6 +157,17 @@ def training(view, sec, results, figures, num_):
             "acc_fig": num_.fig(keys.acc_key(i, rid), f"Training and validation accuracy of {rid}",
                                 figures[keys.acc_key(i, rid)]),
         })
+
+
+def _keyed_sizes(rows: list[tuple], results: dict) -> list[tuple]:
+    """Rows with a (path, name) pair per number become (label, 'n / m') with each number keyed."""
+    out = []
+    for label, *cells in rows:
+        if len(cells) == 2:
+            out.append((label, Markup(" / ").join(at(results, path, name) for path, name in cells)))
+        else:
+            out.append((label, cells[0]))
+    return out
 
 
 def evaluation(view, sec, results, figures, num_):
@@ -169,17 +184,22 @@ def evaluation(view, sec, results, figures, num_):
         })
 
 
-def _last(run: dict, key: str):
-    return run["epochs"][-1].get(key) if run.get("epochs") else None
+def _last(results: dict, run: dict, key: str):
+    return at(results, "runs", run["id"], "epochs", -1, key, fmt="dec")
 
 
 def _params(results: dict, run: dict):
-    return (run.get("measured") or {}).get("params") or (results["models"].get(run["model"]) or {}).get("total_params")
+    if (run.get("measured") or {}).get("params"):
+        return at(results, "runs", run["id"], "measured", "params")
+    return at(results, "models", run["model"], "total_params")
 
 
-def _epochs_text(run: dict) -> str:
+def _epochs_text(run: dict):
+    """Epochs trained: the configured number (keyed) when all ran, else 'done of planned'."""
     done, planned = len(run.get("epochs") or []), run["config"].get("epochs")
-    return str(done) if done == planned or planned is None else f"{done} of {planned}"
+    if done == planned:
+        return at_in(run, ("runs", run["id"]), "config", "epochs")
+    return str(done) if planned is None else f"{done} of {planned}"
 
 
 def _status_text(run: dict) -> str:
@@ -190,15 +210,22 @@ def _status_text(run: dict) -> str:
     return run["status"]
 
 
+def _varied_cell(results: dict, run: dict, label: str):
+    """A varied value as a cell: a float from the run's `varied` record keyed, anything else as text."""
+    if isinstance((run.get("varied") or {}).get(label), float):
+        return at(results, "runs", run["id"], "varied", label, fmt="sig", digits=4)
+    return show_value(varied_value(run, label))
+
+
 def comparison(view, sec, results, figures, num_):
     runs = runs_for(results, sec.options.get("experiments"))
     i = view["index"]
     view["best"] = best_run(runs)
     view["labels"] = varied_labels(runs)
     view["rows"] = [{
-        "run": r, "best": r["id"] == view["best"], "varied": [show_value(varied_value(r, k)) for k in view["labels"]],
+        "run": r, "best": r["id"] == view["best"], "varied": [_varied_cell(results, r, k) for k in view["labels"]],
         "optimizer": optimizer_name(r["config"]["optimizer"]), "params": _params(results, r),
-        "epochs": _epochs_text(r), "train_loss": _last(r, "train_loss"), "val_loss": _last(r, "val_loss"),
+        "epochs": _epochs_text(r), "train_loss": _last(results, r, "train_loss"), "val_loss": _last(results, r, "val_loss"),
     } for r in runs]
     view["runs"] = runs
     view["wide"] = 1 + (len(view["labels"]) or 3) + 8 > 11  # compact font for many columns
@@ -242,29 +269,30 @@ RESULT_CELLS = {  # column → (header, numeric, cell text)
     "architecture": ("Architecture", False, _architecture),
     "varied": ("Varied", False, lambda res, r: _varied_text(r)),
     "optimizer": ("Optimizer", False, lambda res, r: optimizer_name(r["config"]["optimizer"])),
-    "lr": ("Learning rate", True, lambda res, r: sig(r["config"]["optimizer"]["lr"], 4)),
-    "batch_size": ("Batch size", True, lambda res, r: num(r["config"]["batch_size"])),
+    "lr": ("Learning rate", True, lambda res, r: _run(res, r, "config", "optimizer", "lr", fmt="sig", digits=4)),
+    "batch_size": ("Batch size", True, lambda res, r: _run(res, r, "config", "batch_size")),
     "epochs": ("Epochs", True, lambda res, r: _epochs_text(r)),
-    "params": ("Parameters", True, lambda res, r: num(_params(res, r))),
-    "train_loss": ("Final train loss", True, lambda res, r: dec(_last(r, "train_loss"))),
-    "val_loss": ("Final val loss", True, lambda res, r: dec(_last(r, "val_loss"))),
-    "accuracy": ("Test accuracy", True, lambda res, r: pct(r["test"].get("accuracy"))),
-    "precision": ("Weighted precision", True, lambda res, r: dec(r["test"].get("precision_weighted"))),
-    "recall": ("Weighted recall", True, lambda res, r: dec(r["test"].get("recall_weighted"))),
-    "f1": ("Weighted F1", True, lambda res, r: dec(r["test"].get("f1_weighted"))),
-    "time": ("Training time", True, lambda res, r: secs(r.get("train_seconds"))),
+    "params": ("Parameters", True, _params),
+    "train_loss": ("Final train loss", True, lambda res, r: _last(res, r, "train_loss")),
+    "val_loss": ("Final val loss", True, lambda res, r: _last(res, r, "val_loss")),
+    "accuracy": ("Test accuracy", True, lambda res, r: _run(res, r, "test", "accuracy", fmt="pct")),
+    "precision": ("Weighted precision", True, lambda res, r: _run(res, r, "test", "precision_weighted", fmt="dec")),
+    "recall": ("Weighted recall", True, lambda res, r: _run(res, r, "test", "recall_weighted", fmt="dec")),
+    "f1": ("Weighted F1", True, lambda res, r: _run(res, r, "test", "f1_weighted", fmt="dec")),
+    "time": ("Training time", True, lambda res, r: _run(res, r, "train_seconds", fmt="secs")),
     "status": ("Status", False, lambda res, r: _status_text(r)),
     "dataset": ("Dataset", False, lambda res, r: (r.get("dataset") or res["dataset"])["name"]),
-    "trainable": ("Trainable parameters", True, lambda res, r: num(_measured(r, "trainable_params"))),
-    "size": ("Size (MB)", True, lambda res, r: dec(_measured(r, "size_mb"), 2)),
-    "macs": ("MACs / image", True, lambda res, r: si(_measured(r, "macs"))),
-    "latency": ("Latency, batch 1 (ms)", True, lambda res, r: dec(_measured(r, "latency_ms"), 2)),
-    "throughput": ("Throughput (images/s)", True, lambda res, r: num(_measured(r, "throughput"))),
+    "trainable": ("Trainable parameters", True, lambda res, r: _run(res, r, "measured", "trainable_params")),
+    "size": ("Size (MB)", True, lambda res, r: _run(res, r, "measured", "size_mb", fmt="dec", digits=2)),
+    "macs": ("MACs / image", True, lambda res, r: _run(res, r, "measured", "macs", fmt="si")),
+    "latency": ("Latency, batch 1 (ms)", True, lambda res, r: _run(res, r, "measured", "latency_ms", fmt="dec",
+                                                                   digits=2)),
+    "throughput": ("Throughput (images/s)", True, lambda res, r: _run(res, r, "measured", "throughput")),
 }
 
 
-def _measured(run: dict, key: str):
-    return (run.get("measured") or {}).get(key)
+def _run(results: dict, run: dict, *path, fmt: str = "num", digits: int | None = None):
+    return at(results, "runs", run["id"], *path, fmt=fmt, digits=digits)
 
 
 def results_table(view, sec, results, figures, num_):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from reportgen.report.selection import runs_for
 from reportgen.report.figures.keys import tradeoff_key
-from reportgen.report.formatting import DASH, num, pct, secs, si
+from reportgen.report.formatting import num, pct
+from reportgen.report.keyed import at_in
 
 COLUMNS = (("model", "Model", False), ("source", "Kind", False), ("params", "Parameters", True),
            ("trainable", "Trainable", True), ("size", "Size (MB)", True), ("macs", "MACs / image", True),
@@ -24,14 +25,17 @@ def _kind(run: dict) -> str:
 
 
 def _row(run: dict, note: str | None) -> dict:
-    m = run.get("measured") or {}
+    key = ("runs", run["id"])
+
+    def measured(name: str, fmt: str = "num", digits: int | None = None):
+        return at_in(run, key, "measured", name, fmt=fmt, digits=digits)
+
     cells = {
-        "model": run["id"], "source": _kind(run), "params": num(m.get("params")),
-        "trainable": num(m.get("trainable_params")), "size": f"{m['size_mb']:.2f}" if "size_mb" in m else DASH,
-        "macs": si(m.get("macs")), "epoch": secs(m.get("epoch_seconds")),
-        "latency": f"{m['latency_ms']:.2f}" if "latency_ms" in m else DASH,
-        "throughput": f"{m['throughput']:,.0f}" if "throughput" in m else DASH,
-        "accuracy": pct(run["test"]["accuracy"]),
+        "model": run["id"], "source": _kind(run), "params": measured("params"),
+        "trainable": measured("trainable_params"), "size": measured("size_mb", "dec", 2),
+        "macs": measured("macs", "si"), "epoch": measured("epoch_seconds", "secs"),
+        "latency": measured("latency_ms", "dec", 2), "throughput": measured("throughput"),
+        "accuracy": at_in(run, key, "test", "accuracy", fmt="pct"),
     }
     return {"id": run["id"], "cells": [cells[k] for k, _, _ in COLUMNS], "note": note}
 

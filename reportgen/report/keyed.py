@@ -1,0 +1,65 @@
+"""Numbers tied to their results key: printed as <span data-key="runs.x.test.accuracy" data-fmt="pct">, so that
+`reportgen check` can recompute every shown number from the report's embedded results."""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+from reportgen.report.formatting import FILTERS
+from reportgen.results.keys import key_of, resolve
+
+
+def fmt_spec(fmt: str, digits: int | None = None) -> str:
+    """The data-fmt attribute: a formatter name, with its digits when given ('pct', 'pct:1', 'sig:4')."""
+    return fmt if digits is None else f"{fmt}:{digits}"
+
+
+def format_spec(value, spec: str) -> str:
+    """A value as the formatter named by a data-fmt spec prints it (KeyError/ValueError for an unknown spec)."""
+    name, _, digits = spec.partition(":")
+    return FILTERS[name](value, int(digits)) if digits else FILTERS[name](value)
+
+
+class Keyed:
+    """One recorded number, formatted, that renders as a span carrying its results key."""
+
+    __slots__ = ("key", "spec", "value", "found")
+
+    def __init__(self, key: str, value, spec: str = "num", found: bool = True):
+        self.key, self.value, self.spec, self.found = key, value, spec, found
+
+    @property
+    def text(self) -> str:
+        """The number as printed."""
+        return format_spec(self.value, self.spec)
+
+    def __html__(self) -> str:
+        if not self.found:  # nothing recorded there: a dash, tied to no key
+            return str(escape(self.text))
+        return Markup('<span data-key="{}" data-fmt="{}">{}</span>').format(self.key, self.spec, self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _flat(parts) -> list:
+    out = []
+    for part in parts:
+        out.extend(_flat(part) if isinstance(part, (tuple, list)) else [part])
+    return out
+
+
+def at(results: dict, *parts, fmt: str = "num", digits: int | None = None) -> Keyed:
+    """The number at a results path (tuples among the parts are spliced in), keyed; a path the record lacks shows
+    a dash and is keyed to nothing."""
+    return at_in(results, (), *parts, fmt=fmt, digits=digits)
+
+
+def at_in(record: dict, prefix: tuple, *parts, fmt: str = "num", digits: int | None = None) -> Keyed:
+    """The number at `parts` inside `record`, keyed as prefix + parts (a run record is results' runs.<id>)."""
+    path, spec = _flat(parts), fmt_spec(fmt, digits)
+    key = key_of(*_flat(prefix), *path)
+    try:
+        return Keyed(key, resolve(record, key_of(*path)), spec)
+    except KeyError:
+        return Keyed(key, None, spec, found=False)

@@ -1,7 +1,7 @@
 """Cost of grading a class: `check` time per report, and `reportgen grade` wall time on many submissions.
 
     python benchmarks/grade.py                              # builds experiments/digits.yaml (with PDF) once
-    python benchmarks/grade.py --submission output/digits   # an existing build (report.html, report.pdf, results.json)
+    python benchmarks/grade.py --submission experiments/output/digits   # an existing build (report.html, report.pdf, results.json)
     python benchmarks/grade.py --copies 50 --repeats 3 --json grade.json
 
 Measured side by side in one run: `check_submission` on the one submission, in this process, `--check-repeats`

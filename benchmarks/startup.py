@@ -12,7 +12,7 @@ however the command exits); that run also warms the disk cache, and its log name
 torch in. The spec's target: `--help`, `schema` and `diff` take at most a quarter of `import torch`.
 
 Commands: --help, --version, schema, validate experiments/digits.yaml, diff A B (tests/fixtures/results-small.json
-and a copy of it, in a temporary folder) and, when a build of experiments/digits.yaml is at output/digits, render
+and a copy of it, in a temporary folder) and, when a build of experiments/digits.yaml is at experiments/output/digits, render
 (with --no-pdf, into a temporary copy of that folder, so the build itself is left alone).
 """
 
@@ -87,13 +87,13 @@ def commands(python: str, tmp: Path) -> list[Command]:
            Command("schema", [*cli, "schema"]),
            Command("validate experiments/digits.yaml", [*cli, "validate", "experiments/digits.yaml"]),
            Command("diff A B", [*cli, "diff", str(a), str(b)], note="tests/fixtures/results-small.json and a copy")]
-    built = REPO / "output" / "digits"
-    render = Command("render experiments/digits.yaml", [], note="--no-pdf, into a copy of output/digits")
+    built = REPO / "experiments" / "output" / "digits"
+    render = Command("render experiments/digits.yaml", [], note="--no-pdf, into a copy of experiments/output/digits")
     if (built / "cache").is_dir():
         shutil.copytree(built, tmp / "digits", symlinks=True)
         render.args = [*cli, "render", "experiments/digits.yaml", "--no-pdf", "--out", str(tmp / "digits")]
     else:
-        render.note = "skipped: no cached build at output/digits (run `reportgen build experiments/digits.yaml`)"
+        render.note = "skipped: no cached build at experiments/output/digits (run `reportgen build experiments/digits.yaml`)"
     out.append(render)
     return out
 

@@ -24,6 +24,7 @@ class Outcome:
     failed: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     figures: dict[str, int] = field(default_factory=lambda: {"drawn": 0, "cached": 0})  # drawn now / from the cache
+    warnings: list[str] = field(default_factory=list)  # located prose warnings (refused images), see render_files
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest:
@@ -37,26 +38,86 @@ def load(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest
     return loaded
 
 
-def validate(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest:
-    """Load a manifest and check every model's shapes by arithmetic, without torch; only torchvision/timm
-    networks are built (which imports torch) to check they take the input size."""
+def validate(path: str | Path, overrides: list[str] | None = None, strict: bool = False, warn=None,
+             build_models: bool = False) -> LoadedManifest:
+    """Every mistake findable before training, all at once: keys, types, names, prose references and images, then
+    each model's shapes by arithmetic (only torchvision/timm networks are built, which imports torch; with
+    `build_models`, as build and run call it, every model is built). Warnings go to `warn` (errors with `strict`)."""
+    from reportgen.errors import Problem
+    from reportgen.manifest.loaded import gather
     from reportgen.manifest.shapes import check_shapes, network_models
+    from reportgen.manifest.static import place
+    from reportgen.report.references import static_problems
 
-    loaded = load_manifest(path, overrides)
-    problems = check_shapes(loaded)
-    networks = network_models(loaded)
-    if networks:
-        from reportgen.models.build import check_networks
+    found = gather(path, overrides)
+    problems = list(found.problems)
+    for prose in found.prose:
+        problems += [place(prose, line, col, msg) for line, col, msg in static_problems(prose.text, found.names)]
+    loaded = found.loaded
+    if found.complete:  # shapes of a model with other mistakes would only add noise
+        if build_models:
+            from reportgen.models.build import check_models
 
-        problems += check_networks(loaded, networks)
+            problems += check_models(loaded)
+        else:
+            problems += check_shapes(loaded)
+            networks = network_models(loaded)
+            if networks:
+                from reportgen.models.build import check_networks
+
+                problems += check_networks(loaded, networks)
+    if strict:
+        problems += [Problem(w.file, w.line, w.column, w.path, f"{w.message} (--strict)") for w in found.warnings]
+    elif warn is not None:
+        for w in sorted(found.warnings, key=lambda p: (p.file, p.line, p.column)):
+            warn(f"warning: {w}")
     if problems:
         raise ManifestError(problems)
     return loaded
 
 
+def shown_path(path: Path) -> Path:
+    """A path as the console shows it: relative to the working folder when at most two levels up, else absolute."""
+    import os
+
+    full = Path(path).resolve()
+    relative = Path(os.path.relpath(full, Path.cwd().resolve()))
+    return relative if relative.parts[:3].count("..") <= 2 else full
+
+
 def default_out(loaded: LoadedManifest, smoke: bool) -> Path:
-    """output/<manifest stem>/ (smoke builds go to output/<stem>-smoke/, never over a real report)."""
-    return Path("output") / (loaded.stem + ("-smoke" if smoke else ""))
+    """<manifest folder>/output/<stem>/, whatever the working folder (smoke builds go to output/<stem>-smoke/,
+    never over a real report)."""
+    return shown_path(loaded.path.parent / "output" / (loaded.stem + ("-smoke" if smoke else "")))
+
+
+def command_hint(verb: str, loaded: LoadedManifest, out_dir: Path, smoke: bool) -> str:
+    """A command that works when pasted: `reportgen run --smoke experiments/x.yaml --out DIR`."""
+    import shlex
+
+    parts = ["reportgen", verb, *(["--smoke"] if smoke else []), str(shown_path(loaded.path))]
+    if Path(out_dir).resolve() != Path(default_out(loaded, smoke)).resolve():
+        parts += ["--out", str(shown_path(out_dir))]
+    return shlex.join(parts)
+
+
+def stale_reports(out_dir: Path, files: dict[Path, bytes]) -> list[Path]:
+    """Reports in the output folder that the files about to be written would leave disagreeing with them: a PDF
+    beside a changed HTML written without one, and a report whose embedded results are not the new results.json."""
+    from reportgen.results.store import results_digest
+
+    html, pdf, results = out_dir / "report.html", out_dir / "report.pdf", out_dir / "results.json"
+    stale = []
+    if html in files and pdf not in files and pdf.is_file():
+        if not html.is_file() or html.read_bytes() != files[html]:
+            stale.append(pdf)
+    if results in files and html not in files and html.is_file():
+        import json
+
+        digest = results_digest(json.loads(files[results]))
+        if f'name="reportgen-results-sha256" content="{digest}"'.encode() not in html.read_bytes()[:20000]:
+            stale += [p for p in (html, pdf) if p.is_file()]
+    return stale
 
 
 def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress, force: bool = False,
@@ -137,8 +198,7 @@ def recorded_results(loaded: LoadedManifest, out_dir: Path, smoke: bool) -> dict
     """OUT/results.json, checked to belong to the manifest; ResultsMissing names the runs that are stale or
     missing. Reads no dataset, builds no model and imports no torch."""
     path = out_dir / "results.json"
-    hint = (f"run `reportgen run{' --smoke' if smoke else ''} {loaded.path.name}"
-            f"{'' if out_dir == default_out(loaded, smoke) else f' --out {out_dir}'}` first (or `reportgen build`)")
+    hint = (f"run `{command_hint('run', loaded, out_dir, smoke)}` first (or `{command_hint('build', loaded, out_dir, smoke)}`)")
     try:
         results = read_results(path)
     except ResultsMissing as exc:
@@ -150,20 +210,36 @@ def recorded_results(loaded: LoadedManifest, out_dir: Path, smoke: bool) -> dict
     return present(results, loaded)
 
 
-def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: Outcome, with_pdf: bool = True
-                 ) -> dict[Path, bytes]:
+def _warn(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr, flush=True)
+
+
+def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: Outcome, with_pdf: bool = True,
+                 strict: bool = False, warn=None, export: list[str] | None = None) -> dict[Path, bytes]:
     """Figures (from OUT/cache/figures where drawn before) → HTML → PDF, in memory; only the figure cache is
-    written here."""
+    written here. Prose warnings (refused or missing images, ignored figure attributes) go to `outcome.warnings`
+    and to `warn` (default: printed to stderr as `warning: FILE:LINE:COL: ...`); with `strict` they raise
+    ProseWarnings (a UserError, exit code 2) instead, before the HTML is rendered."""
     from reportgen.report import document, html
     from reportgen.report.figures import draw as figures
     from reportgen.report.figures.cache import FigureCache
 
     t0 = time.perf_counter()
-    cache = FigureCache(out_dir / "cache", raster=with_pdf)
+    formats = export_formats(loaded, export)
+    cache = FigureCache(out_dir / "cache", raster=with_pdf or "latex" in formats)  # export: PNG figures
     figs = figures.draw_all(results, loaded.sections, cache)
     outcome.figures = dict(cache.counts)
     outcome.timings["figures"] = time.perf_counter() - t0
     doc = document.build(results, loaded.sections, figs, loaded.base_dir)
+    outcome.warnings = list(doc["warnings"])
+    if strict and outcome.warnings:
+        from reportgen.report.views.prose import ProseWarnings
+
+        raise ProseWarnings(outcome.warnings)
+    for message in outcome.warnings:
+        (warn or _warn)(f"warning: {message}")
     text = html.render_html(doc, loaded.template_override())
     outcome.timings["html"] = time.perf_counter() - t0
     files = {out_dir / "results.json": dumps(results).encode("utf-8"), out_dir / "report.html": text.encode("utf-8")}
@@ -175,4 +251,23 @@ def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: 
         files[out_dir / "report.pdf"] = pdf.render_pdf(cache.for_print(text), results["report"].get("date"),
                                                        doc["provenance"]["results_sha256"])
         outcome.timings["pdf"] = time.perf_counter() - t1
+    if formats:
+        files.update(export_files(text, cache, results, out_dir, formats, outcome))
+    return files
+
+
+def export_formats(loaded: LoadedManifest, export: list[str] | None) -> list[str]:
+    """What to export: --export when given (the CLI's flag overrides the manifest), else `report.export`."""
+    return list(export) if export is not None else list(getattr(loaded.manifest.report, "export", None) or [])
+
+
+def export_files(text: str, cache, results: dict, out_dir: Path, formats: list[str], outcome: Outcome
+                 ) -> dict[Path, bytes]:
+    """OUT/export/: LaTeX tables, numbers.tex and figures, CSV tables (see reportgen.report.export), in memory."""
+    from reportgen.report import export
+
+    t0 = time.perf_counter()
+    files = export.export_files(text, cache.for_print(text) if "latex" in formats else None, results,
+                                out_dir / "export", formats)
+    outcome.timings["export"] = time.perf_counter() - t0
     return files

@@ -49,7 +49,10 @@ def write_json(path: Path, data) -> None:
     write_text(path, to_json(data))
 
 
-def write_all(files: dict[Path, bytes]) -> None:
-    """Write a set of finished outputs, each atomically (gather everything first, then write)."""
+def write_all(files: dict[Path, bytes], remove: list[Path] | tuple = ()) -> None:
+    """Write a set of finished outputs, each atomically (gather everything first, then write), then remove the
+    outputs that would no longer agree with them."""
     for path, data in files.items():
         write_bytes(path, data)
+    for path in remove:
+        Path(path).unlink(missing_ok=True)

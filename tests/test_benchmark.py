@@ -90,7 +90,7 @@ def test_startup_table_has_a_row_per_command(tmp_path):
         shown = "python -c 'import torch'" if name == "import torch" else f"reportgen {name}"
         assert f"| {shown} |" in proc.stdout
         row = rows[name]
-        if name.startswith("render") and row["median_s"] is None:  # no build at output/digits: skipped, said so
+        if name.startswith("render") and row["median_s"] is None:  # no build at experiments/output/digits: skipped, said so
             assert "skipped" in row["note"] and "skipped" in proc.stdout
             continue
         assert row["median_s"] > 0 and len(row["times_s"]) == 1 and isinstance(row["imports_torch"], bool)

@@ -25,6 +25,7 @@ RULES = {
                {"jinja2", "matplotlib", "weasyprint", "markdown_it", "nh3"}),
     "grade": ({"results", "report", "check", "verify"}, {"torch", "torchvision", "timm", "sklearn", "numpy",
                                                           "matplotlib", "jinja2", "weasyprint"}),
+    "serve": ({"manifest", "results", "report", "reportgen.build"}, {"torch", "torchvision", "timm", "sklearn"}),
 }
 
 

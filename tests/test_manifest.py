@@ -228,16 +228,15 @@ def test_unknown_nested_key(tmp_path):
     check(p, path, at(text, "colour"), "report.colour", "unknown key 'colour'")
 
 
-def test_typo_in_layer_options_names_the_typo_and_the_missing_key(tmp_path):
+def test_typo_in_layer_options_names_the_typo_and_the_key_meant(tmp_path):
+    """The misspelt key and the required key it stands for are one problem, with "did you mean"."""
     text = sub("conv: {out: 4, kernel: 3, padding: same}", "conv: {out: 8, kernal: 3}")
     path, found, message = problems(tmp_path, text)
-    assert len(found) == 2, message
+    assert len(found) == 1, message
     i = layer_index({"conv": {"out": 4, "kernel": 3, "padding": "same"}})
-    by_path = {p.path: p for p in found}
-    check(by_path[f"models.tiny_cnn.layers[{i}].conv.kernal"], path, at(text, "kernal"),
-          f"models.tiny_cnn.layers[{i}].conv.kernal", "unknown key 'kernal'")
-    check(by_path[f"models.tiny_cnn.layers[{i}].conv.kernel"], path, at(text, "conv: {out: 8"),
-          f"models.tiny_cnn.layers[{i}].conv.kernel", "missing required key 'kernel'")
+    check(found[0], path, at(text, "kernal"), f"models.tiny_cnn.layers[{i}].conv.kernal", "unknown key 'kernal'",
+          "did you mean 'kernel'?")
+    assert "missing required key" not in message
 
 
 @pytest.mark.parametrize("old, new, needle, fragments", [
@@ -603,6 +602,28 @@ def _walk(node):
             yield from _walk(v)
 
 
+def test_every_section_kind_has_typed_options_in_the_schema():
+    from reportgen.manifest.sections import SECTION_KINDS
+
+    schema = json.loads(cli("schema").output)
+    items = schema["properties"]["sections"]["items"]["oneOf"]
+    assert set(items[0]["enum"]) == set(SECTION_KINDS)
+    objects = {next(iter(item["properties"])): item for item in items[1:]}
+    assert set(objects) == set(SECTION_KINDS)
+    for kind, item in objects.items():
+        assert item["additionalProperties"] is False and item["required"] == [kind]
+        ref = item["properties"][kind]["anyOf"][0]["$ref"].rsplit("/", 1)[-1]
+        options = schema["$defs"][ref]
+        assert options["type"] == "object" and options["additionalProperties"] is False, kind
+        assert options.get("description"), kind
+        for name, prop in options.get("properties", {}).items():
+            assert prop.get("description"), (kind, name)
+            assert {"type", "anyOf", "oneOf", "enum", "$ref", "items"} & set(prop), (kind, name, prop)
+    columns = schema["$defs"]["ResultsTableSection"]["properties"]["columns"]["items"]
+    assert "accuracy" in columns["enum"]
+    assert set(schema["$defs"]["DatasetSection"]["properties"]) >= {"grid", "pca", "tsne", "sample", "tsne_sample"}
+
+
 def test_schema_is_json_schema():
     result = cli("schema")
     assert result.exit_code == 0, result.output
@@ -682,7 +703,7 @@ def test_set_invalid_value_is_a_validation_error(tmp_path):
 
 
 @pytest.mark.parametrize("override, fragment", [
-    ("train.epochs", "--set:1:1: train.epochs: expected KEY=VALUE"),
+    ("train.epochs", "--set train.epochs: expected KEY=VALUE"),
     ("experiments.nope.train.epochs=1", "no list item 'nope'"),
     ("report.title.x=1", "is not a mapping or list"),
 ])

@@ -9,18 +9,22 @@ from pydantic import ValidationError
 
 from reportgen.errors import ManifestError, Problem
 from reportgen.manifest.files import check_file, check_text, scan_classes
-from reportgen.manifest.overrides import apply_overrides, deep_merge
+from reportgen.manifest.overrides import apply_overrides, deep_merge, relocate
+from reportgen.manifest.problems import pydantic_problems, repair
 from reportgen.manifest.schema import DatasetSpec, Experiment, Manifest, TrainSpec, WeightsFrom
 from reportgen.manifest.sections import SECTION_KINDS, Section
+from reportgen.manifest.static import (Gathered, check_images, figure_labels, mixed_datasets, names_of, prose_of,
+                                      unused_prose)
+from reportgen.manifest.suggest import close_ids, did_you_mean
 from reportgen.manifest.sweeps import expand
 from reportgen.manifest.variants import resolve_all
-from reportgen.manifest.yamlsource import Located, dotted, load_yaml
+from reportgen.manifest.yamlsource import Located, load_yaml
 
 
 class LoadedManifest:
     """A validated manifest with its source positions, folder, and resolved experiment configs."""
 
-    def __init__(self, manifest: Manifest, located: Located, path: Path):
+    def __init__(self, manifest: Manifest, located: Located, path: Path, problems: list[Problem] | None = None):
         self.manifest = manifest
         self.located = located
         self.path = path
@@ -28,13 +32,14 @@ class LoadedManifest:
         self.stem = path.stem
         self.model_layers: dict[str, list] = {}
         self.runs: list = []  # sweeps.RunSpec, filled in by load_manifest
-        problems: list[Problem] = []
+        sink = problems
+        problems = [] if sink is None else sink
         self.sections = [_section_of(i, s, located, problems) for i, s in enumerate(manifest.sections)]
         self.train = {e.id: _resolve_train(manifest.train, e, i, located, problems)
                       for i, e in enumerate(manifest.experiments)}
         self.datasets = {e.id: _resolve_dataset(manifest.dataset, e, i, located, problems)
                          for i, e in enumerate(manifest.experiments)}
-        if problems:
+        if problems and sink is None:
             raise ManifestError(problems)
 
     def template_override(self) -> Path | None:
@@ -64,7 +69,7 @@ def _section_of(index: int, item: Any, located: Located, problems: list[Problem]
     try:
         validated = SECTION_KINDS[kind].model_validate(opts or {})
     except ValidationError as exc:
-        problems.extend(_problems(exc, located, ("sections", index, kind)))
+        problems.extend(pydantic_problems(exc, located, ("sections", index, kind), SECTION_KINDS[kind]))
         return Section(kind=kind)
     return Section(kind=kind, options=validated.model_dump())
 
@@ -76,7 +81,7 @@ def _resolve_train(defaults: TrainSpec, exp: Experiment, index: int, located: Lo
     try:
         return TrainSpec.model_validate(merged)
     except ValidationError as exc:
-        problems.extend(_problems(exc, located, ("experiments", index, "train")))
+        problems.extend(pydantic_problems(exc, located, ("experiments", index, "train"), TrainSpec))
         return defaults
 
 
@@ -92,65 +97,72 @@ def _resolve_dataset(default: DatasetSpec, exp: Experiment, index: int, located:
     try:
         return DatasetSpec.model_validate({**merged, **exp.dataset})
     except ValidationError as exc:
-        problems.extend(_problems(exc, located, ("experiments", index, "dataset")))
+        problems.extend(pydantic_problems(exc, located, ("experiments", index, "dataset"), DatasetSpec))
         return default
-
-
-def _problems(exc: ValidationError, located: Located, prefix: tuple = ()) -> list[Problem]:
-    """Located problems from a pydantic ValidationError, one per location, without pydantic's union tags."""
-    problems = []
-    for err in exc.errors(include_url=False):
-        path = prefix + tuple(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key {str(path[-1])!r}"
-        elif err["type"] == "missing":
-            msg = f"missing required key {str(path[-1])!r}"
-        # drop the union-tag segments pydantic adds, which never appear in the YAML
-        shown: tuple = ()
-        for seg in path:
-            if seg in ("bare", "item", "[key]") or (shown and seg == shown[-1] and isinstance(seg, str)):
-                continue
-            shown += (seg,)
-        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], (dict, list)):
-            msg += f" (got {err['input']!r})"
-        problems.append(Problem(located.file, *located.where(path), dotted(shown), msg))
-    # a union member that fails reports once per member; keep the first per location
-    seen, unique = set(), []
-    for p in problems:
-        if (p.line, p.column, p.path) not in seen:
-            seen.add((p.line, p.column, p.path))
-            unique.append(p)
-    return unique
 
 
 def load_manifest(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest:
     """Load, override and validate a manifest; raise ManifestError listing every problem."""
+    found = gather(path, overrides)
+    if found.problems:
+        raise ManifestError(found.problems)
+    return found.loaded
+
+
+def gather(path: str | Path, overrides: list[str] | None = None) -> Gathered:
+    """Every problem of a manifest that can be found without training (a YAML syntax error stops at once), its
+    warnings, its prose and its names; parts pydantic refuses are repaired so the cross-checks still run."""
     path = Path(path)
     located = load_yaml(path)
+    found = Gathered()
     if not isinstance(located.data, dict):
-        raise ManifestError([located.problem((), "a manifest is a mapping with report, dataset, models, ...")])
-    if overrides:
-        apply_overrides(located.data, overrides, located)
+        found.problems.append(located.problem((), "a manifest is a mapping with report, dataset, models, ..."))
+        return found
+    applied = apply_overrides(located.data, overrides or [], located)
+    problems, broken, data, manifest = list(applied.problems), set(), located.data, None
     try:
-        manifest = Manifest.model_validate(located.data)
+        manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        raise ManifestError(_problems(exc, located)) from None
-    loaded = LoadedManifest(manifest, located, path.resolve())
-    problems = _resolve_classes(loaded)
-    problems += check_references(loaded) + _expand_runs(loaded)
-    if problems:
-        raise ManifestError(problems)
-    return loaded
+        problems += pydantic_problems(exc, located, (), Manifest)
+        for _ in range(8):
+            data = repair(data, exc, broken)
+            if data is None:
+                break
+            try:
+                manifest = Manifest.model_validate(data)
+                break
+            except ValidationError as again:
+                exc = again
+    base = path.resolve().parent
+    found.prose = prose_of(located, base)
+    names = names_of(located.data)
+    if manifest is not None:
+        later: list[Problem] = []
+        loaded = LoadedManifest(manifest, located, path.resolve(), later)
+        later += _resolve_classes(loaded, broken) + check_references(loaded) + _expand_runs(loaded, names)
+        if broken:  # a placeholder stands in for each broken model: what its variants and runs say is noise
+            later = [p for p in later if not p.path.startswith("models.")]
+        problems += later
+        found.loaded, found.warnings = loaded, mixed_datasets(loaded)
+        names = names_of(located.data, loaded.runs)
+    images, refused = check_images(found.prose, base)
+    for figure in figure_labels(found.prose):
+        names["labels"].setdefault(figure, "figure")
+    found.names = names
+    found.problems = relocate(problems + images, applied)
+    found.warnings += refused + unused_prose(located, base)
+    found.complete = manifest is not None and not found.problems and not broken
+    return found
 
 
-def _expand_runs(loaded: LoadedManifest) -> list[Problem]:
+def _expand_runs(loaded: LoadedManifest, names: dict) -> list[Problem]:
     """Resolve model variants and sweeps into `loaded.model_layers` and `loaded.runs`."""
     layers, errors = resolve_all(loaded.manifest.models)
     problems = [loaded.problem(("models", name, key), msg) for name, (key, msg) in errors.items()]
     loaded.model_layers = layers
     loaded.runs = expand(loaded, layers, problems)
-    run_ids = {r.id for r in loaded.runs} | {e.id for e in loaded.manifest.experiments}
+    run_ids = {r.id for r in loaded.runs} | {e.id for e in loaded.manifest.experiments} | set(names["runs"]) | \
+        set(names["groups"])
     for i, sec in enumerate(loaded.sections):
         refs = [(("experiments", j), ref) for j, ref in enumerate(sec.options.get("experiments") or [])]
         refs += [(("items", k, "experiments", j), ref) for k, item in enumerate(sec.options.get("items") or [])
@@ -158,20 +170,34 @@ def _expand_runs(loaded: LoadedManifest) -> list[Problem]:
         refs += [(("notes", key), key) for key in (sec.options.get("notes") or {})]
         for where, ref in refs:
             if ref not in run_ids:
-                problems.append(loaded.problem(("sections", i, sec.kind) + where,
-                                               f"unknown experiment {ref!r} (experiment ids and run ids such as "
-                                               "`lr_sweep/lr=0.01` can be named)"))
+                problems.append(loaded.problem(("sections", i, sec.kind) + where, unknown_run(ref, names)))
     return problems
 
 
-def _resolve_classes(loaded: LoadedManifest) -> list[Problem]:
+def unknown_run(ref: str, names: dict) -> str:
+    """Why an experiment or run id is unknown: the ids meant, the runs of its experiment, or the ids there are."""
+    runs, groups = list(names["runs"]), names["groups"]
+    group = ref.split("/", 1)[0]
+    close = close_ids(ref, runs + [g for g in groups if g not in runs])
+    if "/" in ref and group in groups:
+        msg = f"unknown run {ref!r}: experiment {group!r} has the runs {', '.join(groups[group][:20])}"
+    else:
+        msg = f"unknown experiment {ref!r}; experiments: {', '.join(list(groups)[:20])}"
+        swept = next((rid for rid in runs if "/" in rid), None)
+        if swept:
+            msg += f" (a single run of a sweep is named by its id, e.g. `{swept}`)"
+    return msg + (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "")
+
+
+def _resolve_classes(loaded: LoadedManifest, broken: set[str] = frozenset()) -> list[Problem]:
     """Image-folder datasets without `classes`: read the class folder names from disk."""
     problems, found = [], {}
     for i, exp in enumerate(loaded.manifest.experiments):
         spec = loaded.datasets[exp.id]
-        if spec.name != "imagefolder" or spec.classes is not None:
+        if spec.name != "imagefolder" or spec.classes is not None or "" in broken:
             continue
-        where = ("experiments", i, "dataset") if exp.dataset else ("dataset",)
+        key = "root" if spec.root else "train_root"
+        where = ("experiments", i, "dataset", key) if exp.dataset and key in exp.dataset else ("dataset", key)
         root = (loaded.base_dir / (spec.root or spec.train_root)).resolve()
         if root not in found:
             found[root] = scan_classes(root) if root.is_dir() else None
@@ -196,8 +222,8 @@ def check_references(loaded: LoadedManifest) -> list[Problem]:
     ids: dict[str, int] = {}
     for i, exp in enumerate(m.experiments):
         if exp.model not in m.models:
-            problems.append(loaded.problem(("experiments", i, "model"),
-                                           f"unknown model {exp.model!r}; defined: {', '.join(m.models)}"))
+            problems.append(loaded.problem(("experiments", i, "model"), f"unknown model {exp.model!r}"
+                                           + did_you_mean(exp.model, list(m.models), "") + f"; defined: {', '.join(m.models)}"))
         if exp.id in ids:
             problems.append(loaded.problem(("experiments", i, "id"),
                                            f"duplicate experiment id {exp.id!r} (also experiments[{ids[exp.id]}])"))
@@ -221,7 +247,8 @@ def check_references(loaded: LoadedManifest) -> list[Problem]:
         for key, known in (("models", m.models),):
             for j, name in enumerate(sec.options.get(key) or []):
                 if name not in known:
-                    problems.append(loaded.problem(("sections", i, sec.kind, key, j), f"unknown {key[:-1]} {name!r}"))
+                    problems.append(loaded.problem(("sections", i, sec.kind, key, j), f"unknown {key[:-1]} {name!r}"
+                                                   + did_you_mean(name, list(known), "") + f"; defined: {', '.join(known)}"))
         if sec.kind == "prose" and sec.options.get("file"):
             target = (loaded.base_dir / sec.options["file"]).resolve()
             if not target.is_relative_to(loaded.base_dir):

@@ -12,38 +12,46 @@ RunRefs = list[str] | None  # experiment ids (all runs of a sweep) or single run
 
 
 class _Titled(Strict):
-    title: str | None = None
+    """A section's heading and cross-reference label."""
+
+    title: str | None = Field(default=None, description="heading (default: the kind's own, e.g. Training)")
     label: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=60,
                               description="name for cross-references in prose: @sec:LABEL, @fig:LABEL, @tab:LABEL")
 
 
 class CoverSection(Strict):
-    pass
+    """The title page: report title, course, team and date; it takes no options."""
 
 
 class ContentsSection(_Titled):
-    pass
+    """The table of contents."""
 
 
 class ModelSection(_Titled):
+    """Architecture or parameter tables of models."""
+
     models: list[str] | None = Field(default=None, description="default: every model used by an experiment")
 
 
 class RunsSection(_Titled):
+    """Training curves, evaluation or comparison of runs."""
+
     experiments: RunRefs = Field(default=None, description="experiment or run ids; default: every run")
 
 
 class NotebookItem(Strict):
     """One question of a lab notebook: its text, the runs that answer it, and comments."""
 
-    title: str | None = None
+    title: str | None = Field(default=None, description="heading of the question")
     question: str | None = Field(default=None, description="Markdown")
     experiments: list[str] = Field(min_length=1, description="experiment or run ids")
     comment: str | None = Field(default=None, description="Markdown")
 
 
 class NotebookSection(_Titled):
-    items: list[NotebookItem] = Field(min_length=1)
+    """Lab-notebook questions, each answered by runs."""
+
+    items: list[NotebookItem] = Field(min_length=1, description="the questions, in order")
 
 
 RESULT_COLUMNS = ("run", "model", "architecture", "varied", "optimizer", "lr", "batch_size", "epochs", "params",
@@ -52,22 +60,29 @@ RESULT_COLUMNS = ("run", "model", "architecture", "varied", "optimizer", "lr", "
 
 
 class ResultsTableSection(_Titled):
+    """One table of chosen columns over runs."""
+
     experiments: RunRefs = Field(default=None, description="experiment or run ids; default: every run")
     columns: list[Literal[RESULT_COLUMNS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["run", "architecture", "optimizer", "lr", "params", "accuracy"])
-    caption: str | None = None
+        default_factory=lambda: ["run", "architecture", "optimizer", "lr", "params", "accuracy"],
+        description="the table's columns, in order")
+    caption: str | None = Field(default=None, description="table caption (Markdown)")
 
 
 class TradeoffSection(_Titled):
+    """Accuracy against size, speed and compute, measured after training."""
+
     experiments: RunRefs = Field(default=None, description="experiment or run ids; default: every run")
     notes: dict[str, str] | None = Field(default=None, description="run or experiment id → a qualitative note "
                                          "printed beside the measured numbers")
-    caption: str | None = None
+    caption: str | None = Field(default=None, description="table caption (Markdown)")
 
 
 class ProseSection(_Titled):
+    """Markdown prose from a file or the manifest, with live references."""
+
     file: str | None = Field(default=None, description="Markdown file, relative to the manifest")
-    text: str | None = None
+    text: str | None = Field(default=None, description="Markdown written in the manifest (instead of `file`)")
 
     @model_validator(mode="after")
     def _one_source(self) -> "ProseSection":

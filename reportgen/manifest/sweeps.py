@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from reportgen.errors import Problem
 from reportgen.manifest.overrides import deep_merge
 from reportgen.manifest.schema import VARIANT_KEYS, DatasetSpec, ModelSpec, TrainSpec, WeightsFrom
+from reportgen.manifest.suggest import check_path, did_you_mean
 from reportgen.manifest.variants import Layer, VariantError, apply
 
 MODEL_KEYS = VARIANT_KEYS
@@ -65,8 +66,11 @@ def expand(loaded, model_layers: dict[str, list[Layer]], problems: list[Problem]
         for key in keys:
             parts = key.split(".")
             if parts[0] == "model" and (len(parts) != 2 or parts[1] not in MODEL_KEYS):
+                hint = did_you_mean(parts[-1], list(MODEL_KEYS)) if len(parts) == 2 else ""
                 problems.append(loaded.problem(("experiments", i, "sweep", key),
-                                               f"model sweeps vary one of {', '.join(MODEL_KEYS)}"))
+                                               f"model sweeps vary one of {', '.join(MODEL_KEYS)}{hint}"))
+            elif parts[0] != "model" and (why := sweep_key_problem(key)):
+                problems.append(loaded.problem(("experiments", i, "sweep", key), why))
         if any(p.path.startswith(f"experiments[{i}].sweep") for p in problems):
             continue
         labels = [label(k) for k in keys]
@@ -130,6 +134,21 @@ def expand(loaded, model_layers: dict[str, list[Layer]], problems: list[Problem]
         if count > 1 and "/" in run_id:  # plain duplicate experiment ids are reported with the experiments
             problems.append(loaded.problem(("experiments",), f"run id {run_id!r} occurs {count} times"))
     return runs
+
+
+def sweep_key_problem(key: str) -> str | None:
+    """Why a sweep key names no train setting (with the setting meant), or None when it does."""
+    parts = key.split(".")
+    parts = parts[1:] if parts[0] == "train" and len(parts) > 1 else parts
+    bad = check_path(TrainSpec, parts)
+    if bad is None:
+        return None
+    i, known = bad
+    if not known:
+        return f"unknown sweep key {key!r}: {'.'.join(parts[:i])} is a value, not a mapping"
+    within = ".".join(parts[:i]) or "train"
+    hint = did_you_mean(parts[i], known, f"; {within} has {', '.join(known)}")
+    return f"unknown sweep key {key!r}: no {parts[i]!r} in {within}{hint} (`model.KEY` varies the model)"
 
 
 def _network(spec: ModelSpec | None, exp) -> ModelSpec | None:

@@ -181,6 +181,51 @@ def _check_tokens(text: str, file: str) -> None:
             depth -= 1
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def explain(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    """A YAML syntax error in plain words, at file:line:column, with the line and a caret under the column."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    raw = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+    lines = text.splitlines()
+    here = lines[line - 1] if 0 < line <= len(lines) else ""
+    above = next((ln for ln in reversed(lines[:line - 1]) if ln.strip() and not ln.lstrip().startswith("#")), "")
+    problem = str(exc.problem or "")
+    if "\t" in problem or "'\\t'" in problem:
+        plain = "a tab character: YAML indents with spaces only"
+    elif problem.startswith("mapping values are not allowed") and here.strip() and _indent(here) > _indent(above) \
+            and not above.rstrip().endswith(":") and ":" in above:
+        col = _indent(here) + 1
+        plain = (f"bad indentation: a key at column {col} where the mapping above starts at column "
+                 f"{_indent(above) + 1}")
+    elif problem.startswith("mapping values are not allowed"):
+        plain = "a value cannot start here; check the indentation or quote the text (a ': ' inside a value needs quotes)"
+    elif "expected <block end>" in problem or "did not find expected key" in problem or \
+            "did not find expected '-' indicator" in problem:
+        start = _indent(here)
+        col = start + 1
+        plain = (f"bad indentation: a key at column {col} where the mapping above starts at column "
+                 f"{_indent(above) + 1}" if start != _indent(above) else
+                 "bad indentation: this line does not line up with the keys or list items above it")
+    elif "could not find expected ':'" in problem:
+        plain = "a key without its ':' (or a value that runs on to the next line; quote it)"
+    elif "found undefined alias" in problem:
+        plain = "an alias (*name) with no anchor (&name) before it"
+    elif "expected ',' or ']'" in problem or "expected ',' or '}'" in problem:
+        plain = "a [list] or {mapping} that is not closed, or items without a ',' between them"
+    elif "found unexpected end of stream" in problem or "found unexpected end" in problem:
+        plain = "a quoted text that is never closed"
+    elif "could not determine a constructor" in problem:
+        plain = "a YAML tag that is not allowed (only plain values, lists and mappings are read)"
+    else:
+        plain = "the YAML cannot be read here"
+    where = f"\n      {here}\n      {' ' * (col - 1)}^" if here.strip() else ""
+    return Problem(file, line, col, "", f"invalid YAML: {plain} (YAML: {raw}){where}")
+
+
 def parse_yaml(text: str, file: str) -> Located:
     """Parse YAML text safely into data with positions; raise ManifestError on any problem."""
     if len(text.encode("utf-8", "replace")) > MAX_MANIFEST_BYTES:
@@ -199,10 +244,7 @@ def parse_yaml(text: str, file: str) -> Located:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        msg = " ".join(str(x) for x in (exc.context, exc.problem) if x)
-        raise ManifestError([Problem(file, line, col, "", f"invalid YAML: {msg}")]) from None
+        raise ManifestError([explain(exc, text, file)]) from None
     except yaml.YAMLError as exc:
         raise ManifestError([Problem(file, 1, 1, "", f"invalid YAML: {exc}")]) from None
     except RecursionError:  # a last resort: the token check above keeps real manifests far from the limit

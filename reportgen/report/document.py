@@ -19,7 +19,8 @@ __all__ = ["Numbering", "build", "runs_for"]
 class Numbering:
     """Hands out section, figure and table numbers in document order."""
 
-    def __init__(self):
+    def __init__(self, base_dir: Path | None = None):
+        self.base_dir = base_dir  # the manifest's folder: prose sections read their files in the first pass
         self.section = self.figure = self.table = 0
         self.figures: list[dict] = []
         self.tables: list[dict] = []
@@ -42,7 +43,7 @@ class Numbering:
 
 def build(results: dict, sections: list[Section], figures: dict[str, str], base_dir: Path) -> dict:
     """The document: report metadata and a list of numbered section views."""
-    num = Numbering()
+    num = Numbering(base_dir)
     views = []
     titles = registry.titles(results["report"].get("template"))
     for index, sec in enumerate(sections):
@@ -76,6 +77,7 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
     prov = {**provenance(results), "results_sha256": results_digest(results)}
     dataset = {**results["dataset"], "source": source_text(results["dataset"]["source"])}
     return {"report": results["report"], "abstract_html": abstract_html, "smoke": results["smoke"], "dataset": dataset,
+            "warnings": ctx.warnings,
             "environment": results["environment"], "sections": views, "runs": list(results["runs"].values()),
             "toc": [v for v in views if "number" in v], "provenance": prov, "results": results,
             "embedded": {"results": embed_json(results), "provenance": embed_json(prov)}}

@@ -19,6 +19,8 @@ from markdown_it.token import Token
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from reportgen.manifest.files import MAX_PROSE_BYTES, check_text
+from reportgen.report.prose_figures import (FIGURE_STYLE, MIN_WIDTH, FigureSpec, figure_paragraph, read_attributes,
+                                             take_figures, wrap_figures)
 
 MAX_HTML_CHARS = 4_000_000  # estimated before rendering: reference links can repeat one long URL many times
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # one image file
@@ -28,11 +30,11 @@ IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WE
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td", "del", "sup", "sub", "img", "span",
+    "table", "thead", "tbody", "tr", "th", "td", "del", "sup", "sub", "img", "span", "figure", "figcaption",
 }
 ALLOWED_ATTRS = {"a": {"href", "title"}, "th": {"style"}, "td": {"style"}, "ol": {"start"},
-                 "img": {"src", "alt", "title"}}
-ALLOWED_CLASSES = {"span": {"image-refused"}}
+                 "img": {"src", "alt", "title", "style"}, "figure": {"id", "style"}}
+ALLOWED_CLASSES = {"span": {"image-refused", "label"}, "figure": {"figure", "prose-figure"}}
 URL_SCHEMES = {"http", "https", "mailto", "data"}  # data: survives only in <img src>, see _attribute_filter
 _DATA_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/]*={0,2}")
 
@@ -93,9 +95,16 @@ def split_title(text: str) -> tuple[str | None, str]:
 
 
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
-    # markdown-it writes table alignment as style="text-align:…"; keep exactly that and nothing else
+    # markdown-it writes table alignment as style="text-align:…"; figures get exactly the styles _figure writes
     if attr == "style":
-        return value if re.fullmatch(r"text-align:(left|right|center)", value) else None
+        if tag == "figure":
+            m = FIGURE_STYLE.fullmatch(value)
+            return value if m and MIN_WIDTH <= int(m[1]) <= 100 else None
+        if tag == "img":
+            return value if value in ("width:100%", "max-width:100%") else None
+        return value if tag in ("th", "td") and re.fullmatch(r"text-align:(left|right|center)", value) else None
+    if tag == "figure" and attr == "id":
+        return value if re.fullmatch(r"fig-\d{1,6}", value) else None
     if tag == "img" and attr == "src":
         return value if _DATA_IMAGE.fullmatch(value) else None
     if attr == "href" and value.strip().lower().startswith("data:"):
@@ -189,6 +198,20 @@ def _data_uri(data: bytes, real: Path) -> str:
     return f"data:{IMAGE_TYPES[kind]};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+def _position(lines: list[str], block_map, k: int) -> tuple[int, int]:
+    """(line, column), 1-based, of the k-th image (`![`) in the block's source lines; the block's start if not found."""
+    start, end = (block_map or (0, 1))[0], (block_map or (0, 1))[1]
+    seen = 0
+    for n in range(start, min(end, len(lines))):
+        col = lines[n].find("![")
+        while col >= 0:
+            if seen == k:
+                return n + 1, col + 1
+            seen += 1
+            col = lines[n].find("![", col + 2)
+    return start + 1, 1
+
+
 def _placeholder(reason: str, alt: str) -> Token:
     text = f"image not embedded: {reason}" + (f" (alt text: {alt})" if alt.strip() else "")
     tok = Token("html_inline", "", 0)
@@ -196,16 +219,21 @@ def _placeholder(reason: str, alt: str) -> Token:
     return tok
 
 
-def _embed_images(tokens, root: Path | None, here: Path | None) -> None:
-    """Replace each image by an inline data: copy of its file, or by a visible refusal saying why."""
+def _embed_images(tokens, root: Path | None, here: Path | None, lines: list[str], notes: list | None) -> None:
+    """Replace each image by an inline data: copy of its file, or by a visible refusal saying why (also noted, with
+    its line and column, in `notes`)."""
     cache: dict[Path, str | _Refused] = {}
     budget = MAX_IMAGES_BYTES
+    where = None
     for block in tokens:
+        where = block.map or where
         if block.type != "inline" or not block.children:
             continue
+        k = -1
         for i, tok in enumerate(block.children):
             if tok.type != "image":
                 continue
+            k += 1
             src = str(tok.attrGet("src") or "")
             alt = _md.renderer.renderInlineAsText(tok.children or [], _md.options, {})
             try:
@@ -224,6 +252,8 @@ def _embed_images(tokens, root: Path | None, here: Path | None) -> None:
                 tok.attrSet("src", found)
             except _Refused as why:
                 block.children[i] = _placeholder(str(why), alt)
+                if notes is not None:
+                    notes.append((*_position(lines, where, k), f"image {_short(src)!r} refused: {why}"))
 
 
 def _weight(tokens) -> int:
@@ -240,20 +270,28 @@ def _refused_prose(reason: str) -> str:
     return f'<p><span class="image-refused">{html.escape(f"prose not rendered: {reason}")}</span></p>'
 
 
-def to_html(text: str, shift: int = 2, base_dir: Path | None = None, source_dir: Path | None = None) -> str:
+def to_html(text: str, shift: int = 2, base_dir: Path | None = None, source_dir: Path | None = None,
+            figures: dict[int, dict] | None = None, notes: list | None = None) -> str:
     """Render Markdown (raw HTML is shown as text), embed its images, and sanitize the result with an allow-list.
 
     Images come only from files inside `base_dir` (the manifest's folder), relative to `source_dir` (the prose
-    file's folder, default `base_dir`); without `base_dir` every image is refused.
+    file's folder, default `base_dir`); without `base_dir` every image is refused. `figures` (paragraph line →
+    {"number", "id", "width"}, from `find_figures` on the same text before its references were expanded) makes
+    those paragraphs numbered figures. Each refused image (or prose) appends (line, column, message) to `notes`.
     """
     why = check_text(text)
     if why:
+        notes is not None and notes.append((1, 1, f"prose not rendered: {why}"))
         return _refused_prose(why)
     tokens = _md.parse(text)
     if _weight(tokens) > MAX_HTML_CHARS:
-        return _refused_prose(f"it would render to more than {MAX_HTML_CHARS // 1_000_000} million characters")
+        why = f"it would render to more than {MAX_HTML_CHARS // 1_000_000} million characters"
+        notes is not None and notes.append((1, 1, f"prose not rendered: {why}"))
+        return _refused_prose(why)
     _shift_headings(tokens, shift)  # the section title is h2; prose headings nest below it
-    _embed_images(tokens, base_dir, source_dir)
+    captions = take_figures(tokens, figures or {})
+    _embed_images(tokens, base_dir, source_dir, text.splitlines(), notes)
+    wrap_figures(tokens, captions)
     return sanitize(_md.renderer.render(tokens, _md.options, {}))
 
 
@@ -262,3 +300,20 @@ def sanitize(markup: str) -> str:
     return nh3.clean(markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, url_schemes=URL_SCHEMES,
                      allowed_classes=ALLOWED_CLASSES, link_rel="noopener noreferrer",
                      attribute_filter=_attribute_filter, strip_comments=True)
+
+
+def find_figures(text: str) -> list[FigureSpec]:
+    """The figure paragraphs of a prose text, in order (the first pass numbers them before references expand)."""
+    if check_text(text):
+        return []
+    tokens, lines, found = _md.parse(text), text.splitlines(), []
+    for i in range(len(tokens)):
+        hit = figure_paragraph(tokens, i)
+        if hit:
+            image, attrs = hit
+            line = tokens[i].map[0]
+            col = lines[line].find("![") + 1 if line < len(lines) else 1
+            spec = FigureSpec(line, max(col, 1), _md.renderer.renderInlineAsText(image.children or [], _md.options, {}))
+            read_attributes(attrs, spec)
+            found.append(spec)
+    return found

@@ -76,7 +76,8 @@ def _fmt_spec(fmt: str) -> str | None:
     return None if fmt == "text" else fmt
 
 
-def _get(record, path: tuple):
+def field_at(record, path: tuple):
+    """The value at a path of keys and list indexes in a record, or None where anything along it is missing."""
     for part in path:
         if isinstance(part, int):
             record = record[part] if isinstance(record, list) and record else None
@@ -101,7 +102,7 @@ def _value(expr: str, ctx: Context) -> tuple[str, str | None, str | None]:
         raise ValueError(f"expected @{{RUN.FIELD}}, @{{MODEL.FIELD}} or @{{best(EXPERIMENT).FIELD}}, got @{{{expr}}}")
     results = ctx.results
     if m[1] is not None:
-        runs = [r for r in _runs_of(results, m[1]) if _get(r, ("test", "accuracy")) is not None]
+        runs = [r for r in _runs_of(results, m[1]) if field_at(r, ("test", "accuracy")) is not None]
         if not runs:
             raise ValueError(f"best({m[1]}): no experiment or run {m[1]!r} with test results")
         subject, field_ = max(runs, key=lambda r: r["test"]["accuracy"]), m[2]
@@ -132,7 +133,7 @@ def _value(expr: str, ctx: Context) -> tuple[str, str | None, str | None]:
     else:
         if field_ in RUN_FIELDS:
             path, default = RUN_FIELDS[field_]
-            value = _get(subject, path)
+            value = field_at(subject, path)
         elif field_ in (subject.get("varied") or {}):
             value, default, path = subject["varied"][field_], "text", ("varied", field_)
         else:
@@ -254,3 +255,78 @@ def _place_numbers(html: str, ctx: Context) -> str:
     parts = re.split(r"(<[^>]*>)", html)
     return "".join(re.sub(r"REPORTGENKEY(\d+)X", lambda m, tag=part.startswith("<"): number(m, tag), part)
                    for part in parts)
+
+
+def static_problems(text: str, names: dict) -> list[tuple[int, int, str]]:
+    """(line, column, message) of every reference that cannot work whatever the results: unknown runs, models,
+    fields, formats, section labels and citation keys. `names` is what manifest.static.names_of returns; no
+    results are needed (figure and table counts are not checked, only that the label exists)."""
+    found = []
+    skip = [(m.start(), m.end()) for m in CODE.finditer(text)]
+    for m in REF.finditer(text):
+        if any(a <= m.start() < b for a, b in skip):
+            continue
+        why = _static_value(m[1], names) if m[1] is not None else _static_label(m[2], m[3], names) \
+            if m[2] is not None else _static_cite(m[4], names) if m[4] is not None else None
+        if why:
+            line = text.count("\n", 0, m.start()) + 1
+            found.append((line, m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1, why))
+    return found
+
+
+def _close(word: str, known) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _static_value(expr: str, names: dict) -> str | None:
+    body, _, fmt = expr.strip().partition(":")
+    m = re.fullmatch(r"best\(([^()]+)\)\.(\w+)|(.+)\.(\w+)", body.strip())
+    if not m:
+        return f"expected @{{RUN.FIELD}}, @{{MODEL.FIELD}} or @{{best(EXPERIMENT).FIELD}}, got @{{{expr}}}"
+    runs, groups = names["runs"], names["groups"]
+    if m[1] is not None:
+        if m[1] not in runs and m[1] not in groups:
+            return f"best({m[1]}): no experiment or run {m[1]!r}" + _close(m[1], [*groups, *runs])
+        varied = set().union(*(runs.get(r, set()) for r in groups.get(m[1], [m[1]])))
+        kind, field_ = "run", m[2]
+    else:
+        name, field_ = m[3], m[4]
+        if name in runs:
+            kind, varied = "run", runs[name]
+        elif name in names["models"]:
+            kind, varied = "model", set()
+        elif name == "dataset":
+            kind, varied = "dataset", set()
+        else:
+            return f"no run, model or `dataset` named {name!r}" + _close(name, [*runs, *names["models"]])
+    known = {"run": [*RUN_FIELDS, *sorted(varied)], "model": list(MODEL_FIELDS),
+             "dataset": ["train", "validation", "test", "classes"]}[kind]
+    if field_ not in known:
+        what = {"run": f"a run has {', '.join(RUN_FIELDS)} (and what its sweep varied)",
+                "model": f"a model has {', '.join(MODEL_FIELDS)}",
+                "dataset": f"the dataset has {', '.join(known)}"}[kind]
+        return f"{what}; not {field_!r}" + _close(field_, known)
+    if fmt.strip() and fmt.strip() not in FORMATS:
+        return f"unknown format {fmt.strip()!r}; use one of {', '.join(FORMATS)}" + _close(fmt.strip(), FORMATS)
+    return None
+
+
+def _static_label(kind: str, label: str, names: dict) -> str | None:
+    name = label if kind == "sec" else label.partition("/")[0]
+    labels = {k: v for k, v in names["labels"].items() if kind == "fig" or v != "figure"}
+    if name in labels:
+        return None
+    what = {"sec": "section", "fig": "figure in a section", "tab": "table in a section"}[kind]
+    return (f"no {what} labelled {name!r} (give the section a `label:`); labelled: {', '.join(labels) or 'none'}"
+            + _close(name, labels))
+
+
+def _static_cite(key: str, names: dict) -> str | None:
+    refs = names["references"]
+    if key in refs:
+        return None
+    return (f"no reference {key!r} in report.references" + (f"; known: {', '.join(sorted(refs))}" if refs else "")
+            + _close(key, refs))

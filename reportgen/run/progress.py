@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable
 
 
@@ -95,3 +96,47 @@ def completed_line(head: str, record: dict, left: float | None) -> str:
     line = f"{head} {record['id']}: {record['status']}, test accuracy {record['test']['accuracy']:.2%}"
     line += f", {rate:,.0f} images/s" if rate else ""
     return line + (f"; about {duration(left)} left" if left is not None and left >= 1 else "")
+
+
+_EPOCH = re.compile(r"\s*(?P<run>\S+): epoch (?P<done>\d+)/(?P<total>\d+)\s+(?P<info>.*)")
+
+
+class TerminalReporter(Reporter):
+    """On a terminal: each run's epoch lines drive a live bar (losses, images/s, time left) instead of scrolling;
+    every other line is printed above the bars. rich honours NO_COLOR."""
+
+    def __init__(self, console=None):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = console or Console(stderr=True)
+        super().__init__(lambda line: console.print(line, markup=False, highlight=False), quiet=False)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("epochs  {task.fields[info]}"), console=console, transient=True)
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, message: str, detail: bool = False) -> None:
+        m = _EPOCH.match(str(message)) if detail or isinstance(message, Detail) else None
+        if m is None:
+            self.write(str(message))
+            return
+        if not self.tasks:
+            self.progress.start()
+        run, done, total = m["run"], int(m["done"]), int(m["total"])
+        if run not in self.tasks:
+            self.tasks[run] = self.progress.add_task(run, total=total, info="")
+        self.progress.update(self.tasks[run], completed=done, info=m["info"].strip())
+        if done >= total:
+            self.progress.remove_task(self.tasks.pop(run))
+
+    def close(self) -> None:
+        """Take the bars off the terminal."""
+        self.progress.stop()
+
+
+def reporter(write: Callable[[str], None], quiet: bool | None, stream) -> Reporter:
+    """Live bars when `stream` is a terminal (and detail is wanted), plain lines otherwise (logs, CI, pipes)."""
+    wanted = not (quiet_by_default() if quiet is None else quiet)
+    if wanted and hasattr(stream, "isatty") and stream.isatty():
+        return TerminalReporter()
+    return Reporter(write, quiet)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reportgen.report import prose
@@ -13,36 +14,84 @@ class ProseError(UserError):
     """An unknown reference (or formula that cannot be typeset) in prose, with file:line:column."""
 
 
+class ProseWarnings(UserError):
+    """Under --strict: the prose warnings (refused or missing images, ignored figure attributes), all at once."""
+
+    def __init__(self, warnings: list[str]):
+        super().__init__(f"{len(warnings)} prose warning{'' if len(warnings) == 1 else 's'} (--strict):\n  "
+                         + "\n  ".join(warnings))
+        self.warnings = list(warnings)
+
+
+@dataclass
+class ProseContext(Context):
+    """The references' context plus the located warnings of every prose text rendered with it."""
+
+    warnings: list[str] = field(default_factory=list)  # "intro.md:12:1: image 'x.svg' refused: ...", in order
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
 def labels(views: list[dict], sections) -> Labels:
-    """Section numbers, figures and tables by the `label:` of the section that holds them."""
-    out = Labels()
+    """Section numbers, figures and tables by the `label:` of the section that holds them, and each labelled prose
+    figure (`{#fig:LABEL}`) by its own label; a label used twice is a ProseError naming both places."""
+    out, places = Labels(), {}
     for view, sec in zip(views, sections):
         label = sec.options.get("label")
         if label and "number" in view:
             out.sections[label] = view["number"]
             out.figures[label] = view.get("_figures", [])
             out.tables[label] = view.get("_tables", [])
+            places[label] = f"the label of section {view['number']}"
+    for view in views:
+        for fig in (view.get("_prose") or {}).get("figures", {}).values():
+            label = fig["label"]
+            if label is None:
+                continue
+            if label in places:
+                raise ProseError(f"{fig['where']}: figure label {label!r} is already {places[label]}")
+            out.figures[label] = [fig]
+            places[label] = f"the label of the figure at {fig['where']}"
     return out
 
 
-def _render(text: str, ctx: Context, where: str, line_offset: int, **kw) -> str:
+def _render(text: str, ctx: ProseContext, where: str, line_offset: int, **kw) -> str:
     try:
         expanded = expand(text, ctx)
     except ProseReferenceError as exc:
         raise ProseError(f"{where}:{exc.line + line_offset}:{exc.column}: {exc}") from None
-    return place_math(prose.to_html(expanded, **kw), ctx)
+    notes: list = []
+    html = prose.to_html(expanded, notes=notes, **kw)
+    for line, column, message in notes:
+        ctx.warn(f"{where}:{line + line_offset}:{column}: {message}")
+    return place_math(html, ctx)
+
+
+def _where(source: Path | None, manifest_name: str, index: int) -> str:
+    return str(source) if source else f"{manifest_name} (sections[{index}].prose.text)"
 
 
 def section(view, sec, results, figures, num):
-    """A prose section's first pass: its text is read and rendered in the second (render_all), once every label is
-    numbered."""
-    view["_prose"] = {"file": sec.options.get("file"), "text": sec.options.get("text")}
+    """A prose section's first pass: its text is read and its figures numbered in document order; it is rendered in
+    the second pass (render_all), once every label is numbered."""
+    spec = {"file": sec.options.get("file"), "text": sec.options.get("text")}
+    view["_prose"] = spec
+    source, body, offset, shift = _read(view, sec, Path(num.base_dir or "."))
+    where = _where(source, results["manifest"]["file"], view["index"])
+    found = {}
+    for fig in prose.find_figures(body):
+        item = num.fig(f"prose-figure/{view['index']}/{fig.line}", fig.caption, "")
+        found[fig.line] = {**item, "label": fig.label, "width": fig.width, "problems": fig.problems,
+                           "where": f"{where}:{fig.line + 1 + offset}:{fig.column}"}
+    spec.update(source=source, body=body, offset=offset, shift=shift, where=where, figures=found)
 
 
 def _read(view: dict, sec, base_dir: Path) -> tuple[Path | None, str, int, int]:
     """(file or None, Markdown body, lines before the body, heading shift); a leading `# Title` titles the section
     and the text's `##` headings become h3."""
-    spec = view.pop("_prose")
+    spec = view["_prose"]
     source = base_dir / spec["file"] if spec["text"] is None else None
     text = prose.read_file(source) if source else spec["text"]
     md_title, body = prose.split_title(text)
@@ -52,17 +101,21 @@ def _read(view: dict, sec, base_dir: Path) -> tuple[Path | None, str, int, int]:
 
 
 def render_all(views: list[dict], sections, results: dict, base_dir: Path, manifest_name: str) -> tuple[str | None,
-                                                                                                          Context]:
-    """Render every prose text (sections, notebook questions and comments, the abstract); returns the abstract."""
-    ctx = Context(results, labels(views, sections), dict(results["report"].get("references") or {}))
+                                                                                                          ProseContext]:
+    """Render every prose text (sections, notebook questions and comments, the abstract); returns the abstract and
+    the context, whose `warnings` list every located prose warning (see `ProseWarnings`)."""
+    ctx = ProseContext(results, labels(views, sections), dict(results["report"].get("references") or {}))
     abstract = results["report"].get("abstract")
     abstract_html = _render(abstract, ctx, f"{manifest_name} (report.abstract)", 0, shift=3) if abstract else None
     for view, sec in zip(views, sections):
         if "_prose" in view:
-            source, body, offset, shift = _read(view, sec, base_dir)
-            where = str(source) if source else f"{manifest_name} (sections[{view['index']}].prose.text)"
-            view["html"] = _render(body, ctx, where, offset, shift=shift, base_dir=base_dir,
-                                   source_dir=source.parent if source else None)
+            spec = view.pop("_prose")
+            source, where = spec["source"], spec["where"]
+            for fig in spec["figures"].values():
+                for problem in fig["problems"]:
+                    ctx.warn(f"{fig['where']}: {problem}")
+            view["html"] = _render(spec["body"], ctx, where, spec["offset"], shift=spec["shift"], base_dir=base_dir,
+                                   source_dir=source.parent if source else None, figures=spec["figures"])
         for j, item in enumerate(view.get("questions") or []):
             for key in ("question", "comment"):
                 if item.get(f"_{key}"):

@@ -1,0 +1,1 @@
+"""The commands of `reportgen`, grouped: pipeline, grading and project; cli.py puts them together."""

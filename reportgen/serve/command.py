@@ -1,0 +1,60 @@
+"""`reportgen serve`: start the server, render once, then re-render on every change until Ctrl-C."""
+
+from __future__ import annotations
+
+import threading
+import webbrowser
+from pathlib import Path
+
+from reportgen.errors import UserError
+from reportgen.serve.server import Server, Shared
+from reportgen.serve.session import Options, Session
+
+DEBOUNCE_MS = 150  # changes arriving together (an editor's temporary file and rename) make one render
+
+
+def _describe(changes) -> str:
+    names = sorted({Path(p).name for _, p in changes})
+    return "changed: " + ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def watch(session: Session, stop: threading.Event | None = None) -> None:
+    """Re-render whenever a watched file changes; the watch list follows the manifest after each render."""
+    import watchfiles
+
+    while not (stop and stop.is_set()):
+        targets = session.targets
+        folders = targets.folders()
+        if not folders:
+            return
+        for changes in watchfiles.watch(*folders, watch_filter=lambda _, p, t=targets: t.matters(Path(p)),
+                                        debounce=DEBOUNCE_MS, step=30, recursive=False, stop_event=stop,
+                                        raise_interrupt=True):
+            session.render(_describe(changes))
+            if session.targets != targets:
+                break  # the manifest now names other prose, images or templates: watch those
+
+
+def serve(options: Options, port: int, open_browser: bool, say) -> None:
+    """Serve the report on 127.0.0.1:port (0: a free port) and keep it current; Ctrl-C stops it."""
+    shared = Shared()
+    try:
+        server = Server(port, shared)
+    except OSError as exc:
+        raise UserError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); pick another --port, "
+                        "or --port 0 for a free one") from None
+    server.start()
+    say(f"serving {server.url} (Ctrl-C to stop)")
+    session = Session(options, shared, say)
+    try:
+        session.render("start")
+        if open_browser:
+            webbrowser.open(server.url)
+        say("watching " + ", ".join(sorted(p.name for p in session.targets.files)) +
+            "".join(f", {t.name}/" for t in session.targets.trees))
+        watch(session)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    say("stopped serving")

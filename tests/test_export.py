@@ -1,0 +1,189 @@
+"""`--export latex,csv`: tables as booktabs LaTeX and CSV with the HTML's exact cell texts, the figures as PNG, and
+numbers.tex with one \\newcommand per live-reference value, formatted as the HTML formats it."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import TINY_MANIFEST, cli, write_manifest
+
+from reportgen.report import formatting
+from reportgen.report.export.latex import CommandNames, camel, escape
+from reportgen.results.keys import resolve
+
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def _text(node) -> str:
+    return re.sub(r"[ \t\n\r\f]+", " ", node.get_text()).strip(" ")
+
+
+def html_tables(html: str) -> dict[int, dict]:
+    """Each numbered data table of the HTML, read with BeautifulSoup: caption and rows (a colspan cell followed by
+    empty cells), header rows, then body, then footer."""
+    soup = BeautifulSoup(html, "html.parser")
+    tables = {}
+    for table in soup.select("table.data[id^=tab-]"):
+        caption = table.find("caption")
+        label = caption.find("span", class_="label")
+        if label:
+            label.extract()
+        rows = []
+        for part in ("thead", "tbody", "tfoot"):
+            for section in table.find_all(part, recursive=False):
+                for tr in section.find_all("tr", recursive=False):
+                    row = []
+                    for cell in tr.find_all(["td", "th"], recursive=False):
+                        row += [_text(cell)] + [""] * (int(cell.get("colspan", 1)) - 1)
+                    rows.append(row)
+        width = max(len(r) for r in rows)
+        tables[int(table["id"][4:])] = {"caption": _text(caption), "rows": [r + [""] * (width - len(r)) for r in rows]}
+    return tables
+
+
+def tex_rows(tex: str) -> list[list[str]]:
+    """The cells of a booktabs tabular (\\multicolumn{n}{a}{x} → x and n-1 empty cells)."""
+    body = tex.split("\\toprule\n", 1)[1].split("\\bottomrule", 1)[0]
+    rows = []
+    for line in body.splitlines():
+        line = line.strip()
+        if not line or line == "\\midrule":
+            continue
+        assert line.endswith("\\\\"), line
+        row = []
+        for cell in re.split(r"(?<!\\)&", line[:-2]):
+            cell = cell.strip()
+            m = re.fullmatch(r"\\multicolumn\{(\d+)\}\{[lrc]\}\{(.*)\}", cell)
+            row += [m[2]] + [""] * (int(m[1]) - 1) if m else [cell]
+        rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_build, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "out"
+    shutil.copytree(tiny_build.out, out)
+    result = cli("render", tiny_build.manifest, "--out", out, "--export", "latex,csv", "--no-pdf")
+    assert result.exit_code == 0, result.output
+    return tiny_build, out
+
+
+def test_render_with_export_leaves_the_report_as_it_was(exported):
+    built, out = exported
+    assert (out / "report.html").read_text("utf-8") == built.html
+    assert (out / "report.pdf").read_bytes() == built.pdf_path.read_bytes()  # --no-pdf: the PDF is untouched
+
+
+def test_tex_and_csv_tables_hold_the_html_cells(exported):
+    built, out = exported
+    tables = html_tables(built.html)
+    assert len(tables) >= 8
+    texs = sorted((out / "export" / "tables").glob("*.tex"))
+    csvs = sorted((out / "export" / "tables").glob("*.csv"))
+    assert [p.stem for p in texs] == [p.stem for p in csvs] and len(texs) == len(tables)
+    for tex_path, csv_path in zip(texs, csvs):
+        n = int(re.match(r"tab-(\d+)-[a-z0-9-]+$", tex_path.stem)[1])
+        html = tables[n]
+        tex = tex_path.read_text("utf-8")
+        for needed in ("\\begin{table}", "\\toprule", "\\bottomrule", f"\\caption{{{escape(html['caption'])}}}",
+                       f"\\label{{tab:{tex_path.stem[4:]}}}"):
+            assert needed in tex, (tex_path.name, needed)
+        rows = tex_rows(tex)
+        assert rows == [[escape(c) for c in row] for row in html["rows"]], tex_path.name
+        for tex_row, html_row in zip(rows, html["rows"]):
+            for tex_cell, html_cell in zip(tex_row, html_row):
+                assert NUMBER.findall(tex_cell) == NUMBER.findall(html_cell), (tex_path.name, tex_cell, html_cell)
+        with csv_path.open(encoding="utf-8", newline="") as fh:
+            assert list(csv.reader(fh)) == html["rows"], csv_path.name
+    names = [p.name for p in texs]
+    assert any(re.fullmatch(r"tab-\d\d-test-metrics-of-base\.tex", n) for n in names), names
+
+
+def test_latex_escapes_special_characters():
+    assert escape("a_b & 50% $x$ #1 {y} ~ ^ \\") == (
+        r"a\_b \& 50\% \$x\$ \#1 \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}")
+    assert escape("90.00\u00a0%") == r"90.00\,\%" and escape("3.3\u00a0s") == "3.3~s"
+    assert escape("16 × 16 — ★") == r"16 $\times$ 16 --- $\star$"
+
+
+def test_every_figure_is_exported_as_png(exported):
+    built, out = exported
+    numbers = [int(n) for n in re.findall(r'<figure id="fig-(\d+)"', built.html)]
+    assert numbers
+    files = sorted((out / "export" / "figures").iterdir())
+    assert [int(re.match(r"fig-(\d+)-[a-z0-9-]+\.png$", p.name)[1]) for p in files] == numbers
+    from PIL import Image
+
+    for path in files:
+        with Image.open(path) as image:
+            assert image.format == "PNG" and image.width > 100 and image.height > 50
+
+
+SPEC = {"test.accuracy": formatting.pct, "test.loss": formatting.dec, "test.precision_weighted": formatting.dec,
+        "test.recall_weighted": formatting.dec, "test.f1_weighted": formatting.dec,
+        "config.optimizer.lr": lambda x: formatting.sig(x, 4), "config.epochs": formatting.num,
+        "train_seconds": formatting.secs, "measured.params": formatting.num}
+
+
+def test_numbers_tex_defines_every_live_value_as_the_html_prints_it(exported):
+    built, out = exported
+    results = built.results
+    text = (out / "export" / "numbers.tex").read_text("utf-8")
+    defs = re.findall(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\} % (.+)$", text, flags=re.M)
+    assert len(defs) == len([line for line in text.splitlines() if line.startswith("\\newcommand")])
+    names = [d[0] for d in defs]
+    assert len(set(names)) == len(names) and all(n.startswith("Rg") for n in names)
+    by_key = {}
+    for name, value, key in defs:
+        by_key.setdefault(key, []).append((name, value))
+        if key.startswith("runs."):
+            rid, field = next((r, key[len(f"runs.{r}."):]) for r in results["runs"] if key.startswith(f"runs.{r}."))
+            try:
+                raw = resolve(results, key)
+            except KeyError:  # not recorded (a failed run): a dash, as in the HTML
+                raw = None
+            assert value == escape(SPEC[field](raw)), (name, key, value)
+        elif key.startswith("models."):
+            assert value == escape(formatting.num(resolve(results, key))), (name, key)
+    for rid in results["runs"]:
+        for field in SPEC:
+            assert f"runs.{rid}.{field}" in by_key, (rid, field)
+    base = dict(by_key["runs.base.test.accuracy"])
+    assert base["RgBaseAccuracy"] == escape(formatting.pct(results["runs"]["base"]["test"]["accuracy"]))
+    assert "\\newcommand{\\RgBaseAccuracy}{" in text and "\\," in base["RgBaseAccuracy"]
+    for model in results["models"]:
+        assert f"models.{model}.total_params" in by_key and f"models.{model}.trainable_params" in by_key
+    # the printed accuracy is the one the HTML shows for the run
+    assert formatting.pct(results["runs"]["base"]["test"]["accuracy"]) in built.html
+
+
+def test_command_names_are_letters_only_and_distinct():
+    assert camel("adam_lr_0.001") == "AdamLrZeroPointZeroZeroOne"
+    assert camel("lr_study/lr=0.01") == "LrStudyLrEqZeroPointZeroOne"
+    assert camel("f1") == "FOne" and camel("resnet18@child") == "ResnetOneEightAtChild"
+    names = CommandNames()
+    got = [names.name("lr_0.1", "accuracy"), names.name("lr0.1", "accuracy"), names.name("lr-0.1", "accuracy")]
+    assert got == ["RgLrZeroPointOneAccuracy", "RgLrZeroPointOneAccuracyB", "RgLrZeroPointOneAccuracyC"]
+    assert all(re.fullmatch(r"[A-Za-z]+", n) for n in got)
+
+
+def test_manifest_export_and_the_flag_that_overrides_it(tiny_build, tmp_path):
+    folder = tmp_path / "m"
+    manifest = write_manifest(folder, TINY_MANIFEST.replace("report:\n", "report:\n  export: [csv]\n", 1))
+    out = folder / "out"
+    shutil.copytree(tiny_build.out, out)
+    shutil.rmtree(out / "export", ignore_errors=True)
+    result = cli("render", manifest, "--out", out, "--no-pdf")
+    assert result.exit_code == 0, result.output
+    exported = sorted(p.suffix for p in (out / "export").rglob("*") if p.is_file())
+    assert exported and set(exported) == {".csv"}  # csv only: no .tex, no figures
+    shutil.rmtree(out / "export")
+    result = cli("render", manifest, "--out", out, "--no-pdf", "--export", "none")
+    assert result.exit_code == 0 and not (out / "export").exists()
+    result = cli("render", manifest, "--out", out, "--no-pdf", "--export", "latex,docx")
+    assert result.exit_code == 2 and "docx" in result.output

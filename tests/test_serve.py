@@ -1,0 +1,156 @@
+"""reportgen serve in a real subprocess on a free port: the page over HTTP, live edits, errors as pages, SIGINT."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+BOUND_S = 15.0  # a loaded CI box; benchmarks/serve.py measures the real latency
+
+
+class Serving:
+    """`reportgen serve MANIFEST --port 0` as a subprocess; its console lines are collected as they come."""
+
+    def __init__(self, manifest: Path, *extra: str):
+        self.proc = subprocess.Popen([sys.executable, "-m", "reportgen.cli", "serve", str(manifest), "--out",
+                                      str(manifest.parent / "out"), "--port", "0", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     cwd=manifest.parent)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.url = self.wait_line(r"serving (http://127\.0\.0\.1:\d+/)").group(1)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def log(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_line(self, pattern: str, timeout: float = BOUND_S * 2, after: int = 0) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines[after:]:
+                m = re.search(pattern, line)
+                if m:
+                    return m
+            assert self.proc.poll() is None, f"serve exited ({self.proc.returncode}):\n{self.log}"
+            time.sleep(0.05)
+        raise AssertionError(f"no line matching {pattern!r} in:\n{self.log}")
+
+    def get(self, path: str = "") -> str:
+        with urllib.request.urlopen(self.url + path.lstrip("/"), timeout=10) as r:
+            return r.read().decode("utf-8")
+
+    def status(self) -> dict:
+        return json.loads(self.get("_reportgen/status"))
+
+    def wait_for(self, check, timeout: float = BOUND_S) -> tuple[str, float]:
+        """Poll the page until check(html) holds; (html, seconds it took)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            html = self.get()
+            if check(html):
+                return html, time.monotonic() - t0
+            time.sleep(0.05)
+        raise AssertionError(f"the page did not change within {timeout} s; console:\n{self.log}")
+
+    def interrupt(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout=30)
+        time.sleep(0.2)
+        return code, self.log
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture()
+def folder(tiny_build, tmp_path) -> Path:
+    """The tiny build (results, caches, HTML) copied to tmp: serve renders it without training."""
+    target = tmp_path / "tiny"
+    shutil.copytree(tiny_build.manifest.parent, target)
+    return target / tiny_build.manifest.name
+
+
+@pytest.fixture()
+def serving(folder):
+    server = Serving(folder)
+    server.wait_line(r"rendered \(start\)")
+    yield server
+    server.kill()
+
+
+def test_the_page_is_the_report_with_one_nonced_reload_script_only_when_served(serving, folder):
+    html = serving.get()
+    soup = BeautifulSoup(html, "html.parser")
+    scripts = [s for s in soup.find_all("script") if s.get("type") != "application/json"]
+    assert len(scripts) == 1 and scripts[0]["nonce"] and "/_reportgen/events" in scripts[0].string
+    csp = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
+    assert f"script-src 'nonce-{scripts[0]['nonce']}'" in csp and "connect-src 'self'" in csp
+    assert "default-src 'none'" in csp
+    written = (folder.parent / "out" / "report.html").read_text("utf-8")
+    assert "/_reportgen/events" not in written and "nonce" not in written and "script-src" not in written
+    status = serving.status()
+    assert status["state"] == "ok" and status["torch_imported"] is False  # render-only: no torch
+    assert serving.url.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.slow
+def test_edits_show_up_and_errors_become_pages_until_fixed(serving, folder):
+    intro = folder.parent / "intro.md"
+    # the events stream announces the next version
+    conn = http.client.HTTPConnection("127.0.0.1", int(serving.url.rsplit(":", 1)[1].strip("/")), timeout=BOUND_S)
+    conn.request("GET", f"/_reportgen/events?v={serving.status()['version']}")
+    stream = conn.getresponse()
+    assert stream.getheader("Content-Type") == "text/event-stream"
+
+    intro.write_text(intro.read_text("utf-8").replace("Some **bold** prose", "Some **bold** prose EDITED-7731"), "utf-8")
+    html, took = serving.wait_for(lambda h: "EDITED-7731" in h)
+    assert took < BOUND_S
+    seen = b""
+    while b"event: reload" not in seen:
+        seen += stream.readline()
+    conn.close()
+    assert "EDITED-7731" in (folder.parent / "out" / "report.html").read_text("utf-8")
+
+    good = folder.read_text("utf-8")
+    folder.write_text(good.replace("  - architecture\n", "  - \"<img src=x onerror=alert(1)>\"\n"), "utf-8")
+    html, _ = serving.wait_for(lambda h: "The manifest has errors" in h)
+    soup = BeautifulSoup(html, "html.parser")
+    message = soup.find(id="reportgen-serve-message").get_text()
+    assert re.search(r"tiny\.yaml:\d+:\d+:", message) and "<img src=x" in message  # located, shown as text
+    assert not soup.find("img") and "onerror=alert(1)>\"" not in html.replace("&lt;", "<").split("<pre")[0]
+    assert serving.proc.poll() is None and "error:" in serving.log
+
+    folder.write_text(good.replace("epochs: 3", "epochs: 4"), "utf-8")  # a change that needs new runs
+    html, _ = serving.wait_for(lambda h: "This change needs new runs" in h)
+    assert "base" in BeautifulSoup(html, "html.parser").find(id="reportgen-serve-message").get_text()
+    serving.wait_line(r"needs new runs: .*does not match")
+    assert serving.status()["torch_imported"] is False  # nothing trained without --train
+
+    folder.write_text(good, "utf-8")
+    html, _ = serving.wait_for(lambda h: "EDITED-7731" in h)
+    assert serving.status()["state"] == "ok"
+
+
+@pytest.mark.slow
+def test_sigint_stops_it_cleanly(serving):
+    code, log = serving.interrupt()
+    assert code in (0, 130), log
+    assert "Traceback" not in log and "stopped serving" in log

@@ -139,3 +139,14 @@ def tiny_build(tmp_path_factory) -> Built:
     result = cli("build", manifest, "--out", out)
     assert result.exit_code == 0, result.output
     return Built(manifest, out, result.output)
+
+
+@pytest.fixture(scope="session")
+def tiny_smoke_build(tmp_path_factory) -> Built:
+    """The tiny manifest built once with --smoke (a smoke report, PDF included)."""
+    folder = tmp_path_factory.mktemp("tiny-smoke")
+    manifest = write_manifest(folder)
+    out = folder / "out"
+    result = cli("build", manifest, "--smoke", "--out", out)
+    assert result.exit_code == 0, result.output
+    return Built(manifest, out, result.output)

@@ -18,7 +18,7 @@ from reportgen.check.printed import occurrences
 from reportgen.report.formatting import pct
 from reportgen.results.embedded import EMBED_ID, embed_json
 
-from conftest import cli, write_manifest
+from conftest import cli
 
 
 def _submission(built, folder: Path) -> Path:
@@ -121,13 +121,9 @@ def test_a_broken_results_json_beside_a_good_report_is_a_finding(tiny_build, tmp
     assert [f.check for f in report.findings] == ["results-file"] and "not valid JSON" in report.findings[0].message
 
 
-@pytest.fixture(scope="module")
-def smoke_build(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("smoke")
-    manifest = write_manifest(folder)
-    result = cli("build", manifest, "--smoke", "--out", folder / "out")
-    assert result.exit_code == 0, result.output
-    return folder / "out"
+@pytest.fixture()
+def smoke_build(tiny_smoke_build):
+    return tiny_smoke_build.out
 
 
 @pytest.mark.slow

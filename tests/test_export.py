@@ -4,8 +4,10 @@ numbers.tex with one \\newcommand per live-reference value, formatted as the HTM
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
@@ -64,19 +66,30 @@ def tex_rows(tex: str) -> list[list[str]]:
     return rows
 
 
+class Exported:
+    """A copy of the tiny build rendered without, then with the export: its HTML, PDF bytes and results."""
+
+    def __init__(self, out: Path, html: str, pdf: bytes, results: dict):
+        self.html, self.pdf, self.results = html, pdf, results
+
+
 @pytest.fixture(scope="module")
 def exported(tiny_build, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "out"
     shutil.copytree(tiny_build.out, out)
+    plain = cli("render", tiny_build.manifest, "--out", out)  # the report as the manifest makes it now
+    assert plain.exit_code == 0, plain.output
+    before = Exported(out, (out / "report.html").read_text("utf-8"), (out / "report.pdf").read_bytes(),
+                      json.loads((out / "results.json").read_text("utf-8")))
     result = cli("render", tiny_build.manifest, "--out", out, "--export", "latex,csv", "--no-pdf")
     assert result.exit_code == 0, result.output
-    return tiny_build, out
+    return before, out
 
 
 def test_render_with_export_leaves_the_report_as_it_was(exported):
     built, out = exported
     assert (out / "report.html").read_text("utf-8") == built.html
-    assert (out / "report.pdf").read_bytes() == built.pdf_path.read_bytes()  # --no-pdf: the PDF is untouched
+    assert (out / "report.pdf").read_bytes() == built.pdf  # the same HTML, so --no-pdf keeps the PDF
 
 
 def test_tex_and_csv_tables_hold_the_html_cells(exported):

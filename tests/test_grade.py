@@ -82,14 +82,11 @@ def fast_class(tiny_build, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def full_class(tiny_build, tmp_path_factory) -> Path:
+def full_class(tiny_build, tiny_smoke_build, tmp_path_factory) -> Path:
     """The six submissions: clean, results, cell, broken, a smoke build, and the clean runs under another team."""
     tmp = tmp_path_factory.mktemp("grade-full")
     root = _common(tiny_build, tmp / "class")
-    smoke = tmp / "smoke-build"
-    result = cli("build", tiny_build.manifest, "--smoke", "--out", smoke)
-    assert result.exit_code == 0, result.output
-    _submit(smoke, root / "smoke", tiny_build.manifest)
+    _submit(tiny_smoke_build.out, root / "smoke", tiny_build.manifest)
     # the clean team's runs under another team name: copy the manifest and the out folder (cache included), rename
     # a member, re-render (render reuses the runs; it trains nothing), hand in what it wrote
     work = tmp / "renamed-work"

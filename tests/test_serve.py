@@ -70,7 +70,11 @@ class Serving:
 
     def interrupt(self) -> tuple[int, str]:
         self.proc.send_signal(signal.SIGINT)
-        code = self.proc.wait(timeout=30)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"serve did not stop within 30 s of SIGINT; console:\n{self.log}") from None
         time.sleep(0.2)
         return code, self.log
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import webbrowser
 from pathlib import Path
@@ -43,6 +44,10 @@ def serve(options: Options, port: int, open_browser: bool, say) -> None:
     except OSError as exc:
         raise UserError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror or exc}); pick another --port, "
                         "or --port 0 for a free one") from None
+    # Ctrl-C and SIGTERM stop the server even when this process was started with SIGINT ignored (a background job
+    # of a shell without job control, some CI runners): Python installs its handler only where SIGINT is not ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     server.start()
     say(f"serving {server.url} (Ctrl-C to stop)")
     session = Session(options, shared, say)

@@ -19,7 +19,7 @@ RULES = {
     "results": (set(), {"torch", "torchvision", "timm", "numpy", "sklearn", "jinja2", "matplotlib", "weasyprint"}),
     "report": ({"manifest", "results"}, {"torch", "torchvision", "timm", "sklearn"}),
     "diff": ({"results", "report"}, {"torch", "torchvision", "timm", "sklearn", "numpy", "matplotlib"}),
-    "check": ({"results", "report"}, {"torch", "torchvision", "timm", "sklearn", "numpy", "matplotlib", "jinja2",
+    "check": ({"results", "report", "diff"}, {"torch", "torchvision", "timm", "sklearn", "numpy", "matplotlib", "jinja2",
                                       "weasyprint"}),
     "verify": ({"manifest", "data", "models", "run", "results", "check", "diff", "reportgen.build"},
                {"jinja2", "matplotlib", "weasyprint", "markdown_it", "nh3"}),

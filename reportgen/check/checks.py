@@ -8,10 +8,11 @@ import re
 from reportgen.check.page import Shown
 from reportgen.check.printed import Printed, occurrences
 from reportgen.check.submission import Submission, is_results_record
+from reportgen.diff.compare import Side, compare, value_text
 from reportgen.report.formatting import num, pct
 from reportgen.report.keyed import format_spec
 from reportgen.results.keys import resolve
-from reportgen.results.store import canonical, results_digest
+from reportgen.results.store import results_digest
 
 Found = list[tuple[str, dict]]  # (message, where) of each problem a check found
 
@@ -34,25 +35,7 @@ def digest(sub: Submission) -> tuple[Found, str]:
     return found, f"embedded results match {_short(actual)}"
 
 
-def _leaves(value, prefix: str = ""):
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _leaves(v, f"{prefix}.{i}")
-    else:
-        yield prefix, value
-
-
-def differing_keys(a: dict, b: dict, limit: int = 5) -> tuple[list[tuple[str, object, object]], int]:
-    """Up to `limit` leaves where two records differ, (key, a's value, b's value), and how many differ in all."""
-    la, lb = dict(_leaves(a)), dict(_leaves(b))
-    keys = [k for k in dict.fromkeys([*la, *lb]) if la.get(k, ...) != lb.get(k, ...)]
-    return [(k, la.get(k), lb.get(k)) for k in keys[:limit]], len(keys)
-
-
-def results_file(sub: Submission) -> tuple[Found, str]:
+def results_file(sub: Submission, limit: int = 5) -> tuple[Found, str]:
     """results.json beside the report against the report's embedded results."""
     if sub.results_path is None:
         return [], "no results.json beside the report"
@@ -65,15 +48,18 @@ def results_file(sub: Submission) -> tuple[Found, str]:
         return [(f"{name} is not valid JSON ({exc})", {"file": name})], "not JSON"
     if not is_results_record(data):
         return [(f"{name} is not a reportgen results record", {"file": name})], "not a results record"
-    if results_digest(canonical(data)) == results_digest(sub.results):
+    if results_digest(data) == results_digest(sub.results):
         return [], f"{name} holds the report's results"
-    shown, total = differing_keys(canonical(data), sub.results)
-    found = [(f"{name} differs from the report's embedded results at {key} ({name}: {file_value!r}, report: "
-              f"{report_value!r})", {"file": name, "key": key, "file_value": file_value, "recorded": report_value})
-             for key, file_value, report_value in shown]
-    if total > len(shown):
-        found.append((f"{name}: {total - len(shown)} more differing values", {"file": name, "more": total - len(shown)}))
-    return found, f"{total} differing value(s)"
+    # the same walk as `reportgen diff --strict --tolerance 0`: every field, rows matched by their names
+    differences = compare(Side(name, name, data), Side("report", "report", sub.results), 0.0, True).differences
+    found = [(f"{name} differs from the report's embedded results at {d['where']} ({name}: {value_text(d.get('a'))}, "
+              f"report: {value_text(d.get('b'))})", {"file": name, "key": d["where"], "file_value": d.get("a"),
+                                                     "recorded": d.get("b")})
+             for d in differences[:limit]]
+    if len(differences) > limit:
+        found.append((f"{name}: {len(differences) - limit} more differing values",
+                      {"file": name, "more": len(differences) - limit}))
+    return found, f"{len(differences)} differing value(s)"
 
 
 def _place(s: Shown) -> str:

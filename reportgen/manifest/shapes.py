@@ -79,6 +79,24 @@ def output_shape(kind: str, opts: dict, shape: Shape, num_classes: int) -> Shape
     return tuple(shape)  # batchnorm, dropout and activations keep the shape
 
 
+def layer_name(kind: str, opts: dict, counts: dict[str, int], taken) -> str:
+    """A layer's module name, `name:` or its short kind numbered (conv1, bn1, conv2); ValueError when taken."""
+    short = SHORT_NAMES.get(kind, kind)
+    counts[short] = counts.get(short, 0) + 1
+    name = opts.get("name") or f"{short}{counts[short]}"
+    if name in taken:
+        raise ValueError(f"duplicate layer name {name!r}")
+    return name
+
+
+def check_ends_in_classes(layers: list, shape: Shape, num_classes: int) -> None:
+    """LayerError on the last layer unless the model ends in one output per class."""
+    if len(shape) != 1 or shape[0] != num_classes:
+        raise LayerError(len(layers) - 1,
+                         f"the model must end in {num_classes} outputs (one per class), but it ends in {list(shape)}; "
+                         "finish with `linear: classes`")
+
+
 def named_shapes(layers: list[tuple[str, dict]], input_shape: Shape, num_classes: int) -> list[tuple[str, Shape]]:
     """(module name, output shape) per layer, as build_model names and probes them; LayerError as it raises."""
     out: list[tuple[str, Shape]] = []
@@ -86,11 +104,10 @@ def named_shapes(layers: list[tuple[str, dict]], input_shape: Shape, num_classes
     names: set[str] = set()
     shape: Shape = tuple(input_shape)
     for i, (kind, opts) in enumerate(layers):
-        short = SHORT_NAMES.get(kind, kind)
-        counts[short] = counts.get(short, 0) + 1
-        name = opts.get("name") or f"{short}{counts[short]}"
-        if name in names:
-            raise LayerError(i, f"duplicate layer name {name!r}")
+        try:
+            name = layer_name(kind, opts, counts, names)
+        except ValueError as exc:
+            raise LayerError(i, str(exc)) from None
         try:
             new = output_shape(kind, opts, shape, num_classes)
         except ValueError as exc:
@@ -101,10 +118,7 @@ def named_shapes(layers: list[tuple[str, dict]], input_shape: Shape, num_classes
         shape = new
         names.add(name)
         out.append((name, shape))
-    if len(shape) != 1 or shape[0] != num_classes:
-        raise LayerError(len(layers) - 1,
-                         f"the model must end in {num_classes} outputs (one per class), but it ends in {list(shape)}; "
-                         "finish with `linear: classes`")
+    check_ends_in_classes(layers, shape, num_classes)
     return out
 
 

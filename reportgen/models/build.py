@@ -9,7 +9,8 @@ from torch import nn
 
 from reportgen.errors import ManifestError, Problem, UserError
 from reportgen.manifest.loaded import LoadedManifest
-from reportgen.manifest.shapes import SHORT_NAMES, LayerError, layer_problem as _located, model_context as _context
+from reportgen.manifest.shapes import LayerError, check_ends_in_classes, layer_name
+from reportgen.manifest.shapes import layer_problem as _located, model_context as _context
 from reportgen.models.layers import GlobalAvgPool, activation_module
 
 
@@ -52,11 +53,10 @@ def build_model(layers: list[tuple[str, dict]], input_shape: tuple[int, int, int
     shape: tuple = tuple(input_shape)
     probe = torch.zeros(1, *shape)
     for i, (kind, opts) in enumerate(layers):
-        short = SHORT_NAMES.get(kind, kind)
-        counts[short] = counts.get(short, 0) + 1
-        name = opts.get("name") or f"{short}{counts[short]}"
-        if name in modules:
-            raise LayerError(i, f"duplicate layer name {name!r}")
+        try:
+            name = layer_name(kind, opts, counts, modules)
+        except ValueError as exc:
+            raise LayerError(i, str(exc)) from None
         try:
             module = _module(kind, opts, shape, num_classes)
             with torch.no_grad():
@@ -67,10 +67,7 @@ def build_model(layers: list[tuple[str, dict]], input_shape: tuple[int, int, int
             raise LayerError(i, f"{kind} turns {list(shape)} into an empty output {list(probe.shape[1:])}")
         shape = tuple(probe.shape[1:])
         modules[name] = module.train()
-    if len(shape) != 1 or shape[0] != num_classes:
-        raise LayerError(len(layers) - 1,
-                         f"the model must end in {num_classes} outputs (one per class), but it ends in {list(shape)}; "
-                         "finish with `linear: classes`")
+    check_ends_in_classes(layers, shape, num_classes)
     return nn.Sequential(modules)
 
 

@@ -54,6 +54,11 @@ def validate(path: str | Path, overrides: list[str] | None = None, strict: bool 
     for prose in found.prose:
         problems += [place(prose, line, col, msg) for line, col, msg in static_problems(prose.text, found.names)]
     loaded = found.loaded
+    if warn is not None and loaded is not None:  # a note, never an error: --strict builds may use modules
+        from reportgen.manifest.static import module_notes
+
+        for note in module_notes(loaded):
+            warn(f"note: {note}")
     if found.complete:  # shapes of a model with other mistakes would only add noise
         if build_models:
             from reportgen.models.build import check_models

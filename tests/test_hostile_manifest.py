@@ -492,6 +492,8 @@ def test_alias_bomb_is_rejected_in_well_under_a_second(tmp_path):
     text = _replace("dataset: {name", _billion_laughs() + "dataset: {name")
     path = tmp_path / "bomb.yaml"
     path.write_text(text, "utf-8")
+    (tmp_path / "plain.yaml").write_text(BASE_MANIFEST, "utf-8")
+    load(tmp_path / "plain.yaml")  # the first load imports what loading needs: that is not the bomb's time
     start = time.perf_counter()
     with pytest.raises(ManifestError) as info:
         load(path)

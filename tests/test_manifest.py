@@ -260,7 +260,7 @@ def test_unknown_layer_kind(tmp_path, old, new, needle, fragments):
     ("{name: adam, lr: 0.01}", "{name: adam, lr: -1}", "lr: -1", "train.optimizer.lr", "greater than 0 (got -1)"),
     ("  device: cpu\n", "  device: tpu\n", "device: tpu", "train.device", "got 'tpu'"),
     ("  image_size: 8\n", "  image_size: 2\n", "image_size: 2", "dataset.image_size", "greater than or equal to 4"),
-    ("  name: digits\n", "  name: mnist\n", "name: mnist", "dataset.name", "got 'mnist'"),
+    ("  name: digits\n", "  name: emnist\n", "name: emnist", "dataset.name", "got 'emnist'"),
     ("  repository: https://example.org/tiny\n", "  repository: ftp://example.org/tiny\n", "repository: ftp",
      "report.repository", "http:// or https://"),
 ])

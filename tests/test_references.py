@@ -163,7 +163,7 @@ def test_live_prose_in_a_build_agrees_with_the_tables_and_fails_on_unknown_names
         assert soup.find(id=href[1:]) is not None, f"{label} points nowhere"
     compare = soup.select_one("section.comparison")
     assert links["Figure 1"][1:] == compare.select_one("figure")["id"] and links["[1]"] == "#ref-1"
-    assert links["Section 2"] == "#sec-2" and links["Table 2"][1:] == soup.select("section.parameters table")[0]["id"]
+    assert links["Section 2"] == "#sec-2" and links["Table 3"][1:] == soup.select("section.parameters table")[0]["id"]  # the comparison has two
     assert soup.select_one("section.prose .math-display svg") is not None
     assert "Deep residual learning" in soup.select_one("ol.bibliography li#ref-1").get_text()
     from reportgen.check.command import check_submission  # live numbers are keyed, and check recomputes them

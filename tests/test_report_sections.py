@@ -89,6 +89,16 @@ def _best(results: dict, ids: list[str]) -> str:
     return max(ids, key=lambda r: results["runs"][r]["test"]["accuracy"])
 
 
+def _clear_lead(results: dict, ids: list[str]) -> dict | None:
+    """The paired test of the best run against the runner-up when it holds up (Holm p < 0.05, CI clear of 0)."""
+    ranked = sorted(ids, key=lambda r: -results["runs"][r]["test"]["accuracy"])
+    (entry,) = [e for e in results["paired"] if e["runs"] == ids]
+    (pair,) = [p for p in entry["pairs"] if {p["a"], p["b"]} == set(ranked[:2])]
+    sign = 1 if pair["a"] == ranked[0] else -1
+    low, high = sorted((sign * pair["ci_low"], sign * pair["ci_high"]))
+    return pair if pair["p_holm"] < 0.05 and low > 0 else None
+
+
 # ---- comparison --------------------------------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -98,8 +108,14 @@ def test_comparison_table_has_one_row_per_run_and_marks_the_best(built, soup):
     rows = soup.select("section.comparison table.compare tbody tr")
     assert [r["data-run"] for r in rows] == RUNS
     best = _best(built.results, RUNS)
+    expected = [best] if _clear_lead(built.results, RUNS) else []  # a star only for a lead that holds up
     starred = [r["data-run"] for r in rows if "★" in r.td.text]
-    assert starred == [best] and [r["data-run"] for r in rows if "best" in r.get("class", [])] == [best]
+    assert starred == expected and [r["data-run"] for r in rows if "best" in r.get("class", [])] == expected
+    caption = _norm(soup.select_one("section.comparison table.compare caption").text)
+    assert ("significantly ahead of the runner-up" in caption) == bool(expected)
+    assert ("no clear winner" in caption) == (not expected)
+    pairs = soup.select("section.comparison table.pairs tbody tr")
+    assert len(pairs) == len(RUNS) * (len(RUNS) - 1) // 2
     for row in rows:
         run = runs[row["data-run"]]
         assert _norm(row.select_one('td[data-metric="cmp-accuracy"]').text) == _norm(pct(run["test"]["accuracy"]))
@@ -114,15 +130,18 @@ def test_findings_agree_with_results_json(built, soup):
     runs, models = built.results["runs"], built.results["models"]
     items = [_norm(li.text) for li in soup.select("section.comparison .findings li")]
     accs = {r: runs[r]["test"]["accuracy"] for r in RUNS}
-    best, worst = max(RUNS, key=accs.get), min(RUNS, key=accs.get)
-    assert items[0] == _norm(f"{best} has the best test accuracy, {pct(accs[best])}, "
-                             f"{(accs[best] - accs[worst]) * 100:.2f} percentage points above the worst, "
-                             f"{worst} ({pct(accs[worst])}).")
+    best = max(RUNS, key=accs.get)
+    lead = _clear_lead(built.results, RUNS)
+    if lead is None:
+        assert items[0].startswith(f"No clear winner: {best} ({_norm(pct(accs[best]))}) and the runner-up")
+    else:
+        assert items[0].startswith(f"{best} has the best test accuracy, {_norm(pct(accs[best]))}, and beats")
+    assert "McNemar's exact test, Holm-corrected over 6 pairs" in items[0]
     assert any(s.startswith("wild diverged at epoch 1:") and _norm(pct(accs["wild"])) in s for s in items)
-    wide_params = models["wide_cnn"]["total_params"]
-    assert any(s.startswith(f"wide: {_norm(pct(accs['wide']))} test accuracy with {num(wide_params)} parameters")
-               for s in items)
-    expected = findings.findings([findings.with_defaults(r, runs[r]) for r in RUNS], models)
+    wide_params = models["wide_cnn"]["total_params"]  # two network sizes: the efficiency sentence compares them
+    assert any(s.startswith("Accuracy per million parameters") and
+               f"wide (wide_cnn), {_norm(pct(accs['wide']))} with {num(wide_params)} parameters" in s for s in items)
+    expected = findings.findings([findings.with_defaults(r, runs[r]) for r in RUNS], models, built.results)
     assert items == [_norm(s) for s in expected]
 
 
@@ -161,7 +180,7 @@ def test_results_table_columns_and_values_match_results_json(built, soup):
         assert cell["val_loss"] == dec(last.get("val_loss"))
         assert cell["status"] == ("diverged (epoch 1)" if run["status"] == "diverged" else "completed")
     bold = [td.find_parent("tr")["data-run"] for td in table.select("td strong")]
-    assert bold == [_best(res, RUNS)]
+    assert bold == ([_best(res, RUNS)] if _clear_lead(res, RUNS) else [])
     assert "<b>net</b>" in table.text and not table.find("b")  # descriptions are escaped
 
 
@@ -200,7 +219,7 @@ def test_numbering_and_ids_across_new_sections(soup):
     figs = [_norm(f.figcaption.text).split(".")[0] for f in soup.select("figure.figure")]
     assert figs == [f"Figure {i}" for i in range(1, len(figs) + 1)] and len(figs) == 3 + 4
     tabs = [_norm(c.text).split(".")[0] for c in soup.select("table.data caption")]
-    assert tabs == [f"Table {i}" for i in range(1, len(tabs) + 1)] and len(tabs) == 1 + 1 + 3
+    assert tabs == [f"Table {i}" for i in range(1, len(tabs) + 1)] and len(tabs) == 2 + 1 + 3
     ids = [t["id"] for t in soup.find_all(id=True)]
     assert len(ids) == len(set(ids))
     assert all(tag.get("type") == "application/json" for tag in soup.find_all("script"))
@@ -214,7 +233,9 @@ def test_pdf_shows_findings_results_and_notebook(built):
     text = " ".join(pages)
     runs = built.results["runs"]
     best = _best(built.results, RUNS)
-    assert f"{best} has the best test accuracy, {_norm(pct(runs[best]['test']['accuracy']))}" in text
+    assert f"{best} ({_norm(pct(runs[best]['test']['accuracy']))}) and the runner-up" in text or \
+        f"{best} has the best test accuracy, {_norm(pct(runs[best]['test']['accuracy']))}" in text
+    assert "Paired differences of test accuracy" in text
     assert "wild diverged at epoch 1" in text
     for s in ("Is Adam better than <i>SGD</i> here?", "Adam wins on this tiny set.", "What does a wider model buy?",
               "Width helps; a huge learning rate does not."):
@@ -309,18 +330,15 @@ def test_best_and_worst_sentence():
     assert _norm(findings.best_and_worst(tied[-2:-1] * 2)) == "All 2 runs have the same test accuracy, 10.10 %."
 
 
-def test_overfitting_onset_is_the_last_validation_minimum_while_training_loss_falls():
-    # val loss bottoms out at epoch 3, training loss keeps falling: over-fitting from epoch 4
-    curve = [(2.0, 1.8), (1.5, 1.2), (1.0, 0.9), (0.7, 1.0), (0.5, 1.3)]
+def test_overfitting_needs_a_rise_over_the_patience_window_while_training_loss_falls():
+    # val loss bottoms out at epoch 3 and rises for 4 epochs, training loss keeps falling: over-fitting from epoch 4
+    curve = [(2.0, 1.8), (1.5, 1.2), (1.0, 0.9), (0.7, 1.0), (0.5, 1.3), (0.4, 1.6), (0.3, 1.9)]
     assert findings.overfitting_onset(_run("a", 0.5, curve)["epochs"]) == 3
-    assert _norm(findings.overfitting(_run("a", 0.5, curve))) == (
-        "Validation loss of a stopped improving after epoch 3 (0.9000; 1.3000 at epoch 5) while training loss kept "
-        "falling (1.0000 → 0.5000): over-fitting from epoch 4.")
-    # the minimum reached again later counts from its last occurrence
-    again = [(2, 1), (1.5, 0.8), (1, 1), (0.8, 0.8), (0.6, 0.9)]
-    assert findings.overfitting_onset(_run("b", 0.5, again)["epochs"]) == 4
+    assert "over-fitting from epoch 4." in _norm(findings.overfitting(_run("a", 0.5, curve)))
+    assert findings.overfitting(_run("b", 0.5, curve[:5])) is None  # two epochs after the low: within patience
     assert findings.overfitting(_run("c", 0.5, [(2, 2), (1, 1), (0.5, 0.5)])) is None  # still improving
-    assert findings.overfitting(_run("d", 0.5, [(1, 1), (1.2, 1.1), (1.3, 1.2)])) is None  # training loss rose too
+    rising = [(1, 1), (1.2, 1.1), (1.3, 1.2), (1.4, 1.3), (1.5, 1.4), (1.6, 1.5)]
+    assert findings.overfitting(_run("d", 0.5, rising)) is None  # training loss rose too
     assert findings.overfitting(_run("e", 0.5, curve, status="diverged")) is None
 
 
@@ -341,13 +359,15 @@ def test_status_sentences():
 
 
 def test_efficiency_and_full_list():
-    assert _norm(findings.efficiency(_run("x", 0.7414), 390_000)) == (
-        "x: 74.14 % test accuracy with 390,000 parameters (0.39 M), 190.1 % per million parameters.")
-    assert findings.efficiency(_run("y", 0.1, status="diverged"), 390_000) is None
+    two = [_run("x", 0.7414), _run("z", 0.9, model="big")]
+    assert _norm(findings.efficiency(two, {"m": {"total_params": 390_000}, "big": {"total_params": 2_000_000}})) == (
+        "Accuracy per million parameters, best run of each network size: x (m), 74.14 % with 390,000 parameters "
+        "(0.39 M), 190.1 % per million; z (big), 90.00 % with 2,000,000 parameters (2.00 M), 45.0 % per million.")
+    assert findings.efficiency([_run("y", 0.1, status="diverged")] + two[1:], {"big": {"total_params": 9}}) is None
     runs = [findings.with_defaults("a", _run("a", 0.9, model="big")),
             findings.with_defaults("b", _run("b", 0.1, status="stalled"))]
     out = findings.findings(runs, {"big": {"total_params": 2_000_000}, "m": {"total_params": 1000}})
-    assert [s.split(" ")[0] for s in out] == ["a", "b", "a:"]
+    assert [s.split(" ")[0] for s in out] == ["a", "b"]
 
 
 def test_sweep_axis_kinds():

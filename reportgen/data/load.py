@@ -1,4 +1,5 @@
-"""Dataset stage: load digits, CIFAR-10/100 or image folders, split, resize, and describe the splits."""
+"""Dataset stage: load digits, CIFAR-10/100, MNIST, Fashion-MNIST, SVHN, STL-10 or image folders, split, resize,
+and describe the splits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 
 from reportgen.data import cifar
 from reportgen.data import imagefolder
+from reportgen.data import torchvision_sets
 from reportgen.data.cifar import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES  # noqa: F401 - re-exported
 from reportgen.errors import DatasetUnavailable
 from reportgen.manifest.schema import DatasetSpec
@@ -155,16 +157,32 @@ def _load_digits(spec: DatasetSpec) -> tuple[dict, list[str], str]:
     return parts, [str(i) for i in range(10)], {"kind": "digits", "images": len(y)}
 
 
+def _carve(spec: DatasetSpec, x: np.ndarray, y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> dict:
+    """Validation carved from the training images by val_fraction (stratified, seeded); the official test set stays."""
+    train, val = _split(np.arange(len(y)), y, spec.val_fraction, spec.seed)
+    wh = _native_sizes(x)
+    return {"train": (x[train], y[train], wh[train]), "validation": (x[val], y[val], wh[val]),
+            "test": (test_x, test_y, _native_sizes(test_x))}
+
+
 def _load_cifar(spec: DatasetSpec, folder: Path, base_dir: Path) -> tuple[dict, list[str], str]:
     """Read CIFAR-10/100; split its training images into train/validation (the official test set stays)."""
     x, y, test_x, test_y, classes = cifar.read_cifar(spec, folder)
-    train, val = _split(np.arange(len(y)), y, spec.val_fraction, spec.seed)
-    wh = _native_sizes(x)
-    parts = {"train": (x[train], y[train], wh[train]), "validation": (x[val], y[val], wh[val]),
-             "test": (test_x, test_y, _native_sizes(test_x))}
     source = {"kind": "cifar", "format": cifar.cifar_format(spec).title, "path": imagefolder.shown_path(folder, base_dir),
               "labels": spec.labels if spec.name == "cifar100" else None}
-    return parts, classes, source
+    return _carve(spec, x, y, test_x, test_y), classes, source
+
+
+def _load_torchvision_set(spec: DatasetSpec, base_dir: Path) -> tuple[dict, list[str], dict]:
+    """Read MNIST, Fashion-MNIST, SVHN or STL-10 from torchvision's layout under `root:`, split like CIFAR."""
+    fmt = torchvision_sets.dataset_format(spec)
+    root = torchvision_sets.root_of(spec, base_dir)
+    missing = torchvision_sets.missing(fmt, root)
+    if missing:
+        raise DatasetUnavailable(torchvision_sets.unavailable_message(spec, root, missing))
+    x, y, test_x, test_y, classes = torchvision_sets.read(spec, root)
+    source = {"kind": "torchvision", "format": fmt.title, "path": imagefolder.shown_path(fmt.folder(root), base_dir)}
+    return _carve(spec, x, y, test_x, test_y), classes, source
 
 
 def _synthetic(spec: DatasetSpec, classes: list[str], n: int) -> dict:
@@ -196,6 +214,12 @@ def _smoke_synthetic(spec: DatasetSpec, base_dir: Path, smoke_limit: int) -> Dat
             return None
         classes = imagefolder.smoke_classes(spec, missing)
         where = {"missing": "image folder", "path": imagefolder.shown_path(missing[0], base_dir)}
+    elif spec.name in torchvision_sets.FORMATS:
+        fmt, root = torchvision_sets.dataset_format(spec), torchvision_sets.root_of(spec, base_dir)
+        if not torchvision_sets.missing(fmt, root):
+            return None
+        classes = torchvision_sets.class_names(spec)
+        where = {"missing": fmt.title, "path": imagefolder.shown_path(fmt.folder(root), base_dir)}
     else:
         fmt = cifar.cifar_format(spec)
         folder, missing, _ = cifar.locate(spec, (base_dir / (spec.root or fmt.default_root)).resolve(), smoke=True)
@@ -221,6 +245,8 @@ def load_dataset(spec: DatasetSpec, base_dir: Path, smoke: bool = False, smoke_l
         parts, classes, source = _load_digits(spec)
     elif spec.name == "imagefolder":
         parts, classes, source, info = imagefolder.load_imagefolder(spec, base_dir, smoke, smoke_limit, cache_dir)
+    elif spec.name in torchvision_sets.FORMATS:
+        parts, classes, source = _load_torchvision_set(spec, base_dir)
     else:
         fmt = cifar.cifar_format(spec)
         root = (base_dir / (spec.root or fmt.default_root)).resolve()

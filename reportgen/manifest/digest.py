@@ -4,16 +4,40 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 
-def run_digest(run, smoke: bool, parent_digest: str | None = None) -> str:
-    """SHA-256 of a run's settings, layers, dataset, network and parent as the manifest declares them."""
+def module_file_sha256(base_dir: Path, network) -> str | None:
+    """SHA-256 of a `module:` model's file (None for other models; "missing" when the file is not there)."""
+    if network is None or network.source != "module":
+        return None
+    try:
+        return hashlib.sha256((Path(base_dir) / network.module_parts()[0]).read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def _network(network) -> dict | None:
+    """The network's spec as data; without the `module:` keys when unset, so other networks hash as they always did."""
+    if network is None:
+        return None
+    data = network.model_dump(mode="json", by_alias=True)
+    for key in ("module", "args"):
+        if data.get(key) is None:
+            data.pop(key, None)
+    return data
+
+
+def run_digest(run, smoke: bool, parent_digest: str | None = None, module_sha256: str | None = None) -> str:
+    """SHA-256 of a run's settings, layers, dataset, network (or module file) and parent as the manifest declares them."""
     # no data fingerprint and no code version: those join the cache key on the run side; render needs neither
     material = {
         "model": run.model, "train": run.train.model_dump(mode="json"), "layers": run.layers,
         "dataset": run.dataset.model_dump(mode="json"), "smoke": smoke, "parent": parent_digest,
-        "network": run.network.model_dump(mode="json", by_alias=True) if run.network else None,
+        "network": _network(run.network),
     }
+    if module_sha256 is not None:  # editing the module's file retrains it
+        material["module_file"] = module_sha256
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -26,7 +50,8 @@ def run_digests(loaded, smoke: bool) -> dict[str, str]:
         """The run's digest, its parent's first."""
         if run.id not in digests:
             parent = by_group.get(run.parent) if run.parent and depth <= len(loaded.runs) else None
-            digests[run.id] = run_digest(run, smoke, digest(parent, depth + 1) if parent is not None else None)
+            digests[run.id] = run_digest(run, smoke, digest(parent, depth + 1) if parent is not None else None,
+                                         module_file_sha256(loaded.base_dir, run.network))
         return digests[run.id]
 
     for run in loaded.runs:

@@ -1,4 +1,5 @@
-"""The custom-CNN layer language: one YAML item per layer, validated into typed specs."""
+"""The custom-CNN layer language: one YAML item per layer (residual and branches blocks hold layers of their own),
+validated into typed specs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "relu6", "elu", "silu")
 BARE_LAYERS = ("batchnorm", "flatten", "global_avgpool", "dropout", *ACTIVATIONS)
+BLOCKS = ("residual", "branches")
+# nn.Sequential's own attributes (torch 2.6 to 2.14): a layer of that name could not be registered
+RESERVED_NAMES = frozenset(
+    "T_destination add_module append apply bfloat16 buffers call_super_init children compile cpu cuda double "
+    "dump_patches eval extend extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half "
+    "insert ipu load_state_dict modules mtia named_buffers named_children named_modules named_parameters parameters "
+    "pop register_backward_hook register_buffer register_forward_hook register_forward_pre_hook "
+    "register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook "
+    "register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook "
+    "register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty "
+    "train training type xpu zero_grad".split())
 
 
 class Strict(BaseModel):
@@ -156,6 +168,35 @@ class GlobalAvgPool(Strict):
     global_avgpool: NamedOnly
 
 
+Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+
+
+class ResidualParams(Strict):
+    """A residual block: `layers(x) + shortcut(x)`, then an optional activation; the shortcut defaults to x itself."""
+
+    layers: list[LayerItem] = Field(min_length=1, description="the block's body, from the block's input on")
+    shortcut: list[LayerItem] | None = Field(
+        default=None, min_length=1, description="layers mapping the block's input to the body's output shape, e.g. "
+        "[{conv: {out: 64, kernel: 1, stride: 2, bias: false}}, batchnorm]; default: the input itself (identity)")
+    activation: Activation | None = Field(default=None, description="applied after the sum, e.g. relu")
+    name: LayerName | None = None
+
+
+class BranchesParams(Strict):
+    """Parallel paths from the same input whose outputs are concatenated on channels (features after flatten)."""
+
+    paths: list[Annotated[list[LayerItem], Field(min_length=1)]] = Field(min_length=2)
+    name: LayerName | None = None
+
+
+class Residual(Strict):
+    residual: Annotated[ResidualParams, _shorthand("layers", Union[list[LayerItem], ResidualParams])]
+
+
+class Branches(Strict):
+    branches: Annotated[BranchesParams, _shorthand("paths", Union[list[list[LayerItem]], BranchesParams])]
+
+
 def _activation_item(kind: str) -> type[BaseModel]:
     """The one-key layer item class of an activation, e.g. `gelu: {...}`."""
     return type(kind.title().replace("_", ""), (Strict,), {"__annotations__": {kind: ActivationParams}})
@@ -164,7 +205,7 @@ def _activation_item(kind: str) -> type[BaseModel]:
 _ITEMS: dict[str, type[BaseModel]] = {
     "conv": Conv, "maxpool": MaxPool, "avgpool": AvgPool, "linear": Linear, "dropout": Dropout,
     "batchnorm": BatchNorm, "flatten": Flatten, "global_avgpool": GlobalAvgPool,
-    **{a: _activation_item(a) for a in ACTIVATIONS},
+    **{a: _activation_item(a) for a in ACTIVATIONS}, "residual": Residual, "branches": Branches,
 }
 BareLayer = Literal[BARE_LAYERS]  # type: ignore[valid-type]
 
@@ -191,8 +232,12 @@ LayerItem = Annotated[
 ]
 
 
+for _cls in (ResidualParams, BranchesParams, Residual, Branches):
+    _cls.model_rebuild()
+
+
 def normalize(item: Any) -> tuple[str, dict]:
-    """Turn a validated layer item into (kind, options dict) with defaults filled in."""
+    """Turn a validated layer item into (kind, options dict) with defaults filled in; a block's layers normalised too."""
     if isinstance(item, str):
         kind = item
         params: Any = None
@@ -202,4 +247,70 @@ def normalize(item: Any) -> tuple[str, dict]:
     if params is None:
         params = _ITEMS[kind].model_fields[kind].annotation
         params = getattr(params, "__origin__", params)()
+    if kind == "residual":
+        return kind, {"layers": [normalize(x) for x in params.layers],
+                      "shortcut": None if params.shortcut is None else [normalize(x) for x in params.shortcut],
+                      "activation": params.activation, "name": params.name}
+    if kind == "branches":
+        return kind, {"paths": [[normalize(x) for x in path] for path in params.paths], "name": params.name}
     return kind, params.model_dump()
+
+
+def inner_layers(kind: str, opts: dict) -> list[list[tuple[str, dict]]]:
+    """The layer lists a block holds (body and shortcut, or each path); none for a plain layer."""
+    if kind == "residual":
+        return [opts["layers"]] + ([opts["shortcut"]] if opts["shortcut"] else [])
+    return list(opts["paths"]) if kind == "branches" else []
+
+
+def walk(layers: list[tuple[str, dict]]):
+    """Every (kind, options) of a layer list, blocks first and then their layers, depth first."""
+    for kind, opts in layers:
+        yield kind, opts
+        for inner in inner_layers(kind, opts):
+            yield from walk(inner)
+
+
+def in_blocks(layers: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """The layers that sit inside residual or branches blocks, at any depth."""
+    return [layer for kind, opts in layers for inner in inner_layers(kind, opts) for layer in walk(inner)]
+
+
+# what each variant override changes, and so may not change inside a block (its shapes must keep fitting together)
+_SHAPING = {"channels": ("conv",), "kernel": ("conv",), "padding": ("conv",), "pool": ("maxpool", "avgpool"),
+            "dense": ("linear",)}
+
+
+def blocked_override(layers: list[tuple[str, dict]], overrides: dict) -> tuple[str, str] | None:
+    """(override, why) for the first override that a model's residual or branches blocks rule out, else None."""
+    blocks = [opts.get("name") or kind for kind, opts in layers if kind in BLOCKS]
+    if not blocks:
+        return None
+    for key in overrides:
+        if key in ("blocks", "drop_blocks"):
+            return key, (f"`{key}` counts conv blocks of a plain layer list; this model has residual/branches blocks "
+                         f"({', '.join(blocks[:3])}): write the variant's layers out (YAML anchors &name and *name "
+                         "repeat a block)")
+        kinds = _SHAPING.get(key, ())
+        if any(kind in kinds and (key != "dense" or opts["out"] != "classes") for kind, opts in in_blocks(layers)):
+            return key, (f"`{key}` would change layers inside residual/branches blocks, whose shapes must keep "
+                         "fitting their shortcut or the other paths; write the variant's layers out (YAML anchors "
+                         "&name and *name repeat a block). `activation` and `dropout` apply inside blocks too")
+    return None
+
+
+def replace_activations(layers: list[tuple[str, dict]], new: str) -> list[tuple[str, dict]]:
+    """The layers with every activation, inside blocks too (and a residual's after the sum), replaced by `new`."""
+    out = []
+    for kind, opts in layers:
+        if kind in ACTIVATIONS:
+            out.append((new, {"negative_slope": None, "alpha": None, "name": None}))
+        elif kind == "residual":
+            out.append((kind, {**opts, "layers": replace_activations(opts["layers"], new),
+                               "shortcut": opts["shortcut"] and replace_activations(opts["shortcut"], new),
+                               "activation": opts["activation"] and new}))
+        elif kind == "branches":
+            out.append((kind, {**opts, "paths": [replace_activations(p, new) for p in opts["paths"]]}))
+        else:
+            out.append((kind, opts))
+    return out

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, JsonValue, field_validator, model_validator
 
 from reportgen.manifest.layers import ACTIVATIONS, MAX_SIZE, IntPair, LayerItem, Strict, check_padding
 from reportgen.manifest.sections import SectionItem
+from reportgen.manifest.train_options import LOSS_ALIASES, GradClipSpec, ScheduleSpec
 
 
 class TeamMember(Strict):
@@ -60,13 +61,17 @@ class ReportMeta(Strict):
 
 
 IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"]
-NATIVE = {"digits": (1, 8, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)}
+NATIVE = {"digits": (1, 8, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "mnist": (1, 28, 10),
+          "fashion_mnist": (1, 28, 10), "svhn": (3, 32, 10), "stl10": (3, 96, 10)}
 
 
 class DatasetSpec(Strict):
-    name: Literal["digits", "cifar10", "cifar100", "imagefolder"]
+    name: Literal["digits", "cifar10", "cifar100", "mnist", "fashion_mnist", "svhn", "stl10", "imagefolder"]
     root: str | None = Field(default=None, description="cifar10/cifar100: folder holding cifar-10-batches-py/ or "
-                             "cifar-100-python/; imagefolder: one folder of class folders (relative to the manifest)")
+                             "cifar-100-python/; mnist/fashion_mnist: folder holding MNIST/raw/ or FashionMNIST/raw/ "
+                             "(IDX files, gzipped or not); svhn: folder holding train_32x32.mat and test_32x32.mat; "
+                             "stl10: folder holding stl10_binary/; imagefolder: one folder of class folders "
+                             "(relative to the manifest)")
     train_root: str | None = Field(default=None, description="imagefolder: a folder of class folders for training "
                                    "(validation is carved from it); needs test_root")
     test_root: str | None = Field(default=None, description="imagefolder: a folder of class folders for testing")
@@ -80,7 +85,8 @@ class DatasetSpec(Strict):
                                                "skipped (and counted in the report) or stop the build")
     extensions: list[str] = Field(default_factory=lambda: list(IMAGE_EXTENSIONS),
                                   description="imagefolder: file extensions read as images")
-    download: bool = False
+    download: bool = Field(default=False, description="cifar10/cifar100: download the archive when it is missing "
+                           "(the other datasets' files are put under `root:` by hand)")
     image_size: int | None = Field(default=None, ge=4, le=1024, description="resize to N×N (default: native size; "
                                    "required for imagefolder)")
     channels: Literal[1, 3] | None = Field(default=None, description="1 = grayscale, 3 = RGB (default: native)")
@@ -94,6 +100,9 @@ class DatasetSpec(Strict):
     @model_validator(mode="after")
     def _imagefolder(self) -> "DatasetSpec":
         """Root, split and class options that fit the dataset kind together."""
+        if self.download and self.name in ("mnist", "fashion_mnist", "svhn", "stl10"):
+            raise ValueError(f"`download` applies to cifar10 and cifar100 only: put the {self.name} files under "
+                             "`root:` yourself (the build says where when they are missing), or smoke-build without them")
         if self.name != "imagefolder":
             for key in ("train_root", "test_root", "split", "classes"):
                 if getattr(self, key) is not None:
@@ -164,7 +173,8 @@ Freeze = Union[Literal["none", "backbone"], FreezeLast, FreezeModules]
 
 
 class ModelSpec(Strict):
-    """A model: custom `layers`, `extends: OTHER` plus variant overrides, or a `torchvision:`/`timm:` network."""
+    """A model: custom `layers`, `extends: OTHER` plus variant overrides, a `torchvision:`/`timm:` network, or a
+    class of your own in a Python file (`module: FILE.py:CLASS` with keyword `args`)."""
 
     description: str | None = None
     label: str | None = Field(default=None, max_length=60, description="short name in results tables, e.g. ResNet-34")
@@ -172,6 +182,10 @@ class ModelSpec(Strict):
     extends: str | None = Field(default=None, description="derive from another model and override parts of it")
     torchvision: str | None = Field(default=None, description="a torchvision classification model, e.g. resnet18")
     timm: str | None = Field(default=None, description="a timm model, e.g. inception_resnet_v2 (pip install timm)")
+    module: str | None = Field(default=None, description="an nn.Module class of your own: PATH.py:CLASS, the path "
+                               "relative to the manifest; building (never validating) the manifest runs that file's code")
+    args: dict[str, JsonValue] | None = Field(default=None, description="module: keyword arguments of the class "
+                                        "(num_classes and in_channels are passed when its signature takes them)")
     blocks: int | None = Field(default=None, ge=1, le=64, description="keep the first N conv blocks (or repeat the last)")
     drop_blocks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="remove conv blocks (1-based)")
     channels: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] | None = Field(default=None, description="out channels of each conv")
@@ -195,18 +209,38 @@ class ModelSpec(Strict):
         Field(default=None, min_length=1, description="mobilenet_v2: the (t, c, n, s) rows of its inverted residuals")
     width_mult: float | None = Field(default=None, gt=0, le=8, description="mobilenet_v2: channel width multiplier")
 
+    @field_validator("module")
+    @classmethod
+    def _module(cls, v: str | None) -> str | None:
+        """PATH.py:CLASS with a relative path and a Python class name."""
+        if v is None:
+            return v
+        path, _, name = v.rpartition(":")
+        if not path.endswith(".py") or not name.isidentifier():
+            raise ValueError("module is FILE.py:CLASS, e.g. nets/resnet.py:ResNet")
+        if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":") or "\0" in path:
+            raise ValueError(f"the module path {path!r} must be relative to the manifest's folder")
+        return v
+
     @model_validator(mode="after")
     def _one_source(self) -> "ModelSpec":
         """Exactly one source, and only the options that apply to it."""
-        sources = [k for k in ("layers", "extends", "torchvision", "timm") if getattr(self, k) is not None]
+        sources = [k for k in ("layers", "extends", "torchvision", "timm", "module") if getattr(self, k) is not None]
         if len(sources) != 1:
             raise ValueError("a model needs exactly one of `layers` (its own), `extends` (a variant of another), "
-                             "`torchvision: NAME` or `timm: NAME`" + (f"; found {', '.join(sources)}" if sources else ""))
+                             "`torchvision: NAME`, `timm: NAME` or `module: FILE.py:CLASS`"
+                             + (f"; found {', '.join(sources)}" if sources else ""))
         network = sources[0] in ("torchvision", "timm")
-        wrong = [k for k in (VARIANT_KEYS if network else SOURCE_KEYS) if getattr(self, k) is not None]
+        keys = VARIANT_KEYS if network else SOURCE_KEYS if sources[0] != "module" else VARIANT_KEYS + SOURCE_KEYS
+        wrong = [k for k in keys if getattr(self, k) is not None]
         if wrong:
-            what = "layer-language variants (`extends`)" if network else "torchvision and timm models"
+            what = "layer-language variants (`extends`)" if wrong[0] in VARIANT_KEYS else "torchvision and timm models"
             raise ValueError(f"`{wrong[0]}` applies to {what} only")
+        if self.args is not None and self.module is None:
+            raise ValueError("`args` applies to `module:` models only")
+        given = [k for k in ("num_classes", "in_channels") if k in (self.args or {})]
+        if given:
+            raise ValueError(f"`args` may not set {given[0]}: reportgen passes the dataset's own")
         if (self.inverted_residual or self.width_mult) and self.torchvision != "mobilenet_v2":
             raise ValueError("`inverted_residual` and `width_mult` apply to `torchvision: mobilenet_v2` only")
         if self.inverted_residual and self.weights == "imagenet":
@@ -215,8 +249,13 @@ class ModelSpec(Strict):
 
     @property
     def source(self) -> str:
-        """custom, torchvision or timm."""
-        return "torchvision" if self.torchvision else "timm" if self.timm else "custom"
+        """custom, torchvision, timm or module."""
+        return "torchvision" if self.torchvision else "timm" if self.timm else "module" if self.module else "custom"
+
+    def module_parts(self) -> tuple[str, str]:
+        """(file path relative to the manifest, class name) of a `module:` model."""
+        path, _, cls = (self.module or "").rpartition(":")
+        return path, cls
 
     def overrides(self) -> dict:
         """The variant overrides that are set, in the order they apply."""
@@ -224,12 +263,6 @@ class ModelSpec(Strict):
 
 
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"]
-LOSS_ALIASES = {
-    "cross_entropy": "cross_entropy",
-    "sparse_categorical_crossentropy": "cross_entropy",
-    "categorical_crossentropy": "cross_entropy",
-    "nll": "cross_entropy",
-}
 
 
 class OptimizerSpec(Strict):
@@ -240,16 +273,6 @@ class OptimizerSpec(Strict):
     weight_decay: float = Field(default=0.0, ge=0)
     betas: tuple[float, float] | None = None
     eps: float | None = Field(default=None, gt=0)
-
-
-class ScheduleSpec(Strict):
-    """Learning-rate schedule: step (every step_size epochs × gamma), cosine (to eta_min), one_cycle (per batch)."""
-
-    name: Literal["step", "cosine", "one_cycle"]
-    step_size: int = Field(default=10, ge=1)
-    gamma: float = Field(default=0.1, gt=0)
-    eta_min: float = Field(default=0.0, ge=0)
-    max_lr: float | None = Field(default=None, gt=0, description="one_cycle peak (default: the optimizer's lr)")
 
 
 class EarlyStoppingSpec(Strict):
@@ -298,11 +321,22 @@ class TrainSpec(Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec | None = None
     early_stopping: EarlyStoppingSpec | None = None
-    loss: str = "cross_entropy"
+    loss: str = Field(default="cross_entropy", description="cross_entropy, or focal: -α_t (1 - p_t)^γ log p_t")
     label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    class_weights: Union[Literal["balanced"], list[Annotated[float, Field(gt=0)]]] | None = Field(
+        default=None, description="balanced: n / (classes × count of the class) over the training split; or one "
+        "weight per class, in the dataset's class order (focal loss: its α_t)")
+    focal_gamma: float = Field(default=2.0, ge=0, le=10, description="focal loss: the focusing exponent γ (0 is "
+                               "cross-entropy)")
+    grad_clip: GradClipSpec | None = Field(default=None, description="{max_norm: 1.0} or {value: 0.5}")
+    checkpoint: Literal["last", "best"] = Field(
+        default="last", description="which weights are tested, measured and kept: the last epoch's, or best: those of "
+        "the epoch with the lowest validation loss (a diverged run keeps its last finite weights)")
     epochs: int = Field(default=10, ge=1, le=10_000)
     batch_size: int = Field(default=64, ge=1)
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    repeats: int = Field(default=1, ge=1, le=100, description="train each setting with this many seeds (the first "
+                         "is `seed`, the others derived from it); tables then show mean ± std over the seeds")
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
@@ -324,6 +358,13 @@ class TrainSpec(Strict):
         if v not in LOSS_ALIASES:
             raise ValueError(f"unknown loss {v!r}; use one of {', '.join(LOSS_ALIASES)}")
         return LOSS_ALIASES[v]
+
+    @model_validator(mode="after")
+    def _focal(self) -> "TrainSpec":
+        """Label smoothing is a cross-entropy option."""
+        if self.loss == "focal" and self.label_smoothing:
+            raise ValueError("label_smoothing applies to the cross_entropy loss only, not to focal")
+        return self
 
 
 class Experiment(Strict):

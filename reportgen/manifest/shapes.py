@@ -6,6 +6,8 @@ from math import prod
 from typing import TYPE_CHECKING
 
 from reportgen.errors import Problem
+from reportgen.manifest.layers import BLOCKS, RESERVED_NAMES
+from reportgen.manifest.static import module_problems
 
 if TYPE_CHECKING:
     from reportgen.manifest.loaded import LoadedManifest
@@ -13,15 +15,19 @@ if TYPE_CHECKING:
 
 Shape = tuple[int, ...]  # (C, H, W) or (N,), without the batch dimension
 SHORT_NAMES = {"conv": "conv", "batchnorm": "bn", "maxpool": "pool", "avgpool": "avgpool", "linear": "fc",
-               "dropout": "dropout", "flatten": "flatten", "global_avgpool": "gap"}
+               "dropout": "dropout", "flatten": "flatten", "global_avgpool": "gap", "residual": "res",
+               "branches": "branch"}
+NO_OPTIONS = {"negative_slope": None, "alpha": None, "name": None}  # a residual's activation after the sum
 
 
 class LayerError(ValueError):
-    """A layer that cannot follow the previous one (shape mismatch, too-large kernel, …)."""
+    """A layer that cannot follow the previous one (shape mismatch, too-large kernel, …); `sub` is the key path
+    inside the item at `index` when the layer is inside a residual or branches block."""
 
-    def __init__(self, index: int, message: str):
+    def __init__(self, index: int, message: str, sub: tuple = ()):
         super().__init__(message)
         self.index = index
+        self.sub = tuple(sub)
 
 
 def _conv(shape: Shape, opts: dict) -> Shape:
@@ -84,8 +90,12 @@ def layer_name(kind: str, opts: dict, counts: dict[str, int], taken) -> str:
     short = SHORT_NAMES.get(kind, kind)
     counts[short] = counts.get(short, 0) + 1
     name = opts.get("name") or f"{short}{counts[short]}"
+    if name in RESERVED_NAMES or name.startswith("_"):
+        raise ValueError(f"layer name {name!r} clashes with an attribute of PyTorch's nn.Module (as does every name "
+                         "starting with _); choose another name")
     if name in taken:
-        raise ValueError(f"duplicate layer name {name!r}")
+        what = taken[name] if isinstance(taken, dict) and isinstance(taken[name], str) else None
+        raise ValueError(f"layer name {name!r} is taken by {what}" if what else f"duplicate layer name {name!r}")
     return name
 
 
@@ -97,29 +107,113 @@ def check_ends_in_classes(layers: list, shape: Shape, num_classes: int) -> None:
                          "finish with `linear: classes`")
 
 
-def named_shapes(layers: list[tuple[str, dict]], input_shape: Shape, num_classes: int) -> list[tuple[str, Shape]]:
-    """(module name, output shape) per layer, as build_model names and probes them; LayerError as it raises."""
-    out: list[tuple[str, Shape]] = []
+class Arithmetic:
+    """What walk_layers does with each layer when only the shapes are wanted: nothing is built."""
+
+    errors: tuple = (ValueError,)
+
+    def leaf(self, kind: str, opts: dict, shape: Shape, num_classes: int) -> tuple[None, Shape]:
+        return None, output_shape(kind, opts, shape, num_classes)
+
+    def block(self, kind: str, name: str, parts: list, post) -> None:
+        return None
+
+
+def walk_layers(layers: list[tuple[str, dict]], shape: Shape, num_classes: int, make=Arithmetic(),
+                reserved: dict | None = None) -> tuple[list[tuple[str, object, Shape]], Shape, dict]:
+    """(name, what `make` built, output shape) per item, the list's output shape and its names; LayerError at the
+    first item that cannot follow (inside a block: at the block, with `sub` leading to the layer)."""
+    out: list[tuple[str, object, Shape]] = []
     counts: dict[str, int] = {}
-    names: set[str] = set()
-    shape: Shape = tuple(input_shape)
+    names: dict[str, object] = dict(reserved or {})
+    shape = tuple(shape)
     for i, (kind, opts) in enumerate(layers):
         try:
             name = layer_name(kind, opts, counts, names)
         except ValueError as exc:
             raise LayerError(i, str(exc)) from None
-        try:
-            new = output_shape(kind, opts, shape, num_classes)
-        except ValueError as exc:
-            raise LayerError(i, f"{kind} cannot take an input of shape {list(shape)}: "
-                                f"{str(exc).strip().splitlines()[0][:200]}") from None
-        if prod(new) == 0:
-            raise LayerError(i, f"{kind} turns {list(shape)} into an empty output {list(new)}")
-        shape = new
-        names.add(name)
-        out.append((name, shape))
+        if kind in BLOCKS:
+            built, new = _block(kind, opts, name, i, shape, num_classes, make)
+        else:
+            try:
+                built, new = make.leaf(kind, opts, shape, num_classes)
+            except make.errors as exc:
+                raise LayerError(i, f"{kind} cannot take an input of shape {list(shape)}: "
+                                    f"{str(exc).strip().splitlines()[0][:200]}") from None
+            if prod(new) == 0:
+                raise LayerError(i, f"{kind} turns {list(shape)} into an empty output {list(new)}")
+        shape = tuple(new)
+        names[name] = built
+        out.append((name, built, shape))
+    return out, shape, names
+
+
+def _inner(layers: list, shape: Shape, num_classes: int, make, index: int, sub: tuple, where: str,
+           reserved: dict | None = None):
+    """walk_layers over a block's layer list, its errors moved to the block's item with the path inside it."""
+    try:
+        return walk_layers(layers, shape, num_classes, make, reserved)
+    except LayerError as exc:
+        raise LayerError(index, f"in {where}: {exc}", sub + (exc.index,) + exc.sub) from None
+
+
+def _shortcut_hint(shape: Shape, body: Shape) -> str:
+    """A shortcut that would map `shape` to `body`: a strided 1×1 conv, when one does."""
+    if len(shape) != 3 or len(body) != 3:
+        return ""
+    stride = max(1, -(-shape[1] // body[1]))
+    if ((shape[1] - 1) // stride + 1, (shape[2] - 1) // stride + 1) != tuple(body[1:]):
+        return ""
+    return (f"; e.g. `shortcut: [{{conv: {{out: {body[0]}, kernel: 1, stride: {stride}, bias: false}}}}, batchnorm]` "
+            f"maps {list(shape)} to {list(body)}")
+
+
+def _block(kind: str, opts: dict, name: str, index: int, shape: Shape, num_classes: int, make):
+    """A residual or branches block: its inner lists walked, their shapes checked against each other."""
+    if kind == "residual":
+        body, out, names = _inner(opts["layers"], shape, num_classes, make, index, ("residual", "layers"), name,
+                                  {"shortcut": "the block's shortcut"})
+        short = None
+        if opts["shortcut"]:
+            short, end, _ = _inner(opts["shortcut"], shape, num_classes, make, index, ("residual", "shortcut"),
+                                   f"the shortcut of {name}")
+            if end != out:
+                raise LayerError(index, f"residual block {name}: its shortcut gives {list(end)} but its layers give "
+                                        f"{list(out)}; the two are added, so their shapes must be equal"
+                                 + _shortcut_hint(shape, out), ("residual", "shortcut"))
+        elif out != shape:
+            raise LayerError(index, f"residual block {name}: its layers turn {list(shape)} into {list(out)}, but "
+                                    f"without a `shortcut:` the input {list(shape)} itself is added to them, so the "
+                                    "shapes must be equal" + _shortcut_hint(shape, out), ("residual",))
+        post = None
+        if opts["activation"]:
+            act = _post_name(opts["activation"], names)
+            post = (act, make.leaf(opts["activation"], NO_OPTIONS, out, num_classes)[0])
+        return make.block(kind, name, [body, short], post), out
+    paths = [_inner(path, shape, num_classes, make, index, ("branches", "paths", j), f"path {j + 1} of {name}")
+             for j, path in enumerate(opts["paths"])]
+    first = paths[0][1]
+    for j, (_, end, _) in enumerate(paths[1:], 2):
+        if len(end) != len(first) or end[1:] != first[1:]:
+            raise LayerError(index, f"branches block {name}: path {j} gives {list(end)} but path 1 gives "
+                                    f"{list(first)}; the paths are concatenated on channels, so every other size "
+                                    "must be equal", ("branches", "paths", j - 1))
+    return make.block(kind, name, [p[0] for p in paths], None), (sum(p[1][0] for p in paths), *first[1:])
+
+
+def _post_name(kind: str, names: dict) -> str:
+    """The name of a residual's activation after the sum: its kind with the first number the body left free."""
+    n = 1
+    while f"{kind}{n}" in names:
+        n += 1
+    return f"{kind}{n}"
+
+
+def named_shapes(layers: list[tuple[str, dict]], input_shape: Shape, num_classes: int) -> list[tuple[str, Shape]]:
+    """(module name, output shape) per layer, as build_model names and probes them; LayerError as it raises."""
+    out, shape, _ = walk_layers(layers, input_shape, num_classes)
     check_ends_in_classes(layers, shape, num_classes)
-    return out
+    return [(name, s) for name, _, s in out]
 
 
 def layer_shapes(layers: list[tuple[str, dict]], input_shape: Shape, num_classes: int) -> list[Shape]:
@@ -137,11 +231,25 @@ def model_context(loaded: LoadedManifest, name: str) -> tuple[DatasetSpec, Model
     return loaded.manifest.dataset, spec if spec is not None and spec.source != "custom" else None
 
 
+def _written(loaded: LoadedManifest, path: tuple) -> tuple:
+    """A key path as the YAML has it: keys a shorthand leaves out (`residual: [...]` has no `layers:`) dropped."""
+    node, out = loaded.located.data, ()
+    for seg in path:
+        if isinstance(node, dict) and seg in node:
+            node = node[seg]
+        elif isinstance(node, list) and isinstance(seg, int) and seg < len(node):
+            node = node[seg]
+        else:
+            continue
+        out += (seg,)
+    return out
+
+
 def layer_problem(loaded: LoadedManifest, name: str, exc: LayerError) -> Problem:
     """A LayerError located at the layer of a model, the model of a variant, or the sweep of a swept variant."""
     spec = loaded.manifest.models.get(name)
     if spec is not None and spec.layers is not None:
-        return loaded.problem(("models", name, "layers", exc.index), str(exc))
+        return loaded.problem(_written(loaded, ("models", name, "layers", exc.index, *exc.sub)), str(exc))
     layers = loaded.layers_of(name)
     what = f"layer {exc.index + 1} ({layers[exc.index][0]}) of the variant {name}: {exc}"
     if spec is not None:
@@ -158,15 +266,19 @@ def _model_names(loaded: LoadedManifest) -> list[str]:
 
 def network_models(loaded: LoadedManifest) -> list[str]:
     """The model names whose runs use a torchvision/timm network: check_shapes leaves them to torch."""
-    return [name for name in _model_names(loaded) if model_context(loaded, name)[1] is not None]
+    return [name for name in _model_names(loaded)
+            if (network := model_context(loaded, name)[1]) is not None and network.source != "module"]
 
 
 def check_shapes(loaded: LoadedManifest) -> list[Problem]:
-    """Shape mistakes of every layer-language model and swept variant, located as check_models locates them."""
+    """Shape mistakes of every layer-language model and swept variant, located as check_models locates them; a
+    `module:` model's file is read (never imported) to check that it defines its class."""
     problems: list[Problem] = []
     for name in _model_names(loaded):
         dataset, network = model_context(loaded, name)
         if network is not None:
+            if network.source == "module":
+                problems.extend(p for p in module_problems(loaded, name.split("@", 1)[0]) if p not in problems)
             continue
         try:
             named_shapes(loaded.layers_of(name), dataset.input_shape(), dataset.num_classes())

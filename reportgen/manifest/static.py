@@ -1,7 +1,9 @@
-"""What can be known before training: the names prose may use, the prose texts, their images, unused prose files."""
+"""What can be known before training: the names prose may use, the prose texts, their images, unused prose files,
+and whether a `module:` model's file defines its class (read, never imported)."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import os
 import re
@@ -12,10 +14,12 @@ from urllib.parse import unquote
 
 from reportgen.errors import Problem
 from reportgen.manifest.files import MAX_PROSE_BYTES, check_file
+from reportgen.manifest.suggest import did_you_mean
 from reportgen.manifest.sweeps import label, show
 from reportgen.manifest.yamlsource import Located
 
 MAX_NAMED_RUNS = 10_000
+MAX_MODULE_BYTES = 4 * 1024 * 1024
 IMAGE = re.compile(r"!\[(?:[^\]\n]|\](?!\())*\]\(\s*<?([^)\s>]*)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
 CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|`[^`\n]+`", re.MULTILINE | re.DOTALL)
 EMBEDDED = (".png", ".jpg", ".jpeg", ".gif", ".webp")
@@ -196,3 +200,53 @@ def mixed_datasets(loaded) -> list[Problem]:
             warnings.append(loaded.problem(("sections", i, "comparison"), f"the compared runs are on different "
                                            f"datasets ({shown}); their accuracies do not compare"))
     return warnings
+
+
+def _top_level_names(tree: ast.Module) -> tuple[list[str], set[str]]:
+    """(the classes a module defines at top level, every name it binds there: classes, assignments, imports)."""
+    classes, bound = [], set()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            classes.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                bound.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return classes, bound | set(classes)
+
+
+def module_problems(loaded, name: str) -> list[Problem]:
+    """A `module:` model's file exists in readable Python and defines its class at top level (parsed, not run)."""
+    spec = loaded.manifest.models[name]
+    path, cls = spec.module_parts()
+    where = ("models", name, "module")
+    target = loaded.base_dir / path
+    if not target.is_file():
+        return [loaded.problem(where, f"module file not found: {path} (paths are relative to the manifest's folder)")]
+    if target.stat().st_size > MAX_MODULE_BYTES:
+        return [loaded.problem(where, f"{path} is larger than {MAX_MODULE_BYTES // 2**20} MB; is it Python source?")]
+    try:
+        tree = ast.parse(target.read_bytes(), filename=path)
+    except SyntaxError as exc:
+        return [loaded.problem(where, f"{path} is not valid Python: line {exc.lineno}: {exc.msg}")]
+    except ValueError as exc:  # null bytes, undecodable source
+        return [loaded.problem(where, f"{path} is not Python source ({exc})")]
+    classes, bound = _top_level_names(tree)
+    if cls not in bound:
+        listed = f"; it defines {', '.join(classes)}" if classes else "; it defines no class at top level"
+        return [loaded.problem(where, f"{path} defines no top-level class {cls!r}" + did_you_mean(cls, classes, "")
+                               + listed)]
+    return []
+
+
+def module_notes(loaded) -> list[Problem]:
+    """One note per `module:` model: building the manifest runs that file's code."""
+    notes = []
+    for name, spec in loaded.manifest.models.items():
+        if spec.source == "module":
+            path, cls = spec.module_parts()
+            notes.append(loaded.problem(("models", name, "module"), (
+                f"building this manifest imports {path} and runs its code (class {cls}), with your permissions; "
+                "validate, render, check and diff never do. Build it only if you trust that file")))
+    return notes

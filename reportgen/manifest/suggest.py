@@ -23,6 +23,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "globalaveragepooling2d": ("global_avgpool",), "relu_layer": ("relu",), "input_shape": ("image_size",),
     "img_size": ("image_size",), "augmentation": ("augment",), "data_augmentation": ("augment",),
     "smoothing": ("label_smoothing",), "patience": ("early_stopping.patience",), "size": ("image_size",),
+    "reducelronplateau": ("plateau",), "reduce_lr_on_plateau": ("plateau",), "steplr": ("step",),
+    "cosineannealinglr": ("cosine",), "onecyclelr": ("one_cycle",),
+    "clipnorm": ("grad_clip.max_norm",), "global_clipnorm": ("grad_clip.max_norm",),
+    "clip_grad_norm": ("grad_clip.max_norm",), "max_grad_norm": ("grad_clip.max_norm",),
+    "clipvalue": ("grad_clip.value",), "clip_grad_value": ("grad_clip.value",), "gradient_clipping": ("grad_clip",),
+    "class_weight": ("class_weights",), "focal_alpha": ("class_weights",), "restore_best_weights": ("checkpoint",),
+    "save_best_only": ("checkpoint",), "min_delta": ("threshold",),
 }
 # keys that have no place where they were written, with what to do instead
 ADVICE = {"activation": "a layer takes no activation option; add an activation layer after it, e.g. `- relu`",

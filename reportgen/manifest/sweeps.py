@@ -99,6 +99,13 @@ def expand(loaded, model_layers: dict[str, list[Layer]], problems: list[Problem]
                     f"run {run_id}: reflect padding of {crop.padding} px needs images larger than that (these are "
                     f"{size}×{size}); use a smaller padding or mode: zeros")))
                 continue
+            wanted, classes = spec.class_weights, loaded.datasets[exp.id].num_classes()
+            if isinstance(wanted, list) and classes and len(wanted) != classes:
+                declared = ("experiments", i, "train") if "class_weights" in exp.train else ("train",)
+                problems.append(loaded.problem(declared + ("class_weights",), (
+                    f"run {run_id}: class_weights lists {len(wanted)} weights, but the dataset has {classes} "
+                    f"classes: give one weight per class, in the dataset's class order")))
+                continue
             model_name, layers = exp.model, model_layers.get(exp.model)
             spec_m = m.models.get(exp.model)
             try:

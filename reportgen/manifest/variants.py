@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from reportgen.manifest.layers import ACTIVATIONS, normalize
+from reportgen.manifest.layers import blocked_override, normalize, replace_activations, walk
 
 Layer = tuple[str, dict]  # (kind, options) as layers.normalize returns it
 POOLS = ("maxpool", "avgpool")
@@ -44,6 +44,8 @@ def _set_each(layers: list[Layer], kinds: tuple, key: str, field: str, values, w
 def apply(layers: list[Layer], overrides: dict) -> list[Layer]:
     """A new layer list with the overrides applied; raise VariantError if one does not fit."""
     layers = copy.deepcopy(layers)
+    if blocked := blocked_override(layers, overrides):
+        raise VariantError(*blocked)
     if "drop_blocks" in overrides or "blocks" in overrides:
         pre, blocks, head = split_blocks(layers)
         drop = set(overrides.get("drop_blocks") or [])
@@ -75,11 +77,9 @@ def apply(layers: list[Layer], overrides: dict) -> list[Layer]:
         hidden = [(k, o) for k, o in layers if k == "linear" and o["out"] != "classes"]
         _set_each(hidden, ("linear",), "dense", "out", list(overrides["dense"]), "hidden dense layers")
     if "dropout" in overrides:
-        _set_each(layers, ("dropout",), "dropout", "p", overrides["dropout"], "dropout layers")
+        _set_each(list(walk(layers)), ("dropout",), "dropout", "p", overrides["dropout"], "dropout layers")
     if "activation" in overrides:
-        new = overrides["activation"]
-        layers = [(new, {"negative_slope": None, "alpha": None, "name": None}) if k in ACTIVATIONS else (k, o)
-                  for k, o in layers]
+        layers = replace_activations(layers, overrides["activation"])
     return layers
 
 

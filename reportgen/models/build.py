@@ -9,9 +9,12 @@ from torch import nn
 
 from reportgen.errors import ManifestError, Problem, UserError
 from reportgen.manifest.loaded import LoadedManifest
-from reportgen.manifest.shapes import LayerError, check_ends_in_classes, layer_name
+from reportgen.manifest.digest import module_file_sha256
+from reportgen.manifest.layers import BLOCKS
+from reportgen.manifest.shapes import NO_OPTIONS, LayerError, check_ends_in_classes, walk_layers
 from reportgen.manifest.shapes import layer_problem as _located, model_context as _context
-from reportgen.models.layers import GlobalAvgPool, activation_module
+from reportgen.models.layers import Branches, GlobalAvgPool, Residual, activation_module
+from reportgen.models.user_module import build_module_model
 
 
 def _module(kind: str, opts: dict, shape: tuple, num_classes: int) -> nn.Module:
@@ -46,29 +49,33 @@ def _module(kind: str, opts: dict, shape: tuple, num_classes: int) -> nn.Module:
     return activation_module(kind, opts)
 
 
+class _Torch:
+    """What walk_layers does with each layer when building: the module, its output shape probed with zeros."""
+
+    errors = (ValueError, RuntimeError, TypeError, OverflowError)
+
+    def leaf(self, kind: str, opts: dict, shape: tuple, num_classes: int) -> tuple[nn.Module, tuple]:
+        module = _module(kind, opts, shape, num_classes)
+        with torch.no_grad():
+            out = module.eval()(torch.zeros(1, *shape))
+        return module.train(), tuple(out.shape[1:])
+
+    def block(self, kind: str, name: str, parts: list, post) -> nn.Module:
+        if kind == "residual":
+            body, shortcut = parts
+            return Residual([(n, m) for n, m, _ in body], _sequential(shortcut) if shortcut else None, post)
+        return Branches([_sequential(path) for path in parts])
+
+
+def _sequential(parts: list) -> nn.Sequential:
+    return nn.Sequential(OrderedDict((name, module) for name, module, _ in parts))
+
+
 def build_model(layers: list[tuple[str, dict]], input_shape: tuple[int, int, int], num_classes: int) -> nn.Sequential:
     """Instantiate a model from normalised layers; raise LayerError naming the first layer that cannot be built."""
-    modules: "OrderedDict[str, nn.Module]" = OrderedDict()
-    counts: dict[str, int] = {}
-    shape: tuple = tuple(input_shape)
-    probe = torch.zeros(1, *shape)
-    for i, (kind, opts) in enumerate(layers):
-        try:
-            name = layer_name(kind, opts, counts, modules)
-        except ValueError as exc:
-            raise LayerError(i, str(exc)) from None
-        try:
-            module = _module(kind, opts, shape, num_classes)
-            with torch.no_grad():
-                probe = module.eval()(probe)
-        except (ValueError, RuntimeError, TypeError, OverflowError) as exc:
-            raise LayerError(i, f"{kind} cannot take an input of shape {list(shape)}: {_short(exc)}") from None
-        if probe.numel() == 0 or 0 in probe.shape:
-            raise LayerError(i, f"{kind} turns {list(shape)} into an empty output {list(probe.shape[1:])}")
-        shape = tuple(probe.shape[1:])
-        modules[name] = module.train()
+    parts, shape, _ = walk_layers(layers, input_shape, num_classes, _Torch())
     check_ends_in_classes(layers, shape, num_classes)
-    return nn.Sequential(modules)
+    return _sequential(parts)
 
 
 def _short(exc: Exception) -> str:
@@ -78,15 +85,19 @@ def _short(exc: Exception) -> str:
 def input_shape_of(dataset, network) -> tuple[int, int, int]:
     """What the model sees: the dataset's shape, or 3 channels at the network's input size."""
     c, s, _ = dataset.input_shape()
-    if network is None:
+    if network is None or network.source == "module":
         return c, s, s
     size = network.input_size or s
     return 3, size, size
 
 
-def build_manifest_model(loaded: LoadedManifest, name: str, dataset=None) -> nn.Sequential:
-    """Build a manifest's layer-language model (or a swept variant); shape errors become located manifest errors."""
-    ds = dataset or _context(loaded, name)[0]
+def build_manifest_model(loaded: LoadedManifest, name: str, dataset=None) -> nn.Module:
+    """Build a manifest's layer-language model (or a swept variant) or `module:` model; its mistakes become
+    located manifest errors."""
+    ds, network = _context(loaded, name)
+    ds = dataset or ds
+    if network is not None and network.source == "module":
+        return build_module_model(loaded, name, ds)
     try:
         return build_model(loaded.layers_of(name), ds.input_shape(), ds.num_classes())
     except LayerError as exc:
@@ -99,10 +110,19 @@ def build_named(loaded: LoadedManifest, name: str, smoke: bool = False, weights:
     from reportgen.models.pretrained import build_network
 
     ds, network = _context(loaded, name)
-    if network is None:
-        return build_manifest_model(loaded, name, ds), {"source": "custom"}
+    if network is None or network.source == "module":
+        return build_manifest_model(loaded, name, ds), module_info(loaded, network, ds)
     spec = network if weights else network.model_copy(update={"weights": "none"})
     return build_network(spec, ds.num_classes(), allow_download=allow_download, smoke=smoke)
+
+
+def module_info(loaded: LoadedManifest, network, dataset) -> dict:
+    """Where a layer-language or `module:` model comes from, as the run records it (`weights`)."""
+    if network is None:
+        return {"source": "custom"}
+    path, cls = network.module_parts()
+    return {"source": "module", "name": cls, "file": path, "file_sha256": module_file_sha256(loaded.base_dir, network),
+            "weights": "none", "normalization": "dataset" if dataset.normalize else "none"}
 
 
 def _check_network(loaded: LoadedManifest, name: str) -> list[Problem]:
@@ -130,16 +150,18 @@ def check_networks(loaded: LoadedManifest, names: list[str]) -> list[Problem]:
 
 
 def check_models(loaded: LoadedManifest) -> list[Problem]:
-    """Build every model and swept variant once so shape mistakes surface before any training."""
+    """Build every model and swept variant once so shape mistakes surface before any training (a `module:` model's
+    file is imported here: building a manifest runs its modules' code)."""
     problems: list[Problem] = []
     for name in dict.fromkeys([*loaded.model_layers, *(r.model for r in loaded.runs)]):
-        if _context(loaded, name)[1] is not None:
+        network = _context(loaded, name)[1]
+        if network is not None and network.source != "module":
             problems.extend(p for p in check_networks(loaded, [name]) if p not in problems)
             continue
         try:
             build_manifest_model(loaded, name)
         except ManifestError as exc:
-            problems.extend(exc.problems)
+            problems.extend(p for p in exc.problems if p not in problems)
     return problems
 
 
@@ -162,28 +184,62 @@ def layer_config(kind: str, opts: dict) -> dict:
     return config
 
 
+def _block_config(kind: str, opts: dict) -> dict:
+    if kind == "residual":
+        return {"kind": "residual", "shortcut": "layers" if opts["shortcut"] else "identity",
+                "activation": opts["activation"]}
+    return {"kind": "branches", "paths": len(opts["paths"])}
+
+
+def layer_configs(module: nn.Module, layers: list, prefix: str = "") -> dict[str, dict]:
+    """Dotted module name → configuration, for every layer and block a layer list built into `module`."""
+    names = module._body if isinstance(module, Residual) else [n for n, _ in module.named_children()]
+    out: dict[str, dict] = {}
+    for name, (kind, opts) in zip(names, layers):
+        child, full = module.get_submodule(name), prefix + name
+        out[full] = _block_config(kind, opts) if kind in BLOCKS else layer_config(kind, opts)
+        if kind == "residual":
+            out |= layer_configs(child, opts["layers"], full + ".")
+            if opts["shortcut"]:
+                out[f"{full}.shortcut"] = {"kind": "shortcut"}
+                out |= layer_configs(child.shortcut, opts["shortcut"], full + ".shortcut.")
+            if opts["activation"]:
+                out[f"{full}.{child._post}"] = layer_config(opts["activation"], NO_OPTIONS)
+        elif kind == "branches":
+            for j, path in enumerate(opts["paths"], 1):
+                out[f"{full}.path{j}"] = {"kind": "path", "index": j}
+                out |= layer_configs(child.get_submodule(f"path{j}"), path, f"{full}.path{j}.")
+    return out
+
+
 def model_record(loaded: LoadedManifest, name: str) -> dict:
-    """The model's per-layer table (shapes, parameter arithmetic) plus each layer's configuration."""
-    from reportgen.models.params import summarize
+    """The model's per-layer table (shapes, parameter arithmetic, the modules holding them) plus each layer's
+    configuration."""
+    from reportgen.models.params import known_formula, summarize
 
     ds, network = _context(loaded, name)
-    if network is not None:
+    if network is not None and network.source != "module":
         return _network_record(loaded, name, ds, network)
     spec = loaded.manifest.models.get(name) or (loaded.manifest.models.get(name.split("@", 1)[0]) if "@" in name else None)
     model = build_manifest_model(loaded, name, ds)
-    summary = summarize(model, ds.input_shape())
-    configs = {}
-    for (module_name, _), (kind, opts) in zip(model.named_children(), loaded.layers_of(name)):
-        configs[module_name] = layer_config(kind, opts)
-    for row in summary["layers"]:
+    summary = summarize(model, ds.input_shape(), nested=True)
+    configs = layer_configs(model, loaded.layers_of(name)) if network is None else {}
+    for row in [*summary["layers"], *summary.get("groups", [])]:
         row["config"] = configs.get(row["name"], {})
+    for row in summary["layers"]:
+        if row["params"] and not known_formula(model.get_submodule(row["name"])):
+            row["formula_known"] = False  # the formula writes out the tensors' sizes
     base = name.split("[", 1)[0].split("@", 1)[0]
     # a swept variant is not what its base's description says (another activation, other widths): its name says it
     summary["description"] = spec.description if spec else None
     summary["label"] = spec.label if spec else None
     summary["extends"] = spec.extends if spec else (base if base != name.split("@", 1)[0] else None)
     summary["variant"] = spec.overrides() if spec else dict(next(r.model_overrides for r in loaded.runs if r.model == name))
-    summary["source"] = "custom"
+    summary["source"] = "custom" if network is None else "module"
+    if network is not None:
+        path, cls = network.module_parts()
+        summary.update({"module": path, "class": cls, "args": dict(network.args or {}),
+                        "module_sha256": module_file_sha256(loaded.base_dir, network)})
     summary["size_bytes"] = state_bytes(model)
     return summary
 

@@ -97,6 +97,12 @@ def _known_terms(m: nn.Module) -> tuple[set[str], Terms] | None:
     return None
 
 
+def known_formula(m: nn.Module) -> bool:
+    """Whether the module's parameters are written out by a formula of its kind (else by its tensors' sizes)."""
+    known = _known_terms(m)
+    return known is not None and known[0] == {n for n, _ in _own_params(m)}
+
+
 def _generic_terms(tensors: Sequence[torch.Tensor]) -> Terms:
     """Fallback: one product term per tensor, its shape written out (a scalar counts as 1)."""
     return [[int(s) for s in t.shape] or [1] for t in tensors]
@@ -148,8 +154,10 @@ def _probe_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
     return torch.zeros(1, *input_shape, dtype=dtype, device=ref.device if ref is not None else "cpu")
 
 
-def trace(model: nn.Module, input_shape: Sequence[int]) -> tuple[list[nn.Module], dict[nn.Module, list[int]]]:
-    """One eval-mode, no-grad forward pass; returns hooked modules in first-call order and their output shapes."""
+def trace(model: nn.Module, input_shape: Sequence[int], containers: bool = False
+          ) -> tuple[list[nn.Module], dict[nn.Module, list[int]]]:
+    """One eval-mode, no-grad forward pass; returns hooked modules in first-call order and their output shapes
+    (with `containers`, the output shapes of the modules that hold others too)."""
     order: dict[nn.Module, None] = {}  # insertion-ordered set
     shapes: dict[nn.Module, list[int]] = {}
 
@@ -160,8 +168,11 @@ def trace(model: nn.Module, input_shape: Sequence[int]) -> tuple[list[nn.Module]
         shapes.setdefault(m, _shape(out) or [])
 
     handles = []
-    for _, m in _targets(model):
+    targets = {m for _, m in _targets(model)}
+    for m in targets:
         handles += [m.register_forward_pre_hook(pre), m.register_forward_hook(post)]
+    if containers:
+        handles += [m.register_forward_hook(post) for m in model.modules() if m not in targets and m is not model]
     probe(model, input_shape, handles)
     return list(order), shapes
 
@@ -231,13 +242,17 @@ def _check_totals(rows: list[dict], total: int, buffers: int) -> None:
         raise AssertionError(f"rows hold {row_buffers:,} buffer values, the model holds {buffers:,}")
 
 
-def summarize(model: nn.Module, input_shape: Sequence[int]) -> dict:
-    """Per-layer table (execution order) and totals, PyTorch- and Keras-style, as plain JSON-able data."""
+def summarize(model: nn.Module, input_shape: Sequence[int], nested: bool = False) -> dict:
+    """Per-layer table (execution order) and totals, PyTorch- and Keras-style, as plain JSON-able data; `nested`
+    orders the rows module by module and adds `groups`, the modules that hold them (when there are any)."""
     shape = [int(s) for s in input_shape]
     if not shape or min(shape) < 1:
         raise ValueError(f"input_shape must be positive sizes without the batch dim, got {input_shape!r}")
-    order, shapes = trace(model, shape)
+    order, shapes = trace(model, shape, containers=nested)
     rows = build_rows(model, order, shapes)
+    groups: list[dict] = []
+    if nested:
+        rows, groups = nest(model, rows, shapes)
     total = int(sum(p.numel() for p in model.parameters()))
     trainable = int(sum(p.numel() for p in model.parameters() if p.requires_grad))
     buffers = int(_unique_numel(b for m in model.modules() for _, b in _own_buffers(m)))
@@ -245,6 +260,7 @@ def summarize(model: nn.Module, input_shape: Sequence[int]) -> dict:
     return {
         "input_shape": shape,
         "layers": rows,
+        **({"groups": groups} if groups else {}),
         "total_params": total,
         "trainable_params": trainable,
         "non_trainable_params": total - trainable,
@@ -252,6 +268,50 @@ def summarize(model: nn.Module, input_shape: Sequence[int]) -> dict:
         "keras_total_params": total + buffers,
         "keras_non_trainable_params": total - trainable + buffers,
     }
+
+
+def nest(model: nn.Module, rows: list[dict], shapes: dict[nn.Module, list[int]]) -> tuple[list[dict], list[dict]]:
+    """(rows in module order, groups): every module holding counted rows is a group over a contiguous range of
+    them (`start`, `end`), with its sum written out over its direct parts, outermost first."""
+    modules = dict(model.named_modules())
+    first: dict[str, int] = {}  # module name → its first row in call order
+    for i, row in enumerate(rows):
+        parts = row["name"].split(".") if row["name"] else []
+        for depth in range(len(parts) + 1):
+            first.setdefault(".".join(parts[:depth]), i)
+    children: dict[str, list[str]] = {}
+    for name in first:
+        if name:
+            children.setdefault(name.rpartition(".")[0], []).append(name)
+    own = {row["name"]: row for row in rows}
+    ordered: list[dict] = []
+    groups: list[dict] = []
+
+    def visit(name: str, depth: int) -> int:
+        """Append the rows under `name` (and its group); returns their parameter count."""
+        grouped = bool(name) and name in children
+        start, index = len(ordered), len(groups)
+        if grouped:
+            groups.append({})
+        terms = []
+        if name in own:
+            ordered.append(own[name])
+            terms.append(own[name]["params"])
+        for child in sorted(children.get(name, []), key=first.__getitem__):
+            terms.append(visit(child, depth + grouped))
+        total = sum(terms)
+        if grouped:
+            part = ordered[start:]
+            shown = [t for t in terms if t]
+            groups[index] = {
+                "name": name, "type": type(modules[name]).__name__, "output_shape": shapes.get(modules[name], []),
+                "params": int(total), "trainable": int(sum(r["trainable"] for r in part)),
+                "buffers": int(sum(r["buffers"] for r in part)), "depth": depth, "start": start, "end": len(ordered),
+                "formula": _checked([[t] for t in shown], total, f"block {name!r}") if len(shown) > 1 else ""}
+        return total
+
+    visit("", 0)
+    return ordered, groups
 
 
 def block_summary(model: nn.Module, input_shape: Sequence[int], blocks: list[str], head: str) -> dict:

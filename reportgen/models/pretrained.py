@@ -289,6 +289,8 @@ def build_network(spec: ModelSpec, num_classes: int, allow_download: bool = Fals
 
 def normalization(spec: ModelSpec, info: dict) -> str:
     """Which statistics standardise this network's inputs: 'weights', 'dataset' or 'none'."""
+    if spec.source == "module":  # as for layer-language models: the dataset's `normalize` decides
+        return info["normalization"]
     choice = spec.normalize or "auto"
     if choice == "auto":
         return "weights" if info.get("weights") == "imagenet" else "dataset"

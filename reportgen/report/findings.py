@@ -1,15 +1,18 @@
-"""Plain-English findings over run records: best and worst, divergence, chance level, over-fitting, efficiency."""
+"""Plain-English findings over run records that never call noise a result: the lead and how sure it is,\ndivergence, chance level, over-fitting, efficiency."""
 
 from __future__ import annotations
 
 import math
+import statistics
 
 from reportgen.report.formatting import DASH, dec, num, pct, sig
+from reportgen.report.significance import Winner, accuracy, lead_sentence, pairs_sentence, winner
 
 # the label a sweep gives a value (see sweeps.label) → where a plain run's config holds the same value
 CONFIG_PATHS = {"lr": ("optimizer", "lr"), "optimizer": ("optimizer", "name"), "momentum": ("optimizer", "momentum"),
                 "weight_decay": ("optimizer", "weight_decay"), "batch_size": ("batch_size",), "epochs": ("epochs",),
-                "label_smoothing": ("label_smoothing",), "seed": ("seed",)}
+                "label_smoothing": ("label_smoothing",), "seed": ("seed",), "repeats": ("repeats",), "loss": ("loss",),
+                "checkpoint": ("checkpoint",), "focal_gamma": ("focal_gamma",), "max_norm": ("grad_clip", "max_norm")}
 
 
 def with_defaults(rid: str, run: dict) -> dict:
@@ -111,13 +114,16 @@ def _names(runs: list[dict]) -> str:
     return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
 
 
-def best_and_worst(runs: list[dict]) -> str | None:
-    """The best and worst run by test accuracy and the margin between them (tied runs named together)."""
-    ranked = [r for r in runs if _acc(r) is not None]
+def best_and_worst(runs: list[dict], win: Winner | None = None) -> str | None:
+    """The best run and how sure its lead is (over seeds or by a paired test), else the best and worst run by
+    test accuracy and the margin between them (tied runs named together)."""
+    ranked = [r for r in runs if accuracy(r) is not None]
     if not ranked:
         return None
-    high, low = max(map(_acc, ranked)), min(map(_acc, ranked))
-    best, worst = [r for r in ranked if _acc(r) == high], [r for r in ranked if _acc(r) == low]
+    if win is not None and win.basis in ("seeds", "paired") and win.runner_up is not None:
+        return lead_sentence(win, {r["id"]: r for r in ranked})
+    high, low = max(map(accuracy, ranked)), min(map(accuracy, ranked))
+    best, worst = [r for r in ranked if accuracy(r) == high], [r for r in ranked if accuracy(r) == low]
     if len(ranked) == 1:
         return f"{best[0]['id']} has a test accuracy of {pct(high)}."
     if high == low:
@@ -138,57 +144,112 @@ def diverged(run: dict) -> str | None:
             f"{pct(_acc(run))}, is that of the last finite weights.")
 
 
+def seed_statuses(run: dict) -> list[str]:
+    """The status of each seed of a repeated run, or the run's one status."""
+    return [s.get("status") for s in run.get("repeats") or []] or [run.get("status")]
+
+
+def learned(run: dict) -> bool:
+    """Whether the run (every seed of it) completed: neither stalled, diverged nor failed."""
+    return all(status in (None, "completed") for status in seed_statuses(run))
+
+
 def stalled(runs: list[dict], classes: int | None) -> str | None:
-    """One sentence naming every run that stayed at chance level, with its test accuracy."""
-    flat = [r for r in runs if r.get("status") == "stalled"]
+    """One sentence naming every run that stayed at chance level (with every seed), with its test accuracy."""
+    flat = [r for r in runs if set(seed_statuses(r)) == {"stalled"}]
     if not flat:
         return None
     chance = f" ({pct(1 / classes, 0)} for {classes} classes)" if classes else ""
     if len(flat) == 1:
-        return f"{flat[0]['id']} stayed at chance level{chance}: its test accuracy is {pct(_acc(flat[0]))}."
-    listed = _names([{"id": f"{r['id']} ({pct(_acc(r))})"} for r in flat])
+        return f"{flat[0]['id']} stayed at chance level{chance}: its test accuracy is {pct(accuracy(flat[0]))}."
+    listed = _names([{"id": f"{r['id']} ({pct(accuracy(r))})"} for r in flat])
     return f"{len(flat)} runs stayed at chance level{chance}: {listed}."
 
 
-def overfitting_onset(epochs: list[dict]) -> int | None:
-    """The epoch after which validation loss never again reached its minimum while training loss kept falling."""
+def partly_stalled(run: dict) -> str | None:
+    """A sentence for a repeated run that stalled or diverged with some seeds and learned with others."""
+    seeds = run.get("repeats") or []
+    bad = [s for s in seeds if s.get("status") in ("stalled", "diverged")]
+    good = [s for s in seeds if s.get("status") == "completed"]
+    if not bad or not good:
+        return None
+    what = " or ".join(dict.fromkeys("stayed at chance level" if s["status"] == "stalled" else "diverged"
+                                     for s in bad))
+    shown = lambda group: ", ".join(pct((s.get("test") or {}).get("accuracy")) for s in group)  # noqa: E731
+    return (f"{run['id']} {what} with {len(bad)} of its {len(seeds)} seeds ({shown(bad)}) and learned with the "
+            f"other{'s' if len(good) > 1 else ''} ({shown(good)}): whether this setting trains depends on the seed.")
+
+
+PATIENCE = 3  # epochs after the lowest (smoothed) validation loss before a rise counts as over-fitting
+
+
+def _smoothed(values: list[float]) -> list[float]:
+    """A centred three-epoch moving average (two epochs at the ends)."""
+    return [sum(values[max(0, i - 1):i + 2]) / len(values[max(0, i - 1):i + 2]) for i in range(len(values))]
+
+
+def overfitting_evidence(epochs: list[dict]) -> dict | None:
+    """The numbers behind an over-fitting finding, or None: the smoothed validation loss bottoms out at least
+    PATIENCE epochs before the end and ends above that low by more than twice its epoch-to-epoch noise (the
+    spread of the raw losses around the smoothed curve since the low), while the training loss falls by 1 % or more."""
     rows = [e for e in epochs if _is_number(e.get("val_loss")) and _is_number(e.get("train_loss"))]
-    if len(rows) < 2:
+    if len(rows) < PATIENCE + 2:
         return None
-    low = min(e["val_loss"] for e in rows)
-    at = max(i for i, e in enumerate(rows) if e["val_loss"] == low)
-    if at == len(rows) - 1 or not rows[-1]["train_loss"] < rows[at]["train_loss"]:
+    val = [e["val_loss"] for e in rows]
+    smooth = _smoothed(val)
+    at = min(range(len(rows)), key=lambda i: (smooth[i], i))
+    if len(rows) - 1 - at < PATIENCE:
         return None
-    return rows[at]["epoch"]
+    noise = statistics.pstdev([v - m for v, m in zip(val[at:], smooth[at:])])
+    rise = smooth[-1] - smooth[at]
+    first, last = rows[at], rows[-1]
+    if rise <= 2 * noise or not last["train_loss"] < 0.99 * first["train_loss"]:
+        return None
+    return {"epoch": first["epoch"], "low": smooth[at], "end": smooth[-1], "last_epoch": last["epoch"],
+            "noise": noise, "train_from": first["train_loss"], "train_to": last["train_loss"]}
+
+
+def overfitting_onset(epochs: list[dict]) -> int | None:
+    """The epoch after which the run over-fits (see overfitting_evidence), or None."""
+    found = overfitting_evidence(epochs)
+    return found["epoch"] if found else None
 
 
 def overfitting(run: dict) -> str | None:
-    """A sentence naming the epoch from which a run over-fits, if it does."""
-    if run.get("status") == "diverged":
+    """A sentence naming the epoch from which a run that learned over-fits, with the numbers it rests on."""
+    if not learned(run):  # a stalled, diverged or failed run (or seed) learned nothing to over-fit
         return None
-    onset = overfitting_onset(run.get("epochs") or [])
-    if onset is None:
+    found = overfitting_evidence(run.get("epochs") or [])
+    if found is None:
         return None
-    by_epoch = {e["epoch"]: e for e in run["epochs"]}
-    first, last = by_epoch[onset], run["epochs"][-1]
-    return (f"Validation loss of {run['id']} stopped improving after epoch {onset} ({dec(first['val_loss'])}; "
-            f"{dec(last['val_loss'])} at epoch {last['epoch']}) while training loss kept falling "
-            f"({dec(first['train_loss'])} → {dec(last['train_loss'])}): over-fitting from epoch {onset + 1}.")
+    return (f"Validation loss of {run['id']} (smoothed over 3 epochs) was lowest at epoch {found['epoch']} "
+            f"({dec(found['low'])}) and rose to {dec(found['end'])} by epoch {found['last_epoch']}, more than twice "
+            f"its epoch-to-epoch noise ({sig(found['noise'], 2)}), while training loss fell from "
+            f"{dec(found['train_from'])} to {dec(found['train_to'])}: over-fitting from epoch {found['epoch'] + 1}.")
 
 
 def _millions(n: int) -> str:
     return dec(n / 1e6, 2) if n >= 10_000 else sig(n / 1e6, 2)
 
 
-def efficiency(run: dict, params: int | None) -> str | None:
-    """Test accuracy per million parameters of a completed run."""
-    acc = _acc(run)
-    if run.get("status") != "completed" or acc is None or not params:
+def efficiency(runs: list[dict], models: dict) -> str | None:
+    """Test accuracy per million parameters of the best completed run of each network size, when the runs
+    compare networks of different sizes (for one network the figure says nothing)."""
+    best: dict[int, dict] = {}
+    for r in runs:
+        params = (models.get(r.get("model")) or {}).get("total_params")
+        if learned(r) and accuracy(r) is not None and params:
+            if params not in best or accuracy(r) > accuracy(best[params]):
+                best[params] = r
+    if len(best) < 2:
         return None
-    per = acc * 100 / (params / 1e6)
-    shown = num(per) if per >= 1000 else dec(per, 1)
-    return (f"{run['id']}: {pct(acc)} test accuracy with {num(params)} parameters ({_millions(params)} M), "
-            f"{shown} % per million parameters.")
+    parts = []
+    for params, r in sorted(best.items()):
+        per = accuracy(r) * 100 / (params / 1e6)
+        shown = num(per) if per >= 1000 else dec(per, 1)
+        parts.append(f"{r['id']} ({r.get('model')}), {pct(accuracy(r))} with {num(params)} parameters "
+                     f"({_millions(params)} M), {shown} % per million")
+    return "Accuracy per million parameters, best run of each network size: " + "; ".join(parts) + "."
 
 
 def early_stopped(run: dict) -> str | None:
@@ -202,16 +263,18 @@ def early_stopped(run: dict) -> str | None:
     return f"{run['id']} stopped early at epoch {run['stopped_epoch']}{planned}{why}."
 
 
-def findings(runs: list[dict], models: dict) -> list[str]:
-    """Every finding for a set of runs (records as `with_defaults` returns them), in a fixed order."""
+def findings(runs: list[dict], models: dict, results: dict | None = None) -> list[str]:
+    """Every finding for a set of runs (records as `with_defaults` returns them), in a fixed order; with the
+    results, comparisons say how sure they are (seeds' confidence intervals, paired tests)."""
     classes = num_classes(runs)
-    params = {r["id"]: (models.get(r.get("model")) or {}).get("total_params") for r in runs}
-    out = [best_and_worst(runs)]
+    win = winner(runs, results or {})
+    out = [best_and_worst(runs, win), pairs_sentence(win)]
     out += [diverged(r) for r in runs]
     out += [f"{r['id']} failed ({r.get('error') or 'no reason recorded'}) and has no test results."
             for r in runs if r.get("status") == "failed"]
     out += [stalled(runs, classes)]
+    out += [partly_stalled(r) for r in runs]
     out += [early_stopped(r) for r in runs]
     out += [overfitting(r) for r in runs]
-    out += [efficiency(r, params[r["id"]]) for r in runs]
+    out += [efficiency(runs, models)]
     return [s for s in out if s]

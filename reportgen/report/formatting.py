@@ -60,4 +60,17 @@ def shape(dims) -> str:
     return " × ".join(str(d) for d in dims) if dims else DASH
 
 
-FILTERS = {"pct": pct, "num": num, "dec": dec, "sig": sig, "secs": secs, "shape": shape, "si": si}
+def pval(p) -> str:
+    """A p-value: '0.021', '< 0.001'."""
+    if _missing(p):
+        return DASH
+    return f"<{NBSP}0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def pts(x, digits: int = 2) -> str:
+    """A difference of two fractions in signed percentage points: 0.0133 → '+1.33'."""
+    return DASH if _missing(x) else f"{x * 100:+.{digits}f}"
+
+
+FILTERS = {"pct": pct, "num": num, "dec": dec, "sig": sig, "secs": secs, "shape": shape, "si": si, "pval": pval,
+           "pts": pts}

@@ -2,6 +2,7 @@
 
     @{RUN.accuracy}        a run's number, formatted (`@{RUN.accuracy:pct1}`, `@{MODEL.params}`, ...)
     @{best(EXPERIMENT).lr} the best run of an experiment (by test accuracy), and any of its numbers
+    @{RUN.accuracy.std}    over a repeated run's seeds: .mean .std .ci (low–high) .ci_low .ci_high .n
     @fig:LABEL  @tab:LABEL  @sec:LABEL    "Figure 7", "Table 3", "Section 4" (LABEL/2: a section's 2nd figure)
     [@KEY]                 a citation of report.references, numbered in order of first citation
     $x^2$  $$\\frac{a}{b}$$  math, drawn to SVG
@@ -93,7 +94,68 @@ def _runs_of(results: dict, name: str) -> list[dict]:
     return [runs[name]] if name in runs else [r for rid, r in runs.items() if (r.get("group") or rid) == name]
 
 
-def _value(expr: str, ctx: Context) -> tuple[str, str | None, str | None]:
+STATS = ("mean", "std", "ci", "ci_low", "ci_high", "n")  # over the seeds of a repeated run: @{RUN.accuracy.std}
+AGGREGATED = {"accuracy": "accuracy", "loss": "loss", "precision": "precision_weighted", "recall": "recall_weighted",
+              "f1": "f1_weighted", "time": "train_seconds", "final_train_loss": "train_loss",
+              "final_val_loss": "val_loss", "final_val_acc": "val_acc"}
+
+
+def _split_stat(body: str) -> tuple[str, str | None]:
+    """`RUN.accuracy.std` → ('RUN.accuracy', 'std'); anything else → (body, None)."""
+    head, _, last = body.rpartition(".")
+    if last in STATS and head.rpartition(".")[2] in AGGREGATED:
+        return head, last
+    return body, None
+
+
+def _aggregate_value(run: dict, base: tuple, field_: str, stat: str | None, fmt: str, default: str):
+    """(text, key, spec) of a seed statistic of a repeated run; ValueError for a run without repeats."""
+    metric = AGGREGATED[field_]
+    agg = (run.get("aggregate") or {}).get(metric) or {}
+    if (agg.get("n") or 0) < 2:
+        raise ValueError(f"{run.get('id')} has no repeats (set train.repeats ≥ 2): no .{stat} of {field_}")
+    fmt = fmt.strip() or ("num" if stat == "n" else default)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    key = ".".join(str(p) for p in (*base, "aggregate", metric))
+    if stat == "ci":
+        return [(FORMATS[fmt](agg[k]), f"{key}.{k}", _fmt_spec(fmt)) for k in ("ci_low", "ci_high")]
+    return FORMATS[fmt](agg[stat]), f"{key}.{stat}", _fmt_spec(fmt)
+
+
+def _value(expr: str, ctx: Context):
+    """Evaluate a reference (see _one_value); `RUN.METRIC.STAT` gives a statistic over a repeated run's seeds,
+    and a plain metric of a repeated run is its mean; `.ci` gives two numbers, [(low…), (high…)]."""
+    body, _, fmt = expr.strip().partition(":")
+    body, stat = _split_stat(body.strip())
+    m = re.fullmatch(r"best\(([^()]+)\)\.(\w+)|(.+)\.(\w+)", body)
+    field_ = (m[2] or m[4]) if m else None
+    if m and field_ in AGGREGATED:
+        run, base = _subject_run(m, ctx.results)
+        if run is not None and (stat is not None or (((run.get("aggregate") or {}).get(AGGREGATED[field_]) or {})
+                                                     .get("n") or 0) >= 2):
+            return _aggregate_value(run, base, field_, stat or "mean", fmt, RUN_FIELDS[field_][1])
+    if stat is not None:
+        raise ValueError(f".{stat} applies to a run's accuracy, loss, precision, recall, f1, time and final losses")
+    return _one_value(expr, ctx)
+
+
+def _subject_run(m, results: dict) -> tuple[dict | None, tuple]:
+    """The run a parsed reference names (best(...) picks by mean accuracy over seeds), or (None, ())."""
+    if m[1] is not None:
+        from reportgen.report.significance import accuracy
+
+        runs = [r for r in _runs_of(results, m[1]) if accuracy(r) is not None]
+        if not runs:
+            raise ValueError(f"best({m[1]}): no experiment or run {m[1]!r} with test results")
+        best = max(runs, key=accuracy)
+        return best, ("runs", best["id"])
+    if m[3] in results["runs"]:
+        return results["runs"][m[3]], ("runs", m[3])
+    return None, ()
+
+
+def _one_value(expr: str, ctx: Context) -> tuple[str, str | None, str | None]:
     """Evaluate `SUBJECT.FIELD[:FORMAT]` to (text, results key, data-fmt spec); the key is None for text and for
     numbers that are not stored as such (the number of classes). ValueError with a helpful message."""
     body, _, fmt = expr.strip().partition(":")
@@ -102,11 +164,8 @@ def _value(expr: str, ctx: Context) -> tuple[str, str | None, str | None]:
         raise ValueError(f"expected @{{RUN.FIELD}}, @{{MODEL.FIELD}} or @{{best(EXPERIMENT).FIELD}}, got @{{{expr}}}")
     results = ctx.results
     if m[1] is not None:
-        runs = [r for r in _runs_of(results, m[1]) if field_at(r, ("test", "accuracy")) is not None]
-        if not runs:
-            raise ValueError(f"best({m[1]}): no experiment or run {m[1]!r} with test results")
-        subject, field_ = max(runs, key=lambda r: r["test"]["accuracy"]), m[2]
-        kind, base = "run", ("runs", subject["id"])
+        subject, base = _subject_run(m, results)
+        field_, kind = m[2], "run"
     else:
         name, field_ = m[3], m[4]
         if name in results["runs"]:
@@ -206,11 +265,15 @@ def expand(text: str, ctx: Context) -> str:
         column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
         try:
             if m[1] is not None:
-                shown, key, spec = _value(m[1], ctx)
-                new = _escape_md(shown)
-                if key is not None:  # a placeholder, swapped for a keyed <span> after sanitizing (see place_math)
-                    ctx.keyed.append((shown, key, spec))
-                    new = f"REPORTGENKEY{len(ctx.keyed) - 1}X"
+                found = _value(m[1], ctx)
+                parts = []
+                for shown, key, spec in (found if isinstance(found, list) else [found]):
+                    part = _escape_md(shown)
+                    if key is not None:  # a placeholder, swapped for a keyed <span> after sanitizing (place_math)
+                        ctx.keyed.append((shown, key, spec))
+                        part = f"REPORTGENKEY{len(ctx.keyed) - 1}X"
+                    parts.append(part)
+                new = "–".join(parts)
             elif m[2] is not None:
                 new = _crossref(m[2], m[3], ctx)
             elif m[4] is not None:
@@ -283,6 +346,7 @@ def _close(word: str, known) -> str:
 
 def _static_value(expr: str, names: dict) -> str | None:
     body, _, fmt = expr.strip().partition(":")
+    body, _ = _split_stat(body.strip())
     m = re.fullmatch(r"best\(([^()]+)\)\.(\w+)|(.+)\.(\w+)", body.strip())
     if not m:
         return f"expected @{{RUN.FIELD}}, @{{MODEL.FIELD}} or @{{best(EXPERIMENT).FIELD}}, got @{{{expr}}}"

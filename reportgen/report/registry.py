@@ -21,7 +21,7 @@ from reportgen.manifest.sections import SECTION_KINDS
 from reportgen.report.figures.dataset import dataset_figures
 from reportgen.report.figures.runs import comparison_figures, evaluation_figures, notebook_figures, training_figures
 from reportgen.report.figures.tradeoff import tradeoff_figures
-from reportgen.report.views import dataset, models, prose, provenance, runs, tradeoff
+from reportgen.report.views import comparison, dataset, models, prose, provenance, runs, tradeoff
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ _KINDS = [
     SectionKind("training", "Model Training", runs.training, training_figures, pack_titles={"paper": "Training"}),
     SectionKind("evaluation", "Model Evaluation", runs.evaluation, evaluation_figures,
                 pack_titles={"paper": "Evaluation"}),
-    SectionKind("comparison", "Comparison", runs.comparison, comparison_figures),
-    SectionKind("results_table", "Results", runs.results_table),
+    SectionKind("comparison", "Comparison", comparison.comparison, comparison_figures),
+    SectionKind("results_table", "Results", comparison.results_table),
     SectionKind("dataset", "Dataset", dataset.dataset, dataset_figures),
     SectionKind("tradeoff", "Trade-off: Cost against Accuracy", tradeoff.tradeoff, tradeoff_figures),
     SectionKind("notebook", "Lab Notebook", runs.notebook, notebook_figures,

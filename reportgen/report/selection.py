@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from reportgen.report.findings import with_defaults
+from reportgen.results.picking import pick_runs
 
 
 def runs_for(results: dict, names: list[str] | None) -> list[dict]:
     """Runs named by experiment or run ids (None: every run), in order, without duplicates, defaults filled in."""
     runs = results["runs"]
-    picked: list[str] = []
-    for name in (list(runs) if names is None else names):
-        if name in runs:
-            matches = [name]
-        else:
-            matches = [rid for rid, r in runs.items() if (r.get("group") or rid) == name]
-        picked += [rid for rid in matches if rid not in picked]
-    return [with_defaults(rid, runs[rid]) for rid in picked]
+    groups = {rid: (r.get("group") or rid) if isinstance(r, dict) else rid for rid, r in runs.items()}
+    return [with_defaults(rid, runs[rid]) for rid in pick_runs(groups, names)]
 
 
 def sub(view: dict, title: str) -> dict:

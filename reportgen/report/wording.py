@@ -85,7 +85,7 @@ def source_text(source: dict) -> str:
     kind = source.get("kind")
     if kind == "digits":
         text = f"scikit-learn bundled digits ({source['images']:,} images)"
-    elif kind == "cifar":
+    elif kind in ("cifar", "torchvision"):
         text = f"{source['format']} from {source['path']}" + (f", {source['labels']} labels" if source.get("labels") else "")
     elif kind == "imagefolder":
         text = (f"image folders from {' and '.join(source['paths'])} ({source['images']:,} images, "

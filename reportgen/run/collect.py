@@ -9,6 +9,7 @@ from reportgen.manifest.loaded import LoadedManifest
 from reportgen.models.build import model_record
 from reportgen.results.store import SCHEMA, finite
 from reportgen.run.environment import build_environment
+from reportgen.run.paired import paired_comparisons
 
 
 def dataset_record(loaded: LoadedManifest, splits) -> dict:
@@ -19,9 +20,19 @@ def dataset_record(loaded: LoadedManifest, splits) -> dict:
             "mean": list(splits.mean), "std": list(splits.std), "normalized": spec.normalize, "seed": spec.seed}
 
 
+def _without_predictions(run: dict) -> dict:
+    """A run record as results keep it: its test predictions stay in the run cache."""
+    out = {k: v for k, v in run.items() if k != "predictions"}
+    if out.get("repeats"):
+        out["repeats"] = [{k: v for k, v in seed.items() if k != "predictions"} for seed in out["repeats"]]
+    return out
+
+
 def collect(loaded: LoadedManifest, splits, runs: dict, smoke: bool, cache_dir: Path) -> dict:
     """The results record of a build (without its presentation parts, which build.present adds)."""
     used = list(dict.fromkeys(r["model"] for r in runs.values()))
+    paired = paired_comparisons(loaded, runs, cache_dir)
+    runs = {rid: _without_predictions(r) for rid, r in runs.items()}
     results = {
         "schema": SCHEMA,
         "smoke": smoke,
@@ -29,6 +40,7 @@ def collect(loaded: LoadedManifest, splits, runs: dict, smoke: bool, cache_dir: 
         "models": {name: model_record(loaded, name) for name in used},
         "runs": runs,
         "run_order": list(runs),  # results.json sorts keys; this keeps the manifest's order
+        "paired": paired,
         "environment": build_environment(runs),
     }
     options = next((s.options for s in loaded.sections if s.kind == "dataset"), None)

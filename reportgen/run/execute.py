@@ -11,6 +11,7 @@ import torch
 from reportgen.run import checkpoint
 from reportgen.errors import UserError
 from reportgen.run.evaluate import test_metrics
+from reportgen.run.statistics import encode_predictions
 from reportgen.run.progress import Detail, duration
 from reportgen.manifest.loaded import LoadedManifest
 from reportgen.run.measure import measure
@@ -27,8 +28,10 @@ Progress = Callable[..., None]  # (message) or (message, detail=...): see report
 
 def _build(loaded: LoadedManifest, plan: RunPlan, smoke: bool) -> tuple[torch.nn.Module, dict]:
     run = plan.run
-    if run.network is None:
-        return build_manifest_model(loaded, plan.model, run.dataset), {"source": "custom"}
+    if run.network is None or run.network.source == "module":  # a `module:` file is imported here
+        from reportgen.models.build import module_info
+
+        return build_manifest_model(loaded, plan.model, run.dataset), module_info(loaded, run.network, run.dataset)
     from reportgen.models.pretrained import build_network
 
     return build_network(run.network, run.dataset.num_classes(), smoke=smoke,
@@ -141,7 +144,8 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
         "dataset": {"name": splits.name, "classes": list(splits.classes), "sizes": splits.sizes(),
                     "source": splits.source},
         "input": {"shape": list(shape), "normalization": which, "mean": list(mean), "std": list(std),
-                  "resized": bool(plan.input_size) and plan.input_size != splits.train_x.shape[-1]},
+                  "resized": bool(plan.input_size) and plan.input_size != splits.train_x.shape[-1],
+                  "channels_repeated": splits.train_x.shape[1] == 1 and shape[0] == 3},  # grey into an RGB network
         "weights": {k: v for k, v in info.items() if k not in ("blocks",)},
         "transfer": transfer,
         "compute": {**compute.record(), "data_on": pipe.placement_of(splits.train_x),
@@ -154,11 +158,12 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
             forward = compute.prepare(model)
             fit_out = _fit(model, splits, plan, compute, pipe, forward, on_epoch, path, partial, progress, done,
                            stop_after if early else None)
-            test, measured = None, None  # early: neither tested nor measured
+            test, measured, predictions = None, None, None  # early: neither tested nor measured
             if not early:
                 test_loss, pred = predict(model, pipe.hold(splits.test_x, splits.test_y), pipe,
                                           plan.spec.batch_size, compute, forward)
                 test = test_metrics(splits.test_y.numpy(), pred.numpy(), list(splits.classes), test_loss)
+                predictions = encode_predictions(pred.numpy(), splits.test_y.numpy())
                 batch, knob = plan.spec.measure.throughput_batch, "measure.throughput_batch"
                 measured = measure(model, shape, device, plan.spec.measure, state_bytes(model), compute, forward)
     except RuntimeError as exc:
@@ -177,12 +182,14 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
         "id": plan.id, "experiment": plan.experiment, "group": plan.experiment, "varied": plan.varied,
         "model": plan.model, "title": plan.title,
         "status": fit_out["status"], "diverged_epoch": fit_out["diverged_epoch"],
-        "stopped_epoch": fit_out["stopped_epoch"],
+        "stopped_epoch": fit_out["stopped_epoch"], "best_epoch": fit_out["best_epoch"],
+        "class_weights": fit_out["class_weights"],
         "config": plan.spec.model_dump(mode="json"),
         "epochs": epochs, "train_seconds": fit_out["seconds"],
         "test": test,
         **common,
         "measured": measured,
+        "predictions": predictions,  # the run cache keeps them for paired tests; results.json does not
         "cache_key": plan.key,
         **({"stopped_after": stop_after} if early else {}),
     })

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,11 +10,12 @@ from pathlib import Path
 import torch
 
 from reportgen.data.load import load_dataset
-from reportgen.manifest.digest import run_digests
+from reportgen.manifest.digest import module_file_sha256, run_digest, run_digests
 from reportgen.manifest.loaded import LoadedManifest
 from reportgen.manifest.schema import DatasetSpec, TrainSpec
 from reportgen.results.store import run_key
 from reportgen.run.environment import code_version
+from reportgen.run.repeats import repeat_id, repeat_seeds
 
 SMOKE_INPUT = 64  # smoke builds shrink large network inputs (224 → 64) so they run in seconds on a CPU
 
@@ -29,6 +31,7 @@ class RunPlan:
     input_size: int | None = None
     parent: str | None = None  # run id
     digest: str = ""  # manifest.digest.run_digest: what render checks results against
+    repeat_of: str | None = None  # a further seed of this run id (train.repeats)
 
     @property
     def id(self) -> str:
@@ -104,21 +107,36 @@ def _input_size(run, smoke: bool) -> int | None:
 
 
 def plan_runs(loaded: LoadedManifest, datasets: Datasets, smoke: bool) -> list[RunPlan]:
-    """Every run of the manifest (smoke builds: one epoch), parents before children, with cache keys."""
+    """Every run of the manifest (smoke builds: one epoch), parents before children, with cache keys; a run with
+    `repeats: N` is N plans, one per seed, each keyed as that seed's single run (adding a repeat keeps the others)."""
     plans: dict[str, RunPlan] = {}
     digests = run_digests(loaded, smoke)
+    by_group = {r.group: r for r in loaded.runs}
     for run in _ordered(loaded.runs):
         spec = run.train.model_copy(update={"epochs": 1}) if smoke else run.train
         if smoke:
             spec = spec.model_copy(update={"measure": spec.measure.model_copy(update={
                 "warmup": 1, "latency_repeats": 3, "throughput_batch": min(spec.measure.throughput_batch, 16),
                 "throughput_repeats": 1})})
-        parent = next((p for p in plans.values() if p.experiment == run.parent), None) if run.parent else None
         size = _input_size(run, smoke)
-        # the manifest's digest covers what it declares; data, code and the resolved input size join it here
-        key = run_key({"manifest": digests[run.id], "data": datasets.get(run.dataset).fingerprint(),
-                       "code": code_version(), "input_size": size, "parent": parent.key if parent else None})
-        plans[run.id] = RunPlan(run, spec, key, size, parent.id if parent else None, digests[run.id])
+        parent_run = by_group.get(run.parent) if run.parent else None
+        for k, seed in enumerate(repeat_seeds(spec.seed, spec.repeats)):
+            parent = None
+            if parent_run is not None:  # the same repeat of the parent where it has one, else its first
+                parent = plans.get(repeat_id(parent_run.id, k)) or plans.get(parent_run.id)
+            if spec.repeats == 1:
+                seeded, digest = run, digests[run.id]
+            else:
+                one = run.train.model_copy(update={"repeats": 1, "seed": seed})
+                seeded = dataclasses.replace(run, id=repeat_id(run.id, k), train=one)
+                digest = run_digest(seeded, smoke, digests[parent_run.id] if parent_run is not None else None,
+                                    module_file_sha256(loaded.base_dir, run.network))
+            # the manifest's digest covers what it declares; data, code and the resolved input size join it here
+            key = run_key({"manifest": digest, "data": datasets.get(run.dataset).fingerprint(),
+                           "code": code_version(), "input_size": size, "parent": parent.key if parent else None})
+            own = spec if spec.repeats == 1 else spec.model_copy(update={"repeats": 1, "seed": seed})
+            plans[seeded.id] = RunPlan(seeded, own, key, size, parent.id if parent else None, digest,
+                                       run.id if k else None)
     return list(plans.values())
 
 

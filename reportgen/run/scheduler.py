@@ -18,9 +18,11 @@ from reportgen.results.cache import RunCache
 from reportgen.run import checkpoint, worker
 from reportgen.run import execute as runner
 from reportgen.run.execute import Progress
+from reportgen.manifest.digest import run_digests
 from reportgen.manifest.loaded import LoadedManifest
 from reportgen.run.plan import Datasets, RunPlan, plan_runs
 from reportgen.run.plan import position as plan_position
+from reportgen.run.repeats import merge_repeats
 from reportgen.run.progress import Detail, TimeLeft, completed_line
 from reportgen.run.worker import cores, pinned_threads
 
@@ -185,7 +187,9 @@ def run_plans(loaded, plans: list[RunPlan], datasets: Datasets, cache: RunCache,
         if cached is not None:
             progress(f"{heads[plan.id]} {plan.id}: cached ({cached['test']['accuracy']:.2%} test accuracy)")
             stats["cached"] += 1
-            return cached
+            # a twin (another run with the same settings) may have written the entry: the names are this run's
+            return {**cached, "id": plan.id, "experiment": plan.experiment, "group": plan.experiment,
+                    "varied": plan.varied, "model": plan.model, "title": plan.title}
         if plan.parent and records[plan.parent]["status"] == "failed":
             record = runner.failed_record(plan, f"{plan.id}: not run, because {plan.parent}, whose weights it "
                                                 f"starts from, failed")
@@ -269,4 +273,5 @@ def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: 
     for plan in plans:
         if records[plan.id]["status"] == "failed":
             progress(f"warning: {records[plan.id]['error']}")
-    return {p.id: records[p.id] for p in sorted(plans, key=lambda p: plan_position(loaded, p.id))}, stats
+    merged = merge_repeats(plans, records, run_digests(loaded, smoke))
+    return {rid: merged[rid] for rid in sorted(merged, key=lambda rid: plan_position(loaded, rid))}, stats

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 EPOCH_FIELDS = ("train_loss", "val_loss", "train_acc", "val_acc", "lr")
 TEST_FIELDS = ("accuracy", "loss", "precision_weighted", "recall_weighted", "f1_weighted", "precision_macro",
                "recall_macro", "f1_macro", "confusion_matrix")
-OUTCOME_FIELDS = ("status", "diverged_epoch", "stopped_epoch")  # compared exactly in every mode
+OUTCOME_FIELDS = ("status", "diverged_epoch", "stopped_epoch", "best_epoch")  # compared exactly in every mode
 DEFAULT_RTOL = 1e-2  # when the re-run's environment differs from the recorded one
 
 

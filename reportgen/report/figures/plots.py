@@ -27,7 +27,11 @@ def plotted(run: dict) -> dict:
     """What the figures read of a run (its curves, status, test accuracy and confusion matrix; not timings or
     titles), so that a figure's cache key changes exactly when its picture would."""
     test = run.get("test") or {}
+    agg = run.get("aggregate") or {}
+    acc = agg.get("accuracy") or {}
+    spread = {k: acc.get(k) for k in ("mean", "ci_low", "ci_high")} if (acc.get("n") or 0) >= 2 else None
     return {"id": run["id"], "group": run.get("group") or run["id"], "status": run.get("status", "completed"),
+            "band": agg.get("curves"), "spread": spread,
             "diverged_epoch": run.get("diverged_epoch"),
             "epochs": [{k: e.get(k) for k in EPOCH_KEYS} for e in run.get("epochs") or []],
             "test": {"accuracy": test.get("accuracy"), "confusion_matrix": test.get("confusion_matrix"),
@@ -35,9 +39,26 @@ def plotted(run: dict) -> dict:
 
 
 def _epochs(run: dict, key: str) -> tuple[list[int], list[float]]:
-    rows = [r for r in run.get("epochs") or [] if r.get(key) is not None]
+    """A curve: the mean over seeds of a repeated run, else its one run's values."""
     scale = 100 if key.endswith("_acc") else 1
+    band = (run.get("band") or {}).get(key)
+    if band:
+        pts = [(x, m) for x, m in zip(run["band"]["epoch"], band["mean"]) if m is not None]
+        return [x for x, _ in pts], [m * scale for _, m in pts]
+    rows = [r for r in run.get("epochs") or [] if r.get(key) is not None]
     return [r["epoch"] for r in rows], [r[key] * scale for r in rows]
+
+
+def _shade(ax, run: dict, key: str, color) -> None:
+    """Mean ± one standard deviation over seeds, shaded, for a repeated run."""
+    band = (run.get("band") or {}).get(key)
+    if not band:
+        return
+    scale = 100 if key.endswith("_acc") else 1
+    pts = [(x, m, s) for x, m, s in zip(run["band"]["epoch"], band["mean"], band["std"]) if m is not None and s is not None]
+    if pts:
+        ax.fill_between([p[0] for p in pts], [(p[1] - p[2]) * scale for p in pts], [(p[1] + p[2]) * scale for p in pts],
+                        color=color, alpha=0.18, linewidth=0)
 
 
 def _mark_end(ax, run: dict, x: list, y: list, color) -> None:
@@ -75,7 +96,9 @@ def _panel(ax, run: dict, metric: str) -> None:
         return
     for split, style, color in (("train", "-o", "C0"), ("val", "-s", "C1")):
         x, y = _epochs(run, f"{split}_{metric}")
-        ax.plot(x, y, style, color=color, markersize=3, label="training" if split == "train" else "validation")
+        name = "training" if split == "train" else "validation"
+        ax.plot(x, y, style, color=color, markersize=3, label=name + (" (mean ± std over seeds)" if run.get("band") else ""))
+        _shade(ax, run, f"{split}_{metric}", color)
         _mark_end(ax, run, x, y, color)
     _integer_epochs(ax)
 
@@ -175,6 +198,8 @@ def overlay(runs: list[dict]) -> Figure:
             for split, style in (("train", "--"), ("val", "-")):
                 x, y = _epochs(run, f"{split}_{metric}")
                 ax.plot(x, y, style, color=color, marker="o", markersize=2.2, linewidth=1.1)
+                if split == "val":
+                    _shade(ax, run, f"{split}_{metric}", color)
                 _mark_end(ax, run, x, y, color)
         status = run.get("status", "completed")
         name = run["id"] + ("" if status == "completed" else f" ({status})")
@@ -195,8 +220,18 @@ def overlay(runs: list[dict]) -> Figure:
 
 
 def _acc_pct(run: dict) -> float:
-    acc = run["test"].get("accuracy")
+    """Test accuracy in %: the mean over seeds of a repeated run."""
+    acc = (run.get("spread") or {}).get("mean", run["test"].get("accuracy"))
     return acc * 100 if acc is not None else 0.0
+
+
+def _errors(runs: list[dict]) -> list[list[float]] | None:
+    """Lower and upper error-bar lengths (the 95 % confidence interval over seeds), None when no run has one."""
+    if not any(r.get("spread") for r in runs):
+        return None
+    low = [(_acc_pct(r) - r["spread"]["ci_low"] * 100) if r.get("spread") else 0.0 for r in runs]
+    high = [(r["spread"]["ci_high"] * 100 - _acc_pct(r)) if r.get("spread") else 0.0 for r in runs]
+    return [low, high]
 
 
 def accuracy_bars(runs: list[dict]) -> Figure:
@@ -204,7 +239,7 @@ def accuracy_bars(runs: list[dict]) -> Figure:
     fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(runs) + 1.0))
     names = [r["id"] for r in runs]
     accs = [_acc_pct(r) for r in runs]
-    bars = ax.barh(names, accs, color=palette(len(runs)))
+    bars = ax.barh(names, accs, color=palette(len(runs)), xerr=_errors(runs), capsize=3, ecolor="0.25")
     ax.bar_label(bars, labels=[f"{a:.2f} %" for a in accs], padding=3, fontsize=8)
     ax.set_xlabel("test accuracy (%)")
     ax.set_xlim(0, 105)
@@ -223,7 +258,8 @@ def accuracy_vs(runs: list[dict], axis: dict) -> Figure:
         names = [str(varied_value(r, label)) if len(groups) == 1 else f"{r['group']}\n{varied_value(r, label)}"
                  for r in runs]
         accs = [_acc_pct(r) for r in runs]
-        bars = ax.bar(range(len(runs)), accs, color=[colors[r["group"]] for r in runs])
+        bars = ax.bar(range(len(runs)), accs, color=[colors[r["group"]] for r in runs], yerr=_errors(runs), capsize=3,
+                      ecolor="0.25")
         for bar, run in zip(bars, runs):
             if run.get("status", "completed") != "completed":
                 bar.set_hatch("//")
@@ -238,6 +274,9 @@ def accuracy_vs(runs: list[dict], axis: dict) -> Figure:
                          key=lambda p: p[0])
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             ax.plot(xs, ys, "-o", color=colors[group], markersize=4, label=group)
+            errors = _errors([p[2] for p in pts])
+            if errors:
+                ax.errorbar(xs, ys, yerr=errors, fmt="none", ecolor=colors[group], capsize=3, linewidth=1)
             for x, y, run in pts:
                 if run.get("status", "completed") != "completed":
                     ax.plot(x, y, "x", color="#b00020", markersize=9, markeredgewidth=2, zorder=5)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from reportgen.report import wording
 from reportgen.report.selection import sub
 
+MAX_DEPTH = 4  # deeper blocks are indented as much as the fourth level
+
 
 def model_names(results: dict, names: list[str] | None) -> list[str]:
     """The models a section shows: the ones named (that have a record), or every model a run used."""
@@ -12,9 +14,69 @@ def model_names(results: dict, names: list[str] | None) -> list[str]:
     return [n for n in (names or used) if n in results["models"]]
 
 
+def block_text(config: dict) -> str:
+    """A layer-language block's configuration in words (residual, branches, a shortcut or a path)."""
+    kind = config.get("kind")
+    if kind == "residual":
+        after = f", then {config['activation']}" if config.get("activation") else ""
+        short = "its shortcut" if config.get("shortcut") == "layers" else "the block's input (identity shortcut)"
+        return f"its layers + {short}{after}"
+    if kind == "branches":
+        return f"{config['paths']} paths from the same input, concatenated on channels"
+    if kind == "shortcut":
+        return "maps the block's input to the shape of its layers' output"
+    if kind == "path":
+        return f"path {config['index']}"
+    return ""
+
+
+def segments(m: dict) -> list[dict]:
+    """The table's row groups in order: each top-level block one group (its head, then its rows and inner blocks,
+    with their depth), the plain layers between blocks another."""
+    groups = m.get("groups") or []
+    heads: dict[int, list[int]] = {}
+    for j, g in enumerate(groups):
+        heads.setdefault(g["start"], []).append(j)
+    out: list[dict] = []
+    open_ends: list[int] = []  # ends of the blocks the current row is in, innermost last
+    for i, layer in enumerate(m.get("layers") or []):
+        while open_ends and i >= open_ends[-1]:
+            open_ends.pop()
+        for j in heads.get(i, []):
+            if not open_ends:
+                out.append({"block": j, "rows": []})
+            out[-1]["rows"].append({"group": j, "depth": min(len(open_ends), MAX_DEPTH)})
+            open_ends.append(groups[j]["end"])
+        if not open_ends and (not out or out[-1]["block"] is not None):
+            out.append({"block": None, "rows": []})
+        own = bool(open_ends) and layer["name"] == groups[_innermost(groups, i)]["name"]
+        out[-1]["rows"].append({"layer": i, "depth": min(len(open_ends), MAX_DEPTH), "own": own})
+    return out
+
+
+def _innermost(groups: list[dict], i: int) -> int:
+    """The innermost block holding row i."""
+    return max((j for j, g in enumerate(groups) if g["start"] <= i < g["end"]), key=lambda j: groups[j]["depth"])
+
+
+def sum_terms(m: dict) -> list[tuple[str, int]]:
+    """What the total adds up: top-level blocks and the rows outside blocks that hold parameters."""
+    groups = m.get("groups") or []
+    outer = [g for g in groups if g["depth"] == 0]
+    terms: list[tuple[int, tuple[str, int]]] = [(g["start"], ("groups", j)) for j, g in enumerate(groups)
+                                                if g["depth"] == 0 and g["params"]]
+    for i, layer in enumerate(m.get("layers") or []):
+        if layer.get("params") and not any(g["start"] <= i < g["end"] for g in outer):
+            terms.append((i, ("layers", i)))
+    return [t for _, t in sorted(terms)]
+
+
 def worded(m: dict) -> dict:
     """The model record's structured facts in the report's words: each layer's configuration, the freezing policy."""
     return {"layers": [layer | {"config_text": wording.layer_config(layer)} for layer in m.get("layers") or []],
+            "groups": [g | {"config_text": block_text(g.get("config") or {})} for g in m.get("groups") or []],
+            "segments": segments(m) if m.get("groups") else None,
+            "sum_terms": sum_terms(m),
             "param_layers": [i for i, layer in enumerate(m.get("layers") or []) if layer.get("params")],
             "freeze_text": wording.freeze_policy(m.get("freeze")) if m.get("blocks") else None,
             "head_text": wording.head_layers(m.get("head_dense")) if m.get("blocks") else None}

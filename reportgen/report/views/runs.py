@@ -1,4 +1,4 @@
-"""Section builders over runs: training, evaluation, comparison, results table and lab notebook."""
+"""Section builders over runs: training, evaluation and lab notebook (comparisons: views.comparison)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from markupsafe import Markup
 
 from reportgen.report.selection import runs_for, sub
 from reportgen.report.figures import keys
-from reportgen.report.findings import best_run, findings, show_value, sweep_axis, varied_labels, varied_value
-from reportgen.report.formatting import DASH, dec, sig
+from reportgen.report.findings import show_value, varied_value
+from reportgen.report.formatting import dec, sig
 from reportgen.report.keyed import at, at_in
+from reportgen.report.views.training_settings import clip_text, loss_text, schedule_text, tested_weights, \
+    trains_other_loss
 from reportgen.report.wording import smoke_random_weights
 
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
@@ -20,19 +22,6 @@ def optimizer_name(o: dict) -> str:
     return OPTIMIZERS.get(o.get("name"), str(o.get("name")))
 
 
-def _schedule(s: dict | None) -> str | None:
-    if not s:
-        return None
-    name = s.get("name")
-    if name == "step":
-        return f"step: × {sig(s.get('gamma'))} every {s.get('step_size')} epochs"
-    if name == "cosine":
-        return f"cosine annealing to {sig(s.get('eta_min'))}"
-    if name == "one_cycle":
-        return "one-cycle" + (f", peak {sig(s['max_lr'])}" if s.get("max_lr") else "")
-    return str(name)
-
-
 def config_rows(run: dict, sizes: tuple) -> list[tuple]:
     """The training settings table of a run; `sizes` is the results path of its split sizes."""
     c, o, key = run["config"], run["config"]["optimizer"], ("runs", run["id"])
@@ -40,13 +29,18 @@ def config_rows(run: dict, sizes: tuple) -> list[tuple]:
     extras += [f"weight decay {sig(o['weight_decay'])}"] if o.get("weight_decay") else []
     rows = [("Model", run["model"]), ("Optimizer", optimizer_name(o) + (f" ({', '.join(extras)})" if extras else "")),
             ("Learning rate", at_in(run, key, "config", "optimizer", "lr", fmt="sig", digits=4))]
-    if _schedule(c.get("schedule")):
-        rows.append(("Learning-rate schedule", _schedule(c["schedule"])))
-    rows += [("Loss", "cross-entropy (sparse integer labels)"), ("Epochs", at_in(run, key, "config", "epochs"))]
+    schedule = schedule_text(c.get("schedule"), run.get("epochs"))
+    if schedule:
+        rows.append(("Learning-rate schedule", schedule))
+    rows += [("Loss", loss_text(c, run.get("class_weights"))), ("Epochs", at_in(run, key, "config", "epochs"))]
     es = c.get("early_stopping")
     if es:
         rows.append(("Early stopping",
                      f"patience {es.get('patience')} epochs, min. improvement {sig(es.get('min_delta'))}"))
+    if clip_text(c.get("grad_clip")):
+        rows.append(("Gradient clipping", clip_text(c["grad_clip"])))
+    if tested_weights(run):
+        rows.append(("Weights tested", tested_weights(run)))
     if run["varied"]:
         rows.insert(0, ("Varied", ", ".join(f"{k} = {show_value(v)}" for k, v in run["varied"].items())))
     rows += network_rows(run)
@@ -121,7 +115,9 @@ def network_rows(run: dict) -> list[tuple[str, str]]:
         how = {"weights": "the pretrained weights' statistics", "dataset": "the training split's statistics",
                "none": "none (pixels scaled to 0–1)"}.get(inp.get("normalization"), "")
         size = " × ".join(map(str, inp.get("shape") or []))
-        rows.append(("Input", f"{size}{', resized on the device' if inp.get('resized') else ''}; standardised with {how}"))
+        grey = ", the grey channel repeated to 3" if inp.get("channels_repeated") else ""
+        rows.append(("Input", f"{size}{', resized on the device' if inp.get('resized') else ''}{grey}; "
+                              f"standardised with {how}"))
     return rows
 
 
@@ -152,8 +148,9 @@ def training(view, sec, results, figures, num_):
                                                .get("sizes") else ("dataset", "sizes")), results),
             "config_table": num_.tab(f"Training settings of {rid}"),
             "log_table": num_.tab(f"Epoch log of {rid}"),
-            "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}",
-                                 figures[keys.loss_key(i, rid)]),
+            "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}"
+                                 + ("; the training loss is the one trained, the validation loss plain cross-entropy"
+                                    if trains_other_loss(run["config"]) else ""), figures[keys.loss_key(i, rid)]),
             "acc_fig": num_.fig(keys.acc_key(i, rid), f"Training and validation accuracy of {rid}",
                                 figures[keys.acc_key(i, rid)]),
         })
@@ -215,96 +212,6 @@ def _varied_cell(results: dict, run: dict, label: str):
     if isinstance((run.get("varied") or {}).get(label), float):
         return at(results, "runs", run["id"], "varied", label, fmt="sig", digits=4)
     return show_value(varied_value(run, label))
-
-
-def comparison(view, sec, results, figures, num_):
-    runs = runs_for(results, sec.options.get("experiments"))
-    i = view["index"]
-    view["best"] = best_run(runs)
-    view["labels"] = varied_labels(runs)
-    view["rows"] = [{
-        "run": r, "best": r["id"] == view["best"], "varied": [_varied_cell(results, r, k) for k in view["labels"]],
-        "optimizer": optimizer_name(r["config"]["optimizer"]), "params": _params(results, r),
-        "epochs": _epochs_text(r), "train_loss": _last(results, r, "train_loss"), "val_loss": _last(results, r, "val_loss"),
-    } for r in runs]
-    view["runs"] = runs
-    view["wide"] = 1 + (len(view["labels"]) or 3) + 8 > 11  # compact font for many columns
-    view["table"] = num_.tab("Comparison of runs (best test accuracy marked ★)" + precision_note(runs))
-    view["findings"] = findings(runs, results["models"])
-    diverged = any(r["status"] == "diverged" for r in runs)
-    ended = " An × marks the last finite epoch of a diverged run." if diverged else ""
-    view["figures"] = [num_.fig(keys.overlay_key(i), "Training (dashed) and validation (solid) loss and accuracy per "
-                                "epoch, one colour per run." + ended, figures[keys.overlay_key(i)])]
-    view["axis"] = sweep_axis(runs)
-    if view["axis"]:
-        label, scale = view["axis"]["label"], view["axis"]["scale"]
-        caption = f"Test accuracy for each value of {label}" + (" (logarithmic axis)" if scale == "log" else "")
-        if any(r["status"] != "completed" for r in runs):
-            caption += "; hatched bars mark" if scale == "category" else "; × marks"
-            caption += " runs that diverged or stalled"
-        view["figures"].append(num_.fig(keys.vary_key(i), caption, figures[keys.vary_key(i)]))
-    else:
-        view["figures"].append(num_.fig(keys.bars_key(i), "Test accuracy of each run", figures[keys.bars_key(i)]))
-    if keys.cm_grid_key(i) in figures:
-        view["figures"].append(num_.fig(keys.cm_grid_key(i), "Confusion matrices on the test set, one per run",
-                                        figures[keys.cm_grid_key(i)]))
-
-
-def _architecture(results: dict, run: dict) -> str:
-    m = results["models"].get(run["model"]) or {}
-    if m.get("label"):
-        return m["label"]
-    if m.get("description"):
-        return m["description"]
-    return run["model"] + (f" (variant of {m['extends']})" if m.get("extends") else "")
-
-
-def _varied_text(run: dict) -> str:
-    return ", ".join(f"{k}={show_value(v)}" for k, v in run["varied"].items()) or DASH
-
-
-RESULT_CELLS = {  # column → (header, numeric, cell text)
-    "run": ("Run", False, lambda res, r: r["id"]),
-    "model": ("Model", False, lambda res, r: r["model"]),
-    "architecture": ("Architecture", False, _architecture),
-    "varied": ("Varied", False, lambda res, r: _varied_text(r)),
-    "optimizer": ("Optimizer", False, lambda res, r: optimizer_name(r["config"]["optimizer"])),
-    "lr": ("Learning rate", True, lambda res, r: _run(res, r, "config", "optimizer", "lr", fmt="sig", digits=4)),
-    "batch_size": ("Batch size", True, lambda res, r: _run(res, r, "config", "batch_size")),
-    "epochs": ("Epochs", True, lambda res, r: _epochs_text(r)),
-    "params": ("Parameters", True, _params),
-    "train_loss": ("Final train loss", True, lambda res, r: _last(res, r, "train_loss")),
-    "val_loss": ("Final val loss", True, lambda res, r: _last(res, r, "val_loss")),
-    "accuracy": ("Test accuracy", True, lambda res, r: _run(res, r, "test", "accuracy", fmt="pct")),
-    "precision": ("Weighted precision", True, lambda res, r: _run(res, r, "test", "precision_weighted", fmt="dec")),
-    "recall": ("Weighted recall", True, lambda res, r: _run(res, r, "test", "recall_weighted", fmt="dec")),
-    "f1": ("Weighted F1", True, lambda res, r: _run(res, r, "test", "f1_weighted", fmt="dec")),
-    "time": ("Training time", True, lambda res, r: _run(res, r, "train_seconds", fmt="secs")),
-    "status": ("Status", False, lambda res, r: _status_text(r)),
-    "dataset": ("Dataset", False, lambda res, r: (r.get("dataset") or res["dataset"])["name"]),
-    "trainable": ("Trainable parameters", True, lambda res, r: _run(res, r, "measured", "trainable_params")),
-    "size": ("Size (MB)", True, lambda res, r: _run(res, r, "measured", "size_mb", fmt="dec", digits=2)),
-    "macs": ("MACs / image", True, lambda res, r: _run(res, r, "measured", "macs", fmt="si")),
-    "latency": ("Latency, batch 1 (ms)", True, lambda res, r: _run(res, r, "measured", "latency_ms", fmt="dec",
-                                                                   digits=2)),
-    "throughput": ("Throughput (images/s)", True, lambda res, r: _run(res, r, "measured", "throughput")),
-}
-
-
-def _run(results: dict, run: dict, *path, fmt: str = "num", digits: int | None = None):
-    return at(results, "runs", run["id"], *path, fmt=fmt, digits=digits)
-
-
-def results_table(view, sec, results, figures, num_):
-    runs = runs_for(results, sec.options.get("experiments"))
-    cols = sec.options.get("columns") or ["run", "architecture", "optimizer", "lr", "params", "accuracy"]
-    best = best_run(runs)
-    view["columns"] = [{"key": c, "label": RESULT_CELLS[c][0], "num": RESULT_CELLS[c][1]} for c in cols]
-    view["rows"] = [{"id": r["id"], "best": r["id"] == best,
-                     "cells": [RESULT_CELLS[c][2](results, r) for c in cols]} for r in runs]
-    view["wide"] = len(cols) > 9  # compact font; a landscape page in print
-    view["table"] = num_.tab((sec.options.get("caption") or "Results of the runs (best test accuracy in bold)")
-                             + precision_note(runs))
 
 
 def _size(n) -> str | None:

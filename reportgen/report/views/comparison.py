@@ -1,0 +1,210 @@
+"""The comparison section: one row per run (mean ± std over seeds where repeated), the paired differences on the
+test set, findings that say how sure they are, and the comparison figures."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+from reportgen.report.figures import keys
+from reportgen.report.findings import findings, seed_statuses, sweep_axis, varied_labels
+from reportgen.report.keyed import at
+from reportgen.report.selection import runs_for
+from reportgen.report.significance import ALPHA, holds, spread, winner
+from reportgen.report.findings import show_value
+from reportgen.report.formatting import DASH
+from reportgen.report.views.runs import (_epochs_text, _last, _params, _status_text, _varied_cell, optimizer_name,
+                                         precision_note)
+
+PM = Markup(" ± ")
+
+
+def measured(results: dict, run: dict, metric: str, path: tuple, fmt: str, digits: int | None = None):
+    """A compared number: mean ± std over the seeds of a repeated run (both keyed), else the run's one value."""
+    if spread(run, metric):
+        base = ("runs", run["id"], "aggregate", metric)
+        return PM.join([at(results, *base, "mean", fmt=fmt, digits=digits),
+                        at(results, *base, "std", fmt=fmt, digits=digits)])
+    return at(results, "runs", run["id"], *path, fmt=fmt, digits=digits)
+
+
+def _final(results: dict, run: dict, key: str):
+    return measured(results, run, key, ("epochs", -1, key), "dec") if spread(run, key) else _last(results, run, key)
+
+
+def status_tag(run: dict) -> str | None:
+    """'stalled', or for a repeated run whose seeds ended differently 'stalled in 2 of 3 seeds'; None if completed."""
+    seeds = seed_statuses(run)
+    odd = {status: seeds.count(status) for status in dict.fromkeys(seeds) if status != "completed"}
+    if not odd:
+        return None
+    if len(seeds) == 1 or set(seeds) == set(odd) and len(odd) == 1:
+        return next(iter(odd))
+    return ", ".join(f"{status} in {n} of {len(seeds)} seeds" for status, n in odd.items())
+
+
+def verdict_caption(win, runs: list[dict]) -> str:
+    """What the star means in this table, or why there is none."""
+    if win is None:
+        return "Comparison of runs"
+    if win.clear and win.basis == "seeds":
+        return "Comparison of runs (★: best mean test accuracy, its 95 % confidence interval clear of the runner-up's)"
+    if win.clear and win.basis == "paired":
+        return "Comparison of runs (★: best test accuracy, significantly ahead of the runner-up in a paired test)"
+    if win.clear:
+        return "Comparison of runs (best test accuracy marked ★)"
+    if win.basis == "seeds":
+        return "Comparison of runs (no clear winner: the best runs' 95 % confidence intervals overlap)"
+    if win.basis == "paired":
+        return "Comparison of runs (no clear winner: the best two are indistinguishable on this test set)"
+    return f"Comparison of runs (no clear winner: {' and '.join(win.best)} share the best test accuracy)"
+
+
+def confidence_note(results: dict, runs: list[dict]):
+    """The 95 % confidence interval of each repeated run's mean test accuracy, keyed, for the note under a table."""
+    parts = []
+    for run in runs:
+        agg = spread(run)
+        if agg and agg.get("ci_low") is not None:
+            base = ("runs", run["id"], "aggregate", "accuracy")
+            parts.append(Markup("{}: {}–{} ({} seeds)").format(run["id"], at(results, *base, "ci_low", fmt="pct"),
+                                                               at(results, *base, "ci_high", fmt="pct"),
+                                                               at(results, *base, "n")))
+    if not parts:
+        return None
+    return Markup("Mean ± standard deviation over seeds. 95 % confidence intervals of the mean test accuracy "
+                  "(Student t): ") + Markup("; ").join(parts) + Markup(".")
+
+
+def pair_rows(results: dict, entry: dict) -> list[dict]:
+    """One row per paired test of a comparison, every number keyed to results' `paired` record."""
+    index = results["paired"].index(entry)
+    rows = []
+    for j, p in enumerate(entry["pairs"]):
+        base = ("paired", index, "pairs", j)
+        ahead = p["a"] if p["difference"] > 0 else p["b"]
+        rows.append({"a": p["a"], "b": p["b"], "holds": holds(p),
+                     "verdict": f"{ahead} ahead" if holds(p) else "indistinguishable",
+                     "difference": at(results, *base, "difference", fmt="pts"),
+                     "interval": Markup(" to ").join([at(results, *base, "ci_low", fmt="pts"),
+                                                      at(results, *base, "ci_high", fmt="pts")]),
+                     "a_only": at(results, *base, "a_only"), "b_only": at(results, *base, "b_only"),
+                     "p": at(results, *base, "p", fmt="pval"), "p_holm": at(results, *base, "p_holm", fmt="pval")})
+    return rows
+
+
+def comparison(view, sec, results, figures, num_):
+    runs = runs_for(results, sec.options.get("experiments"))
+    i = view["index"]
+    win = winner(runs, results)
+    starred = win.starred if win else []
+    view["winner"] = win
+    view["labels"] = varied_labels(runs)
+    view["rows"] = [{
+        "run": r, "best": r["id"] in starred, "status": status_tag(r),
+        "varied": [_varied_cell(results, r, k) for k in view["labels"]],
+        "optimizer": optimizer_name(r["config"]["optimizer"]), "params": _params(results, r),
+        "epochs": _epochs_text(r), "train_loss": _final(results, r, "train_loss"),
+        "val_loss": _final(results, r, "val_loss"),
+        "accuracy": measured(results, r, "accuracy", ("test", "accuracy"), "pct"),
+        "precision": measured(results, r, "precision_weighted", ("test", "precision_weighted"), "dec"),
+        "recall": measured(results, r, "recall_weighted", ("test", "recall_weighted"), "dec"),
+        "time": measured(results, r, "train_seconds", ("train_seconds",), "secs"),
+    } for r in runs]
+    view["runs"] = runs
+    view["wide"] = 1 + (len(view["labels"]) or 3) + 8 > 11 or any(spread(r) for r in runs)
+    view["table"] = num_.tab(verdict_caption(win, runs) + precision_note(runs))
+    view["note"] = confidence_note(results, runs)
+    entry = win.entry if win else None
+    view["pairs"] = pair_rows(results, entry) if entry and entry["pairs"] else []
+    if view["pairs"]:
+        repeated = " (the first seed of each repeated run)" if any(spread(r) for r in runs) else ""
+        view["pairs_table"] = num_.tab(
+            f"Paired differences of test accuracy in percentage points (row's first run minus second) on the same "
+            f"{entry['pairs'][0]['n']:,} test images{repeated}: McNemar's exact test on the images only one of the two "
+            f"gets right, a paired bootstrap 95 % interval ({entry['resamples']:,} resamples), and p-values "
+            f"Holm-corrected over the {len(entry['pairs'])} pairs; a difference holds up when the corrected p is "
+            f"below {ALPHA:g} and the interval excludes zero")
+    view["findings"] = findings(runs, results["models"], results)
+    diverged = any(r["status"] == "diverged" for r in runs)
+    ended = " An × marks the last finite epoch of a diverged run." if diverged else ""
+    band = " Repeated runs show their mean over seeds, shaded ± one standard deviation." if any(
+        spread(r) for r in runs) else ""
+    view["figures"] = [num_.fig(keys.overlay_key(i), "Training (dashed) and validation (solid) loss and accuracy per "
+                                "epoch, one colour per run." + ended + band, figures[keys.overlay_key(i)])]
+    view["axis"] = sweep_axis(runs)
+    bars = " Error bars: 95 % confidence interval of the mean over seeds." if any(spread(r) for r in runs) else ""
+    if view["axis"]:
+        label, scale = view["axis"]["label"], view["axis"]["scale"]
+        caption = f"Test accuracy for each value of {label}" + (" (logarithmic axis)" if scale == "log" else "")
+        if any(r["status"] != "completed" for r in runs):
+            caption += "; hatched bars mark" if scale == "category" else "; × marks"
+            caption += " runs that diverged or stalled"
+        view["figures"].append(num_.fig(keys.vary_key(i), caption + ("." + bars if bars else ""),
+                                        figures[keys.vary_key(i)]))
+    else:
+        view["figures"].append(num_.fig(keys.bars_key(i), "Test accuracy of each run" + ("." + bars if bars else ""),
+                                        figures[keys.bars_key(i)]))
+    if keys.cm_grid_key(i) in figures:
+        view["figures"].append(num_.fig(keys.cm_grid_key(i), "Confusion matrices on the test set, one per run",
+                                        figures[keys.cm_grid_key(i)]))
+
+
+def _architecture(results: dict, run: dict) -> str:
+    m = results["models"].get(run["model"]) or {}
+    if m.get("label"):
+        return m["label"]
+    if m.get("description"):
+        return m["description"]
+    return run["model"] + (f" (variant of {m['extends']})" if m.get("extends") else "")
+
+
+def _varied_text(run: dict) -> str:
+    return ", ".join(f"{k}={show_value(v)}" for k, v in run["varied"].items()) or DASH
+
+
+RESULT_CELLS = {  # column → (header, numeric, cell text)
+    "run": ("Run", False, lambda res, r: r["id"]),
+    "model": ("Model", False, lambda res, r: r["model"]),
+    "architecture": ("Architecture", False, _architecture),
+    "varied": ("Varied", False, lambda res, r: _varied_text(r)),
+    "optimizer": ("Optimizer", False, lambda res, r: optimizer_name(r["config"]["optimizer"])),
+    "lr": ("Learning rate", True, lambda res, r: _run(res, r, "config", "optimizer", "lr", fmt="sig", digits=4)),
+    "batch_size": ("Batch size", True, lambda res, r: _run(res, r, "config", "batch_size")),
+    "epochs": ("Epochs", True, lambda res, r: _epochs_text(r)),
+    "params": ("Parameters", True, _params),
+    "train_loss": ("Final train loss", True, lambda res, r: _final(res, r, "train_loss")),
+    "val_loss": ("Final val loss", True, lambda res, r: _final(res, r, "val_loss")),
+    "accuracy": ("Test accuracy", True, lambda res, r: measured(res, r, "accuracy", ("test", "accuracy"), "pct")),
+    "precision": ("Weighted precision", True,
+                  lambda res, r: measured(res, r, "precision_weighted", ("test", "precision_weighted"), "dec")),
+    "recall": ("Weighted recall", True,
+               lambda res, r: measured(res, r, "recall_weighted", ("test", "recall_weighted"), "dec")),
+    "f1": ("Weighted F1", True, lambda res, r: measured(res, r, "f1_weighted", ("test", "f1_weighted"), "dec")),
+    "time": ("Training time", True, lambda res, r: measured(res, r, "train_seconds", ("train_seconds",), "secs")),
+    "status": ("Status", False, lambda res, r: _status_text(r)),
+    "dataset": ("Dataset", False, lambda res, r: (r.get("dataset") or res["dataset"])["name"]),
+    "trainable": ("Trainable parameters", True, lambda res, r: _run(res, r, "measured", "trainable_params")),
+    "size": ("Size (MB)", True, lambda res, r: _run(res, r, "measured", "size_mb", fmt="dec", digits=2)),
+    "macs": ("MACs / image", True, lambda res, r: _run(res, r, "measured", "macs", fmt="si")),
+    "latency": ("Latency, batch 1 (ms)", True, lambda res, r: _run(res, r, "measured", "latency_ms", fmt="dec",
+                                                                   digits=2)),
+    "throughput": ("Throughput (images/s)", True, lambda res, r: _run(res, r, "measured", "throughput")),
+}
+
+
+def _run(results: dict, run: dict, *path, fmt: str = "num", digits: int | None = None):
+    return at(results, "runs", run["id"], *path, fmt=fmt, digits=digits)
+
+
+def results_table(view, sec, results, figures, num_):
+    runs = runs_for(results, sec.options.get("experiments"))
+    cols = sec.options.get("columns") or ["run", "architecture", "optimizer", "lr", "params", "accuracy"]
+    win = winner(runs, results)
+    best = win.starred if win else []
+    view["columns"] = [{"key": c, "label": RESULT_CELLS[c][0], "num": RESULT_CELLS[c][1]} for c in cols]
+    view["rows"] = [{"id": r["id"], "best": r["id"] in best,
+                     "cells": [RESULT_CELLS[c][2](results, r) for c in cols]} for r in runs]
+    view["wide"] = len(cols) > 9  # compact font; a landscape page in print
+    clear = "best test accuracy in bold" if best else "no clear winner, so none in bold"
+    view["table"] = num_.tab((sec.options.get("caption") or f"Results of the runs ({clear})") + precision_note(runs))
+    view["note"] = confidence_note(results, runs)

@@ -1,0 +1,60 @@
+"""Paired tests between the runs each comparison section compares, on their stored test-set predictions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from reportgen.results.picking import pick_runs
+from reportgen.run.statistics import LEVEL, RESAMPLES, decode_predictions, holm, paired_test
+from reportgen.sourcehash import source_digest
+from reportgen.writer import write_json
+
+PAIRED_KINDS = ("comparison", "results_table")
+
+
+def _pair_cached(a: dict, b: dict, cache_dir: Path | None) -> dict:
+    """paired_test on two runs' stored predictions, read from or stored in cache_dir/paired/<key>.json."""
+    material = json.dumps([a, b, source_digest("run/statistics")], sort_keys=True)
+    path = Path(cache_dir) / "paired" / f"{hashlib.sha256(material.encode()).hexdigest()[:24]}.json" \
+        if cache_dir is not None else None
+    if path is not None:
+        try:
+            return json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError):
+            pass
+    (pa, labels), (pb, _) = decode_predictions(a), decode_predictions(b)
+    result = paired_test(pa == labels, pb == labels)
+    if path is not None:
+        write_json(path, result)
+    return result
+
+
+def compare_runs(ids: list[str], runs: dict, cache_dir: Path | None = None) -> dict:
+    """Every pair of the runs (in order) tested on the same test items, Holm-corrected over those pairs; runs
+    without predictions (failed) or on another test set than the first are listed under `excluded`."""
+    stored = {rid: runs[rid].get("predictions") for rid in ids}
+    first = next((s for s in stored.values() if s), None)
+    same = [rid for rid in ids if stored[rid] and first and stored[rid]["labels"] == first["labels"]]
+    pairs = [{"a": a, "b": b, **_pair_cached(stored[a], stored[b], cache_dir)}
+             for i, a in enumerate(same) for b in same[i + 1:]]
+    for pair, adjusted in zip(pairs, holm([p["p"] for p in pairs])):
+        pair["p_holm"] = adjusted
+    return {"runs": ids, "tested": same, "excluded": [rid for rid in ids if rid not in same], "pairs": pairs,
+            "level": LEVEL, "test": "mcnemar_exact", "interval": "paired_bootstrap_percentile",
+            "resamples": RESAMPLES, "correction": "holm"}
+
+
+def paired_comparisons(loaded, runs: dict, cache_dir: Path | None = None) -> list[dict]:
+    """One entry per distinct set of runs that a comparison or results-table section compares (two or more)."""
+    groups = {rid: r.get("group") or rid for rid, r in runs.items()}
+    out, seen = [], set()
+    for sec in loaded.sections:
+        if sec.kind not in PAIRED_KINDS:
+            continue
+        ids = pick_runs(groups, sec.options.get("experiments"))
+        if len(ids) >= 2 and tuple(ids) not in seen:
+            seen.add(tuple(ids))
+            out.append(compare_runs(ids, runs, cache_dir))
+    return out

@@ -134,6 +134,7 @@ def test_cnn_lab_models_match_the_notebook_parameter_counts():
     assert len(loaded.runs) == 17
 
 
+@pytest.mark.slow  # test_mistakes validates each shipped manifest in the fast tier
 def test_every_shipped_manifest_validates():
     for path in sorted((REPO / "experiments").glob("*.yaml")):
         result = cli("validate", path)

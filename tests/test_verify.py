@@ -46,6 +46,7 @@ def verify(*args):
     return cli("verify", *args, env={"CI": "1"})
 
 
+@pytest.mark.slow
 def test_a_clean_submission_reproduces_every_run_exactly_on_the_cpu(submission):
     before = file_hashes(submission)
     result = verify(submission)
@@ -96,6 +97,7 @@ def test_epochs_compares_only_the_first_epochs(submission):
     assert "epochs: the first epoch of each run's log" in result.stdout
 
 
+@pytest.mark.slow
 def test_sample_picks_seeded_runs_and_says_which(submission):
     expected = random.Random(3).sample(["base", "sgd", "wild"], 1)
     result = verify(submission, "--sample", "1", "--seed", "3")
@@ -109,6 +111,7 @@ def test_sample_picks_seeded_runs_and_says_which(submission):
     assert everything.ids == random.Random(3).sample(["base", "sgd", "wild"], 3) and everything.asked == 5
 
 
+@pytest.mark.slow
 def test_the_submission_folder_is_left_exactly_as_it_was(submission):
     before = file_hashes(submission)
     (submission / "results.json").unlink()  # the results embedded in report.html are read instead
@@ -120,6 +123,7 @@ def test_the_submission_folder_is_left_exactly_as_it_was(submission):
     assert sorted(p.name for p in submission.iterdir()) == sorted(before)
 
 
+@pytest.mark.slow
 def test_a_run_the_manifest_now_declares_differently_could_not_run(submission):
     manifest = submission / "tiny.yaml"
     text = manifest.read_text("utf-8")
@@ -209,6 +213,7 @@ def test_unknown_run_ids_are_an_error_listing_the_valid_ones(submission):
     assert choose_runs(sweep, ["grid/lr=0.1,bs=64,base"]).ids == ["base", "grid/lr=0.1,bs=64"]
 
 
+@pytest.mark.slow
 def test_json_output_has_every_runs_outcome(submission):
     _edit_results(submission, lambda r: r["runs"]["wild"].update(diverged_epoch=2))
     result = verify(submission, "--format", "json")

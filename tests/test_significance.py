@@ -247,6 +247,10 @@ def test_repeats_report_shows_mean_and_std_bands_error_bars_and_intervals(repeat
     figs = {f["data-key"].split("/")[0]: f for f in soup.select("section.comparison figure.figure")}
     assert "FillBetweenPolyCollection" in str(figs["cmp"]) and "LineCollection" in str(figs["bars"])
     assert "Error bars: 95 % confidence interval" in figs["bars"].figcaption.text
+    training = soup.select_one("section.training")
+    assert "Epoch log of adam (its first seed, 0, of 3)" in [c.text.split(". ", 1)[1] for c in training.select("caption")]
+    seeds = ", ".join(str(s) for s in repeat_seeds(0, 3))
+    assert f"{seeds} (3 repeats" in training.get_text(" ")
     prose = soup.select_one("section.prose p")
     keys = [s["data-key"] for s in prose.select("span[data-key]")]
     assert keys[:4] == ["runs.adam.aggregate.accuracy.mean", "runs.adam.aggregate.accuracy.std",

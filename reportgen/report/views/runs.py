@@ -44,7 +44,10 @@ def config_rows(run: dict, sizes: tuple) -> list[tuple]:
     if run["varied"]:
         rows.insert(0, ("Varied", ", ".join(f"{k} = {show_value(v)}" for k, v in run["varied"].items())))
     rows += network_rows(run)
-    rows += [("Batch size", at_in(run, key, "config", "batch_size")), ("Seed", str(c["seed"]))]
+    seeds = [str(s["seed"]) for s in run.get("repeats") or []]
+    rows += [("Batch size", at_in(run, key, "config", "batch_size")),
+             ("Seeds" if len(seeds) > 1 else "Seed", f"{', '.join(seeds)} ({len(seeds)} repeats; the first is the "
+              "manifest's, the others derived from it)" if len(seeds) > 1 else str(c["seed"]))]
     comp = run.get("compute")
     rows += [("Computation", compute_text(comp))] if comp else [("Device", run["device"])]
     if (comp or {}).get("augment"):
@@ -142,16 +145,19 @@ def training(view, sec, results, figures, num_):
     i = view["index"]
     for run in runs_for(results, sec.options.get("experiments")):
         rid = run["id"]
+        seeds = run.get("repeats") or []
+        first = f" (its first seed, {seeds[0]['seed']}, of {len(seeds)})" if len(seeds) > 1 else ""
+        band = f"; the mean over its {len(seeds)} seeds, shaded ± one standard deviation" if len(seeds) > 1 else ""
         view["runs"].append({
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
             "config": _keyed_sizes(config_rows(run, ("runs", rid, "dataset", "sizes") if (run.get("dataset") or {})
                                                .get("sizes") else ("dataset", "sizes")), results),
             "config_table": num_.tab(f"Training settings of {rid}"),
-            "log_table": num_.tab(f"Epoch log of {rid}"),
-            "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}"
+            "log_table": num_.tab(f"Epoch log of {rid}{first}"),
+            "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}{band}"
                                  + ("; the training loss is the one trained, the validation loss plain cross-entropy"
                                     if trains_other_loss(run["config"]) else ""), figures[keys.loss_key(i, rid)]),
-            "acc_fig": num_.fig(keys.acc_key(i, rid), f"Training and validation accuracy of {rid}",
+            "acc_fig": num_.fig(keys.acc_key(i, rid), f"Training and validation accuracy of {rid}{band}",
                                 figures[keys.acc_key(i, rid)]),
         })
 

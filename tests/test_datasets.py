@@ -346,8 +346,7 @@ def test_the_fashion_mnist_manifest_builds_for_real_once_the_idx_files_are_place
     shutil.move(tmp_path / "exp.yaml", tmp_path / "m" / "fashion-mnist.yaml")
     shutil.move(tmp_path / "fashion-mnist", tmp_path / "m" / "fashion-mnist")
     _write_mnist(tmp_path / "data" / "fashion_mnist" / "FashionMNIST" / "raw", gz=True)
-    result = cli("build", tmp_path / "m" / "fashion-mnist.yaml", "--no-pdf", "--set", "train.epochs=2",
-                 "--out", tmp_path / "out")
+    result = cli("build", tmp_path / "m" / "fashion-mnist.yaml", "--set", "train.epochs=2", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     assert "imports fashion-mnist/small_resnet.py and runs its code" in result.output
     r = json.loads((tmp_path / "out" / "results.json").read_text("utf-8"))
@@ -362,3 +361,14 @@ def test_the_fashion_mnist_manifest_builds_for_real_once_the_idx_files_are_place
     assert len(r["paired"][0]["pairs"]) == 3
     soup = BeautifulSoup((tmp_path / "out" / "report.html").read_text("utf-8"), "html.parser")
     assert soup.select("section.comparison table.pairs tbody tr")
+    # the PDF carries the residual blocks' sums, the new training options and the module's class
+    from pypdf import PdfReader
+
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(str(tmp_path / "out" / "report.pdf")).pages)
+    res2 = next(g for g in layered["groups"] if g["name"] == "res2")
+    assert res2["formula"].replace("\xa0", " ") in text.replace("\xa0", " ")
+    for words in ("reduce on plateau", "label smoothing 0.1", "clipped to 5", "the lowest validation loss",
+                  "The class SmallResNet of fashion-mnist/small_resnet.py", "Paired differences", "T-shirt/top"):
+        assert words in text, words
+    check = cli("check", tmp_path / "out")
+    assert check.exit_code == 0, check.output

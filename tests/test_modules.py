@@ -354,6 +354,7 @@ def test_a_module_raising_at_import_passes_validate_and_stops_build_with_a_locat
 
 @pytest.mark.parametrize("module, args, message", [
     ("nets/missing.py:ResNet", None, "module file not found: nets/missing.py"),
+    ("../elsewhere/resnet.py:ResNet", None, "module files must lie inside the manifest's folder"),
     ("nets/resnet.py:Resnet", None, "nets/resnet.py defines no top-level class 'Resnet' (did you mean 'ResNet'?)"),
     ("nets/resnet.py:ResNet", "{width: -1}", "ResNet(width=-1, num_classes=10, in_channels=1) raised RuntimeError"),
     ("nets/resnet.py:ResNet", "{depth: 3}", "ResNet(depth=3, num_classes=10, in_channels=1) raised TypeError"),
@@ -372,7 +373,7 @@ def test_module_mistakes_are_one_located_message(tmp_path, module, args, message
     assert [(p.line, p.path) for p in problems] == [(line, "models.py_resnet.module")], problems
     assert message in problems[0].message, problems[0].message
     static = [p for p in check_shapes(loaded) if "py_resnet" in p.path]
-    assert static == (problems if "found" in message or "top-level" in message else [])
+    assert static == (problems if any(w in message for w in ("found", "top-level", "inside")) else [])
 
 
 def test_the_constructor_gets_num_classes_and_in_channels_where_it_names_them(tmp_path):

@@ -270,3 +270,16 @@ def test_a_fourth_repeat_trains_only_the_new_seed(repeats_build):
     assert result.exit_code == 0, result.output
     assert "trained 2 run(s), 6 cached" in result.output
     assert re.findall(r"\] (\S+): training", result.output) == ["adam#4", "sgd#4"]
+
+
+def test_a_seed_statistic_of_a_run_without_repeats_is_a_located_error_before_training(tmp_path):
+    text = REPEATS_MANIFEST.replace("  - {id: sgd, model: net, train: {optimizer: {name: sgd, lr: 0.05}}}",
+                                    "  - {id: sgd, model: net, train: {optimizer: {name: sgd, lr: 0.05}, repeats: 1}}")
+    text = text.replace("best: @{best(sgd).accuracy}.", "sgd: @{sgd.accuracy.ci}.")
+    (tmp_path / "m.yaml").write_text(text)
+    result = CliRunner().invoke(main, ["build", str(tmp_path / "m.yaml"), "--no-pdf"])
+    assert result.exit_code == 2, result.output
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if "@{sgd.accuracy.ci}" in t)
+    assert f"m.yaml:{line}:" in result.output and "sgd has no repeats (set train.repeats ≥ 2): no .ci of accuracy" \
+        in result.output
+    assert ": training " not in result.output and not (tmp_path / "output").exists()

@@ -49,9 +49,9 @@ MNIST = _idx("MNIST", "MNIST/raw", "https://ossci-datasets.s3.amazonaws.com/mnis
 FASHION_MNIST = _idx("Fashion-MNIST", "FashionMNIST/raw", "https://github.com/zalandoresearch/fashion-mnist",
                      "data/fashion_mnist", FASHION_MNIST_CLASSES)
 SVHN = TorchvisionFormat("SVHN", "", ("train_32x32.mat", "test_32x32.mat"), False,
-                         "http://ufldl.stanford.edu/housenumbers/", "data/svhn", tuple(DIGIT_CLASSES), "Download train_32x32.mat and test_32x32.mat (the cropped "
-                         "digits, format 2; extra_32x32.mat is not used) from {page} and put them in {folder}/ "
-                         "(the folder of {where})")
+                         "http://ufldl.stanford.edu/housenumbers/", "data/svhn", tuple(DIGIT_CLASSES),
+                         "Download train_32x32.mat and test_32x32.mat (the cropped digits, format 2; extra_32x32.mat "
+                         "is not used) from {page} and put them in {folder}/ (the folder of {where})")
 STL10 = TorchvisionFormat("STL-10", "stl10_binary", ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin"), False,
                           "https://cs.stanford.edu/~acoates/stl10/", "data/stl10", tuple(STL10_CLASSES),
                           "Download stl10_binary.tar.gz from {page} and extract it in {root}/, so that {folder}/ "

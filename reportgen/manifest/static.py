@@ -59,7 +59,7 @@ def _list(v: Any) -> list:
 def names_of(data: Any, runs: list | None = None) -> dict:
     """The run, experiment, model, label and citation names prose may use, read from the manifest as written (so a
     broken experiment still has its names): {"runs": {id: varied}, "groups": {exp: [ids]}, "models", "labels",
-    "references"}."""
+    "references", "repeated": the run ids with train.repeats > 1 (None without `runs`)}."""
     data = _dict(data)
     named: dict[str, set] = {}
     groups: dict[str, list[str]] = {}
@@ -87,7 +87,10 @@ def names_of(data: Any, runs: list | None = None) -> dict:
             if isinstance(_dict(opts).get("label"), str):
                 labels.setdefault(opts["label"], kind)
     refs = set(_dict(_dict(data.get("report")).get("references")))
-    return {"runs": named, "groups": groups, "models": models, "labels": labels, "references": refs}
+    # the runs trained with several seeds, known once the manifest resolved (None: not known, nothing is checked)
+    repeated = {r.id for r in runs if r.train.repeats > 1} if runs else None
+    return {"runs": named, "groups": groups, "models": models, "labels": labels, "references": refs,
+            "repeated": repeated}
 
 
 FIGURE_LABEL = re.compile(r"\]\([^)\n]*\)\{[^}\n]*#fig:([A-Za-z0-9][A-Za-z0-9_.-]*)")
@@ -222,6 +225,8 @@ def module_problems(loaded, name: str) -> list[Problem]:
     path, cls = spec.module_parts()
     where = ("models", name, "module")
     target = loaded.base_dir / path
+    if not target.resolve().is_relative_to(loaded.base_dir.resolve()):  # as prose files: a submission brings its own code
+        return [loaded.problem(where, f"module files must lie inside the manifest's folder; {path} does not")]
     if not target.is_file():
         return [loaded.problem(where, f"module file not found: {path} (paths are relative to the manifest's folder)")]
     if target.stat().st_size > MAX_MODULE_BYTES:

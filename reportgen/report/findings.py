@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 
 from reportgen.report.formatting import DASH, dec, num, pct, sig
-from reportgen.report.significance import Winner, accuracy, lead_sentence, pairs_sentence, winner
+from reportgen.report.significance import Winner, accuracy, is_number, lead_sentence, pairs_sentence, winner
 
 # the label a sweep gives a value (see sweeps.label) → where a plain run's config holds the same value
 CONFIG_PATHS = {"lr": ("optimizer", "lr"), "optimizer": ("optimizer", "name"), "momentum": ("optimizer", "momentum"),
@@ -64,10 +63,6 @@ def show_value(value) -> str:
     return str(value)
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def sweep_axis(runs: list[dict]) -> dict | None:
     """{'label', 'scale': log|linear|category} when the runs vary one label only, else None."""
     # runs that vary nothing join when they use a model of the varying runs and their config gives the value
@@ -82,7 +77,7 @@ def sweep_axis(runs: list[dict]) -> dict | None:
     values = [varied_value(r, label) for r in runs]
     if all(isinstance(v, str) for v in values):
         return {"label": label, "scale": "category"}
-    if not all(_is_number(v) for v in values):
+    if not all(is_number(v) for v in values):
         return None
     positive = all(v > 0 for v in values)
     wide = positive and max(values) / min(values) >= 100
@@ -91,7 +86,7 @@ def sweep_axis(runs: list[dict]) -> dict | None:
 
 def _acc(run: dict):
     acc = (run.get("test") or {}).get("accuracy")
-    return acc if _is_number(acc) else None
+    return acc if is_number(acc) else None
 
 
 def num_classes(runs: list[dict]) -> int | None:
@@ -101,12 +96,6 @@ def num_classes(runs: list[dict]) -> int | None:
         if cm:
             return len(cm)
     return None
-
-
-def best_run(runs: list[dict]) -> str | None:
-    """Id of the run with the highest test accuracy (the first one on ties)."""
-    ranked = [r for r in runs if _acc(r) is not None]
-    return max(ranked, key=_acc)["id"] if ranked else None
 
 
 def _names(runs: list[dict]) -> str:
@@ -192,7 +181,7 @@ def overfitting_evidence(epochs: list[dict]) -> dict | None:
     """The numbers behind an over-fitting finding, or None: the smoothed validation loss bottoms out at least
     PATIENCE epochs before the end and ends above that low by more than twice its epoch-to-epoch noise (the
     spread of the raw losses around the smoothed curve since the low), while the training loss falls by 1 % or more."""
-    rows = [e for e in epochs if _is_number(e.get("val_loss")) and _is_number(e.get("train_loss"))]
+    rows = [e for e in epochs if is_number(e.get("val_loss")) and is_number(e.get("train_loss"))]
     if len(rows) < PATIENCE + 2:
         return None
     val = [e["val_loss"] for e in rows]

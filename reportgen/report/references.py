@@ -132,8 +132,8 @@ def _value(expr: str, ctx: Context):
     field_ = (m[2] or m[4]) if m else None
     if m and field_ in AGGREGATED:
         run, base = _subject_run(m, ctx.results)
-        if run is not None and (stat is not None or (((run.get("aggregate") or {}).get(AGGREGATED[field_]) or {})
-                                                     .get("n") or 0) >= 2):
+        seeds = ((run or {}).get("aggregate") or {}).get(AGGREGATED[field_]) or {}
+        if run is not None and (stat is not None or (seeds.get("n") or 0) >= 2):
             return _aggregate_value(run, base, field_, stat or "mean", fmt, RUN_FIELDS[field_][1])
     if stat is not None:
         raise ValueError(f".{stat} applies to a run's accuracy, loss, precision, recall, f1, time and final losses")
@@ -346,7 +346,7 @@ def _close(word: str, known) -> str:
 
 def _static_value(expr: str, names: dict) -> str | None:
     body, _, fmt = expr.strip().partition(":")
-    body, _ = _split_stat(body.strip())
+    body, stat = _split_stat(body.strip())
     m = re.fullmatch(r"best\(([^()]+)\)\.(\w+)|(.+)\.(\w+)", body.strip())
     if not m:
         return f"expected @{{RUN.FIELD}}, @{{MODEL.FIELD}} or @{{best(EXPERIMENT).FIELD}}, got @{{{expr}}}"
@@ -375,6 +375,10 @@ def _static_value(expr: str, names: dict) -> str | None:
         return f"{what}; not {field_!r}" + _close(field_, known)
     if fmt.strip() and fmt.strip() not in FORMATS:
         return f"unknown format {fmt.strip()!r}; use one of {', '.join(FORMATS)}" + _close(fmt.strip(), FORMATS)
+    repeated = names.get("repeated")
+    if stat is not None and repeated is not None:
+        if not any(r in repeated for r in (groups.get(m[1], [m[1]]) if m[1] is not None else [m[3]])):
+            return f"{m[1] or m[3]} has no repeats (set train.repeats ≥ 2): no .{stat} of {field_}"
     return None
 
 

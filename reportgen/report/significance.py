@@ -10,14 +10,15 @@ from reportgen.report.formatting import dec, pct, pval
 ALPHA = 0.05
 
 
-def _number(v) -> bool:
+def is_number(v) -> bool:
+    """A finite int or float (not a bool)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def spread(run: dict, metric: str = "accuracy") -> dict | None:
     """The run's aggregate of a metric over its seeds (mean, std, ci_low, ci_high, n), when it has two or more."""
     agg = ((run.get("aggregate") or {}).get(metric)) or {}
-    return agg if (agg.get("n") or 0) >= 2 and _number(agg.get("mean")) else None
+    return agg if (agg.get("n") or 0) >= 2 and is_number(agg.get("mean")) else None
 
 
 def accuracy(run: dict) -> float | None:
@@ -26,7 +27,7 @@ def accuracy(run: dict) -> float | None:
     if agg is not None:
         return agg["mean"]
     acc = (run.get("test") or {}).get("accuracy")
-    return acc if _number(acc) else None
+    return acc if is_number(acc) else None
 
 
 def paired_entry(results: dict, ids: list[str]) -> dict | None:

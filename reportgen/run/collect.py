@@ -22,10 +22,7 @@ def dataset_record(loaded: LoadedManifest, splits) -> dict:
 
 def _without_predictions(run: dict) -> dict:
     """A run record as results keep it: its test predictions stay in the run cache."""
-    out = {k: v for k, v in run.items() if k != "predictions"}
-    if out.get("repeats"):
-        out["repeats"] = [{k: v for k, v in seed.items() if k != "predictions"} for seed in out["repeats"]]
-    return out
+    return {k: v for k, v in run.items() if k != "predictions"}
 
 
 def collect(loaded: LoadedManifest, splits, runs: dict, smoke: bool, cache_dir: Path) -> dict:

@@ -26,7 +26,7 @@ def repeat_id(run_id: str, k: int) -> str:
 
 def _slim(record: dict, seed: int) -> dict:
     """What results keep of one seed's record."""
-    keep = ("status", "stopped_epoch", "diverged_epoch", "epochs", "test", "train_seconds", "cache_key", "predictions")
+    keep = ("status", "stopped_epoch", "diverged_epoch", "epochs", "test", "train_seconds", "cache_key")
     return {"seed": seed, **{k: record.get(k) for k in keep}}
 
 

@@ -42,7 +42,7 @@ def status_tag(run: dict) -> str | None:
     return ", ".join(f"{status} in {n} of {len(seeds)} seeds" for status, n in odd.items())
 
 
-def verdict_caption(win, runs: list[dict]) -> str:
+def verdict_caption(win) -> str:
     """What the star means in this table, or why there is none."""
     if win is None:
         return "Comparison of runs"
@@ -112,7 +112,7 @@ def comparison(view, sec, results, figures, num_):
     } for r in runs]
     view["runs"] = runs
     view["wide"] = 1 + (len(view["labels"]) or 3) + 8 > 11 or any(spread(r) for r in runs)
-    view["table"] = num_.tab(verdict_caption(win, runs) + precision_note(runs))
+    view["table"] = num_.tab(verdict_caption(win) + precision_note(runs))
     view["note"] = confidence_note(results, runs)
     entry = win.entry if win else None
     view["pairs"] = pair_rows(results, entry) if entry and entry["pairs"] else []

@@ -158,3 +158,25 @@ def test_sigint_stops_it_cleanly(serving):
     code, log = serving.interrupt()
     assert code in (0, 130), log
     assert "Traceback" not in log and "stopped serving" in log
+
+
+def test_an_edit_made_before_the_watcher_is_up_is_caught_up_on(folder):
+    from reportgen.serve.command import watch
+    from reportgen.serve.server import Shared
+    from reportgen.serve.session import Options, Session
+
+    out = folder.parent / "out"
+    session = Session(Options(folder, out), Shared(), lambda line: None)
+    since = time.time_ns()
+    assert session.render("start") == "ok"
+    intro = folder.parent / "intro.md"  # edited after the render read it, before any watcher exists
+    intro.write_text(intro.read_text("utf-8").replace("Some **bold** prose", "Some **bold** prose EARLY-5150"), "utf-8")
+    stop = threading.Event()
+    thread = threading.Thread(target=watch, args=(session, stop, since), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + BOUND_S
+    while "EARLY-5150" not in (out / "report.html").read_text("utf-8") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert "EARLY-5150" in (out / "report.html").read_text("utf-8") and not thread.is_alive()

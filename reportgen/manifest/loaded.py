@@ -145,6 +145,8 @@ def gather(path: str | Path, overrides: list[str] | None = None) -> Gathered:
         problems += later
         found.loaded, found.warnings = loaded, mixed_datasets(loaded)
         names = names_of(located.data, loaded.runs)
+        if problems:  # runs resolved around broken parts may show defaults (one seed) the manifest did not mean
+            names["repeated"] = None
     images, refused = check_images(found.prose, base)
     for figure in figure_labels(found.prose):
         names["labels"].setdefault(figure, "figure")

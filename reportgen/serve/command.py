@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import webbrowser
 from pathlib import Path
 
@@ -19,8 +20,23 @@ def _describe(changes) -> str:
     return "changed: " + ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
-def watch(session: Session, stop: threading.Event | None = None) -> None:
-    """Re-render whenever a watched file changes; the watch list follows the manifest after each render."""
+def changed_since(files, since: int) -> set:
+    """The files modified at or after `since` (time.time_ns()), as watchfiles reports changes."""
+    import watchfiles
+
+    out = set()
+    for path in files:
+        try:
+            if path.stat().st_mtime_ns >= since:
+                out.add((watchfiles.Change.modified, str(path)))
+        except OSError:
+            pass
+    return out
+
+
+def watch(session: Session, stop: threading.Event | None = None, since: int | None = None) -> None:
+    """Re-render whenever a watched file changes; the watch list follows the manifest after each render. `since`:
+    when the last render started, so that an edit made before the watcher was up is caught up on, not lost."""
     import watchfiles
 
     while not (stop and stop.is_set()):
@@ -28,9 +44,16 @@ def watch(session: Session, stop: threading.Event | None = None) -> None:
         folders = targets.folders()
         if not folders:
             return
+        started = False
         for changes in watchfiles.watch(*folders, watch_filter=lambda _, p, t=targets: t.matters(Path(p)),
                                         debounce=DEBOUNCE_MS, step=30, recursive=False, stop_event=stop,
-                                        raise_interrupt=True):
+                                        raise_interrupt=True, rust_timeout=200, yield_on_timeout=True):
+            if not started:  # the watcher is up now: anything edited since the last render began counts too
+                started = True
+                changes = set(changes) | (changed_since(targets.files, since) if since is not None else set())
+            if not changes:
+                continue
+            since = time.time_ns()
             session.render(_describe(changes))
             if session.targets != targets:
                 break  # the manifest now names other prose, images or templates: watch those
@@ -52,12 +75,13 @@ def serve(options: Options, port: int, open_browser: bool, say) -> None:
     say(f"serving {server.url} (Ctrl-C to stop)")
     session = Session(options, shared, say)
     try:
+        since = time.time_ns()
         session.render("start")
         if open_browser:
             webbrowser.open(server.url)
         say("watching " + ", ".join(sorted(p.name for p in session.targets.files)) +
             "".join(f", {t.name}/" for t in session.targets.trees))
-        watch(session)
+        watch(session, since=since)
     except KeyboardInterrupt:
         pass
     finally:

@@ -63,7 +63,7 @@ def make_class(submission: Path, copies: int, tmp: Path) -> Path:
 def time_check(submission: Path, repeats: int) -> list[float]:
     """Seconds per `check_submission` call on the submission, in this process (after one warm-up call)."""
     sys.path.insert(0, str(REPO))
-    from reportgen.check.command import check_submission
+    from reportgen.grading.check.command import check_submission
 
     check_submission(submission)
     times = []

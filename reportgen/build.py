@@ -154,9 +154,10 @@ def present(results: dict, loaded: LoadedManifest) -> dict:
     """The results with the manifest's presentation parts (report metadata, titles, labels, manifest file and
     hash) taken from the manifest as it is now: editing them re-renders without running anything."""
     manifest = loaded.manifest
-    out = {**results, "report": manifest.report.model_dump(),
-           "manifest": {"file": loaded.path.name, "stem": loaded.stem,
-                        "sha256": hashlib.sha256(loaded.path.read_bytes()).hexdigest()}}
+    source = {"file": loaded.path.name, "stem": loaded.stem, "sha256": hashlib.sha256(loaded.path.read_bytes()).hexdigest()}
+    if loaded.overrides:  # render, check and verify apply them again, so the build can be re-made from its record
+        source["overrides"] = list(loaded.overrides)
+    out = {**results, "report": manifest.report.model_dump(), "manifest": source}
     titles = {r.id: r.title for r in loaded.runs}
     out["runs"] = {rid: {**run, "title": titles.get(rid, run.get("title"))} for rid, run in results["runs"].items()}
     models = {}
@@ -213,6 +214,25 @@ def recorded_results(loaded: LoadedManifest, out_dir: Path, smoke: bool) -> dict
         raise ResultsMissing(f"{path} does not match {loaded.path.name} ({len(problems)} "
                              f"problem{'' if len(problems) == 1 else 's'}):\n  " + "\n  ".join(problems) + f"\n{hint}")
     return present(results, loaded)
+
+
+def with_recorded_overrides(loaded: LoadedManifest, out_dir: Path, say=None) -> LoadedManifest:
+    """The manifest loaded again with the --set overrides OUT/results.json records, when none were given now."""
+    import json
+
+    from reportgen.results.store import recorded_overrides
+
+    if loaded.overrides:
+        return loaded
+    try:
+        recorded = recorded_overrides(json.loads((out_dir / "results.json").read_text("utf-8")))
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return loaded
+    if not recorded:
+        return loaded
+    if say is not None:
+        say(f"applying the overrides the build was made with: {' '.join('--set ' + o for o in recorded)}")
+    return load_manifest(loaded.path, recorded)
 
 
 def _warn(message: str) -> None:

@@ -14,7 +14,7 @@ from reportgen.commands import grading, pipeline, project
 def _version(ctx: click.Context, _param, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
-    from reportgen.doctor import version_text
+    from reportgen.project.doctor import version_text
 
     click.echo(version_text())
     ctx.exit()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from reportgen.check import checks
-from reportgen.check.command import check_submission
-from reportgen.check.printed import occurrences
+from reportgen.grading.check import checks
+from reportgen.grading.check.command import check_submission
+from reportgen.grading.check.printed import occurrences
 from reportgen.report.formatting import pct
 from reportgen.results.embedded import EMBED_ID, embed_json
 

@@ -72,7 +72,7 @@ def test_hostile_strings_cannot_leave_the_embedded_json(tiny_build):
     from reportgen.report import document
     from reportgen.report import html as render
     from reportgen.build import load
-    from reportgen.diff.sections import embedded
+    from reportgen.grading.diff.sections import embedded
 
     loaded = load(tiny_build.manifest)
     results = json.loads(json.dumps(tiny_build.results))

@@ -176,7 +176,7 @@ def test_build_with_dataset_section(tmp_path):
                  "Per-channel mean and standard deviation", "PCA and t-SNE projections"):
         assert text in pdf
 
-    from reportgen.check.command import check_submission  # every dataset number is keyed and checks clean
+    from reportgen.grading.check.command import check_submission  # every dataset number is keyed and checks clean
 
     report = check_submission(out)
     assert not report.findings, [f.message for f in report.findings]

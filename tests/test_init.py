@@ -10,7 +10,7 @@ import pytest
 
 from conftest import cli
 
-from reportgen.scaffold.init import DATASETS, TEMPLATES
+from reportgen.project.init.init import DATASETS, TEMPLATES
 
 COMBOS = [(t, "digits") for t in TEMPLATES] + [("assignment", d) for d in DATASETS if d != "digits"]
 

@@ -166,7 +166,7 @@ def test_live_prose_in_a_build_agrees_with_the_tables_and_fails_on_unknown_names
     assert links["Section 2"] == "#sec-2" and links["Table 3"][1:] == soup.select("section.parameters table")[0]["id"]  # the comparison has two
     assert soup.select_one("section.prose .math-display svg") is not None
     assert "Deep residual learning" in soup.select_one("ol.bibliography li#ref-1").get_text()
-    from reportgen.check.command import check_submission  # live numbers are keyed, and check recomputes them
+    from reportgen.grading.check.command import check_submission  # live numbers are keyed, and check recomputes them
 
     keys = [span["data-key"] for span in soup.select("section.prose span[data-key]")]
     assert f"runs.{best['id']}.test.accuracy" in keys and "models.cnn.total_params" in keys

@@ -419,7 +419,7 @@ def test_a_failed_run_renders_as_failed_without_metrics(tiny_build):
 
 @pytest.mark.slow
 def test_the_built_report_checks_clean_with_every_result_column_keyed(built, soup):
-    from reportgen.check.command import check_submission
+    from reportgen.grading.check.command import check_submission
 
     report = check_submission(built.out)
     assert not report.findings, [f.message for f in report.findings]

@@ -161,9 +161,9 @@ def test_sigint_stops_it_cleanly(serving):
 
 
 def test_an_edit_made_before_the_watcher_is_up_is_caught_up_on(folder):
-    from reportgen.serve.command import watch
-    from reportgen.serve.server import Shared
-    from reportgen.serve.session import Options, Session
+    from reportgen.project.serve.command import watch
+    from reportgen.project.serve.server import Shared
+    from reportgen.project.serve.session import Options, Session
 
     out = folder.parent / "out"
     session = Session(Options(folder, out), Shared(), lambda line: None)

@@ -60,7 +60,7 @@ def test_en3150_smoke_build_marks_every_page(tmp_path):
     assert "Trade-off between the custom model and the pretrained models" in text
     # the PDF shows every test accuracy and parameter total the HTML shows: no table runs off the page
     # (the trade-off table's accuracy column once did), and every shown number matches its results key
-    from reportgen.check.command import check_submission
+    from reportgen.grading.check.command import check_submission
 
     assert [f.check for f in check_submission(out).findings] == ["build"]
 

@@ -373,7 +373,7 @@ def test_an_unsafe_override_is_a_user_error(tmp_path, results, loaded, figs):
 def test_every_section_kinds_numbers_are_tied_to_results_and_check_clean(pack, results, loaded, figs, tmp_path):
     """All section kinds of the fixture, in each pack: every number in a data table carries its results key (row
     numbers, run counts and derived shares aside), and `check` recomputes each one from the embedded results."""
-    from reportgen.check.command import check_submission
+    from reportgen.grading.check.command import check_submission
 
     html = _html(results, loaded, figs, pack)
     (tmp_path / "report.html").write_text(html, "utf-8")

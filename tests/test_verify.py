@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reportgen.verify.submission import choose_runs, file_hashes
+from reportgen.grading.verify.submission import choose_runs, file_hashes
 
 from conftest import SMALL_NETS, cli, write_manifest
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reportgen.diff.compare import IGNORED_HELP
+from reportgen.grading.diff.compare import IGNORED_HELP
 from reportgen.commands.common import guard, say, write_outputs
 
 
@@ -30,7 +30,7 @@ def check_cmd(submission: Path, fmt: str, no_pdf: bool) -> None:
     totals, that it is not a smoke build and that no run failed; diverged and stalled runs are listed. Exit code 0
     when clean, 1 when something was found, 2 when there is nothing to check.
     """
-    from reportgen.check.command import check_submission, report_json, report_text
+    from reportgen.grading.check.command import check_submission, report_json, report_text
 
     report = check_submission(submission, with_pdf=not no_pdf)
     click.echo(json.dumps(report_json(report), indent=2) if fmt == "json" else report_text(report), nl=fmt == "json")
@@ -60,7 +60,7 @@ def diff_cmd(a: Path, b: Path, tolerance: float, strict: bool, fmt: str, out_fil
     line per run; --full adds every difference. Exit code 0 when equal within --tolerance, 1 when different,
     2 on error.
     """
-    from reportgen.diff.command import diff_builds
+    from reportgen.grading.diff.command import diff_builds
 
     text, equal = diff_builds(a, b, tolerance, strict, fmt, full)
     if out_file is None:
@@ -103,8 +103,8 @@ def verify_cmd(submission: Path, manifest: Path | None, runs: tuple[str, ...], s
     any differs or could not run, 2 on unusable input.
     """
     from reportgen.run.progress import Reporter
-    from reportgen.verify.command import verify_submission
-    from reportgen.verify.output import json_report, text_report
+    from reportgen.grading.verify.command import verify_submission
+    from reportgen.grading.verify.output import json_report, text_report
 
     verification = verify_submission(submission, manifest, runs, sample, seed, epochs, rtol, Reporter(say))
     click.echo(json_report(verification) if fmt == "json" else text_report(verification), nl=False)
@@ -138,7 +138,7 @@ def grade_cmd(class_dir: Path, jobs: int, out_file: Path | None, verify: bool, s
     checks only what is new or changed (--fresh: everything). Exit code 0 when every submission is clean,
     1 when any has findings or could not be checked, 2 when DIR is unusable.
     """
-    from reportgen.grade.command import Options, grade
+    from reportgen.grading.grade.command import Options, grade
 
     opts = Options(class_dir, out_file, jobs, {"sample": sample, "seed": seed} if verify else None, gradescope, fresh)
     try:

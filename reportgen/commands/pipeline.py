@@ -121,6 +121,7 @@ def render_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tup
 
     loaded = load_manifest(manifest, list(overrides))
     out = out_dir_of(loaded, out_dir, smoke)
+    loaded = build.with_recorded_overrides(loaded, out, say)
     results = build.recorded_results(loaded, out, smoke)
     outcome = build.Outcome(out)
     write_outputs(build.render_files(loaded, results, out, outcome, with_pdf=not no_pdf, export=export,

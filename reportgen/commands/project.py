@@ -23,7 +23,7 @@ def init_cmd(folder: Path, template: str, dataset: str) -> None:
 
     <name> is DIR's folder name (or `report`). `reportgen build --smoke DIR/<name>.yaml` works at once.
     """
-    from reportgen.scaffold.init import next_steps, shown, starter, write_starter
+    from reportgen.project.init.init import next_steps, shown, starter, write_starter
 
     s = starter(folder, template, dataset)
     for path in write_starter(s):
@@ -42,7 +42,7 @@ def doctor_cmd(manifest: Path | None) -> None:
     folder (MANIFEST's default one, else ./output) is writable, and which pretrained weights are cached. Exit code
     0 when everything is in place, 1 otherwise.
     """
-    from reportgen.doctor import diagnose, doctor_text
+    from reportgen.project.doctor import diagnose, doctor_text
 
     folder = (manifest.resolve().parent / "output") if manifest is not None else Path("output")
     findings = diagnose(folder)
@@ -85,7 +85,7 @@ def serve_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tupl
     Watches the manifest, its prose, images and template folder. Renders from OUT/results.json without torch
     and without the PDF (unless --pdf); a change that needs new runs says so, and trains only with --train.
     Ctrl-C stops it."""
-    from reportgen.serve.command import serve
-    from reportgen.serve.session import Options
+    from reportgen.project.serve.command import serve
+    from reportgen.project.serve.session import Options
 
     serve(Options(manifest, out_dir, smoke, list(overrides), pdf, train), port, open_browser, say)

@@ -32,6 +32,7 @@ class LoadedManifest:
         self.stem = path.stem
         self.model_layers: dict[str, list] = {}
         self.runs: list = []  # sweeps.RunSpec, filled in by load_manifest
+        self.overrides: list[str] = []  # the --set KEY=VALUE texts applied, as given: builds record them
         sink = problems
         problems = [] if sink is None else sink
         self.sections = [_section_of(i, s, located, problems) for i, s in enumerate(manifest.sections)]
@@ -139,6 +140,7 @@ def gather(path: str | Path, overrides: list[str] | None = None) -> Gathered:
     if manifest is not None:
         later: list[Problem] = []
         loaded = LoadedManifest(manifest, located, path.resolve(), later)
+        loaded.overrides = list(overrides or [])
         later += _resolve_classes(loaded, broken) + check_references(loaded) + _expand_runs(loaded, names)
         if broken:  # a placeholder stands in for each broken model: what its variants and runs say is noise
             later = [p for p in later if not p.path.startswith("models.")]

@@ -73,3 +73,9 @@ def results_digest(results: dict) -> str:
     """The content digest a report carries: sha256 of the record's results.json text (key order and whitespace
     fixed by `dumps`, so a re-serialised copy has the same digest and any edited number a different one)."""
     return "sha256:" + hashlib.sha256(dumps(results).encode("utf-8")).hexdigest()
+
+
+def recorded_overrides(results: dict) -> list[str]:
+    """The --set overrides a build recorded (manifest.overrides), as given; [] when it had none."""
+    found = (results.get("manifest") or {}).get("overrides") if isinstance(results.get("manifest"), dict) else None
+    return [str(o) for o in found] if isinstance(found, list) else []

@@ -1,1 +1,0 @@
-"""`reportgen check`: a submitted report checked against its own embedded results, offline and without torch."""

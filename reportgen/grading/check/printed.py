@@ -1,0 +1,65 @@
+"""Reading a report's PDF for `check`: the results digest in its metadata, and its text."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from reportgen.grading.check.page import norm
+
+PDF_DIGEST_KEY = "ReportgenResultsSHA256"  # reportgen.report.pdf.PDF_DIGEST_KEY (the report side is not imported)
+
+
+@dataclass
+class Printed:
+    """What check reads off a PDF: its digest (None when it carries none) and its text, or why it is unreadable."""
+
+    digest: str | None
+    text: str
+    pages: int
+    error: str | None = None
+
+
+def _info(document, key: str) -> str | None:
+    """One entry of the PDF's document-information dictionary (pdfium hands it out as UTF-16)."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    size = pdfium_c.FPDF_GetMetaText(document, key.encode("ascii"), None, 0)
+    if size <= 2:  # absent: just the terminating NUL
+        return None
+    buffer = ctypes.create_string_buffer(size)
+    pdfium_c.FPDF_GetMetaText(document, key.encode("ascii"), buffer, size)
+    return buffer.raw[:size - 2].decode("utf-16-le")
+
+
+def read_pdf(path: Path) -> Printed:
+    """The PDF's digest and text, read with pdfium (Chromium's PDF engine: fast and hardened); an unreadable file
+    is recorded, not raised."""
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(str(path))
+    except (pdfium.PdfiumError, OSError, ValueError) as exc:
+        return Printed(None, "", 0, f"{type(exc).__name__}: {exc}")
+    try:
+        pages = []
+        for index in range(len(document)):
+            page = document[index]
+            text = page.get_textpage()
+            pages.append(text.get_text_bounded())
+            text.close()
+            page.close()
+        return Printed(_info(document, PDF_DIGEST_KEY), norm(" ".join(pages)), len(pages))
+    except pdfium.PdfiumError as exc:
+        return Printed(None, "", 0, f"PdfiumError: {exc}")
+    finally:
+        document.close()
+
+
+def occurrences(number: str, text: str) -> int:
+    """How often a formatted number appears in text as a whole number ('1,258' not inside '11,258' or '1,2580')."""
+    pattern = r"\s?".join(re.escape(part) for part in norm(number).split(" "))
+    return len(re.findall(rf"(?<![\d.,]){pattern}(?![\d])", text))

@@ -1,0 +1,78 @@
+"""One submission, in a worker or in this process: check it (and verify it when asked) into a JSON outcome."""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+from reportgen.errors import UserError
+from reportgen.grading.grade.folders import STATE_FORMAT
+
+NOT_VERIFIED = {"status": "not verified"}
+
+
+def clean(value):
+    """A JSON-safe copy: dataclasses as dicts, tuples as lists, non-finite floats as None, keys as strings."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [clean(v) for v in value]
+        return sorted(items, key=str) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def report_record(report) -> dict:
+    """The parts of a CheckReport the overview needs, as JSON: findings, notes, checks, facts, exit code, text."""
+    from reportgen.grading.check.command import report_text
+
+    return {"findings": clean(report.findings), "notes": clean(report.notes), "checks": clean(report.checks),
+            "facts": clean(report.facts), "exit_code": report.exit_code(), "text": report_text(report)}
+
+
+def ignore_interrupts() -> None:
+    """Worker initialiser: Ctrl-C is the parent's to handle (it stops the pool and keeps what is recorded)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def grade_one(folder: str, print_: str, code: str, verify: dict | None) -> dict:
+    """Check one submission folder; verify it too when `verify` holds {"sample", "seed"}. Never raises."""
+    from reportgen.grading.check.command import check_submission
+
+    started = time.perf_counter()
+    outcome = {"format": STATE_FORMAT, "code": code, "folder": Path(folder).name, "path": str(Path(folder).resolve()),
+               "fingerprint": print_, "report": None, "error": None, "verification": dict(NOT_VERIFIED)}
+    try:
+        outcome["report"] = report_record(check_submission(folder))
+    except UserError as exc:
+        outcome["error"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the class
+        outcome["error"] = f"internal error while checking: {type(exc).__name__}: {exc}"
+    if verify is not None:
+        outcome["verification"] = verification(folder, verify, outcome["error"])
+    outcome["seconds"] = time.perf_counter() - started
+    return outcome
+
+
+def verification(folder: str, verify: dict, error: str | None) -> dict:
+    """Re-run a sample of the submission's runs (reportgen.grading.verify); its status and what it said."""
+    record = {"status": "could not run", "sample": verify["sample"], "seed": verify["seed"]}
+    if error is not None:
+        return {**record, "detail": "the submission could not be checked, so it was not verified"}
+    from reportgen.grading.grade.verifying import verify_submission
+
+    try:
+        status, detail = verify_submission(folder, verify["sample"], verify["seed"])
+    except Exception as exc:  # noqa: BLE001 - a failed verification is a status, not a crash
+        status, detail = "could not run", f"{type(exc).__name__}: {exc}"
+    return {**record, "status": status, "detail": detail}

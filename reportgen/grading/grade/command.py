@@ -1,0 +1,235 @@
+"""`reportgen grade DIR`: check every submission (in parallel, resumably) and write the class overview."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from reportgen.errors import UserError
+from reportgen.grading.grade import folders
+from reportgen.grading.grade.checking import NOT_VERIFIED, grade_one, ignore_interrupts
+from reportgen.grading.grade.gradescope import results as gradescope_results
+from reportgen.grading.grade.page import page
+from reportgen.grading.grade.progress import Progress
+from reportgen.grading.grade.rows import identical_line, mark_identical, public, row
+from reportgen.grading.grade.table import to_csv
+from reportgen.writer import to_json, write_all
+
+
+def _stderr(line: str) -> None:
+    """Say a line on stderr (progress, what was written)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Options:
+    """What `reportgen grade` was asked for."""
+
+    class_dir: Path
+    out_file: Path | None = None
+    jobs: int = 1
+    verify: dict | None = None  # {"sample": N, "seed": S} with --verify
+    gradescope: bool = False
+    fresh: bool = False
+
+    @property
+    def csv(self) -> Path:
+        """The CSV to write: --out, or DIR/grades.csv."""
+        return self.out_file or self.class_dir / "grades.csv"
+
+    @property
+    def out_dir(self) -> Path:
+        """The folder of every output and of the state: the CSV's."""
+        return self.csv.parent
+
+    @property
+    def findings_dir(self) -> Path:
+        """Where each submission's findings text goes: <stem>-findings beside the CSV."""
+        return self.out_dir / f"{self.csv.stem}-findings"
+
+
+@dataclass
+class Graded:
+    """The class overview: rows, identical groups, how many were reused, and the files written."""
+
+    rows: list[dict]
+    groups: list[list[str]]
+    reused: int
+    checked: int
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every submission is clean, 1 when any has findings, errors or failed verification."""
+        return 1 if any(r["problem"] for r in self.rows) else 0
+
+    def summary(self) -> list[str]:
+        """The summary lines: reused vs checked, clean vs findings vs unusable, verification, identical runs."""
+        n = len(self.rows)
+        lines = [f"{n} submission{'s' if n != 1 else ''}: {self.reused} from the previous run, {self.checked} checked"]
+        unusable = sum(bool(r["error"]) for r in self.rows)
+        findings = sum(bool(r["findings"]) and not r["error"] for r in self.rows)
+        lines.append(f"{n - unusable - findings} clean, {findings} with findings, {unusable} unusable")
+        verified = [r["verification"] for r in self.rows if r["verification"] != NOT_VERIFIED["status"]]
+        if verified:
+            counts = {s: verified.count(s) for s in dict.fromkeys(verified)}
+            lines.append("verification: " + ", ".join(f"{c} {s}" for s, c in counts.items()))
+        return lines
+
+    def text(self) -> str:
+        """stdout for --format text: one line per submission, then the summary and the identical groups."""
+        out = []
+        for r in self.rows:
+            team = "; ".join(m["name"] for m in r["team"]) or "—"
+            if r["error"]:
+                status = f"unusable: {r['error'].splitlines()[0]}"
+            else:
+                status = f"{r['findings']} finding{'s' if r['findings'] != 1 else ''}"
+                status += f" ({'; '.join(r['findings_summary'])})" if r["findings"] else ""
+            line = f"{r['folder']}  {team}  {status}  verification: {r['verification']}"
+            if r["identical_to"]:
+                line += f"  identical to {', '.join(r['identical_to'])}"
+            out.append(line)
+        out += ["", *self.summary(), *(identical_line(g) for g in self.groups)]
+        return "\n".join(out) + "\n"
+
+    def record(self) -> dict:
+        """stdout for --format json."""
+        return {"submissions": len(self.rows), "reused": self.reused, "checked": self.checked,
+                "identical": self.groups, "summary": self.summary(), "exit_code": self.exit_code,
+                "rows": [public(r) for r in self.rows], "written": [str(p) for p in self.written]}
+
+
+def _reusable(stored: dict | None, verify: dict | None) -> dict | None:
+    """A stored outcome that answers this run: verified with the same sample and seed when --verify asks."""
+    if stored is None or verify is None:
+        return stored
+    v = stored.get("verification") or {}
+    done = v.get("status") not in (None, NOT_VERIFIED["status"])
+    return stored if done and v.get("sample") == verify["sample"] and v.get("seed") == verify["seed"] else None
+
+
+def _guard_outputs(opts: Options, subs: list[Path]) -> None:
+    """Refuse an --out that would write inside a submission folder."""
+    out = opts.out_dir.resolve()
+    for sub in subs:
+        if out == sub.resolve() or sub.resolve() in out.parents:
+            raise UserError(f"--out {opts.csv} is inside the submission folder {sub}; grade never writes into "
+                            "submissions")
+
+
+def _run(todo: list[tuple[Path, str]], opts: Options, code: str, progress: Progress) -> list[dict]:
+    """Check the submissions still to do, recording each outcome as it finishes; Ctrl-C keeps what is recorded."""
+    done = []
+
+    def finish(outcome: dict, record: bool = True) -> None:
+        """Record one finished submission (unless its worker failed: then it is checked again next time)."""
+        if record:
+            folders.save(opts.out_dir, outcome)
+        done.append(outcome)
+        progress.finished(outcome)
+
+    if opts.jobs <= 1 or len(todo) <= 1:
+        with progress:
+            for folder, print_ in todo:
+                finish(grade_one(str(folder), print_, code, opts.verify))
+        return done
+    pool = ProcessPoolExecutor(max_workers=min(opts.jobs, len(todo)), initializer=ignore_interrupts)
+    try:
+        # the first submit forks every worker, before the progress bar starts its thread
+        futures = {pool.submit(grade_one, str(folder), print_, code, opts.verify): (folder, print_)
+                   for folder, print_ in todo}
+        with progress:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    try:
+                        finish(future.result())
+                    except Exception as exc:  # noqa: BLE001 - a worker that died (BrokenProcessPool) fails its row
+                        folder, print_ = futures[future]
+                        finish(failed(folder, print_, code, exc), record=False)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()  # a worker in the middle of a verification would otherwise run on
+        raise
+    pool.shutdown()
+    return done
+
+
+def failed(folder: Path, print_: str, code: str, exc: Exception) -> dict:
+    """The outcome of a submission whose worker process failed (it is not recorded, so the next run retries it)."""
+    return {"format": folders.STATE_FORMAT, "code": code, "folder": folder.name, "path": str(folder.resolve()),
+            "fingerprint": print_, "report": None, "verification": dict(NOT_VERIFIED),
+            "error": f"internal error: the worker checking it stopped ({type(exc).__name__}: {exc})"}
+
+
+def grade(opts: Options, say: Callable[[str], None] = _stderr) -> Graded:
+    """Check (or take from the previous run) every submission, then write the CSV, HTML and findings files."""
+    if opts.csv.suffix.lower() == ".html":
+        raise UserError(f"--out {opts.csv}: give the CSV's path; the HTML page is written beside it")
+    subs = folders.submissions(opts.class_dir, opts.out_dir)
+    _guard_outputs(opts, subs)
+    code = folders.code_version()
+    outcomes: dict[str, dict] = {}
+    todo = []
+    for sub in subs:
+        print_ = folders.fingerprint(sub)
+        stored = None if opts.fresh else _reusable(folders.recorded(opts.out_dir, sub, print_, code), opts.verify)
+        if stored is None:
+            todo.append((sub, print_))
+        else:
+            outcomes[sub.name] = stored
+    reused = len(outcomes)
+    if reused:
+        say(f"{len(subs)} submissions: {reused} from the previous run, {len(todo)} to check")
+    for outcome in _run(todo, opts, code, Progress(len(subs), reused, say=say)):
+        outcomes[outcome["folder"]] = outcome
+    checked = {sub.name for sub, _ in todo}
+    rows = []
+    for sub in subs:
+        if opts.verify is None:  # an earlier run's verification is not this run's
+            outcomes[sub.name] = {**outcomes[sub.name], "verification": dict(NOT_VERIFIED)}
+        rows.append(row(outcomes[sub.name], reused=sub.name not in checked))
+    groups = mark_identical(rows)
+    graded = Graded(rows, groups, reused, len(todo))
+    graded.written = write_outputs(graded, outcomes, opts)
+    return graded
+
+
+def findings_text(r: dict, outcome: dict) -> str:
+    """One submission's findings file: the check's own text, or why it could not be checked; then verification."""
+    if r["error"]:
+        lines = [f"{r['folder']}: the submission could not be checked", r["error"]]
+    else:
+        lines = [((outcome.get("report") or {}).get("text") or "").rstrip()]
+    lines.append(f"verification: {r['verification']}" + (f": {r['verification_detail']}"
+                                                         if r["verification_detail"] else ""))
+    if r["identical_to"]:
+        lines.append("identical runs to: " + ", ".join(r["identical_to"]))
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(graded: Graded, outcomes: dict[str, dict], opts: Options) -> list[Path]:
+    """The CSV, the HTML beside it, each submission's findings file and (with --gradescope) Gradescope results."""
+    marker = b"written by reportgen grade; not a submission\n"
+    files: dict[Path, bytes] = {opts.findings_dir / folders.MARKER: marker}
+    for r in graded.rows:
+        files[opts.findings_dir / f"{r['folder']}.txt"] = findings_text(r, outcomes[r["folder"]]).encode("utf-8")
+    if opts.gradescope:
+        scope = opts.out_dir / "gradescope"
+        files[scope / folders.MARKER] = marker
+        for r in graded.rows:
+            files[scope / r["folder"] / "results.json"] = to_json(
+                gradescope_results(r, outcomes[r["folder"]])).encode("utf-8")
+    html = opts.csv.with_suffix(".html")
+    summary = graded.summary()
+    files[opts.csv] = to_csv(graded.rows).encode("utf-8")
+    files[html] = page(graded.rows, graded.groups, summary, html.parent, opts.class_dir, opts.findings_dir
+                       ).encode("utf-8")
+    write_all(files)
+    return [opts.csv, html, opts.findings_dir] + ([opts.out_dir / "gradescope"] if opts.gradescope else [])

@@ -1,0 +1,116 @@
+"""The class overview as one self-contained HTML page: escaped, inline CSS and a small inline sort script."""
+
+from __future__ import annotations
+
+import os
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+
+from reportgen.grading.grade.rows import experiments, identical_line
+from reportgen.grading.grade.table import accuracy
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+_CSS = """\
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 110rem; padding: 0 1rem; }
+table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1.2rem; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+thead th { background: #f0f0f0; cursor: pointer; user-select: none; position: sticky; top: 0; }
+thead th[aria-sort=ascending]::after { content: " ▲"; } thead th[aria-sort=descending]::after { content: " ▼"; }
+td.num { font-family: ui-monospace, monospace; white-space: nowrap; text-align: right; }
+tr.problem td { background: #fde8e8; } tr.problem td:first-child { border-left: 4px solid #b00020; }
+.flag { color: #b00020; font-weight: bold; } .ok { color: #0a6b2d; } .muted { color: #666; }
+.summary li { margin: 0.15rem 0; }"""
+# click a header to sort by it (numbers as numbers, empty cells last); click again to reverse
+_SCRIPT = """\
+document.querySelectorAll("table.grades thead th").forEach(function (th, col) {
+  th.addEventListener("click", function () {
+    var body = th.closest("table").tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    var dir = th.getAttribute("aria-sort") === "ascending" ? -1 : 1;
+    th.parentNode.querySelectorAll("th").forEach(function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", dir === 1 ? "ascending" : "descending");
+    function key(row) {
+      var cell = row.cells[col], text = cell.getAttribute("data-sort");
+      if (text === null) text = cell.textContent.trim();
+      var n = parseFloat(text);
+      return text === "" ? null : (isNaN(n) || !/^-?[0-9.]/.test(text) ? text.toLowerCase() : n);
+    }
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      if (x === null || y === null) return x === y ? 0 : (x === null ? 1 : -1);
+      if (typeof x !== typeof y) { x = String(x); y = String(y); }
+      return (x < y ? -1 : x > y ? 1 : 0) * dir;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});"""
+
+
+def href(target: Path, page_dir: Path) -> str:
+    """A relative link from the page's folder to a file, percent-encoded (then HTML-escaped by the caller)."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(page_dir))
+    return quote(Path(rel).as_posix(), safe="/")
+
+
+def _status(r: dict) -> str:
+    """The status cell: clean, the findings by check, or why the submission is unusable."""
+    e = escape
+    if r["error"]:
+        return f'<span class="flag">unusable</span>: {e(r["error"])}'
+    if r["findings"]:
+        items = "; ".join(r["findings_summary"])
+        return f'<span class="flag">{r["findings"]} finding(s)</span>: {e(items)}'
+    return '<span class="ok">clean</span>'
+
+
+def _row(r: dict, exps: list[str], page_dir: Path, class_dir: Path, findings_dir: Path) -> str:
+    """One submission's table row, every user-supplied string escaped."""
+    e = escape
+    report = class_dir / r["folder"] / "report.html"
+    folder = e(r["folder"])
+    links = [f'<a href="{e(href(report, page_dir))}">report</a>'] if report.is_file() else []
+    links.append(f'<a href="{e(href(findings_dir / (r["folder"] + ".txt"), page_dir))}">findings</a>')
+    team = "<br>".join(f"{e(m['name'])} <span class=\"muted\">{e(m['id'])}</span>" for m in r["team"])
+    smoke = "" if r["smoke"] is None else ('<span class="flag">smoke</span>' if r["smoke"] else "no")
+    models = "<br>".join(f"{e(name)}: {e(str(total))}" for name, total in r["models"].items())
+    best = "".join(f'<td class="num">{e(accuracy(r["best_accuracy"].get(x, {}).get("accuracy")))}</td>' for x in exps)
+    runs = "<br>".join(f"{label}: {e(', '.join(r[key]))}" for key, label in
+                       (("diverged", "diverged"), ("stalled", "stalled"), ("failed", "failed")) if r[key])
+    verification = e(r["verification"])
+    if r["verification_detail"]:
+        verification = f'<span title="{e(str(r["verification_detail"]))}">{verification}</span>'
+    if r["verification"] in ("differs", "could not run"):
+        verification = f'<span class="flag">{verification}</span>'
+    identical = e(", ".join(r["identical_to"]))
+    identical = f'<span class="flag">{identical}</span>' if identical else ""
+    findings = "" if r["error"] else str(r["findings"])
+    cls = ' class="problem"' if r["problem"] else ""
+    mark = '<span class="flag" title="needs a look">⚠</span> ' if r["problem"] else ""
+    return (f'<tr{cls} id="row-{e(quote(r["folder"], safe=""))}"><td data-sort="{folder}">{mark}{folder}<br>'
+            f'{" · ".join(links)}</td><td>{team}</td><td>{e(r["title"])}</td><td>{smoke}</td><td>{models}</td>{best}'
+            f'<td>{runs}</td><td class="num">{findings}</td><td>{_status(r)}</td>'
+            f'<td>{verification}</td><td>{identical}</td></tr>')
+
+
+def page(rows: list[dict], groups: list[list[str]], summary: list[str], page_dir: Path, class_dir: Path,
+         findings_dir: Path) -> str:
+    """The overview page: summary lines, identical submissions, and the sortable table of every submission."""
+    e = escape
+    exps = experiments(rows)
+    head = ["Submission", "Team", "Title", "Smoke", "Models (parameters)",
+            *(f"Best accuracy % {x}" for x in exps), "Diverged / stalled / failed", "Findings", "Status",
+            "Verification", "Identical to"]
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>",
+           f'<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">', '<meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           "<title>reportgen grade</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
+           f"<h1>Class overview: {e(class_dir.name or str(class_dir))}</h1>", '<ul class="summary">']
+    out += [f"<li>{e(line)}</li>" for line in summary]
+    out += [f'<li class="flag">{e(identical_line(g))}</li>' for g in groups]
+    out += ["</ul>", '<p class="muted">Click a column header to sort by it. Rows marked ⚠ have findings, could not '
+            "be checked, or did not verify.</p>", '<table class="grades"><thead><tr>']
+    out += [f'<th scope="col">{e(h)}</th>' for h in head]
+    out += ["</tr></thead><tbody>"]
+    out += [_row(r, exps, page_dir, class_dir, findings_dir) for r in rows]
+    out += ["</tbody></table>", f"<script>\n{_SCRIPT}\n</script>", "</body>", "</html>"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,54 @@
+"""The class overview as CSV: one row per submission, one best-accuracy column per experiment seen in the class."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from reportgen.grading.grade.rows import experiments
+
+BEFORE = ["folder", "team", "ids", "title", "manifest", "manifest_sha256", "smoke", "models"]
+AFTER = ["diverged", "stalled", "failed", "findings", "findings_summary", "identical_to", "verification", "error"]
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
+
+
+def accuracy(value) -> str:
+    """A fraction as a percentage with two decimals (93.12), or empty."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return f"{value * 100:.2f}"
+    return ""
+
+
+def safe(text) -> str:
+    """A user-supplied string for a spreadsheet cell: one that would start a formula gets a leading quote."""
+    text = "" if text is None else str(text)
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def columns(rows: list[dict]) -> list[str]:
+    """The header: fixed columns, best_acc[<experiment>] for every experiment seen, then the problems."""
+    return BEFORE + [f"best_acc[{e}]" for e in experiments(rows)] + AFTER
+
+
+def cells(r: dict, exps: list[str]) -> list[str]:
+    """One row's cells, in the order of `columns`."""
+    smoke = "" if r["smoke"] is None else ("yes" if r["smoke"] else "no")
+    models = "; ".join(f"{name}: {total}" for name, total in r["models"].items())
+    best = [accuracy(r["best_accuracy"].get(e, {}).get("accuracy")) for e in exps]
+    return [safe(r["folder"]), safe("; ".join(m["name"] for m in r["team"])),
+            safe("; ".join(m["id"] for m in r["team"])), safe(r["title"]), safe(r["manifest"]["file"] or ""),
+            safe(r["manifest"]["sha256"] or ""), smoke, safe(models), *best, safe("; ".join(r["diverged"])),
+            safe("; ".join(r["stalled"])), safe("; ".join(r["failed"])), "" if r["error"] else str(r["findings"]),
+            safe("; ".join(r["findings_summary"])), safe("; ".join(r["identical_to"])), r["verification"],
+            safe(r["error"] or "")]
+
+
+def to_csv(rows: list[dict]) -> str:
+    """The CSV text (RFC 4180 quoting, \\r\\n line ends as the csv module writes them)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(columns(rows))
+    exps = experiments(rows)
+    for r in rows:
+        writer.writerow(cells(r, exps))
+    return buf.getvalue()

@@ -1,1 +1,0 @@
-"""`reportgen init`: a commented starter manifest, its prose and a .gitignore, from the text files in starters/."""

@@ -1,1 +1,0 @@
-"""reportgen serve: a live preview of the report on 127.0.0.1 that re-renders and reloads when its sources change."""

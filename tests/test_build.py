@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pathlib import Path
+
 import pytest
 import torch
 from bs4 import BeautifulSoup
@@ -135,18 +137,22 @@ def test_diverged_run_is_reported_as_such(tiny_build):
 
 @pytest.mark.slow
 def test_rebuild_trains_nothing_and_render_reuses_cache(tiny_build, tmp_path):
-    prose = tiny_build.manifest.parent / "intro.md"
+    import shutil
+
+    copy = Path(shutil.copytree(tiny_build.manifest.parent, tmp_path / "tiny"))  # the shared build stays as built
+    manifest, out = copy / tiny_build.manifest.name, copy / tiny_build.out.name
+    prose = copy / "intro.md"
     prose.write_text(prose.read_text("utf-8") + "\nA new closing sentence.\n", "utf-8")
-    result = cli("build", tiny_build.manifest, "--out", tiny_build.out)
+    result = cli("build", manifest, "--out", out)
     assert result.exit_code == 0, result.output
     assert "all 3 runs were cached; nothing was trained" in result.output
-    assert "A new closing sentence." in (tiny_build.out / "report.html").read_text("utf-8")
-    html, pdf = (tiny_build.out / "report.html").read_bytes(), (tiny_build.out / "report.pdf").read_bytes()
-    rendered = cli("render", tiny_build.manifest, "--out", tiny_build.out)
+    assert "A new closing sentence." in (out / "report.html").read_text("utf-8")
+    html, pdf = (out / "report.html").read_bytes(), (out / "report.pdf").read_bytes()
+    rendered = cli("render", manifest, "--out", out)
     assert rendered.exit_code == 0, rendered.output
     # the same results render to byte-identical HTML and PDF: no clock, no random identifier, stable font subsets
-    assert (tiny_build.out / "report.html").read_bytes() == html
-    assert (tiny_build.out / "report.pdf").read_bytes() == pdf
+    assert (out / "report.html").read_bytes() == html
+    assert (out / "report.pdf").read_bytes() == pdf
     import io
 
     from pypdf import PdfReader
@@ -154,7 +160,7 @@ def test_rebuild_trains_nothing_and_render_reuses_cache(tiny_build, tmp_path):
     meta = PdfReader(io.BytesIO(pdf)).metadata
     assert meta.creation_date.date().isoformat() == "2024-01-15"  # the manifest's date, not the build's
     # a changed training value is a different run: render refuses, naming it
-    changed = cli("render", tiny_build.manifest, "--out", tiny_build.out, "--set", "experiments.sgd.train.epochs=3")
+    changed = cli("render", manifest, "--out", out, "--set", "experiments.sgd.train.epochs=3")
     assert changed.exit_code == 2
     assert "(1 problem):\n  sgd: the manifest's settings for it changed since it ran" in changed.output
     assert "Traceback" not in changed.output

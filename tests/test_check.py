@@ -21,11 +21,15 @@ from reportgen.results.embedded import EMBED_ID, embed_json
 from conftest import cli
 
 
-def _submission(built, folder: Path) -> Path:
-    """A grader's copy of a build: the report, its PDF and results.json, without the cache."""
+def _submission(built, folder: Path, manifest: bool = False) -> Path:
+    """A grader's copy of a build: the report, its PDF and results.json, without the cache; with `manifest`, the
+    manifest and its prose too (check then re-renders it; tests/test_check_rerender.py covers that)."""
     folder.mkdir(parents=True)
     for name in ("report.html", "report.pdf", "results.json"):
         shutil.copy(built.out / name, folder / name)
+    if manifest:
+        for source in (built.manifest, built.manifest.parent / "intro.md"):
+            shutil.copy(source, folder / source.name)
     return folder
 
 
@@ -47,9 +51,10 @@ def test_a_clean_build_checks_clean_with_every_check_run(tiny_build, tmp_path):
     result = cli("check", sub)
     assert result.exit_code == 0, result.output
     report = check_submission(sub)
-    assert [c["name"] for c in report.checks] == ["digest", "results-file", "numbers", "pdf", "arithmetic", "build",
-                                                 "runs"]
+    assert [c["name"] for c in report.checks] == ["digest", "results-file", "manifest", "rerender", "numbers", "pdf",
+                                                 "statistics", "arithmetic", "build", "runs"]
     assert all(c["passed"] for c in report.checks) and not report.findings
+    assert report.level.startswith("embedded results only (no tiny.yaml in the submission")
     numbers = next(c for c in report.checks if c["name"] == "numbers")
     assert int(numbers["detail"].split()[0]) > 200  # every table number and total is tied to its key
     assert "run wild diverged at epoch 1" in report.notes
@@ -63,6 +68,7 @@ def test_a_report_html_path_and_json_output(tiny_build, tmp_path):
     result = cli("check", sub / "report.html", "--format", "json")
     data = json.loads(result.output)
     assert result.exit_code == 0 and data["clean"] and data["facts"]["runs"]["base"]["status"] == "completed"
+    assert data["level"] == data["facts"]["check_level"] and data["level"].startswith("embedded results only")
 
 
 def test_an_edited_table_cell_is_named_with_section_table_row_and_both_values(tiny_build, tmp_path):
@@ -190,15 +196,15 @@ def test_unusable_input_exits_2_with_one_message(tmp_path):
         assert result.exit_code == 2 and message in result.output, result.output
 
 
-def test_check_does_not_import_torch(tiny_build, tmp_path):
-    sub = _submission(tiny_build, tmp_path / "team07")
-    code = ("import sys; from reportgen.cli import main; sys.argv = ['reportgen', 'check', sys.argv[1]]\n"
+def test_check_does_not_import_torch_even_when_it_re_renders(tiny_build, tmp_path):
+    sub = _submission(tiny_build, tmp_path / "team07", manifest=True)
+    code = ("import sys; from reportgen.cli import main; sys.argv = ['reportgen', 'check', sys.argv[1], '--no-pdf']\n"
             "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-            "banned = [m for m in ('torch', 'numpy', 'matplotlib', 'jinja2', 'weasyprint') if m in sys.modules]\n"
+            "banned = [m for m in ('torch', 'torchvision', 'timm', 'sklearn') if m in sys.modules]\n"
             "print('BANNED', banned); sys.exit(code)")
-    out = subprocess.run([sys.executable, "-c", code, str(sub)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "BANNED []" in out.stdout
+    out = subprocess.run([sys.executable, "-c", code, str(sub)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert "BANNED []" in out.stdout and "level: re-rendered" in out.stdout
 
 
 def test_an_unreadable_pdf_is_a_finding_not_a_crash(tiny_build, tmp_path):

@@ -76,8 +76,6 @@ def fast_class(tiny_build, tmp_path_factory) -> Path:
     (root / "foreign").mkdir()
     (root / "foreign" / "report.html").write_text("<!DOCTYPE html><html><body><h1>Made by hand</h1></body></html>",
                                                   "utf-8")
-    (root / ".hidden").mkdir()
-    shutil.copy2(tiny_build.out / "report.html", root / ".hidden" / "report.html")
     return root
 
 
@@ -118,7 +116,7 @@ def _grade(folder: Path, *args: str):
 def test_each_planted_problem_is_found_by_name(fast_class, tiny_build):
     code, stdout, _, rows = _grade(fast_class, "--jobs", "2", "--fresh")
     assert code == 1
-    assert sorted(rows) == ["broken", "cell", "clean", "empty", "foreign", "results"]  # not .hidden
+    assert sorted(rows) == ["broken", "cell", "clean", "empty", "foreign", "results"]
     findings = {name: (r["findings"], r["findings_summary"]) for name, r in rows.items()}
     assert findings == {"clean": ("0", ""), "results": ("1", "results-file"), "cell": ("1", "numbers"),
                         "broken": ("1", "results-file"), "empty": ("", ""), "foreign": ("", "")}
@@ -165,7 +163,7 @@ def test_csv_columns_and_values(fast_class, tiny_build):
     experiments = list(dict.fromkeys(r.get("group") or r["experiment"] for r in results["runs"].values()))
     assert header == ["folder", "team", "ids", "title", "manifest", "manifest_sha256", "smoke", "models",
                       *(f"best_acc[{e}]" for e in experiments), "diverged", "stalled", "failed", "findings",
-                      "findings_summary", "identical_to", "verification", "error"]
+                      "findings_summary", "check_level", "identical_to", "verification", "error"]
     clean = {r["folder"]: r for r in csv.DictReader(io.StringIO(text))}["clean"]
     team = results["report"]["team"]
     assert clean["team"] == "; ".join(m["name"] for m in team) and clean["ids"] == "T001; T002"
@@ -292,6 +290,33 @@ def _wait_for(folder: Path, at_least: int, proc: subprocess.Popen, timeout: floa
         time.sleep(0.02)
 
 
+def _workers(parent: int) -> set[int]:
+    """The pids of the grade worker processes that `parent` started and that are still running."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            line = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = (proc / "status").read_text()
+        except (OSError, ValueError):
+            continue
+        ppid = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("PPid:"))
+        if "reportgen.grading.grade.worker" in line and ppid == parent:
+            found.add(int(proc.name))
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    """Those of pids that still exist (zombies aside)."""
+    alive = set()
+    for pid in pids:
+        try:
+            if "State:\tZ" not in Path(f"/proc/{pid}/status").read_text():
+                alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
 @pytest.mark.slow
 def test_resume_after_ctrl_c_and_a_kill(tiny_build, tmp_path):
     folder = tmp_path / "class"
@@ -307,11 +332,16 @@ def test_resume_after_ctrl_c_and_a_kill(tiny_build, tmp_path):
     assert "interrupted; finished submissions are recorded" in (tmp_path / "first.log").read_text("utf-8")
     first = _recorded(folder)
     assert 3 <= first < 50
-    # SIGKILL (no chance to clean up) of the whole process group: what was recorded is complete
-    proc = _start(folder, log=tmp_path / "second.log")
+    # SIGKILL of grade alone (no chance to clean up): what was recorded is complete, and no worker outlives it
+    proc = _start(folder, "--jobs", "2", log=tmp_path / "second.log")
     _wait_for(folder, first + 3, proc)
-    os.killpg(proc.pid, signal.SIGKILL)
+    workers = _workers(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers and not _alive(workers)
     second = _recorded(folder)
     assert first + 3 <= second < 50
     assert f"50 submissions: {first} from the previous run, {50 - first} to check" in (
@@ -358,3 +388,21 @@ def test_benchmark_script_measures_check_and_grade(tiny_build, tmp_path):
     assert report["grade_jobs1_s"] > 0 and report["grade_jobs2_s"] > 0 and report["grade_exit"] == [0]
     assert abs(report["ratio"] - report["grade_jobs1_s"] / report["grade_jobs2_s"]) < 1e-9
     assert f"| {report['ratio']:.2f}× |" in proc.stdout
+
+
+def test_no_submission_can_hide_or_take_an_output_name(tiny_build, tmp_path):
+    """A hidden folder, one holding grade's marker file and ones named like grade's outputs are all rows; grade's
+    own output folders, marked with a secret kept outside the class folder, are not."""
+    root = tmp_path / "class"
+    for name in (".sneaky", "marked", "grades-findings", "gradescope"):
+        _submit(tiny_build.out, root / name)
+    (root / "marked" / ".reportgen-grade-output").write_text("written by reportgen grade; not a submission\n")
+    out = tmp_path / "out" / "grades.csv"
+    code, _, output, rows = _grade(root, "--out", str(out), "--gradescope")
+    assert sorted(rows) == [".sneaky", "grades-findings", "gradescope", "marked"], output
+    assert code == 0 and all(r["findings"] == "0" and not r["error"] for r in rows.values())  # identical copies
+    assert _grade(root, "--out", str(out), "--gradescope")[3].keys() == rows.keys()  # and on the next run
+    # grade's outputs in the class folder itself would land on the submissions by those names: refused
+    code, _, output, _ = _grade(root, "--gradescope")
+    assert code == 2 and "grade did not make" in output and "gradescope" in output
+    assert sorted(p.name for p in (root / "gradescope").iterdir()) == sorted(FILES)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
-SHARED = {"reportgen", "reportgen.errors", "reportgen.writer", "reportgen.sourcehash"}
+SHARED = {"reportgen", "reportgen.errors", "reportgen.writer", "reportgen.sourcehash", "reportgen.textsafe"}
 
 
 def rule_of(init: Path) -> tuple[set[str], set[str]] | None:

@@ -8,8 +8,27 @@ from pathlib import Path
 
 import click
 
-from reportgen.grading.diff.compare import IGNORED_HELP
 from reportgen.commands.common import guard, say, write_outputs
+from reportgen.grading.diff.compare import IGNORED_HELP
+from reportgen.textsafe import printable
+
+
+def sandbox_options(fn):
+    """--trust-code, --time-limit and --memory-limit: how a submission's code is run when it is re-run."""
+    fn = click.option("--memory-limit", type=click.IntRange(min=1), default=8, show_default=True, metavar="GIB",
+                      help="Address space a re-run process may map, in GiB (torch alone maps about 3.5).")(fn)
+    fn = click.option("--time-limit", type=click.IntRange(min=1), default=3600, show_default=True, metavar="SECONDS",
+                      help="Wall-clock limit per re-run run; past it the re-run process is killed.")(fn)
+    return click.option("--trust-code", is_flag=True,
+                        help="Run the submission's module: files even where no sandbox (bubblewrap) isolates them.")(fn)
+
+
+def limits_of(options: dict):
+    """The sandbox limits from --time-limit and --memory-limit."""
+    from reportgen.grading.sandbox import Limits
+
+    seconds = options["time_limit"]
+    return Limits(wall_seconds=float(seconds), cpu_seconds=2 * seconds, address_space=options["memory_limit"] << 30)
 
 
 @click.command("check")
@@ -33,7 +52,8 @@ def check_cmd(submission: Path, fmt: str, no_pdf: bool) -> None:
     from reportgen.grading.check.command import check_submission, report_json, report_text
 
     report = check_submission(submission, with_pdf=not no_pdf)
-    click.echo(json.dumps(report_json(report), indent=2) if fmt == "json" else report_text(report), nl=fmt == "json")
+    click.echo(json.dumps(report_json(report), indent=2) if fmt == "json" else printable(report_text(report)),
+               nl=fmt == "json")
     sys.exit(report.exit_code())
 
 
@@ -63,6 +83,7 @@ def diff_cmd(a: Path, b: Path, tolerance: float, strict: bool, fmt: str, out_fil
     from reportgen.grading.diff.command import diff_builds
 
     text, equal = diff_builds(a, b, tolerance, strict, fmt, full)
+    text = printable(text) if fmt == "text" else text
     if out_file is None:
         click.echo(text, nl=False)
     else:
@@ -88,9 +109,10 @@ def diff_cmd(a: Path, b: Path, tolerance: float, strict: bool, fmt: str, out_fil
                    "thread count, torch and code version; else 0.01).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text: header, one line per run, counts; json: everything structured.")
+@sandbox_options
 @guard
 def verify_cmd(submission: Path, manifest: Path | None, runs: tuple[str, ...], sample: int | None, seed: int,
-               epochs: int | None, rtol: float | None, fmt: str) -> None:
+               epochs: int | None, rtol: float | None, fmt: str, **sandboxing) -> None:
     """Re-run a submission's runs from its manifest and compare them with its recorded results.
 
     Example: reportgen verify submissions/team07 --sample 2 --seed 7 --epochs 1
@@ -102,12 +124,13 @@ def verify_cmd(submission: Path, manifest: Path | None, runs: tuple[str, ...], s
     or weights, or a manifest that now declares it differently). Exit code 0 when every run reproduced, 1 when
     any differs or could not run, 2 on unusable input.
     """
-    from reportgen.run.progress import Reporter
-    from reportgen.grading.verify.command import verify_submission
+    from reportgen.grading.verify.command import Ask, verify_submission
     from reportgen.grading.verify.output import json_report, text_report
+    from reportgen.run.progress import Reporter
 
-    verification = verify_submission(submission, manifest, runs, sample, seed, epochs, rtol, Reporter(say))
-    click.echo(json_report(verification) if fmt == "json" else text_report(verification), nl=False)
+    ask = Ask(manifest, runs, sample, seed, epochs, rtol, sandboxing["trust_code"], limits_of(sandboxing))
+    verification = verify_submission(submission, ask, Reporter(say))
+    click.echo(json_report(verification) if fmt == "json" else printable(text_report(verification)), nl=False)
     sys.exit(0 if verification.ok else 1)
 
 
@@ -125,9 +148,10 @@ def verify_cmd(submission: Path, manifest: Path | None, runs: tuple[str, ...], s
 @click.option("--fresh", is_flag=True, help="Check every submission again, ignoring the previous run's state.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="stdout: one line per submission and a summary, or every row as JSON.")
+@sandbox_options
 @guard
 def grade_cmd(class_dir: Path, jobs: int, out_file: Path | None, verify: bool, sample: int, seed: int,
-              gradescope: bool, fresh: bool, fmt: str) -> None:
+              gradescope: bool, fresh: bool, fmt: str, **sandboxing) -> None:
     """Check every submission in DIR (one subfolder per team) and write a class overview.
 
     Example: reportgen grade submissions/ --jobs 2 --gradescope
@@ -140,13 +164,14 @@ def grade_cmd(class_dir: Path, jobs: int, out_file: Path | None, verify: bool, s
     """
     from reportgen.grading.grade.command import Options, grade
 
-    opts = Options(class_dir, out_file, jobs, {"sample": sample, "seed": seed} if verify else None, gradescope, fresh)
+    asked = {"sample": sample, "seed": seed, **sandboxing} if verify else None
+    opts = Options(class_dir, out_file, jobs, asked, gradescope, fresh)
     try:
         graded = grade(opts, say)
     except KeyboardInterrupt:
         say(f"interrupted; finished submissions are recorded in {opts.out_dir / '.reportgen-grade'}")
         sys.exit(130)
-    click.echo(json.dumps(graded.record(), indent=2, ensure_ascii=False) if fmt == "json" else graded.text(),
+    click.echo(json.dumps(graded.record(), indent=2) if fmt == "json" else printable(graded.text()),
                nl=fmt == "json")
     for path in graded.written:
         say(f"wrote {path}")

@@ -35,9 +35,38 @@ _execution_options = (
 def _run_options(fn):
     for option in reversed((manifest_argument, out_option, smoke_option, set_option, strict_option,
                             click.option("--force", is_flag=True, help="Re-train every run even when it is cached."),
-                            *_execution_options)):
+                            *_execution_options, _sandbox_option)):
         fn = option(fn)
     return fn
+
+
+_sandbox_option = click.option(
+    "--sandbox", is_flag=True,
+    help="Run the whole command in bubblewrap: no network, the manifest's folder read-only, writes only to the "
+         "output folder (for a manifest whose module: files you do not trust).")
+
+
+def _sandboxed(verb: str, manifest: Path, out_dir: Path | None, flags: dict) -> None:
+    """Run `reportgen VERB` again inside the sandbox, with absolute paths and the same flags; exit with its code."""
+    from reportgen.errors import UserError
+    from reportgen.grading.sandbox import Limits, probe, run_sandboxed
+    from reportgen.manifest.loaded import load_manifest
+
+    if not probe().isolated:
+        raise UserError(f"--sandbox: {probe().text()}")
+    if flags.get("executor") == "ray":
+        raise UserError("--sandbox runs on this machine: it cannot be combined with --executor ray")
+    loaded = load_manifest(manifest, list(flags["overrides"]))
+    out = out_dir_of(loaded, out_dir, flags["smoke"]).resolve()
+    argv = [sys.executable, "-m", "reportgen.cli", verb, str(manifest.resolve()), "--out", str(out)]
+    argv += [a for o in flags["overrides"] for a in ("--set", o)] + [a for e in flags.get("export") or []
+                                                                    for a in ("--export", e)]
+    argv += [f"--{name.replace('_', '-')}" for name in ("smoke", "force", "strict", "no_pdf") if flags.get(name)]
+    argv += ["--jobs", str(flags["jobs"])] if flags.get("jobs") else []
+    argv += [] if flags.get("quiet") is None else ["--quiet" if flags["quiet"] else "--verbose"]
+    say(f"sandbox: {probe().text()}; writing only to {out}")
+    sys.exit(run_sandboxed(argv, [loaded.base_dir.resolve()], out, Limits(wall_seconds=24 * 3600.0,
+                                                                           cpu_seconds=48 * 3600)))
 
 
 def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool,
@@ -75,6 +104,9 @@ def build_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tupl
 
     Example: reportgen build experiments/digits.yaml   (add --smoke for a whole-manifest dry run in seconds)
     """
+    if execution.pop("sandbox"):
+        _sandboxed("build", manifest, out_dir, {**execution, "overrides": overrides, "smoke": smoke, "force": force,
+                                                "no_pdf": no_pdf, "export": export})
     loaded, out, outcome, results = _run(manifest, out_dir, smoke, overrides, force, **execution)
     say("rendering HTML" + ("" if no_pdf else " and PDF") + " ...")
     write_outputs(build.render_files(loaded, results, out, outcome, with_pdf=not no_pdf, export=export,
@@ -98,6 +130,8 @@ def run_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[
     """
     from reportgen.results.store import dumps
 
+    if execution.pop("sandbox"):
+        _sandboxed("run", manifest, out_dir, {**execution, "overrides": overrides, "smoke": smoke, "force": force})
     _, out, _, results = _run(manifest, out_dir, smoke, overrides, force, **execution)
     write_outputs({out / "results.json": dumps(results).encode("utf-8")}, out)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
+import os
 import pickle
 import shutil
 import tarfile
@@ -170,12 +172,35 @@ def read_cifar(spec: DatasetSpec, folder: Path) -> tuple[np.ndarray, np.ndarray,
     return np.concatenate(xs), np.concatenate(ys), test_x, test_y, classes
 
 
+def unpack_limit() -> int:
+    """The most bytes an archive may unpack to: REPORTGEN_UNPACK_LIMIT (bytes), else 4 GiB."""
+    try:
+        return max(0, int(os.environ.get("REPORTGEN_UNPACK_LIMIT", "")))
+    except ValueError:
+        return 4 << 30
+
+
+def unpack_root(root: Path) -> Path:
+    """Where archives are unpacked: beside them, or (verify's re-runs, which never write into a submission) under
+    REPORTGEN_UNPACK_DIR."""
+    cache = os.environ.get("REPORTGEN_UNPACK_DIR")
+    return Path(cache) / hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16] if cache else root
+
+
 def _safe_extract(archive: Path, root: Path, fmt: CifarFormat) -> None:
-    """Extract the format's folder from the archive into root, via a temporary folder."""
+    """Extract the format's folder from the archive into root, via a temporary folder, refusing archives that
+    unpack to more than unpack_limit() bytes."""
     tmp = root / f".extract-{fmt.folder}"
     try:
         shutil.rmtree(tmp, ignore_errors=True)
         with tarfile.open(archive, "r:*") as tar:
+            total, limit = 0, unpack_limit()
+            for member in tar:  # sizes come from the headers, read as the stream goes: nothing unpacked yet
+                total += max(member.size, 0)
+                if total > limit:
+                    raise DatasetUnavailable(f"{archive} unpacks to more than {limit:,} bytes; refused "
+                                             "(REPORTGEN_UNPACK_LIMIT sets the limit)")
+            root.mkdir(parents=True, exist_ok=True)
             tar.extractall(tmp, filter="data")  # refuses absolute paths, "..", links out of tmp, devices
         if not (tmp / fmt.folder).is_dir():
             raise DatasetUnavailable(f"{archive} does not contain a {fmt.folder}/ folder; "
@@ -223,6 +248,8 @@ def locate(spec: DatasetSpec, root: Path, smoke: bool) -> tuple[Path, list[str],
     fmt = cifar_format(spec)
     folder, archive = root / fmt.folder, root / fmt.archive
     if not folder.exists() and archive.is_file():
-        _safe_extract(archive, root, fmt)
+        folder = unpack_root(root) / fmt.folder
+        if not folder.exists():
+            _safe_extract(archive, unpack_root(root), fmt)
     error = _download(root, fmt) if _missing(folder, fmt) and spec.download and not smoke else None
     return folder, _missing(folder, fmt), error

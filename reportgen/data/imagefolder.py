@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import stat
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -199,6 +200,8 @@ def _reason(exc: Exception, path: str) -> str:
 def decode_file(path: str, mode: str, size: int) -> tuple[np.ndarray | None, tuple[int, int] | None, str | None]:
     """(uint8 CHW image of size×size in mode, original upright (width, height), None) or (None, None, reason)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # opening a FIFO would wait forever for a writer
+            return None, None, "not a regular file (a FIFO, device or socket); not read"
         with Image.open(path) as im:
             w, h = im.size
             try:

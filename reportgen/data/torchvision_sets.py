@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gzip
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from reportgen.data.cifar import unpack_limit
 from reportgen.errors import DatasetUnavailable
 from reportgen.manifest.schema import DatasetSpec
 
@@ -127,8 +127,14 @@ def _read_idx(path: Path, reader) -> np.ndarray:
         return reader(str(path)).numpy()
     with tempfile.TemporaryDirectory(prefix="reportgen-idx-") as tmp:
         plain = Path(tmp) / path.stem
+        limit, written = unpack_limit(), 0
         with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > limit:
+                    raise DatasetUnavailable(f"{path} unpacks to more than {limit:,} bytes; refused "
+                                             "(REPORTGEN_UNPACK_LIMIT sets the limit)")
+                dst.write(chunk)
         return reader(str(plain)).numpy()
 
 

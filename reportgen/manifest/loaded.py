@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +46,12 @@ class LoadedManifest:
             raise ManifestError(problems)
 
     def template_override(self) -> Path | None:
-        """The folder whose templates override the pack's: report.template_dir, else templates/ beside the manifest."""
-        chosen = self.manifest.report.template_dir
-        folder = (self.base_dir / (chosen or "templates")).resolve()
+        """The folder whose templates override the pack's: report.template_dir, else templates/ beside the manifest;
+        a ManifestError, before Jinja reads anything, when a link in it leads out of the manifest's folder."""
+        problem = template_problem(self)
+        if problem is not None:
+            raise ManifestError([problem])
+        folder = (self.base_dir / (self.manifest.report.template_dir or "templates")).resolve()
         return folder if folder.is_dir() and folder.is_relative_to(self.base_dir) else None
 
     def experiment(self, exp_id: str) -> Experiment:
@@ -62,6 +67,47 @@ class LoadedManifest:
     def problem(self, path: tuple, message: str) -> Problem:
         """A Problem at the position of the key path in the manifest."""
         return self.located.problem(path, message)
+
+
+def template_problem(loaded: LoadedManifest) -> Problem | None:
+    """Why the template override folder cannot be used: report.template_dir is no folder inside the manifest's
+    folder, or a path in the folder (links followed, at any depth) leads outside it or is no regular file."""
+    chosen, base = loaded.manifest.report.template_dir, loaded.base_dir
+    folder = base / (chosen or "templates")
+    if chosen is not None and not (Path(os.path.normpath(folder)).is_relative_to(base) and folder.resolve().is_dir()):
+        return loaded.problem(("report", "template_dir"), "template_dir must be a folder inside the manifest's folder "
+                              f"({chosen} is not)")
+    if not os.path.lexists(folder):
+        return None
+    found = template_escape(folder, base)
+    if found is None:
+        return None
+    path, why = found
+    return loaded.problem(("report", "template_dir") if chosen else (),
+                          f"template override {os.path.relpath(path, base)} is {why}")
+
+
+def template_escape(folder: Path, root: Path) -> tuple[Path, str] | None:
+    """The first path Jinja's FileSystemLoader could open under `folder` (it follows symbolic links, to files and to
+    folders, at any depth) whose real location is outside `root`, or which is a FIFO or device that would block
+    the render, with why; None when there is none."""
+    pending, seen = [folder], set()
+    while pending:
+        path = pending.pop()
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(root):
+            return path, (f"a symbolic link, or lies under one, resolving to {real} outside the manifest's folder; "
+                          "template overrides may link only to files inside it: remove or replace the link")
+        try:
+            mode = os.stat(path).st_mode
+            if stat.S_ISDIR(mode) and real not in seen:
+                seen.add(real)  # a folder reached twice (links inside the manifest's folder) is walked once
+                pending.extend(sorted((path / name for name in os.listdir(path)), reverse=True))
+        except OSError:  # a dangling link inside the folder, or an unreadable folder: the loader finds nothing there
+            continue
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            return path, "neither a file nor a folder (reading it could block the render): remove it"
+    return None
 
 
 def _section_of(index: int, item: Any, located: Located, problems: list[Problem]) -> Section:
@@ -242,11 +288,8 @@ def check_references(loaded: LoadedManifest) -> list[Problem]:
             if getattr(exp, key) is not None and exp.model in m.models and m.models[exp.model].source == "custom":
                 problems.append(loaded.problem(("experiments", i, key), f"`{key}` applies to torchvision and timm "
                                                "models; layer-language models train every layer from random weights"))
-    if m.report.template_dir is not None:
-        target = (loaded.base_dir / m.report.template_dir).resolve()
-        if not target.is_relative_to(loaded.base_dir) or not target.is_dir():
-            problems.append(loaded.problem(("report", "template_dir"), "template_dir must be a folder inside the "
-                                           f"manifest's folder ({m.report.template_dir} is not)"))
+    if (refused := template_problem(loaded)) is not None:
+        problems.append(refused)
     for i, sec in enumerate(loaded.sections):
         for key, known in (("models", m.models),):
             for j, name in enumerate(sec.options.get(key) or []):

@@ -118,11 +118,21 @@ def _weights() -> Finding:
                                                + (f", {len(timm)} timm model(s) in {hf}" if timm else ""))
 
 
+def _sandbox() -> Finding:
+    from reportgen.grading.sandbox import probe
+
+    status = probe()
+    found = status.text() if status.isolated else (f"{status.text()}; only graders need it, for `reportgen verify` "
+                                                     "of submissions that use module: files")
+    return Finding("Sandbox for verify (bubblewrap)", True, found)
+
+
 def diagnose(folder: Path) -> list[Finding]:
-    """Every check, in order: Python, PyTorch and its device, WeasyPrint and Pango, fonts, output folder, weights."""
+    """Every check, in order: Python, PyTorch and its device, WeasyPrint and Pango, fonts, output folder, weights,
+    the sandbox verify runs submissions in."""
     py_ok = sys.version_info >= (3, 10)
     return [Finding("Python", py_ok, sys.version.split()[0], "" if py_ok else "use Python 3.10 or newer"),
-            _torch(), _weasyprint(), _fonts(), _writable(folder), _weights()]
+            _torch(), _weasyprint(), _fonts(), _writable(folder), _weights(), _sandbox()]
 
 
 def doctor_text(findings: list[Finding]) -> str:

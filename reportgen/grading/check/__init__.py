@@ -1,5 +1,7 @@
-"""`reportgen check`: a submitted report checked against its own embedded results, offline and without torch.
+"""`reportgen check`: a submitted report checked against its own embedded results, re-rendered from them and its
+manifest as `reportgen render` would, offline and without torch (rendering brings in Jinja, matplotlib, WeasyPrint,
+and recomputing statistics numpy and scipy, as `render` does).
 
-May import: grading, results, report, grading.diff.
-Never imports: torch, torchvision, timm, sklearn, numpy, matplotlib, jinja2, weasyprint.
+May import: grading, results, report, grading.diff, manifest, run, reportgen.build.
+Never imports: torch, torchvision, timm, sklearn.
 """

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from reportgen.grading.check.page import Shown
 from reportgen.grading.check.printed import Printed, occurrences
 from reportgen.grading.check.submission import Submission, is_results_record
+from reportgen.errors import UserError
+from reportgen.grading.files import load_json, read_bytes
 from reportgen.grading.diff.compare import Side, compare, value_text
 from reportgen.report.formatting import num, pct
 from reportgen.report.keyed import format_spec
@@ -41,8 +42,8 @@ def results_file(sub: Submission, limit: int = 5) -> tuple[Found, str]:
         return [], "no results.json beside the report"
     name = sub.results_path.name
     try:
-        data = json.loads(sub.results_path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
+        data = load_json(read_bytes(sub.folder, sub.results_path), name)
+    except (OSError, UnicodeDecodeError, UserError) as exc:
         return [(f"{name} cannot be read ({exc})", {"file": name})], "unreadable"
     except ValueError as exc:
         return [(f"{name} is not valid JSON ({exc})", {"file": name})], "not JSON"
@@ -130,7 +131,19 @@ def pdf(sub: Submission, printed: Printed | None) -> tuple[Found, str]:
     return found, f"{checked} key numbers compared over {printed.pages} pages"
 
 
-_FORMULA = re.compile(r"^\s*([\d\s×*+,]+?)\s*=\s*([\d,]+)\s*$")
+_EXPRESSION = re.compile(r"[\d\s×*+,]+")  # one character class, matched whole: linear, whatever the padding
+_STATED = re.compile(r"\s*[\d,]+\s*")
+_LONGEST = 2000  # characters of a formula check evaluates; a real one is under 100 (int() of huge digit runs is slow)
+
+
+def _formula_parts(formula) -> tuple[str, str] | None:
+    """('1 × 16 × 3 × 3 + 16', '160') from a written formula, None when it is not one check can evaluate."""
+    if not isinstance(formula, str) or len(formula) > _LONGEST or formula.count("=") != 1:
+        return None
+    left, _, right = formula.partition("=")
+    if not _EXPRESSION.fullmatch(left) or not _STATED.fullmatch(right) or not re.search(r"\d", left):
+        return None
+    return left.strip(), right.strip()
 
 
 def _evaluate(expression: str) -> int:
@@ -162,10 +175,20 @@ def arithmetic(results: dict) -> tuple[Found, str]:
             found.append((f"model {name}: Keras-style total {num(m['keras_total_params'])} is not parameters + "
                           f"buffers ({num(keras)})", {"model": name, "total": "keras_total_params"}))
         for layer in m.get("layers") or []:
-            match = _FORMULA.match(layer.get("formula") or "")
-            if not match:
+            formula = layer.get("formula")
+            if isinstance(formula, str) and len(formula) > _LONGEST:
+                found.append((f"model {name}, layer {layer.get('name')}: its formula is {len(formula):,} characters "
+                              "long; reportgen writes short ones", {"model": name, "layer": layer.get("name")}))
                 continue
-            value, stated = _evaluate(match[1]), int(match[2].replace(",", ""))
+            parts = _formula_parts(formula)
+            if parts is None:
+                continue
+            try:
+                value, stated = _evaluate(parts[0]), int(parts[1].replace(",", ""))
+            except ValueError:  # a term with no digits ("3 ×  + 1"): not a formula reportgen writes
+                found.append((f"model {name}, layer {layer.get('name')}: its formula cannot be evaluated",
+                              {"model": name, "layer": layer.get("name")}))
+                continue
             if value != stated or stated != layer.get("params"):
                 found.append((f"model {name}, layer {layer.get('name')}: {layer['formula']} does not hold "
                               f"(it makes {num(value)}; the layer has {num(layer.get('params'))})",

@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from reportgen.grading.check import checks
+from reportgen.grading.check import checks, htmldiff, pdfdiff, recompute
 from reportgen.grading.check.facts import facts
-from reportgen.grading.check.printed import read_pdf
-from reportgen.grading.check.submission import read_submission
+from reportgen.grading.check.printed import Printed, read_pdf
+from reportgen.grading.check.rerender import Rerendered, manifest, rerender
+from reportgen.grading.check.submission import Submission, read_submission
+from reportgen.grading.files import read_bytes
 
-CHECK_TITLES = {"digest": "results digest", "results-file": "results.json", "numbers": "shown numbers",
-                "pdf": "PDF", "arithmetic": "parameter arithmetic", "build": "full build", "runs": "run outcomes"}
+CHECK_TITLES = {"digest": "results digest", "results-file": "results.json", "manifest": "manifest",
+                "rerender": "re-rendered report", "numbers": "shown numbers", "pdf": "PDF",
+                "statistics": "recomputed statistics", "arithmetic": "parameter arithmetic", "build": "full build",
+                "runs": "run outcomes"}
 
 
 @dataclass
@@ -32,31 +36,79 @@ class CheckReport:
     notes: list[str]
     checks: list[dict]
     facts: dict
+    level: str = "embedded results only"  # "re-rendered", or "embedded results only (why)"
 
     def exit_code(self) -> int:
         """0 when nothing was found, 1 otherwise."""
         return 1 if self.findings else 0
 
 
+def _rerendered(sub: Submission, again: Rerendered, numbers: list, notes: list[str]) -> tuple[list, str]:
+    """The submitted page against its re-rendering, byte for byte; differences only in numbers the numbers check
+    named are its, and line endings changed in transit (CRLF) are a note."""
+    if again.html is None:
+        return [], f"not re-rendered ({again.reason})"
+    submitted = read_bytes(sub.folder, sub.html_path)
+    if submitted == again.html.encode("utf-8"):
+        return [], "byte-identical to the report re-rendered from its results and manifest"
+    text = submitted.decode("utf-8", "replace").replace("\r\n", "\n")
+    if text == again.html:
+        notes.append("report.html has other line endings (CRLF) than reportgen writes; otherwise it is its "
+                     "re-rendering")
+        return [], "identical to its re-rendering but for its line endings"
+    keyed = {where["key"] for _, where in numbers if where.get("key")}
+    found = htmldiff.compare(text, again.html, keyed)
+    if not found:
+        return [], "differs from its re-rendering only in numbers the shown-numbers check names"
+    return found, f"{len(found)} difference(s) from the report re-rendered from its results and manifest"
+
+
+def _pdf(sub: Submission, printed: Printed | None, again: Rerendered) -> tuple[list, str]:
+    """The PDF's digest and key numbers, then its text page by page against the re-rendered report's."""
+    found, detail = checks.pdf(sub, printed)
+    if again.html is None or printed is None or printed.error or again.pdf_reason is not None:
+        return found, detail
+    more, compared = pdfdiff.compare(printed.page_texts, again.html)
+    return found + more, f"{detail}; {compared}"
+
+
+def _guarded(name: str, check, *args) -> tuple[list, str]:
+    """A check run on hand-made data: whatever it raises is a finding, not a crash."""
+    try:
+        return check(*args)
+    except Exception as exc:  # noqa: BLE001 - results shaped like no build's must not stop the check
+        why = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return [(f"the {name} check cannot run on these results ({why})", {})], "failed"
+
+
 def check_submission(path: str | Path, with_pdf: bool = True) -> CheckReport:
     """Check a submission folder (or report.html); SubmissionUnusable (exit 2) when there is nothing to check."""
     sub = read_submission(path)
     printed = read_pdf(sub.pdf_path) if with_pdf and sub.pdf_path is not None else None
+    again = rerender(sub, printed)
     outcomes, notes, runs_detail = checks.run_outcomes(sub.results)
-    ran = {"digest": checks.digest(sub), "results-file": checks.results_file(sub), "numbers": checks.numbers(sub),
-           "pdf": checks.pdf(sub, printed) if with_pdf else ([], "not checked (--no-pdf)"),
-           "arithmetic": checks.arithmetic(sub.results), "build": checks.build_kind(sub.results),
-           "runs": (outcomes, runs_detail)}
+    notes = again.notes + notes
+    numbers = checks.numbers(sub)
+    skipped = ([], f"not checked ({again.reason})")
+    ran = {"digest": checks.digest(sub), "results-file": checks.results_file(sub),
+           "manifest": _guarded("manifest", manifest, sub, again.loaded) if again.loaded is not None else skipped,
+           "rerender": _rerendered(sub, again, numbers[0], notes), "numbers": numbers,
+           "pdf": _pdf(sub, printed, again) if with_pdf else ([], "not checked (--no-pdf)"),
+           "statistics": _guarded("statistics", recompute.statistics, sub.results, again.loaded),
+           "arithmetic": checks.arithmetic(sub.results),
+           "build": checks.build_kind(sub.results), "runs": (outcomes, runs_detail)}
     findings = [Finding(name, message, where) for name, (found, _) in ran.items() for message, where in found]
     summary = [{"name": name, "title": CHECK_TITLES[name], "passed": not found, "count": len(found), "detail": detail}
                for name, (found, detail) in ran.items()]
-    return CheckReport(str(path), findings, notes, summary, facts(sub.results))
+    return CheckReport(str(path), findings, notes, summary, {**facts(sub.results), "check_level": again.level},
+                       again.level)
 
 
 def report_json(report: CheckReport) -> dict:
     """The report as plain JSON data."""
-    return {"submission": report.submission, "clean": not report.findings, "findings": [asdict(f) for f in report.findings],
-            "notes": report.notes, "checks": report.checks, "facts": report.facts}
+    return {"submission": report.submission, "clean": not report.findings, "level": report.level,
+            "findings": [asdict(f) for f in report.findings], "notes": report.notes, "checks": report.checks,
+            "facts": report.facts}
 
 
 def report_text(report: CheckReport, limit: int = 20) -> str:
@@ -64,7 +116,8 @@ def report_text(report: CheckReport, limit: int = 20) -> str:
     f = report.facts
     team = ", ".join(m["name"] or m["id"] or "?" for m in f["team"]) or "no team named"
     verdict = "clean" if not report.findings else f"{len(report.findings)} finding(s)"
-    lines = [f"{report.submission}: {verdict}", f"  {f['title'] or '(untitled)'} — {team}"]
+    lines = [f"{report.submission}: {verdict}", f"  {f['title'] or '(untitled)'} — {team}",
+             f"  level: {report.level}"]
     for c in report.checks:
         lines.append(f"  {'ok  ' if c['passed'] else 'FAIL'} {c['title']}: {c['detail']}")
         mine = [x for x in report.findings if x.check == c["name"]]

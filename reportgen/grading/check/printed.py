@@ -1,9 +1,10 @@
-"""Reading a report's PDF for `check`: the results digest in its metadata, and its text."""
+"""Reading a report's PDF for `check`: the results digest and producer in its metadata, and its text (as shown, and
+page by page as held)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reportgen.grading.check.page import norm
@@ -13,12 +14,15 @@ PDF_DIGEST_KEY = "ReportgenResultsSHA256"  # reportgen.report.pdf.PDF_DIGEST_KEY
 
 @dataclass
 class Printed:
-    """What check reads off a PDF: its digest (None when it carries none) and its text, or why it is unreadable."""
+    """What check reads off a PDF: its digest (None when it carries none), its shown text, and its producer and each
+    page's whole text (what lies outside the page box too), or why it is unreadable."""
 
     digest: str | None
     text: str
     pages: int
     error: str | None = None
+    producer: str | None = None
+    page_texts: list[str] = field(default_factory=list)
 
 
 def _info(document, key: str) -> str | None:
@@ -36,8 +40,8 @@ def _info(document, key: str) -> str | None:
 
 
 def read_pdf(path: Path) -> Printed:
-    """The PDF's digest and text, read with pdfium (Chromium's PDF engine: fast and hardened); an unreadable file
-    is recorded, not raised."""
+    """The PDF's digest, producer and text, read with pdfium (Chromium's PDF engine: fast and hardened); an
+    unreadable file is recorded, not raised."""
     import pypdfium2 as pdfium
 
     try:
@@ -45,14 +49,16 @@ def read_pdf(path: Path) -> Printed:
     except (pdfium.PdfiumError, OSError, ValueError) as exc:
         return Printed(None, "", 0, f"{type(exc).__name__}: {exc}")
     try:
-        pages = []
+        shown, held = [], []
         for index in range(len(document)):
             page = document[index]
             text = page.get_textpage()
-            pages.append(text.get_text_bounded())
+            shown.append(text.get_text_bounded())
+            held.append(text.get_text_range())  # outside the page box too: text hidden there is compared
             text.close()
             page.close()
-        return Printed(_info(document, PDF_DIGEST_KEY), norm(" ".join(pages)), len(pages))
+        return Printed(_info(document, PDF_DIGEST_KEY), norm(" ".join(shown)), len(shown),
+                       producer=_info(document, "Producer"), page_texts=held)
     except pdfium.PdfiumError as exc:
         return Printed(None, "", 0, f"PdfiumError: {exc}")
     finally:

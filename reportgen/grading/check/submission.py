@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.grading.check.page import Page, read_page
+from reportgen.grading.files import check_file, load_json, read_bytes
 from reportgen.errors import UserError
 from reportgen.results.embedded import EMBED_ID, PROVENANCE_ID
 from reportgen.results.store import SCHEMA_PREFIX
@@ -57,7 +58,7 @@ def read_submission(path: str | Path) -> Submission:
     """Find and parse a submission's report; SubmissionUnusable when there is nothing to check."""
     folder, html_path = _locate(Path(path))
     try:
-        text = html_path.read_text("utf-8")
+        text = read_bytes(folder, html_path).decode("utf-8")
     except UnicodeDecodeError:
         raise SubmissionUnusable(f"{html_path} is not a UTF-8 HTML report") from None
     except OSError as exc:
@@ -67,17 +68,26 @@ def read_submission(path: str | Path) -> Submission:
         raise SubmissionUnusable(f"{html_path} holds no reportgen results (no <script type=\"application/json\" "
                                  f"id=\"{EMBED_ID}\">); is it a report made by reportgen?")
     try:
-        results = json.loads(page.embedded[EMBED_ID])
+        results = load_json(page.embedded[EMBED_ID], f"{html_path.name}'s embedded results")
     except ValueError as exc:
         raise SubmissionUnusable(f"{html_path}: the embedded results are not valid JSON ({exc})") from None
     if not is_results_record(results):
         raise SubmissionUnusable(f"{html_path}: the embedded JSON is not a reportgen results record")
     try:
         provenance = json.loads(page.embedded.get(PROVENANCE_ID) or "null")
-    except ValueError:
+    except (ValueError, RecursionError):
         provenance = None
     beside = folder / RESULTS
     pdf = folder / PDF
     return Submission(str(path), folder, html_path, page, results,
                       provenance if isinstance(provenance, dict) else None,
-                      beside if beside.is_file() else None, pdf if pdf.is_file() else None)
+                      beside if _readable(folder, beside) else None, pdf if _readable(folder, pdf) else None)
+
+
+def _readable(folder: Path, path: Path) -> bool:
+    """Whether a file beside the report is there to read; one that is a link out, a FIFO, a device or too large
+    is a SubmissionUnusable naming it (never opened)."""
+    if not (path.exists() or path.is_symlink()):
+        return False
+    check_file(folder, path)
+    return True

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reportgen.grading.files import UnsafeFile, read_bytes
 from reportgen.grading.diff.sections import compare_sections, embedded
 from reportgen.errors import UserError
 from reportgen.results.embedded import EMBED_ID, PROVENANCE_ID
@@ -57,8 +58,11 @@ def _check(results, path: Path) -> dict:
 
 
 def _read_text(path: Path) -> str:
+    """A submitted file's text, read as data: no link out of its folder, no FIFO or device, within its size limit."""
     try:
-        return path.read_text("utf-8")
+        return read_bytes(path.parent, path).decode("utf-8")
+    except UnsafeFile as exc:
+        raise DiffError(str(exc)) from None
     except UnicodeDecodeError:
         raise DiffError(f"{path} is neither a reportgen results.json nor a reportgen HTML report (not UTF-8 text)")
     except OSError as exc:
@@ -73,13 +77,15 @@ def _from_html(path: Path, text: str, label: str, what: str, results: dict | Non
                             f"id=\"{EMBED_ID}\">); is it a report made by reportgen?")
         try:
             results = json.loads(data[EMBED_ID])
+        except RecursionError:
+            raise DiffError(f"{path}: the embedded {EMBED_ID} element nests its JSON too deeply to read")
         except ValueError:
             raise DiffError(f"{path}: the embedded {EMBED_ID} element is not valid JSON")
     prov = None
     if PROVENANCE_ID in data:
         try:
             prov = json.loads(data[PROVENANCE_ID])
-        except ValueError:
+        except (ValueError, RecursionError):
             prov = None
     return Side(label, what, _check(results, path), text, prov if isinstance(prov, dict) else None)
 
@@ -109,6 +115,8 @@ def load(path: str | Path, label: str) -> Side:
 def _parse_json(path: Path, text: str):
     try:
         return json.loads(text)
+    except RecursionError:
+        raise DiffError(f"{path} nests its JSON too deeply to read")
     except ValueError as exc:
         raise DiffError(f"{path} is not valid JSON ({exc})")
 

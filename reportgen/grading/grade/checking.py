@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import signal
+import os
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 from reportgen.errors import UserError
+from reportgen.grading.files import UnsafeFile, check_file
 from reportgen.grading.grade.folders import STATE_FORMAT
 
 NOT_VERIFIED = {"status": "not verified"}
@@ -40,9 +41,16 @@ def report_record(report) -> dict:
             "facts": clean(report.facts), "exit_code": report.exit_code(), "text": report_text(report)}
 
 
-def ignore_interrupts() -> None:
-    """Worker initialiser: Ctrl-C is the parent's to handle (it stops the pool and keeps what is recorded)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def preflight(folder: Path) -> None:
+    """Refuse, before check opens anything, a submission that is a link, or whose report, results or PDF is a link
+    out of it, a FIFO, a device or over its size limit (UnsafeFile naming the file)."""
+    if folder.is_symlink():
+        raise UnsafeFile(f"{folder.name} is a link to {os.readlink(folder)}; submissions are folders, links are not "
+                         "followed")
+    for name in ("report.html", "results.json", "report.pdf"):
+        path = folder / name
+        if path.is_symlink() or path.exists():
+            check_file(folder, path)
 
 
 def grade_one(folder: str, print_: str, code: str, verify: dict | None) -> dict:
@@ -53,6 +61,7 @@ def grade_one(folder: str, print_: str, code: str, verify: dict | None) -> dict:
     outcome = {"format": STATE_FORMAT, "code": code, "folder": Path(folder).name, "path": str(Path(folder).resolve()),
                "fingerprint": print_, "report": None, "error": None, "verification": dict(NOT_VERIFIED)}
     try:
+        preflight(Path(folder))
         outcome["report"] = report_record(check_submission(folder))
     except UserError as exc:
         outcome["error"] = str(exc)
@@ -72,7 +81,7 @@ def verification(folder: str, verify: dict, error: str | None) -> dict:
     from reportgen.grading.grade.verifying import verify_submission
 
     try:
-        status, detail = verify_submission(folder, verify["sample"], verify["seed"])
+        status, detail = verify_submission(folder, verify)
     except Exception as exc:  # noqa: BLE001 - a failed verification is a status, not a crash
         status, detail = "could not run", f"{type(exc).__name__}: {exc}"
     return {**record, "status": status, "detail": detail}

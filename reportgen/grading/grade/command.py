@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from reportgen.errors import UserError
 from reportgen.grading.grade import folders
-from reportgen.grading.grade.checking import NOT_VERIFIED, grade_one, ignore_interrupts
+from reportgen.grading.grade.checking import NOT_VERIFIED, verification
+from reportgen.grading.sandbox import Limits, kill_all, run_child
 from reportgen.grading.grade.gradescope import results as gradescope_results
 from reportgen.grading.grade.page import page
 from reportgen.grading.grade.progress import Progress
 from reportgen.grading.grade.rows import identical_line, mark_identical, public, row
 from reportgen.grading.grade.table import to_csv
+from reportgen.textsafe import printable
 from reportgen.writer import to_json, write_all
+
+# one submission's check: a report of a few MB takes seconds; a hostile one is stopped here
+CHECK_LIMITS = Limits(wall_seconds=120.0, cpu_seconds=240, address_space=4 << 30, file_size=64 << 20)
+
+
 
 
 def _stderr(line: str) -> None:
     """Say a line on stderr (progress, what was written)."""
-    print(line, file=sys.stderr, flush=True)
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -112,68 +121,80 @@ def _reusable(stored: dict | None, verify: dict | None) -> dict | None:
     return stored if done and v.get("sample") == verify["sample"] and v.get("seed") == verify["seed"] else None
 
 
-def _guard_outputs(opts: Options, subs: list[Path]) -> None:
-    """Refuse an --out that would write inside a submission folder."""
+def _guard_outputs(opts: Options, subs: list[Path], secret: str) -> None:
+    """Refuse an --out that would write inside a submission folder, or over a submission named like an output."""
     out = opts.out_dir.resolve()
     for sub in subs:
         if out == sub.resolve() or sub.resolve() in out.parents:
             raise UserError(f"--out {opts.csv} is inside the submission folder {sub}; grade never writes into "
                             "submissions")
+    taken = folders.collisions([opts.findings_dir, opts.out_dir / folders.STATE_DIR]
+                               + ([opts.out_dir / "gradescope"] if opts.gradescope else []), secret)
+    if taken:
+        raise UserError(f"{', '.join(str(p) for p in taken)}: grade writes its outputs there, but grade did not make "
+                        f"{'it' if len(taken) == 1 else 'them'} (a submission by that name?); give --out a CSV in "
+                        "another folder")
+
+
+def _checked(folder: Path, print_: str, code: str, verify: dict | None) -> dict:
+    """One submission checked in a worker process under CHECK_LIMITS (then verified, in its own sandbox, when
+    asked); a worker that is killed or answers nothing makes an error row."""
+    request = {"folder": str(folder), "print": print_, "code": code}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="reportgen-grade-") as scratch:
+        done = run_child([sys.executable, "-m", "reportgen.grading.grade.worker"], request, Path(scratch), None,
+                         CHECK_LIMITS, lambda line: None)
+    outcome = done.answer if isinstance(done.answer, dict) and done.answer.get("folder") == folder.name else None
+    if outcome is None:
+        why = done.error or "the worker's answer was not an outcome"
+        outcome = failed(folder, print_, code, f"{why}; limits: {CHECK_LIMITS.wall_seconds:.0f} s, "
+                                                f"{CHECK_LIMITS.address_space >> 30} GiB")
+        outcome["seconds"] = time.perf_counter() - started
+    if verify is not None:
+        outcome["verification"] = verification(str(folder), verify, outcome.get("error"))
+    return outcome
 
 
 def _run(todo: list[tuple[Path, str]], opts: Options, code: str, progress: Progress) -> list[dict]:
-    """Check the submissions still to do, recording each outcome as it finishes; Ctrl-C keeps what is recorded."""
+    """Check the submissions still to do, `jobs` at a time, recording each outcome as it finishes; Ctrl-C kills the
+    workers and keeps what is recorded."""
     done = []
-
-    def finish(outcome: dict, record: bool = True) -> None:
-        """Record one finished submission (unless its worker failed: then it is checked again next time)."""
-        if record:
-            folders.save(opts.out_dir, outcome)
-        done.append(outcome)
-        progress.finished(outcome)
-
-    if opts.jobs <= 1 or len(todo) <= 1:
-        with progress:
-            for folder, print_ in todo:
-                finish(grade_one(str(folder), print_, code, opts.verify))
-        return done
-    pool = ProcessPoolExecutor(max_workers=min(opts.jobs, len(todo)), initializer=ignore_interrupts)
+    pool = ThreadPoolExecutor(max_workers=max(1, min(opts.jobs, len(todo) or 1)))
     try:
-        # the first submit forks every worker, before the progress bar starts its thread
-        futures = {pool.submit(grade_one, str(folder), print_, code, opts.verify): (folder, print_)
-                   for folder, print_ in todo}
+        futures = {pool.submit(_checked, folder, print_, code, opts.verify): folder for folder, print_ in todo}
         with progress:
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    try:
-                        finish(future.result())
-                    except Exception as exc:  # noqa: BLE001 - a worker that died (BrokenProcessPool) fails its row
-                        folder, print_ = futures[future]
-                        finish(failed(folder, print_, code, exc), record=False)
+            for future in as_completed(futures):
+                outcome = future.result()
+                if not outcome.get("worker_failed"):  # a worker that failed is checked again next time
+                    folders.save(opts.out_dir, outcome)
+                done.append(outcome)
+                progress.finished(outcome)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()  # a worker in the middle of a verification would otherwise run on
+        kill_all()
         raise
     pool.shutdown()
     return done
 
 
-def failed(folder: Path, print_: str, code: str, exc: Exception) -> dict:
+def failed(folder: Path, print_: str, code: str, why: str) -> dict:
     """The outcome of a submission whose worker process failed (it is not recorded, so the next run retries it)."""
     return {"format": folders.STATE_FORMAT, "code": code, "folder": folder.name, "path": str(folder.resolve()),
-            "fingerprint": print_, "report": None, "verification": dict(NOT_VERIFIED),
-            "error": f"internal error: the worker checking it stopped ({type(exc).__name__}: {exc})"}
+            "fingerprint": print_, "report": None, "verification": dict(NOT_VERIFIED), "worker_failed": True,
+            "error": f"not checked: {why}"}
 
 
 def grade(opts: Options, say: Callable[[str], None] = _stderr) -> Graded:
     """Check (or take from the previous run) every submission, then write the CSV, HTML and findings files."""
     if opts.csv.suffix.lower() == ".html":
         raise UserError(f"--out {opts.csv}: give the CSV's path; the HTML page is written beside it")
-    subs = folders.submissions(opts.class_dir, opts.out_dir)
-    _guard_outputs(opts, subs)
+    secret = folders.token(opts.out_dir)
+    subs = folders.submissions(opts.class_dir, opts.out_dir, secret)
+    _guard_outputs(opts, subs, secret)
+    marker = folders.marker_text(secret)
+    own = [opts.out_dir / folders.STATE_DIR] + ([opts.out_dir] if opts.out_dir.resolve().parent ==
+                                               opts.class_dir.resolve() else [])
+    write_all({folder / folders.MARKER: marker for folder in own})
     code = folders.code_version()
     outcomes: dict[str, dict] = {}
     todo = []
@@ -197,7 +218,7 @@ def grade(opts: Options, say: Callable[[str], None] = _stderr) -> Graded:
         rows.append(row(outcomes[sub.name], reused=sub.name not in checked))
     groups = mark_identical(rows)
     graded = Graded(rows, groups, reused, len(todo))
-    graded.written = write_outputs(graded, outcomes, opts)
+    graded.written = write_outputs(graded, outcomes, opts, marker)
     return graded
 
 
@@ -214,12 +235,12 @@ def findings_text(r: dict, outcome: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(graded: Graded, outcomes: dict[str, dict], opts: Options) -> list[Path]:
+def write_outputs(graded: Graded, outcomes: dict[str, dict], opts: Options, marker: bytes) -> list[Path]:
     """The CSV, the HTML beside it, each submission's findings file and (with --gradescope) Gradescope results."""
-    marker = b"written by reportgen grade; not a submission\n"
     files: dict[Path, bytes] = {opts.findings_dir / folders.MARKER: marker}
     for r in graded.rows:
-        files[opts.findings_dir / f"{r['folder']}.txt"] = findings_text(r, outcomes[r["folder"]]).encode("utf-8")
+        files[opts.findings_dir / f"{r['folder']}.txt"] = printable(
+            findings_text(r, outcomes[r["folder"]])).encode("utf-8")
     if opts.gradescope:
         scope = opts.out_dir / "gradescope"
         files[scope / folders.MARKER] = marker

@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from pathlib import Path
 
 from reportgen import __version__
 from reportgen.errors import UserError
+from reportgen.grading.files import entries, read_bytes
 from reportgen.sourcehash import source_digest
-from reportgen.writer import write_json
+from reportgen.writer import write_all, write_json
 
 STATE_DIR = ".reportgen-grade"  # beside the outputs: one <folder>.json per finished submission
-MARKER = ".reportgen-grade-output"  # in each output folder grade writes, so that it is never taken for a submission
+MARKER = ".reportgen-grade-output"  # in each folder grade writes, with its secret: never taken for a submission
 STATE_FORMAT = 1
 HASHED_BYTES = 1 << 20  # files up to this size are fingerprinted by content too, larger ones by size and mtime
-SUBMISSION_FILES = ("report.html", "results.json", "report.pdf")
 MAX_FILES = 5000  # a submission with more files is fingerprinted by its first MAX_FILES (sorted) and their count
 
 
@@ -24,19 +25,36 @@ class ClassFolderUnusable(UserError):
     """The class folder is missing, not a folder, or holds no submission folders (exit 2)."""
 
 
-def _is_output(folder: Path, out_dir: Path) -> bool:
-    """Whether a subfolder is grade's own: its state, an output folder it marked, or the folder holding the outputs."""
-    if folder.name.startswith(".") or (folder / MARKER).exists():
-        return True
+def token(out_dir: Path) -> str:
+    """This output folder's secret, kept in the grader's cache (never in the class folder): grade's own folders carry
+    it in their marker, so a submission cannot pass for one by holding a marker of its own."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reportgen" / "grade"
+    path = cache / (hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:24] + ".token")
     try:
-        same = folder.resolve() == out_dir.resolve()
-    except OSError:
+        return path.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        secret = secrets.token_hex(16)
+        write_all({path: secret.encode("ascii")})
+        return secret
+
+
+def marker_text(secret: str) -> bytes:
+    """What grade writes into each folder of its own."""
+    return f"written by reportgen grade; not a submission\n{secret}\n".encode("ascii")
+
+
+def is_ours(folder: Path, secret: str) -> bool:
+    """Whether grade wrote this folder: a plain-file marker holding this output folder's secret."""
+    try:
+        data = read_bytes(folder, folder / MARKER, 4096)
+    except UserError:
         return False
-    return same and not any((folder / name).exists() for name in SUBMISSION_FILES)  # else: refused by the caller
+    return data == marker_text(secret)
 
 
-def submissions(class_dir: Path, out_dir: Path) -> list[Path]:
-    """The immediate subfolders of class_dir, sorted by name, less hidden ones and grade's own outputs."""
+def submissions(class_dir: Path, out_dir: Path, secret: str) -> list[Path]:
+    """Every immediate subfolder of class_dir (or link in its place), sorted by name, hidden and empty ones included:
+    none can hide; only grade's own folders (marked with this output folder's secret) are left out."""
     if not class_dir.exists():
         raise ClassFolderUnusable(f"no such folder: {class_dir}")
     if not class_dir.is_dir():
@@ -46,44 +64,45 @@ def submissions(class_dir: Path, out_dir: Path) -> list[Path]:
         entries = sorted(class_dir.iterdir(), key=lambda p: p.name)
     except OSError as exc:
         raise ClassFolderUnusable(f"cannot read {class_dir}: {exc.strerror or exc}")
-    found = [p for p in entries if p.is_dir() and not _is_output(p, out_dir)]
+    found = [p for p in entries if (p.is_dir() or p.is_symlink()) and not is_ours(p, secret) and not _git(p)]
     if not found:
         raise ClassFolderUnusable(f"{class_dir} holds no submission folders (one subfolder per team is expected)")
     return found
 
 
-def _file_entry(path: Path, rel: str) -> list:
-    """[relative name, size, mtime_ns, sha256 of the content for small files (else None)]."""
-    st = path.stat()
-    digest = None
-    if st.st_size <= HASHED_BYTES:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return [rel, st.st_size, st.st_mtime_ns, digest]
+def _git(folder: Path) -> bool:
+    """Whether a folder is git's own (a class folder kept in git): the one name that is never a submission."""
+    return folder.name == ".git" and not folder.is_symlink()
+
+
+def collisions(paths: list[Path], secret: str) -> list[Path]:
+    """grade's output folders that exist but were not written by grade (a submission by that name)."""
+    return [p for p in paths if (p.exists() or p.is_symlink()) and not is_ours(p, secret)]
 
 
 def fingerprint(folder: Path) -> str:
-    """SHA-256 over every file's name, size and mtime (and content for small files) under a submission folder."""
-    entries: list = []
-    names: list[tuple[str, Path]] = []
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in files:
-            path = Path(root) / name
-            names.append((path.relative_to(folder).as_posix(), path))
-    names.sort()
-    for rel, path in names[:MAX_FILES]:
-        try:
-            entries.append(_file_entry(path, rel))
-        except OSError as exc:
-            entries.append([rel, "unreadable", exc.errno])
-    entries.append(["files", len(names)])
-    return hashlib.sha256(json.dumps(entries).encode("utf-8")).hexdigest()
+    """SHA-256 over every name under a submission folder: its kind, size and mtime, a link's target, and the
+    content of small regular files inside the folder (links and special files are never opened)."""
+    if folder.is_symlink():
+        return hashlib.sha256(f"link\0{os.readlink(folder)}".encode()).hexdigest()
+    listed, total = entries(folder, MAX_FILES)
+    rows: list = []
+    for e in listed:
+        row = [e.rel, e.kind, e.size, e.mtime_ns, e.target]
+        if e.kind == "file" and e.size <= HASHED_BYTES:
+            try:
+                row.append(hashlib.sha256(read_bytes(folder, folder / e.rel, HASHED_BYTES)).hexdigest())
+            except UserError as exc:
+                row.append(str(exc))
+        rows.append(row)
+    rows.append(["files", total])
+    return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()
 
 
 def code_version() -> str:
     """What the stored outcomes depend on besides the files: reportgen's version and its check code."""
-    try:
-        check = source_digest("grading/check")
+    try:  # check re-renders the report: its outcome depends on the report side and the manifest's reading too
+        check = source_digest("grading", "report", "manifest", "results", "build")
     except FileNotFoundError:
         check = "no check package"
     return hashlib.sha256(f"{__version__}\0{check}\0{STATE_FORMAT}".encode()).hexdigest()[:16]

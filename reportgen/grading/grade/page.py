@@ -88,7 +88,7 @@ def _row(r: dict, exps: list[str], page_dir: Path, class_dir: Path, findings_dir
     mark = '<span class="flag" title="needs a look">⚠</span> ' if r["problem"] else ""
     return (f'<tr{cls} id="row-{e(quote(r["folder"], safe=""))}"><td data-sort="{folder}">{mark}{folder}<br>'
             f'{" · ".join(links)}</td><td>{team}</td><td>{e(r["title"])}</td><td>{smoke}</td><td>{models}</td>{best}'
-            f'<td>{runs}</td><td class="num">{findings}</td><td>{_status(r)}</td>'
+            f'<td>{runs}</td><td class="num">{findings}</td><td>{_status(r)}</td><td>{e(r["check_level"])}</td>'
             f'<td>{verification}</td><td>{identical}</td></tr>')
 
 
@@ -99,7 +99,7 @@ def page(rows: list[dict], groups: list[list[str]], summary: list[str], page_dir
     exps = experiments(rows)
     head = ["Submission", "Team", "Title", "Smoke", "Models (parameters)",
             *(f"Best accuracy % {x}" for x in exps), "Diverged / stalled / failed", "Findings", "Status",
-            "Verification", "Identical to"]
+            "Check level", "Verification", "Identical to"]
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>",
            f'<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">', '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -53,9 +53,11 @@ def row(outcome: dict, reused: bool) -> dict:
            "stalled": [str(r) for r in _list(facts.get("stalled"))],
            "failed": [str(r) for r in _list(facts.get("failed"))],
            "findings": len(findings), "findings_summary": findings_summary(findings), "finding_list": findings,
+           "check_level": str(facts.get("check_level") or ""),
            "notes": [str(n) for n in _list(report.get("notes"))], "identical_to": [],
            "verification": str(verification.get("status") or "not verified"),
            "verification_detail": verification.get("detail"), "error": outcome.get("error"), "reused": reused,
+           "seconds": outcome.get("seconds"), "peak_rss_mib": outcome.get("peak_rss_mib"),
            "runs_fingerprint": facts.get("runs_fingerprint"),
            "run_digests": sorted(str(d) for d in _list(facts.get("run_digests")))}
     out["problem"] = bool(out["error"] or out["findings"] or out["verification"] in PROBLEM_VERIFICATIONS)

@@ -6,9 +6,11 @@ import csv
 import io
 
 from reportgen.grading.grade.rows import experiments
+from reportgen.textsafe import one_line
 
 BEFORE = ["folder", "team", "ids", "title", "manifest", "manifest_sha256", "smoke", "models"]
-AFTER = ["diverged", "stalled", "failed", "findings", "findings_summary", "identical_to", "verification", "error"]
+AFTER = ["diverged", "stalled", "failed", "findings", "findings_summary", "check_level", "identical_to", "verification",
+         "error"]
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
 
 
@@ -20,8 +22,9 @@ def accuracy(value) -> str:
 
 
 def safe(text) -> str:
-    """A user-supplied string for a spreadsheet cell: one that would start a formula gets a leading quote."""
-    text = "" if text is None else str(text)
+    """A user-supplied string for a spreadsheet cell: control characters shown escaped, and one that would start a
+    formula gets a leading quote."""
+    text = one_line("" if text is None else str(text))
     return "'" + text if text.startswith(_FORMULA) else text
 
 
@@ -39,7 +42,8 @@ def cells(r: dict, exps: list[str]) -> list[str]:
             safe("; ".join(m["id"] for m in r["team"])), safe(r["title"]), safe(r["manifest"]["file"] or ""),
             safe(r["manifest"]["sha256"] or ""), smoke, safe(models), *best, safe("; ".join(r["diverged"])),
             safe("; ".join(r["stalled"])), safe("; ".join(r["failed"])), "" if r["error"] else str(r["findings"]),
-            safe("; ".join(r["findings_summary"])), safe("; ".join(r["identical_to"])), r["verification"],
+            safe("; ".join(r["findings_summary"])), safe(r["check_level"]), safe("; ".join(r["identical_to"])),
+            r["verification"],
             safe(r["error"] or "")]
 
 

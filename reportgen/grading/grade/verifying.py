@@ -16,15 +16,21 @@ def status_of(counts: dict[str, int]) -> str:
     return COULD_NOT_RUN
 
 
-def verify_submission(folder: str, sample: int, seed: int) -> tuple[str, str]:
-    """(status, one line) for re-running `sample` runs of a submission, picked with `seed` (imports torch)."""
+def verify_submission(folder: str, verify: dict) -> tuple[str, str]:
+    """(status, one line) for re-running verify["sample"] runs or seeds of a submission, picked with verify["seed"],
+    in the sandbox with grade's --trust-code, --time-limit and --memory-limit."""
     from pathlib import Path
 
-    from reportgen.grading.verify.command import verify_submission as verify
+    from reportgen.grading.sandbox import Limits
+    from reportgen.grading.verify.command import Ask, verify_submission as run_verify
     from reportgen.grading.verify.output import counts_text
 
+    seconds = float(verify.get("time_limit") or Limits.wall_seconds)
+    limits = Limits(wall_seconds=seconds, cpu_seconds=int(2 * seconds),
+                    address_space=int(verify.get("memory_limit") or 8) << 30)
+    ask = Ask(sample=verify["sample"], seed=verify["seed"], trust_code=bool(verify.get("trust_code")), limits=limits)
     try:
-        result = verify(Path(folder), sample=sample, seed=seed, progress=lambda line: None)
+        result = run_verify(Path(folder), ask, progress=lambda line: None)
     except UserError as exc:
         return COULD_NOT_RUN, str(exc).splitlines()[0]
     detail = counts_text(result)

@@ -91,10 +91,30 @@ class Selection:
 
 
 def recorded_ids(results: dict) -> list[str]:
-    """The submission's run ids in its own order (run_order), then any others sorted."""
+    """The submission's run ids in its own order (run_order), then any others sorted; a repeated run's further seeds
+    follow it as `id#2`, `id#3`, …"""
     runs = results.get("runs") or {}
     ordered = [rid for rid in results.get("run_order") or [] if rid in runs]
-    return ordered + sorted(rid for rid in runs if rid not in ordered)
+    ids = []
+    for rid in ordered + sorted(rid for rid in runs if rid not in ordered):
+        ids.append(rid)
+        seeds = runs[rid].get("repeats") if isinstance(runs[rid], dict) else None
+        ids += [f"{rid}#{k}" for k in range(2, len(seeds) + 1)] if isinstance(seeds, list) else []
+    return ids
+
+
+def seed_records(results: dict) -> dict[str, dict]:
+    """Every verifiable record by id: each run's own record (its first seed), and each further seed's record
+    (`id#k`: the seed's epochs, status and test metrics, with the run's environment and transfer)."""
+    out: dict[str, dict] = {}
+    for rid, record in (results.get("runs") or {}).items():
+        record = record if isinstance(record, dict) else {}
+        out[rid] = record
+        for k, seed in enumerate(record.get("repeats") or [], 1):
+            if k > 1 and isinstance(seed, dict):
+                out[f"{rid}#{k}"] = {"environment": record.get("environment"), "digest": record.get("digest"),
+                                      **{key: value for key, value in seed.items() if key != "seed"}}
+    return out
 
 
 def _split_named(texts: list[str], valid: set[str]) -> tuple[list[str], list[str]]:
@@ -118,8 +138,8 @@ def _split_named(texts: list[str], valid: set[str]) -> tuple[list[str], list[str
 
 def choose_runs(results: dict, named: list[str] | tuple[str, ...] = (), sample: int | None = None,
                 seed: int = 0) -> Selection:
-    """All recorded runs, the named ones (UserError listing the valid ids for unknown ones), or a seeded sample
-    of N: random.Random(seed).sample(sorted ids, N) (every run, in that order, when N is more than there are)."""
+    """All recorded runs and seeds, the named ones (a run's id names all its seeds, `id#2` one of them; UserError
+    listing the valid ids for unknown ones), or a seeded sample of N across runs and seeds: random.Random(seed).sample(sorted ids, N) (every run, in that order, when N is more than there are)."""
     ids = recorded_ids(results)
     if not ids:
         raise UserError("the submission's results hold no runs to verify")
@@ -127,6 +147,7 @@ def choose_runs(results: dict, named: list[str] | tuple[str, ...] = (), sample: 
         raise UserError("give either --runs or --sample, not both")
     if named:
         known, unknown = _split_named(list(named), set(ids))
+        known += [seed for rid in known for seed in ids if seed.startswith(f"{rid}#") and "#" not in rid]
         if unknown:
             raise UserError(f"unknown run id{'s' if len(unknown) > 1 else ''} for --runs: {', '.join(unknown)}; "
                             f"the submission's runs are: {', '.join(ids)}")

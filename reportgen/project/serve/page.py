@@ -1,0 +1,74 @@
+"""The served copy of a report: a relaxed CSP allowing one nonce'd reload script; error and waiting pages."""
+
+from __future__ import annotations
+
+import secrets
+from html import escape
+
+from reportgen.report.html import CSP
+
+EVENTS = "/_reportgen/events"
+# EventSource on /_reportgen/events; on `reload` (a newer version than the page's) it keeps the scroll position
+_SCRIPT = """(function () {
+  var version = %d, key = "reportgen-serve-scroll:" + location.pathname;
+  try { var y = sessionStorage.getItem(key); if (y !== null) { sessionStorage.removeItem(key);
+    addEventListener("load", function () { scrollTo(0, +y); }); } } catch (e) {}
+  var source = new EventSource("%s?v=" + version);
+  source.addEventListener("reload", function (event) {
+    if (+event.data !== version) {
+      try { sessionStorage.setItem(key, String(scrollY)); } catch (e) {}
+      source.close(); location.reload();
+    }
+  });
+})();"""
+
+
+def served_csp(nonce: str) -> str:
+    """The report's policy plus exactly one inline script (by nonce) and EventSource connections to this server."""
+    return f"{CSP}; script-src 'nonce-{nonce}'; connect-src 'self'"
+
+
+def _script(version: int, nonce: str) -> str:
+    return f'<script nonce="{nonce}">{_SCRIPT % (int(version), EVENTS)}</script>'
+
+
+def served_copy(html: str, version: int) -> str:
+    """The report as served: its CSP meta swapped for served_csp and the reload script put before </body>; the
+    report written to disk never contains either."""
+    nonce = secrets.token_urlsafe(16)
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    relaxed = f'<meta http-equiv="Content-Security-Policy" content="{served_csp(nonce)}">'
+    if meta in html:
+        html = html.replace(meta, relaxed, 1)
+    else:  # not a reportgen report as expected: keep its policy and put the relaxed one nowhere (no live reload)
+        return html
+    end = html.lower().rfind("</body>")
+    script = _script(version, nonce)
+    return html[:end] + script + "\n" + html[end:] if end >= 0 else html + script
+
+
+def message_page(title: str, message: str, version: int, kind: str = "error") -> str:
+    """A small page saying what went wrong (escaped), reloading itself when the sources change again."""
+    nonce = secrets.token_urlsafe(16)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta http-equiv="Content-Security-Policy" content="{served_csp(nonce)}">
+<meta charset="utf-8">
+<title>{escape(title)} - reportgen serve</title>
+<style>
+body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; }}
+.box {{ border-left: 6px solid {"#b00020" if kind == "error" else "#b36b00"}; background: #fafafa; padding: 0.5em 1em; }}
+pre {{ white-space: pre-wrap; word-break: break-word; font-size: 14px; }}
+</style>
+</head>
+<body>
+<div class="box serve-{escape(kind)}">
+<h1>{escape(title)}</h1>
+<pre id="reportgen-serve-message">{escape(message)}</pre>
+<p>reportgen serve keeps watching; this page reloads when the manifest, its prose or templates change.</p>
+</div>
+{_script(version, nonce)}
+</body>
+</html>
+"""

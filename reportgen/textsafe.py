@@ -1,0 +1,24 @@
+"""Text from a submission made safe for a terminal or a findings file: control and bidi characters shown escaped."""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls but tab and newline, DEL, C1 controls (a lone 0x9b is a CSI on some terminals), and the bidirectional
+# overrides and isolates that reorder what a reader sees
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """The text with every control sequence's characters written as visible escapes (`\\x1b]52;…`), lines kept."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+def one_line(text: str) -> str:
+    """printable(), with line breaks and tabs escaped too: for a value shown inside one line."""
+    return printable(text).replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-# C0 controls but tab and newline, DEL, C1 controls (a lone 0x9b is a CSI on some terminals), and the bidirectional
-# overrides and isolates that reorder what a reader sees
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but tab and newline, DEL, C1 controls (a lone 0x9b is a CSI on some terminals), the line and paragraph
+# separators, the zero-width space (not the joiners some scripts need), and the bidirectional overrides and
+# isolates that reorder what a reader sees
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def _escaped(match: re.Match) -> str:

@@ -258,7 +258,7 @@ def test_metrics_from_a_confusion_matrix_are_sklearns():
     assert got["accuracy"] == pytest.approx(8 / 12) and got["support"] == 12 and got["per_class"][2]["f1"] == 0.0
 
 
-def test_a_missing_or_broken_manifest_falls_back_with_a_note(tiny_build, tmp_path):
+def test_a_missing_manifest_falls_back_with_a_note_and_a_broken_one_is_a_finding(tiny_build, tmp_path):
     team = _hand_in(tiny_build, tmp_path / "missing")
     (team / "tiny.yaml").unlink()
     report = check_submission(team, with_pdf=False)
@@ -268,14 +268,20 @@ def test_a_missing_or_broken_manifest_falls_back_with_a_note(tiny_build, tmp_pat
     broken = _hand_in(tiny_build, tmp_path / "broken")
     (broken / "tiny.yaml").write_text("models: [unclosed\n", "utf-8")
     report = check_submission(broken, with_pdf=False)
-    assert not report.findings and report.level.startswith("embedded results only (tiny.yaml cannot be loaded: ")
+    assert report.level.startswith("embedded results only (tiny.yaml cannot be loaded: ")
+    # a manifest that is there but does not load must not turn the re-render off without a word
+    [finding] = report.findings
+    assert finding.check == "rerender" and "its prose, layout and figures are unchecked" in finding.message
+    assert "YAML" in finding.message or "line 1" in finding.message
 
 
-def test_another_reportgen_or_weasyprint_version_falls_back(tiny_build, tmp_path):
+def test_another_reportgen_or_weasyprint_version_falls_back_and_says_so_in_a_finding(tiny_build, tmp_path):
     team = _hand_in(tiny_build, tmp_path / "team")
     _edit(team, lambda html: html.replace('content="reportgen ', 'content="reportgen 0.0.1-', 1))
     report = check_submission(team, with_pdf=False)
-    assert not report.findings and report.level.startswith("embedded results only (made by reportgen 0.0.1-")
+    assert report.level.startswith("embedded results only (made by reportgen 0.0.1-")
+    # a generator line is the student's to write: a downgrade is never a clean report
+    assert [f.check for f in report.findings] == ["rerender"] and "made by reportgen 0.0.1-" in report.findings[0].message
     assert other_printer(Printed(None, "", 1, producer="WeasyPrint 1.0")).startswith(
         "report.pdf was made by WeasyPrint 1.0, this machine has WeasyPrint ")
 

@@ -164,3 +164,60 @@ def test_build_sandbox_writes_only_its_output_folder_and_reads_no_secret(tmp_pat
     assert not (tmp_path / "pwned").exists()
     assert (team / "output" / "m" / "report.html").is_file() and "SECRET-91bc" not in \
         (team / "output" / "m" / "report.html").read_text("utf-8")
+
+
+FORGER = """\
+import json
+import os
+import sys
+
+from torch import nn
+
+frame = sys._getframe()
+while frame is not None:  # in verify's re-run process: answer the recorded numbers as the re-run's and leave
+    if "records" in frame.f_locals and "chosen" in frame.f_locals:
+        records, chosen = frame.f_locals["records"], frame.f_locals["chosen"]
+        sys.stdout.write(json.dumps({"runs": {r: {"record": records[r], "full": True} for r in chosen},
+                                     "patched": [], "order": chosen}))
+        sys.stdout.flush()
+        os._exit(0)
+    frame = frame.f_back
+
+
+class Net(nn.Module):
+    def __init__(self, num_classes=10, in_channels=1):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64 * in_channels, num_classes))
+
+    def forward(self, x):
+        return self.body(x)
+"""
+MIXED_MANIFEST = SANDBOXED_MANIFEST.replace(
+    "  net: {module: net.py:Net}\n",
+    "  net: {module: net.py:Net}\n  cnn:\n    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, flatten, "
+    "{linear: classes}]\n").replace("  - {id: base, model: net}\n", "  - {id: base, model: net}\n"
+                                    "  - {id: baseline, model: cnn}\n")
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_a_module_cannot_forge_the_re_run_of_a_run_that_does_not_use_it(tmp_path):
+    import json
+
+    from conftest import cli
+
+    team = tmp_path / "team"
+    team.mkdir()
+    (team / "m.yaml").write_text(MIXED_MANIFEST)
+    (team / "net.py").write_text(FORGER)
+    built = cli("build", team / "m.yaml", "--out", team, "--no-pdf", env={"CI": "1"})
+    assert built.exit_code == 0, built.output
+    results = json.loads((team / "results.json").read_text("utf-8"))
+    results["runs"]["baseline"]["test"]["accuracy"] = 0.9987  # what the plain CNN did not reach
+    (team / "results.json").write_text(json.dumps(results), "utf-8")
+    result = cli("verify", team, "--format", "json", env={"CI": "1"})
+    verdicts = {r["id"]: r for r in json.loads(result.stdout)["runs"]}
+    assert verdicts["baseline"]["outcome"] == "differs"
+    assert any(d["metric"] == "test.accuracy" and d["recorded"] == 0.9987 for d in verdicts["baseline"]["differences"])
+    # the run that uses the module is as trustworthy as that file, and verify says so
+    assert any("runs the submission's own code (net.py)" in n for n in verdicts["base"]["notes"])

@@ -9,7 +9,7 @@ from reportgen.grading.check import checks, htmldiff, pdfdiff, recompute
 from reportgen.grading.check.facts import facts
 from reportgen.grading.check.printed import Printed, read_pdf
 from reportgen.grading.check.rerender import Rerendered, manifest, rerender
-from reportgen.grading.check.submission import Submission, read_submission
+from reportgen.grading.check.submission import Submission, SubmissionUnusable, read_submission
 from reportgen.grading.files import read_bytes
 
 CHECK_TITLES = {"digest": "results digest", "results-file": "results.json", "manifest": "manifest",
@@ -47,7 +47,13 @@ def _rerendered(sub: Submission, again: Rerendered, numbers: list, notes: list[s
     """The submitted page against its re-rendering, byte for byte; differences only in numbers the numbers check
     named are its, and line endings changed in transit (CRLF) are a note."""
     if again.html is None:
-        return [], f"not re-rendered ({again.reason})"
+        reason = again.reason or "unknown"
+        if reason == "the results name no manifest file" or reason.startswith("no "):
+            return [], f"not re-rendered ({reason})"  # a class that hands in no manifests: the level column says so
+        # anything else a student controls (a manifest that does not load, a generator line naming another
+        # version) would otherwise turn every check of the prose and layout off without a word
+        return [(f"the report cannot be re-rendered ({reason}): its prose, layout and figures are unchecked",
+                 {"reason": reason})], "not re-rendered"
     submitted = read_bytes(sub.folder, sub.html_path)
     if submitted == again.html.encode("utf-8"):
         return [], "byte-identical to the report re-rendered from its results and manifest"
@@ -86,22 +92,26 @@ def check_submission(path: str | Path, with_pdf: bool = True) -> CheckReport:
     sub = read_submission(path)
     printed = read_pdf(sub.pdf_path) if with_pdf and sub.pdf_path is not None else None
     again = rerender(sub, printed)
-    outcomes, notes, runs_detail = checks.run_outcomes(sub.results)
+    try:
+        outcomes, notes, runs_detail = checks.run_outcomes(sub.results)
+        shown = facts(sub.results)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        raise SubmissionUnusable(f"{sub.html_path.name}: its embedded results are not shaped as reportgen writes "
+                                 f"them ({type(exc).__name__}: {str(exc)[:200]})") from None
     notes = again.notes + notes
-    numbers = checks.numbers(sub)
+    numbers = _guarded("numbers", checks.numbers, sub)
     skipped = ([], f"not checked ({again.reason})")
     ran = {"digest": checks.digest(sub), "results-file": checks.results_file(sub),
            "manifest": _guarded("manifest", manifest, sub, again.loaded) if again.loaded is not None else skipped,
            "rerender": _rerendered(sub, again, numbers[0], notes), "numbers": numbers,
            "pdf": _pdf(sub, printed, again) if with_pdf else ([], "not checked (--no-pdf)"),
            "statistics": _guarded("statistics", recompute.statistics, sub.results, again.loaded),
-           "arithmetic": checks.arithmetic(sub.results),
-           "build": checks.build_kind(sub.results), "runs": (outcomes, runs_detail)}
+           "arithmetic": _guarded("arithmetic", checks.arithmetic, sub.results),
+           "build": _guarded("build", checks.build_kind, sub.results), "runs": (outcomes, runs_detail)}
     findings = [Finding(name, message, where) for name, (found, _) in ran.items() for message, where in found]
     summary = [{"name": name, "title": CHECK_TITLES[name], "passed": not found, "count": len(found), "detail": detail}
                for name, (found, detail) in ran.items()]
-    return CheckReport(str(path), findings, notes, summary, {**facts(sub.results), "check_level": again.level},
-                       again.level)
+    return CheckReport(str(path), findings, notes, summary, {**shown, "check_level": again.level}, again.level)
 
 
 def report_json(report: CheckReport) -> dict:

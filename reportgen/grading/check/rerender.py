@@ -85,6 +85,8 @@ def other_printer(printed: Printed | None) -> str | None:
 def _first_line(exc: Exception) -> str:
     """An error's first line, with how many more it has (a ManifestError lists every problem)."""
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if len(lines) > 1 and lines[0].endswith(":"):  # a ManifestError's header: its first problem says what is wrong
+        lines = [f"{lines[0]} {lines[1]}", *lines[2:]]
     more = f" (and {len(lines) - 1} more line(s))" if len(lines) > 1 else ""
     return (lines[0][:300] if lines else type(exc).__name__) + more
 

@@ -19,7 +19,7 @@ from reportgen.grading.grade.page import page
 from reportgen.grading.grade.progress import Progress
 from reportgen.grading.grade.rows import identical_line, mark_identical, public, row
 from reportgen.grading.grade.table import to_csv
-from reportgen.textsafe import printable
+from reportgen.textsafe import one_line, printable
 from reportgen.writer import to_json, write_all
 
 # one submission's check: a report of a few MB takes seconds; a hostile one is stopped here
@@ -98,7 +98,7 @@ class Graded:
             else:
                 status = f"{r['findings']} finding{'s' if r['findings'] != 1 else ''}"
                 status += f" ({'; '.join(r['findings_summary'])})" if r["findings"] else ""
-            line = f"{r['folder']}  {team}  {status}  verification: {r['verification']}"
+            line = one_line(f"{r['folder']}  {team}  {status}  verification: {r['verification']}")
             if r["identical_to"]:
                 line += f"  identical to {', '.join(r['identical_to'])}"
             out.append(line)
@@ -139,7 +139,7 @@ def _guard_outputs(opts: Options, subs: list[Path], secret: str) -> None:
 def _checked(folder: Path, print_: str, code: str, verify: dict | None) -> dict:
     """One submission checked in a worker process under CHECK_LIMITS (then verified, in its own sandbox, when
     asked); a worker that is killed or answers nothing makes an error row."""
-    request = {"folder": str(folder), "print": print_, "code": code}
+    request = {"folder": str(folder.absolute()), "print": print_, "code": code}  # the worker runs elsewhere
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="reportgen-grade-") as scratch:
         done = run_child([sys.executable, "-m", "reportgen.grading.grade.worker"], request, Path(scratch), None,
@@ -151,7 +151,7 @@ def _checked(folder: Path, print_: str, code: str, verify: dict | None) -> dict:
                                                 f"{CHECK_LIMITS.address_space >> 30} GiB")
         outcome["seconds"] = time.perf_counter() - started
     if verify is not None:
-        outcome["verification"] = verification(str(folder), verify, outcome.get("error"))
+        outcome["verification"] = verification(str(folder.absolute()), verify, outcome.get("error"))
     return outcome
 
 
@@ -239,13 +239,13 @@ def write_outputs(graded: Graded, outcomes: dict[str, dict], opts: Options, mark
     """The CSV, the HTML beside it, each submission's findings file and (with --gradescope) Gradescope results."""
     files: dict[Path, bytes] = {opts.findings_dir / folders.MARKER: marker}
     for r in graded.rows:
-        files[opts.findings_dir / f"{r['folder']}.txt"] = printable(
+        files[opts.findings_dir / folders.findings_name(r["folder"])] = printable(
             findings_text(r, outcomes[r["folder"]])).encode("utf-8")
     if opts.gradescope:
         scope = opts.out_dir / "gradescope"
         files[scope / folders.MARKER] = marker
         for r in graded.rows:
-            files[scope / r["folder"] / "results.json"] = to_json(
+            files[scope / one_line(r["folder"]) / "results.json"] = to_json(
                 gradescope_results(r, outcomes[r["folder"]])).encode("utf-8")
     html = opts.csv.with_suffix(".html")
     summary = graded.summary()

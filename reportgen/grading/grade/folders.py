@@ -12,6 +12,7 @@ from reportgen import __version__
 from reportgen.errors import UserError
 from reportgen.grading.files import entries, read_bytes
 from reportgen.sourcehash import source_digest
+from reportgen.textsafe import one_line
 from reportgen.writer import write_all, write_json
 
 STATE_DIR = ".reportgen-grade"  # beside the outputs: one <folder>.json per finished submission
@@ -106,6 +107,11 @@ def code_version() -> str:
     except FileNotFoundError:
         check = "no check package"
     return hashlib.sha256(f"{__version__}\0{check}\0{STATE_FORMAT}".encode()).hexdigest()[:16]
+
+
+def findings_name(folder: str) -> str:
+    """The findings file of a submission folder: its name with control characters written as visible escapes."""
+    return one_line(folder) + ".txt"
 
 
 def state_path(out_dir: Path, folder: str) -> Path:

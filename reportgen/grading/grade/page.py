@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from html import escape
+from html import escape as html_escape
 from pathlib import Path
 from urllib.parse import quote
 
+from reportgen.grading.grade.folders import findings_name
 from reportgen.grading.grade.rows import experiments, identical_line
 from reportgen.grading.grade.table import accuracy
+from reportgen.textsafe import one_line
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _CSS = """\
@@ -46,6 +48,12 @@ document.querySelectorAll("table.grades thead th").forEach(function (th, col) {
 });"""
 
 
+def escape(text, quote: bool = True) -> str:
+    """A student's string for the page: HTML-escaped, control and bidi characters shown escaped (`cat` of the page
+    in a terminal must not run them)."""
+    return html_escape(one_line(str(text)), quote)
+
+
 def href(target: Path, page_dir: Path) -> str:
     """A relative link from the page's folder to a file, percent-encoded (then HTML-escaped by the caller)."""
     rel = os.path.relpath(os.path.abspath(target), os.path.abspath(page_dir))
@@ -69,7 +77,7 @@ def _row(r: dict, exps: list[str], page_dir: Path, class_dir: Path, findings_dir
     report = class_dir / r["folder"] / "report.html"
     folder = e(r["folder"])
     links = [f'<a href="{e(href(report, page_dir))}">report</a>'] if report.is_file() else []
-    links.append(f'<a href="{e(href(findings_dir / (r["folder"] + ".txt"), page_dir))}">findings</a>')
+    links.append(f'<a href="{e(href(findings_dir / findings_name(r["folder"]), page_dir))}">findings</a>')
     team = "<br>".join(f"{e(m['name'])} <span class=\"muted\">{e(m['id'])}</span>" for m in r["team"])
     smoke = "" if r["smoke"] is None else ('<span class="flag">smoke</span>' if r["smoke"] else "no")
     models = "<br>".join(f"{e(name)}: {e(str(total))}" for name, total in r["models"].items())

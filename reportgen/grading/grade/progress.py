@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Callable, TextIO
 
+from reportgen.textsafe import one_line
+
 
 def outcome_line(outcome: dict) -> str:
     """What one finished submission came to: 'clean', '2 findings', 'unusable: …' (and its verification)."""
@@ -45,7 +47,7 @@ class Progress:
     def finished(self, outcome: dict) -> None:
         """One more submission is done: advance the bar, or print '[12/50] team07: 2 findings'."""
         self.done += 1
-        line = f"{outcome['folder']}: {outcome_line(outcome)}"
+        line = one_line(f"{outcome['folder']}: {outcome_line(outcome)}")  # one line: a name cannot forge another
         if self._bar is not None:
             self._bar.update(self._task, advance=1, description=line)
         else:

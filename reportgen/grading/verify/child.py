@@ -24,20 +24,22 @@ def parent_of(record: dict, plan) -> str | None:
     return plan.parent if plan is not None else None
 
 
-def load_for_runs(path: Path, notes: list[str], overrides: list[str]):
-    """The manifest, loaded and checked as build does, with the build's --set overrides; when only its sections are
-    at fault (a prose file the submission left out), loaded without them, with a note: sections decide no number."""
+def load_for_runs(path: Path, notes: list[str], overrides: list[str], loader: Callable | None = None):
+    """The manifest, loaded and checked as build does (or by `loader`), with the build's --set overrides; when only
+    its sections are at fault (a prose file the submission left out), loaded without them, with a note: sections
+    decide none of a run's numbers."""
     from reportgen import build
 
+    loader = loader or build.load
     try:
-        return build.load(path, overrides)
+        return loader(path, overrides)
     except ManifestError as exc:
         if not all(p.path.startswith("sections") for p in exc.problems):
             raise
         found = "; ".join(f"{p.path}: {p.message}" for p in exc.problems)
         notes.append(f"the manifest's sections cannot be loaded ({found}); they decide none of a run's numbers, "
                      "so the runs are re-run without them")
-        return build.load(path, [*overrides, "sections=[]"])
+        return loader(path, [*overrides, "sections=[]"])
 
 
 def module_files(path: Path, overrides: list[str]) -> list[str]:
@@ -83,7 +85,7 @@ def role(children: list[str] | None) -> str | None:
     return f"re-run first: {', '.join(children)} start{'s' if len(children) == 1 else ''} from its final weights"
 
 
-def rerun_all(request: dict, say: Callable[[str], None]) -> dict:
+def rerun_all(request: dict, say: Callable[[str], None], load: Callable = load_for_runs) -> dict:
     """Re-run the chosen runs and the parents they start from; {"notes", "order", "runs": {id: {record | reason,
     notes, full, role}}, "patched": [names of reportgen functions the submission's code replaced]}."""
     import torch  # noqa: F401 - loaded before the submission's code, so a patch of it is one more change
@@ -93,6 +95,8 @@ def rerun_all(request: dict, say: Callable[[str], None]) -> dict:
 
     path, overrides, smoke = Path(request["manifest"]), list(request["overrides"]), bool(request["smoke"])
     records, chosen, notes = request["records"], list(request["chosen"]), []
+    if request.get("forbid_modules"):
+        return _without_code(request, say)
     modules = module_files(path, overrides)
     if modules and not request["allow_modules"]:
         why = (f"the manifest's models run the submission's own code ({', '.join(modules)}) and this machine has "
@@ -102,7 +106,7 @@ def rerun_all(request: dict, say: Callable[[str], None]) -> dict:
         return {"notes": notes, "order": chosen, "runs": {rid: {"reason": request["skip"][rid]} for rid in chosen},
                 "patched": []}
     before = reportgen_code()
-    loaded = load_for_runs(path, notes, overrides)  # imports the submission's module: files
+    loaded = load(path, notes, overrides)  # load_for_runs imports the submission's module: files
     datasets = reruns.DatasetsOrReasons(loaded, smoke, Path.cwd() / "data-cache")
     plans = {p.id: p for p in plan_runs(loaded, datasets, smoke)}
     parents = with_parents(chosen, records, plans)
@@ -124,6 +128,21 @@ def rerun_all(request: dict, say: Callable[[str], None]) -> dict:
     after = reportgen_code()
     patched = sorted(k for k, v in after.items() if k in before and before[k] != v)
     return {"notes": notes, "order": wanted, "runs": answers, "patched": patched}
+
+
+def _refuse(path, shown: str):
+    """Stands in for importing a `module:` file in a child that re-runs only runs that use none."""
+    raise UserError(f"{shown}: this re-run process runs no module: file")
+
+
+def _without_code(request: dict, say: Callable[[str], None]) -> dict:
+    """Re-run runs that use no `module:` file, with importing one refused: nothing of the submission runs here."""
+    import reportgen.models.user_module as user_module
+    from reportgen.manifest.loaded import load_manifest
+
+    user_module.import_file = _refuse
+    static = lambda path, notes, overrides: load_for_runs(path, notes, overrides, load_manifest)  # noqa: E731
+    return rerun_all({**request, "forbid_modules": False, "allow_modules": True}, say, static)
 
 
 def _one(rid: str, record: dict, plans: dict, states: dict, context: tuple, say: Callable[[str], None]) -> dict:

@@ -144,9 +144,70 @@ def _verdict(rid: str, answer: dict, recorded: dict, ask: Ask) -> RunVerdict:
     return verdict
 
 
+def code_runs(loaded) -> dict[str, str]:
+    """run id → the `module:` file it runs: its model's (through `extends`), or its parent's, whose weights it
+    starts from."""
+    models = loaded.manifest.models
+
+    def module_of(name: str, seen: frozenset = frozenset()) -> str | None:
+        spec = models.get(name.split("[", 1)[0])
+        if spec is None or name in seen:
+            return None
+        if spec.module:
+            return spec.module_parts()[0]
+        return module_of(spec.extends, seen | {name}) if spec.extends else None
+
+    by_id = {r.id: r for r in loaded.runs}
+    found: dict[str, str] = {}
+    for run in loaded.runs:
+        chain, current = [], run
+        while current is not None and current.id not in chain:
+            chain.append(current.id)
+            current = by_id.get(current.parent) if current.parent else None
+        file = next((f for rid in chain if (f := module_of(by_id[rid].model))), None)
+        if file:
+            found[run.id] = file
+    return found
+
+
+def _groups(selection: Selection, code: dict[str, str]) -> list[tuple[list[str], bool]]:
+    """The chosen runs split by whether they run the submission's code: (ids, runs code), the others first. Each
+    group is re-run by a child of its own, so code imported for one run cannot forge another's record."""
+    plain = [rid for rid in selection.ids if rid.split("#", 1)[0] not in code]
+    own = [rid for rid in selection.ids if rid.split("#", 1)[0] in code]
+    return [(ids, runs_code) for ids, runs_code in ((plain, False), (own, True)) if ids]
+
+
+def _rerun_group(sub: Submission, ask: Ask, request: dict, progress: Callable[[str], None]) -> dict:
+    """One child's answer (or {"error": why}) for the runs request["chosen"] names."""
+    with tempfile.TemporaryDirectory(prefix="reportgen-verify-") as scratch:
+        done = run_child([sys.executable, "-m", "reportgen.grading.verify.child"], request, Path(scratch),
+                         sorted({sub.folder.resolve(), sub.manifest.resolve().parent}),
+                         _scaled(ask.limits, len(request["chosen"])), lambda line: progress(printable(line)))
+    return done.answer or {"error": done.error}
+
+
+def _verdicts(answer: dict, ids: list[str], records: dict, ask: Ask, code: dict[str, str]) -> list[RunVerdict]:
+    """The verdicts of one child's runs: could not run (its error, or its code replaced reportgen's), else compared."""
+    if answer.get("error"):
+        return [RunVerdict(rid, reason=printable(str(answer["error"]))) for rid in ids]
+    order = [rid for rid in answer.get("order") or ids if rid in records]
+    verdicts = [_verdict(rid, (answer.get("runs") or {}).get(rid) or {}, records[rid], ask) for rid in order]
+    patched = [printable(str(n)) for n in answer.get("patched") or []]
+    if patched:
+        why = f"the submission's code replaced reportgen's own functions ({', '.join(patched[:5])}); its re-runs are void"
+        return [RunVerdict(v.id, reason=why, role=v.role) for v in verdicts]
+    for v in verdicts:
+        if v.id.split("#", 1)[0] in code:
+            v.notes.append(f"its model runs the submission's own code ({code[v.id.split('#', 1)[0]]}), which could "
+                           "set what the re-run reports: read that file")
+    return verdicts
+
+
 def verify_submission(path: Path, ask: Ask = Ask(), progress: Callable[[str], None] = print) -> Verification:
-    """Re-run a submission's chosen runs (parents first) in a sandboxed child process and compare each new record,
-    here, with the record read from the submission.
+    """Re-run a submission's chosen runs (parents first) in sandboxed child processes and compare each new record,
+    here, with the record read from the submission; runs that use no `module:` file are re-run by a child that
+    never imports one.
 
     Reads the submission and writes nothing anywhere but a temporary folder; UserError (exit 2) for unusable
     input: unreadable results, no manifest, an invalid manifest, unknown --runs ids."""
@@ -164,25 +225,14 @@ def verify_submission(path: Path, ask: Ask = Ask(), progress: Callable[[str], No
     if not status.isolated:
         notes.append(f"re-runs were not isolated: {status.text()}")
     request = _request(sub, ask, selection, run_digests(loaded, sub.smoke), overrides)
-    with tempfile.TemporaryDirectory(prefix="reportgen-verify-") as scratch:
-        done = run_child([sys.executable, "-m", "reportgen.grading.verify.child"], request, Path(scratch),
-                         sorted({sub.folder.resolve(), sub.manifest.resolve().parent}), _scaled(ask.limits, len(request["records"])),
-                         lambda line: progress(printable(line)))
-    answer = done.answer or {"error": done.error}
-    if answer.get("error"):
-        why = printable(str(answer["error"]))
-        return Verification(sub, selection, ask.epochs, ask.rtol, [RunVerdict(rid, reason=why) for rid in selection.ids],
-                            notes)
-    notes += [printable(str(n)) for n in answer.get("notes") or []]
-    records = request["records"]
-    order = [rid for rid in answer.get("order") or selection.ids if rid in records]
-    verdicts = [_verdict(rid, (answer.get("runs") or {}).get(rid) or {}, records[rid], ask) for rid in order]
-    patched = [printable(str(n)) for n in answer.get("patched") or []]
-    if patched:
-        why = f"the submission's code replaced reportgen's own functions ({', '.join(patched[:5])}); its re-runs are void"
-        notes.append(why)
-        verdicts = [RunVerdict(v.id, reason=why, role=v.role) for v in verdicts]
-    return Verification(sub, selection, ask.epochs, ask.rtol, verdicts, notes)
+    code = code_runs(loaded)
+    verdicts: dict[str, RunVerdict] = {}
+    for ids, runs_code in _groups(selection, code):
+        answer = _rerun_group(sub, ask, {**request, "chosen": ids, "forbid_modules": not runs_code}, progress)
+        notes += [printable(str(n)) for n in answer.get("notes") or [] if printable(str(n)) not in notes]
+        verdicts.update((v.id, v) for v in _verdicts(answer, ids, request["records"], ask, code))
+    order = [rid for rid in request["records"] if rid in verdicts]
+    return Verification(sub, selection, ask.epochs, ask.rtol, [verdicts[rid] for rid in order], notes)
 
 
 def _scaled(limits: Limits, runs: int) -> Limits:

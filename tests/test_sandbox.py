@@ -221,3 +221,13 @@ def test_a_module_cannot_forge_the_re_run_of_a_run_that_does_not_use_it(tmp_path
     assert any(d["metric"] == "test.accuracy" and d["recorded"] == 0.9987 for d in verdicts["baseline"]["differences"])
     # the run that uses the module is as trustworthy as that file, and verify says so
     assert any("runs the submission's own code (net.py)" in n for n in verdicts["base"]["notes"])
+
+
+def test_python_and_reportgen_are_bound_over_the_sandboxs_tmp(tmp_path):
+    """A checkout under /tmp (CI's clone may be one) stays visible: /tmp is emptied first, the binds come after."""
+    from reportgen.grading.sandbox import bwrap_command
+
+    args = bwrap_command(["true"], tmp_path, [tmp_path / "team"])
+    tmpfs = args.index("--tmpfs")
+    assert args[tmpfs + 1] == "/tmp"
+    assert all(i > tmpfs for i, a in enumerate(args) if a in ("--ro-bind", "--bind", "--symlink"))

@@ -117,9 +117,10 @@ def _devices() -> list[str]:
 def bwrap_command(argv: list[str], scratch: Path, readable: list[Path], writable: tuple[Path, ...] = ()) -> list[str]:
     """The bubblewrap command line running argv with `readable` folders read-only, `writable` ones and `scratch`
     writable."""
+    # /tmp first: Python, reportgen (a checkout may live under /tmp) and the folders below are bound on top of it
     args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", *_system_binds(), *_python_binds(), "--proc", "/proc", "--dev", "/dev",
-            *_devices(), "--tmpfs", "/tmp"]
+            "--cap-drop", "ALL", "--tmpfs", "/tmp", *_system_binds(), *_python_binds(), "--proc", "/proc",
+            "--dev", "/dev", *_devices()]
     for folder in readable:
         args += ["--ro-bind", str(folder), str(folder)]
     for folder in (*writable, scratch):
@@ -191,8 +192,14 @@ def run_child(argv: list[str], request: dict, scratch: Path, readable: list[Path
     with _LIVE_LOCK:
         _LIVE.add(proc)
     out: list[bytes] = []
+    last: list[str] = []  # the child's last stderr line: why it gave no answer, when it gives none
+
+    def heard(line: str) -> None:
+        last[:] = [line] if line.strip() else last
+        on_line(line)
+
     readers = [threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True),
-               threading.Thread(target=_lines, args=(proc.stderr, on_line), daemon=True)]
+               threading.Thread(target=_lines, args=(proc.stderr, heard), daemon=True)]
     for t in readers:
         t.start()
     try:
@@ -212,7 +219,10 @@ def run_child(argv: list[str], request: dict, scratch: Path, readable: list[Path
             _LIVE.discard(proc)
         for t in readers:
             t.join(timeout=5)
-    return ChildResult(*_answer(proc.returncode, b"".join(out)), limits.wall_seconds)
+    answer, error = _answer(proc.returncode, b"".join(out))
+    if error is not None and last:
+        error += f" (its last words: {last[0][-300:]})"
+    return ChildResult(answer, error, limits.wall_seconds)
 
 
 def _lines(stream, on_line: Callable[[str], None]) -> None:

@@ -113,6 +113,7 @@ def _grade(folder: Path, *args: str):
     return result.exit_code, result.stdout, result.output, rows
 
 
+@pytest.mark.slow
 def test_each_planted_problem_is_found_by_name(fast_class, tiny_build):
     code, stdout, _, rows = _grade(fast_class, "--jobs", "2", "--fresh")
     assert code == 1
@@ -143,6 +144,7 @@ def test_each_planted_problem_is_found_by_name(fast_class, tiny_build):
         assert sorted(p.name for p in (fast_class / name).iterdir()) == sorted(expected)
 
 
+@pytest.mark.slow
 def test_a_second_run_reuses_what_is_unchanged(fast_class):
     _grade(fast_class)
     code, stdout, _, rows = _grade(fast_class)

@@ -64,6 +64,7 @@ def test_a_clean_submission_reproduces_every_run_exactly_on_the_cpu(submission):
     assert "[1/3] base: re-running tiny_cnn for 3 epochs" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_edited_test_accuracy_differs_naming_the_metric_and_both_values(submission):
     original = _edit_results(submission, lambda r: r["runs"]["sgd"]["test"].update(accuracy=0.5))
     result = verify(submission, "--runs", "sgd,wild")
@@ -75,6 +76,7 @@ def test_an_edited_test_accuracy_differs_naming_the_metric_and_both_values(submi
     assert "2 runs verified: 1 reproduced, 1 differs, 0 could not run" in result.stdout
 
 
+@pytest.mark.slow
 def test_epochs_compares_only_the_first_epochs(submission):
     def edit_later(results):
         base = results["runs"]["base"]
@@ -136,6 +138,7 @@ def test_a_run_the_manifest_now_declares_differently_could_not_run(submission):
     assert "2 runs verified: 1 reproduced, 0 differs, 1 could not run" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_submission_without_its_prose_files_still_re_runs(submission):
     (submission / "intro.md").unlink()  # prose decides no number: its absence does not stop the re-runs
     result = verify(submission, "--runs", "wild")
@@ -175,6 +178,7 @@ def _built_with_images(folder: Path, text: str, name: str) -> Path:
     return manifest
 
 
+@pytest.mark.slow
 def test_a_run_whose_dataset_files_are_missing_could_not_run_naming_the_folder(tmp_path):
     build = tmp_path / "build"
     manifest = _built_with_images(build, FRUIT, "fruit.yaml")
@@ -192,6 +196,7 @@ def test_a_run_whose_dataset_files_are_missing_could_not_run_naming_the_folder(t
     assert sorted(p.name for p in folder.iterdir()) == ["fruit.yaml", "results.json"]
 
 
+@pytest.mark.slow
 def test_a_smoke_submission_is_re_run_as_a_smoke_build(tmp_path):
     folder = tmp_path / "smoke"  # no images: a smoke build trains on synthetic ones of the listed classes
     manifest = write_manifest(folder, FRUIT, "fruit.yaml")
@@ -230,6 +235,7 @@ def test_json_output_has_every_runs_outcome(submission):
                                  "asked": None, "available": 3}
 
 
+@pytest.mark.slow
 def test_another_environment_compares_within_a_tolerance_and_says_why(submission):
     def elsewhere(results):
         env = results["runs"]["sgd"]["environment"]
@@ -252,6 +258,7 @@ CHAIN = (FRUIT.replace("report: {title: Fruit}", "report: {title: Chain}")
                   "weights: {from: parent}, train: {epochs: 3, schedule: {name: cosine}}}\n"))
 
 
+@pytest.mark.slow
 def test_a_transfer_child_re_runs_its_parent_first_and_keeps_its_schedule(tmp_path):
     manifest = _built_with_images(tmp_path / "chain", CHAIN, "chain.yaml")
     rows = json.loads((tmp_path / "chain" / "out" / "results.json").read_text("utf-8"))["runs"]["child"]["epochs"]

@@ -113,6 +113,16 @@ def test_a_child_allocating_without_bound_stops_at_its_memory_limit(tmp_path):
     assert error is None and answer["stopped_at_mib"] < 768
 
 
+NET_CLASS = """
+
+class Net(nn.Module):
+    def __init__(self, num_classes=10, in_channels=1):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64 * in_channels, num_classes))
+
+    def forward(self, x):
+        return self.body(x)
+"""
 SANDBOXED_MANIFEST = """\
 report: {title: Sandboxed, team: [{name: Ann, id: A1}], date: 2024-01-15}
 dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
@@ -135,15 +145,7 @@ for attempt in (lambda: (Path(__file__).resolve().parent.parent / "pwned").write
     except OSError as exc:
         print("refused:", type(exc).__name__)
 
-
-class Net(nn.Module):
-    def __init__(self, num_classes=10, in_channels=1):
-        super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64 * in_channels, num_classes))
-
-    def forward(self, x):
-        return self.body(x)
-"""
+""" + NET_CLASS
 
 
 @needs_bwrap
@@ -183,15 +185,7 @@ while frame is not None:  # in verify's re-run process: answer the recorded numb
         os._exit(0)
     frame = frame.f_back
 
-
-class Net(nn.Module):
-    def __init__(self, num_classes=10, in_channels=1):
-        super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64 * in_channels, num_classes))
-
-    def forward(self, x):
-        return self.body(x)
-"""
+""" + NET_CLASS
 MIXED_MANIFEST = SANDBOXED_MANIFEST.replace(
     "  net: {module: net.py:Net}\n",
     "  net: {module: net.py:Net}\n  cnn:\n    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, flatten, "

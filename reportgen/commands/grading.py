@@ -27,8 +27,7 @@ def limits_of(options: dict):
     """The sandbox limits from --time-limit and --memory-limit."""
     from reportgen.grading.sandbox import Limits
 
-    seconds = options["time_limit"]
-    return Limits(wall_seconds=float(seconds), cpu_seconds=2 * seconds, address_space=options["memory_limit"] << 30)
+    return Limits.of(options["time_limit"], options["memory_limit"])
 
 
 @click.command("check")

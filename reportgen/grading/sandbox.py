@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,11 @@ class Limits:
     address_space: int = 8 << 30  # torch alone maps about 3.5 GB of address space
     file_size: int = 2 << 30
     processes: int = 512  # enforced for non-root graders only: the kernel exempts root from RLIMIT_NPROC
+
+    @classmethod
+    def of(cls, seconds: float, gib: int) -> "Limits":
+        """A wall-clock limit (CPU time twice it: a run may use two threads) and an address space in GiB."""
+        return cls(wall_seconds=float(seconds), cpu_seconds=int(2 * seconds), address_space=int(gib) << 30)
 
 
 @dataclass
@@ -158,7 +164,6 @@ class ChildResult:
 
     answer: dict | None
     error: str | None
-    seconds_limit: float
 
 
 _LIVE: set[subprocess.Popen] = set()  # children running now, killed together when the grader is interrupted
@@ -173,24 +178,41 @@ def kill_all() -> None:
         _kill(proc)
 
 
+_PASSED = ("PATH", "LANG", "LC_ALL", "REPORTGEN_THREADS", "CI", "NO_COLOR", "CUDA_VISIBLE_DEVICES", "PYTHONPATH")
+
+
+def _sandbox_env(scratch: Path) -> dict[str, str]:
+    """The few variables a sandboxed child keeps, and its caches and temporary files under scratch (made here)."""
+    env = {k: v for k, v in os.environ.items() if k in _PASSED}
+    env.update(child_environment(scratch))
+    for sub in ("tmp", "mpl", "unpacked", "cache"):
+        (scratch / sub).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+@contextmanager
+def _started(command: list[str], env: dict, limits: Limits, **popen):
+    """A child in a session of its own under `limits`, known to kill_all while it runs, killed (its whole process
+    group) when the block ends."""
+    proc = subprocess.Popen(command, env=env, preexec_fn=_limit(limits), start_new_session=True, **popen)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    try:
+        yield proc
+    finally:
+        _kill(proc)
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+
+
 def run_child(argv: list[str], request: dict, scratch: Path, readable: list[Path] | None, limits: Limits,
               on_line: Callable[[str], None]) -> ChildResult:
     """Run argv with `request` as JSON on stdin, in the sandbox where there is one (readable=None: no sandbox, the
     grader's environment, for reportgen's own code on data); its stderr lines go to on_line, its stdout is its
     JSON answer. Killed (its whole process group) past the wall-clock limit."""
-    for sub in ("tmp", "mpl", "unpacked", "cache"):
-        (scratch / sub).mkdir(parents=True, exist_ok=True)
     isolated = readable is not None and probe().isolated
     command = bwrap_command(argv, scratch, readable) if isolated else argv
-    env = dict(os.environ)
-    if readable is not None:
-        env = {k: v for k, v in env.items() if k in ("PATH", "LANG", "LC_ALL", "REPORTGEN_THREADS",
-                                                      "CUDA_VISIBLE_DEVICES", "PYTHONPATH")}
-        env.update(child_environment(scratch))
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=scratch, env=env, preexec_fn=_limit(limits), start_new_session=True)
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
+    env = _sandbox_env(scratch) if readable is not None else dict(os.environ)
     out: list[bytes] = []
     last: list[str] = []  # the child's last stderr line: why it gave no answer, when it gives none
 
@@ -198,31 +220,27 @@ def run_child(argv: list[str], request: dict, scratch: Path, readable: list[Path
         last[:] = [line] if line.strip() else last
         on_line(line)
 
-    readers = [threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True),
-               threading.Thread(target=_lines, args=(proc.stderr, heard), daemon=True)]
-    for t in readers:
-        t.start()
-    try:
-        proc.stdin.write(json.dumps(request).encode("utf-8"))
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    try:
-        proc.wait(timeout=limits.wall_seconds)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
-        return ChildResult(None, f"stopped after the wall-clock limit of {limits.wall_seconds:.0f} s",
-                           limits.wall_seconds)
-    finally:
-        _kill(proc)
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
-        for t in readers:
-            t.join(timeout=5)
+    with _started(command, env, limits, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  cwd=scratch) as proc:
+        readers = [threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True),
+                   threading.Thread(target=_lines, args=(proc.stderr, heard), daemon=True)]
+        for reader in readers:
+            reader.start()
+        try:
+            proc.stdin.write(json.dumps(request).encode("utf-8"))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            proc.wait(timeout=limits.wall_seconds)
+        except subprocess.TimeoutExpired:
+            return ChildResult(None, f"stopped after the wall-clock limit of {limits.wall_seconds:.0f} s")
+    for reader in readers:
+        reader.join(timeout=5)
     answer, error = _answer(proc.returncode, b"".join(out))
     if error is not None and last:
         error += f" (its last words: {last[0][-300:]})"
-    return ChildResult(answer, error, limits.wall_seconds)
+    return ChildResult(answer, error)
 
 
 def _lines(stream, on_line: Callable[[str], None]) -> None:
@@ -266,20 +284,9 @@ def run_sandboxed(argv: list[str], readable: list[Path], writable: Path, limits:
 
     writable.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="reportgen-sandbox-") as scratch:
-        for sub in ("tmp", "mpl", "unpacked", "cache"):
-            (Path(scratch) / sub).mkdir()
-        command = bwrap_command(argv, Path(scratch), readable, (writable,))
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "REPORTGEN_THREADS", "CI",
-                                                           "NO_COLOR", "CUDA_VISIBLE_DEVICES", "PYTHONPATH")}
-        env.update(child_environment(Path(scratch)))
-        proc = subprocess.Popen(command, env=env, preexec_fn=_limit(limits), start_new_session=True)
-        with _LIVE_LOCK:
-            _LIVE.add(proc)
-        try:
-            return proc.wait(timeout=limits.wall_seconds)
-        except subprocess.TimeoutExpired:
-            return 124
-        finally:
-            _kill(proc)
-            with _LIVE_LOCK:
-                _LIVE.discard(proc)
+        env = _sandbox_env(Path(scratch))
+        with _started(bwrap_command(argv, Path(scratch), readable, (writable,)), env, limits) as proc:
+            try:
+                return proc.wait(timeout=limits.wall_seconds)
+            except subprocess.TimeoutExpired:
+                return 124

@@ -9,7 +9,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 from reportgen.errors import UserError
-from reportgen.grading.files import UnsafeFile, check_file
+from reportgen.grading.files import UnsafeFile
 from reportgen.grading.grade.folders import STATE_FORMAT
 
 NOT_VERIFIED = {"status": "not verified"}
@@ -41,34 +41,28 @@ def report_record(report) -> dict:
             "facts": clean(report.facts), "exit_code": report.exit_code(), "text": report_text(report)}
 
 
-def preflight(folder: Path) -> None:
-    """Refuse, before check opens anything, a submission that is a link, or whose report, results or PDF is a link
-    out of it, a FIFO, a device or over its size limit (UnsafeFile naming the file)."""
+def _not_a_link(folder: Path) -> None:
+    """A submission is a folder of the class folder, never a link to one elsewhere (check itself refuses files
+    that are links out, FIFOs, devices or too large)."""
     if folder.is_symlink():
         raise UnsafeFile(f"{folder.name} is a link to {os.readlink(folder)}; submissions are folders, links are not "
                          "followed")
-    for name in ("report.html", "results.json", "report.pdf"):
-        path = folder / name
-        if path.is_symlink() or path.exists():
-            check_file(folder, path)
 
 
-def grade_one(folder: str, print_: str, code: str, verify: dict | None) -> dict:
-    """Check one submission folder; verify it too when `verify` holds {"sample", "seed"}. Never raises."""
+def grade_one(folder: str, print_: str, code: str) -> dict:
+    """Check one submission folder (in a worker process; grade verifies it afterwards when asked). Never raises."""
     from reportgen.grading.check.command import check_submission
 
     started = time.perf_counter()
     outcome = {"format": STATE_FORMAT, "code": code, "folder": Path(folder).name, "path": str(Path(folder).resolve()),
                "fingerprint": print_, "report": None, "error": None, "verification": dict(NOT_VERIFIED)}
     try:
-        preflight(Path(folder))
+        _not_a_link(Path(folder))
         outcome["report"] = report_record(check_submission(folder))
     except UserError as exc:
         outcome["error"] = str(exc)
     except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the class
         outcome["error"] = f"internal error while checking: {type(exc).__name__}: {exc}"
-    if verify is not None:
-        outcome["verification"] = verification(folder, verify, outcome["error"])
     outcome["seconds"] = time.perf_counter() - started
     return outcome
 

@@ -25,9 +25,7 @@ def verify_submission(folder: str, verify: dict) -> tuple[str, str]:
     from reportgen.grading.verify.command import Ask, verify_submission as run_verify
     from reportgen.grading.verify.output import counts_text
 
-    seconds = float(verify.get("time_limit") or Limits.wall_seconds)
-    limits = Limits(wall_seconds=seconds, cpu_seconds=int(2 * seconds),
-                    address_space=int(verify.get("memory_limit") or 8) << 30)
+    limits = Limits.of(verify.get("time_limit") or Limits.wall_seconds, verify.get("memory_limit") or 8)
     ask = Ask(sample=verify["sample"], seed=verify["seed"], trust_code=bool(verify.get("trust_code")), limits=limits)
     try:
         result = run_verify(Path(folder), ask, progress=lambda line: None)

@@ -12,7 +12,7 @@ def main() -> int:
     from reportgen.grading.grade.checking import grade_one
 
     request = json.loads(sys.stdin.read())
-    outcome = grade_one(request["folder"], request["print"], request["code"], None)
+    outcome = grade_one(request["folder"], request["print"], request["code"])
     outcome["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     sys.stdout.write(json.dumps(outcome))
     sys.stdout.flush()

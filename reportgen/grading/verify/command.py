@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from reportgen.errors import ManifestError
 from reportgen.grading.sandbox import Limits, probe, run_child
+from reportgen.grading.verify.child import load_for_runs
 from reportgen.grading.verify.compare import Difference, Mode, compare_run, comparison_mode
 from reportgen.grading.verify.submission import Selection, Submission, choose_runs, open_submission, seed_records
 from reportgen.manifest.digest import run_digests
@@ -105,12 +105,7 @@ def _static_manifest(sub: Submission, notes: list[str], progress: Callable[[str]
     overrides = recorded_overrides(sub.results)
     if overrides:
         notes.append(f"the build was made with {' '.join('--set ' + o for o in overrides)}; applied here too")
-    try:
-        loaded = load_manifest(sub.manifest, overrides)
-    except ManifestError as exc:
-        if not all(p.path.startswith("sections") for p in exc.problems):
-            raise
-        loaded = load_manifest(sub.manifest, [*overrides, "sections=[]"])
+    loaded = load_for_runs(sub.manifest, notes, overrides, load_manifest)
     for note in module_notes(loaded):
         progress(f"note: {note}")
     return loaded, overrides
@@ -120,11 +115,9 @@ def _request(sub: Submission, ask: Ask, selection: Selection, digests: dict, ove
     """What the sandboxed child is asked: the manifest, the runs, their records (the ones it needs) and why some
     cannot run."""
     records = seed_records(sub.results)
-    status = probe()
     return {"manifest": str(sub.manifest.resolve()), "overrides": overrides, "smoke": sub.smoke,
             "chosen": selection.ids, "records": records, "epochs": ask.epochs,
-            "skip": {rid: why for rid in records if (why := _manifest_problem(rid, records[rid], digests))},
-            "allow_modules": status.isolated or ask.trust_code, "sandbox": status.text()}
+            "skip": {rid: why for rid in records if (why := _manifest_problem(rid, records[rid], digests))}}
 
 
 def _verdict(rid: str, answer: dict, recorded: dict, ask: Ask) -> RunVerdict:
@@ -228,6 +221,11 @@ def verify_submission(path: Path, ask: Ask = Ask(), progress: Callable[[str], No
     code = code_runs(loaded)
     verdicts: dict[str, RunVerdict] = {}
     for ids, runs_code in _groups(selection, code):
+        if runs_code and not (status.isolated or ask.trust_code):
+            why = (f"its model runs the submission's own code ({', '.join(sorted(set(code.values())))}) and this "
+                   f"machine has no sandbox ({status.text()}); pass --trust-code to run it anyway")
+            verdicts.update((rid, RunVerdict(rid, reason=why)) for rid in ids)
+            continue
         answer = _rerun_group(sub, ask, {**request, "chosen": ids, "forbid_modules": not runs_code}, progress)
         notes += [printable(str(n)) for n in answer.get("notes") or [] if printable(str(n)) not in notes]
         verdicts.update((v.id, v) for v in _verdicts(answer, ids, request["records"], ask, code))

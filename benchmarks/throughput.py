@@ -179,7 +179,7 @@ def whole_manifest(path: Path, overrides: list[str], smoke: bool) -> dict:
         t_runs = time.perf_counter() - t0
         build.render_files(loaded, results, out, outcome, with_pdf=True)
         total = time.perf_counter() - t0
-    runs = {rid: r.get("train_seconds") for rid, r in results["runs"].items()}
+    runs = {rid: r.train_seconds for rid, r in results.runs.items()}
     for rid, seconds in runs.items():
         print(f"  {rid:<40} {seconds:8.1f} s" if seconds is not None else f"  {rid:<40} failed")
     print(f"{path.name}: {len(runs)} runs in {t_runs:.1f} s; HTML {outcome.timings['html']:.1f} s, "
@@ -247,7 +247,12 @@ def time_run(loaded, plan, datasets, smoke: bool = False, timed_epochs=None, pro
     short = dataclasses.replace(plan, spec=plan.spec.model_copy(update={"epochs": k}))
     splits = datasets.get(plan.run.dataset)
     t0 = time.perf_counter()
-    record, state = execute(loaded, short, splits, progress or (lambda *_, **__: None), None, smoke, parent)
+    if parent is not None:
+        from reportgen.results.run_record import RunRecord
+
+        parent = (RunRecord.model_validate(parent[0]), parent[1])
+    typed, state = execute(loaded, short, splits, progress or (lambda *_, **__: None), None, smoke, parent)
+    record = typed.model_dump(mode="json", by_alias=True)
     wall = time.perf_counter() - t0
     secs = [e["seconds"] for e in record.get("epochs") or []]
     row = {"id": plan.id, "model": plan.model, "input": plan.input_size or int(splits.train_x.shape[-1]),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reportgen.errors import ManifestError, ResultsMissing
+from reportgen.hashing import file_digest
 from reportgen.manifest.digest import run_digests
 from reportgen.manifest.loaded import LoadedManifest, load_manifest
-from reportgen.results.store import canonical, dumps, read_results
+from reportgen.results.record import ManifestSource, Results
+from reportgen.results.store import dumps, read_results
 
 
 @dataclass
@@ -126,7 +127,7 @@ def stale_reports(out_dir: Path, files: dict[Path, bytes]) -> list[Path]:
 
 
 def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress, force: bool = False,
-        outcome: Outcome | None = None, execution=None) -> dict:
+        outcome: Outcome | None = None, execution=None) -> Results:
     """Train what is not cached (sequentially here, or as `execution` says) and return the full results record."""
     from reportgen.report.wording import source_text
     from reportgen.results.cache import RunCache
@@ -147,39 +148,35 @@ def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress, force: boo
     outcome.trained, outcome.cached = stats["trained"], stats["cached"]
     outcome.failed = stats.get("failed", 0)
     outcome.timings["runs"] = time.perf_counter() - t0
-    return present(canonical(collect(loaded, splits, runs, smoke, out_dir / "cache")), loaded)
+    return present(collect(loaded, splits, runs, smoke, out_dir / "cache"), loaded)
 
 
-def present(results: dict, loaded: LoadedManifest) -> dict:
+def present(results: Results, loaded: LoadedManifest) -> Results:
     """The results with the manifest's presentation parts (report metadata, titles, labels, manifest file and
     hash) taken from the manifest as it is now: editing them re-renders without running anything."""
     manifest = loaded.manifest
-    source = {"file": loaded.path.name, "stem": loaded.stem, "sha256": hashlib.sha256(loaded.path.read_bytes()).hexdigest()}
-    if loaded.overrides:  # render, check and verify apply them again, so the build can be re-made from its record
-        source["overrides"] = list(loaded.overrides)
-    out = {**results, "report": manifest.report.model_dump(), "manifest": source}
+    # render, check and verify apply the overrides again, so the build can be re-made from its record
+    source = ManifestSource(file=loaded.path.name, stem=loaded.stem, overrides=list(loaded.overrides or []),
+                            sha256=file_digest(loaded.path))
     titles = {r.id: r.title for r in loaded.runs}
-    out["runs"] = {rid: {**run, "title": titles.get(rid, run.get("title"))} for rid, run in results["runs"].items()}
-    models = {}
-    for name, record in results["models"].items():
-        spec = manifest.models.get(name)
-        if spec is not None:
-            record = {**record, "description": spec.description, "label": spec.label}
-        models[name] = record
-    out["models"] = models
-    return out
+    runs = {rid: run.named(title=titles.get(rid, run.title)) for rid, run in results.runs.items()}
+    models = {name: record.model_copy(update={"description": manifest.models[name].description,
+                                               "label": manifest.models[name].label})
+              if name in manifest.models else record for name, record in results.models.items()}
+    return results.model_copy(update={"report": manifest.report.model_dump(), "manifest": source, "runs": runs,
+                                      "models": models})
 
 
-def stale_runs(loaded: LoadedManifest, results: dict, smoke: bool) -> list[str]:
+def stale_runs(loaded: LoadedManifest, results: Results, smoke: bool) -> list[str]:
     """Why the results do not belong to this manifest, one line per run (empty when they do)."""
-    if bool(results.get("smoke")) != smoke:
-        return [f"the results are from a {'smoke' if results.get('smoke') else 'full'} build"]
-    recorded, problems = results["runs"], []
+    if results.smoke != smoke:
+        return [f"the results are from a {'smoke' if results.smoke else 'full'} build"]
+    recorded, problems = results.runs, []
     for rid, digest in run_digests(loaded, smoke).items():
         run = recorded.get(rid)
         if run is None:
             problems.append(f"{rid}: not in the results")
-        elif run.get("digest") != digest:
+        elif run.digest != digest:
             problems.append(f"{rid}: the manifest's settings for it changed since it ran")
     declared = {r.id for r in loaded.runs}
     problems += [f"{rid}: no longer in the manifest" for rid in recorded if rid not in declared]
@@ -187,12 +184,12 @@ def stale_runs(loaded: LoadedManifest, results: dict, smoke: bool) -> list[str]:
     return problems
 
 
-def _stale_exploration(loaded: LoadedManifest, results: dict) -> list[str]:
+def _stale_exploration(loaded: LoadedManifest, results: Results) -> list[str]:
     """A `dataset` section whose options differ from those the recorded exploration was computed with."""
     options = next((s.options for s in loaded.sections if s.kind == "dataset"), None)
     if options is None:
         return []
-    recorded = (results.get("dataset") or {}).get("exploration")
+    recorded = results.dataset.exploration
     if recorded is None:
         return ["dataset exploration: not in the results"]
     changed = [k for k, v in recorded.get("options", {}).items()
@@ -200,7 +197,7 @@ def _stale_exploration(loaded: LoadedManifest, results: dict) -> list[str]:
     return [f"dataset exploration: its options changed ({', '.join(changed)})"] if changed else []
 
 
-def recorded_results(loaded: LoadedManifest, out_dir: Path, smoke: bool) -> dict:
+def recorded_results(loaded: LoadedManifest, out_dir: Path, smoke: bool) -> Results:
     """OUT/results.json, checked to belong to the manifest; ResultsMissing names the runs that are stale or
     missing. Reads no dataset, builds no model and imports no torch."""
     path = out_dir / "results.json"
@@ -241,7 +238,7 @@ def _warn(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: Outcome, with_pdf: bool = True,
+def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcome: Outcome, with_pdf: bool = True,
                  strict: bool = False, warn=None, export: list[str] | None = None) -> dict[Path, bytes]:
     """Figures (from OUT/cache/figures where drawn before) → HTML → PDF, in memory; only the figure cache is
     written here. Prose warnings (refused or missing images, ignored figure attributes) go to `outcome.warnings`
@@ -252,6 +249,7 @@ def render_files(loaded: LoadedManifest, results: dict, out_dir: Path, outcome: 
     from reportgen.report.figures.cache import FigureCache
 
     t0 = time.perf_counter()
+    results = results.as_json()  # the report reads numbers by their results keys: paths in this JSON
     formats = export_formats(loaded, export)
     cache = FigureCache(out_dir / "cache", raster=with_pdf or "latex" in formats)  # export: PNG figures
     figs = figures.draw_all(results, loaded.sections, cache)

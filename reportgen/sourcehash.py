@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
+
+from reportgen.hashing import digest_parts
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -13,13 +14,15 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 def source_digest(*packages: str) -> str:
     """SHA-256 over every .py file under the named subpackages of reportgen (e.g. "run", "report/figures"),
     each file's path relative to the package and its bytes, in sorted order."""
-    h = hashlib.sha256()
-    for package in packages:
-        folder = PACKAGE_ROOT / package
-        files = sorted(folder.rglob("*.py")) if folder.is_dir() else [folder.with_suffix(".py")]
-        if not files or not all(f.is_file() for f in files):
-            raise FileNotFoundError(f"reportgen source {package!r} is missing under {PACKAGE_ROOT}")
-        for path in files:
-            h.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
+
+    def parts():
+        for package in packages:
+            folder = PACKAGE_ROOT / package
+            files = sorted(folder.rglob("*.py")) if folder.is_dir() else [folder.with_suffix(".py")]
+            if not files or not all(f.is_file() for f in files):
+                raise FileNotFoundError(f"reportgen source {package!r} is missing under {PACKAGE_ROOT}")
+            for path in files:
+                yield path.relative_to(PACKAGE_ROOT).as_posix() + "\0"
+                yield path.read_bytes() + b"\0"
+
+    return digest_parts(parts())

@@ -109,6 +109,14 @@ def write_manifest(folder: Path, text: str = TINY_MANIFEST, name: str = "tiny.ya
     return path
 
 
+def execute_json(*args, **kwargs) -> tuple[dict, dict | None]:
+    """reportgen.run.execute.execute, its typed record given as results.json holds it (JSON, by key)."""
+    from reportgen.run.execute import execute
+
+    record, state = execute(*args, **kwargs)
+    return record.model_dump(mode="json", by_alias=True), state
+
+
 def cli(*args: str, env: dict | None = None):
     """Run the CLI in-process; returns click's Result (exit_code, output incl. stderr). The CI variable is unset
     (so per-epoch lines are printed, in CI too) unless env sets it; env's None values unset variables."""

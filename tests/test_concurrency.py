@@ -12,6 +12,7 @@ from torch import nn
 
 from reportgen.run import execute as runner
 from reportgen.run import worker
+from reportgen.results.run_record import EpochRow, RunRecord
 from reportgen.run.progress import TimeLeft, completed_line
 
 from conftest import SMALL_NETS, cli, write_manifest
@@ -118,8 +119,9 @@ def test_jobs_give_the_sequential_numbers(builds):
         assert one["test"] == two["test"] and one["cache_key"] == two["cache_key"], rid
         w1, w2 = _weights(folder / "seq", one), _weights(folder / "jobs", two)
         assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1), rid
-        assert one["execution"] == {"executor": "local", "jobs": 1, "threads": 1}
-        assert two["execution"] == {"executor": "local", "jobs": 2, "threads": 1}
+        local = {"gpu_share": None, "cpus": None}  # Ray's fields: every field is always there
+        assert one["execution"] == {"executor": "local", "jobs": 1, "threads": 1, **local}
+        assert two["execution"] == {"executor": "local", "jobs": 2, "threads": 1, **local}
     assert jobs["child"]["transfer"]["from"] == "parent" and seq["a"]["config"]["seed"] != seq["c"]["config"]["seed"]
 
 
@@ -164,22 +166,37 @@ def test_ci_logs_have_run_lines_with_throughput_but_no_epoch_lines(builds):
     assert re.fullmatch(r"\[1/8\] a: \w+, test accuracy \d+\.\d\d%, [\d,]+ images/s(; about .+ left)?", line)
 
 
+def _epoch(epoch: int, seconds: float, images_per_s: float | None) -> EpochRow:
+    return EpochRow(epoch=epoch, seconds=seconds, images=1000, images_per_s=images_per_s, train_loss=0.5,
+                    val_loss=0.5, train_acc=0.9, val_acc=0.9, lr=0.01)
+
+
+def _timed(model: str, epochs: list[EpochRow]) -> RunRecord:
+    """A completed run's record: only its names, epochs and test accuracy matter to the clock."""
+    test = {"loss": 0.3, "accuracy": 0.912, "precision_weighted": 0.9, "recall_weighted": 0.9, "f1_weighted": 0.9,
+            "precision_macro": 0.9, "recall_macro": 0.9, "f1_macro": 0.9, "support": 10, "per_class": [],
+            "confusion_matrix": []}
+    fields = dict.fromkeys(("error", "diverged_epoch", "stopped_epoch", "stopped_after", "best_epoch",
+                            "class_weights", "device", "environment", "dataset", "input", "weights", "transfer",
+                            "compute", "execution", "train_seconds", "measured", "repeats", "aggregate"))
+    return RunRecord.model_validate({**fields, "id": "a", "experiment": "a", "group": "a", "varied": {},
+                                     "model": model, "title": "a", "status": "completed", "digest": "d",
+                                     "cache_key": "k", "config": {}, "epochs": epochs, "test": test})
+
+
 def test_time_left_is_images_to_go_at_the_measured_rates_shared_by_the_workers():
-    record = {"id": "a", "model": "net", "status": "completed", "test": {"accuracy": 0.912},
-              "dataset": {"sizes": {"train": 1000}},
-              "epochs": [{"epoch": 1, "seconds": 0.5, "images": 1000, "images_per_s": 2500.0},
-                         {"epoch": 2, "seconds": 0.5, "images": 1000, "images_per_s": 2500.0}]}
+    record = _timed("net", [_epoch(1, 0.5, 2500.0), _epoch(2, 0.5, 2500.0)])
     clock = TimeLeft(2)
     assert clock.estimate([("net", 8000)]) is None  # nothing measured yet
     clock.finished(record)  # net: 2,000 images/s of wall time
-    clock.finished({**record, "model": "big", "epochs": [{"epoch": 1, "seconds": 2.0, "images": 1000}]})
+    clock.finished(_timed("big", [_epoch(1, 2.0, None)]))
     assert clock.estimate([("net", 8000), ("net", 4000)]) == pytest.approx(3.0)  # 12,000 images, two at once
     assert clock.estimate([("net", 8000)]) == pytest.approx(4.0) and clock.estimate([]) is None
     assert clock.estimate([("big", 1000), ("new", 6000)]) == pytest.approx((2.0 + 6000 * 3.0 / 3000) / 2)
     assert completed_line("[1/4]", record, 80.0) == \
         "[1/4] a: completed, test accuracy 91.20%, 2,500 images/s; about 1 min 20 s left"
-    old = {**record, "epochs": [{"epoch": 1, "seconds": 0.8}]}  # cached before epochs counted their images
-    assert completed_line("[1/4]", old, None) == "[1/4] a: completed, test accuracy 91.20%, 1,250 images/s"
+    unmeasured = _timed("net", [_epoch(1, 0.8, None)])  # no training-only time: the epoch's wall time counts
+    assert completed_line("[1/4]", unmeasured, None) == "[1/4] a: completed, test accuracy 91.20%, 1,250 images/s"
 
 
 @pytest.mark.parametrize("args,message", [

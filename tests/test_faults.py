@@ -13,7 +13,7 @@ from reportgen.run.plan import Datasets, plan_runs
 from reportgen.build import load
 from reportgen.results.cache import RunCache
 
-from conftest import cli, write_manifest
+from conftest import execute_json, cli, write_manifest
 
 MANIFEST = """\
 report: {title: Faults}
@@ -100,7 +100,7 @@ def test_out_of_memory_mid_run_keeps_the_epochs_done(tmp_path, hungry, error):
     datasets = Datasets(loaded, smoke=False)
     plan = next(p for p in plan_runs(loaded, datasets, smoke=False) if p.id == "big")
     cache, log = RunCache(tmp_path / "cache"), []
-    record, state = runner.execute(loaded, plan, datasets.get(), log.append, cache)
+    record, state = execute_json(loaded, plan, datasets.get(), log.append, cache)
     assert state is None and record["status"] == "failed" and record["test"] is None and record["measured"] is None
     assert record["error"] == "big: out of memory at batch size 64 on cpu — try a smaller batch_size"
     assert [e["epoch"] for e in record["epochs"]] == [1, 2] and record["cache_key"] == plan.key

@@ -10,11 +10,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision import transforms as T
 
-from conftest import TINY_MANIFEST, write_manifest
+from conftest import execute_json, TINY_MANIFEST, write_manifest
 from reportgen.build import load
 from reportgen.manifest.schema import AugmentSpec, TrainSpec
 from reportgen.run.input_pipeline import InputPipeline, crop_flip, cutout, resolve_compute
-from reportgen.run.execute import execute
 from reportgen.run.plan import Datasets, plan_runs
 
 CPU = torch.device("cpu")
@@ -154,7 +153,7 @@ def _execute(tmp_path, extra: str, overrides=()):
     loaded = load(manifest, list(overrides))
     datasets = Datasets(loaded, smoke=False)
     plan = next(p for p in plan_runs(loaded, datasets, smoke=False) if p.id == "base")
-    return execute(loaded, plan, datasets.get(), progress=lambda _: None)
+    return execute_json(loaded, plan, datasets.get(), progress=lambda _: None)
 
 
 def test_augmented_bf16_run_learns_repeats_and_records_how_it_computed(tmp_path):

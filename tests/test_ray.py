@@ -50,7 +50,7 @@ def test_ray_smoke_build_gives_the_sequential_numbers_and_fills_the_cache(local_
     runs = results["runs"]
     assert results["run_order"] == ["a", "b", "parent", "child"]
     for rid, run in runs.items():
-        assert run["execution"] == {"executor": "ray", "gpu_share": 0, "cpus": 1, "threads": 1}, rid
+        assert run["execution"] == {"executor": "ray", "gpu_share": 0, "cpus": 1, "threads": 1, "jobs": None}, rid
         assert f"  {rid}: epoch 1/1 " in result.output  # relayed from the task as it trained
         assert (out / "cache" / "runs" / f"{run['cache_key']}.json").exists()
     assert runs["child"]["transfer"]["from"] == "parent"

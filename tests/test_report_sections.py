@@ -141,7 +141,7 @@ def test_findings_agree_with_results_json(built, soup):
     wide_params = models["wide_cnn"]["total_params"]  # two network sizes: the efficiency sentence compares them
     assert any(s.startswith("Accuracy per million parameters") and
                f"wide (wide_cnn), {_norm(pct(accs['wide']))} with {num(wide_params)} parameters" in s for s in items)
-    expected = findings.findings([findings.with_defaults(r, runs[r]) for r in RUNS], models, built.results)
+    expected = findings.findings([findings.with_blank_test(runs[r]) for r in RUNS], models, built.results)
     assert items == [_norm(s) for s in expected]
 
 
@@ -313,8 +313,8 @@ def test_document_builder_uses_varied_values(built):
 
 def _run(rid, acc, epochs=(), status="completed", **extra):
     rows = [{"epoch": i, "train_loss": t, "val_loss": v} for i, (t, v) in enumerate(epochs, 1)]
-    return {"id": rid, "model": extra.pop("model", "m"), "status": status, "diverged_epoch": None,
-            "stopped_epoch": None, "config": {"epochs": 10}, "epochs": rows,
+    return {"id": rid, "group": rid, "varied": {}, "model": extra.pop("model", "m"), "status": status,
+            "error": None, "diverged_epoch": None, "stopped_epoch": None, "config": {"epochs": 10}, "epochs": rows,
             "test": {"accuracy": acc, "confusion_matrix": [[0] * 10 for _ in range(10)]}} | extra
 
 
@@ -364,8 +364,8 @@ def test_efficiency_and_full_list():
         "Accuracy per million parameters, best run of each network size: x (m), 74.14 % with 390,000 parameters "
         "(0.39 M), 190.1 % per million; z (big), 90.00 % with 2,000,000 parameters (2.00 M), 45.0 % per million.")
     assert findings.efficiency([_run("y", 0.1, status="diverged")] + two[1:], {"big": {"total_params": 9}}) is None
-    runs = [findings.with_defaults("a", _run("a", 0.9, model="big")),
-            findings.with_defaults("b", _run("b", 0.1, status="stalled"))]
+    runs = [_run("a", 0.9, model="big"),
+            _run("b", 0.1, status="stalled")]
     out = findings.findings(runs, {"big": {"total_params": 2_000_000}, "m": {"total_params": 1000}})
     assert [s.split(" ")[0] for s in out] == ["a", "b"]
 

@@ -19,10 +19,9 @@ import torch
 from reportgen.run import checkpoint
 from reportgen.build import load
 from reportgen.results.cache import RunCache
-from reportgen.run.execute import execute
 from reportgen.run.plan import Datasets, plan_runs
 
-from conftest import cli, write_manifest
+from conftest import execute_json, cli, write_manifest
 
 # Epochs of about a third of a second on one thread: long enough to kill a process in the middle of one.
 MANIFEST = """\
@@ -198,14 +197,14 @@ STOPS_AT_4 = ["experiments.b.train.early_stopping.patience=1", "experiments.b.tr
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, overrides, interrupted, resumed):
     manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
     loaded, plan, splits = _plan(manifest, "b", ["train.batch_size=64", *overrides])
-    ref_record, ref_state = execute(loaded, plan, splits, lambda _: None)
+    ref_record, ref_state = execute_json(loaded, plan, splits, lambda _: None)
     cache, log = RunCache(tmp_path / "cache"), []
     with pytest.raises(KeyboardInterrupt):
-        execute(loaded, plan, splits, _interrupt_after(interrupted, log), cache)
+        execute_json(loaded, plan, splits, _interrupt_after(interrupted, log), cache)
     saved = checkpoint.load(cache.partial_path(plan.key))
     assert [e["epoch"] for e in saved["epochs"]] == list(range(1, interrupted + 1))
     assert all(torch.equal(saved["model"][k], saved["last_finite"][k]) for k in saved["model"])
-    record, state = execute(loaded, plan, splits, log.append, cache)
+    record, state = execute_json(loaded, plan, splits, log.append, cache)
     strip = lambda rec: [{k: v for k, v in e.items() if k not in ("seconds", "images_per_s")} for e in rec["epochs"]]  # noqa: E731
     assert strip(record) == strip(ref_record) and record["test"] == ref_record["test"]
     assert record["stopped_epoch"] == ref_record["stopped_epoch"] == (4 if overrides is STOPS_AT_4 else None)
@@ -270,13 +269,13 @@ def test_corrupt_cache_entry_is_reported_once_and_recomputed(tmp_path, cached_en
 def test_corrupt_partial_checkpoint_is_reported_and_training_starts_over(tmp_path, damage, reason):
     manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
     loaded, plan, splits = _plan(manifest, "a", ["train.batch_size=64", "train.epochs=3"])
-    ref_record, ref_state = execute(loaded, plan, splits, lambda _: None)
+    ref_record, ref_state = execute_json(loaded, plan, splits, lambda _: None)
     cache = RunCache(tmp_path / "cache")
     with pytest.raises(KeyboardInterrupt):
-        execute(loaded, plan, splits, _interrupt_after(2, []), cache)
+        execute_json(loaded, plan, splits, _interrupt_after(2, []), cache)
     damage(cache.partial_path(plan.key))
     log: list[str] = []
-    record, state = execute(loaded, plan, splits, log.append, cache)
+    record, state = execute_json(loaded, plan, splits, log.append, cache)
     assert f"  cache entry for a is corrupt ({reason}); recomputing" in log
     assert not any("resuming" in line for line in log) and sum("a: epoch" in line for line in log) == 3
     assert [e["val_loss"] for e in record["epochs"]] == [e["val_loss"] for e in ref_record["epochs"]]

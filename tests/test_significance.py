@@ -116,8 +116,9 @@ def test_repeat_seeds_start_with_the_runs_own_and_are_stable():
 
 def _run(rid, acc, epochs=(), status="completed", model="m", **extra):
     rows = [{"epoch": i, "train_loss": t, "val_loss": v} for i, (t, v) in enumerate(epochs, 1)]
-    return findings.with_defaults(rid, {"id": rid, "model": model, "status": status, "config": {"epochs": len(rows)},
-                                        "epochs": rows, "test": {"accuracy": acc}, **extra})
+    return {"id": rid, "group": rid, "varied": {}, "model": model, "status": status, "error": None,
+            "diverged_epoch": None, "stopped_epoch": None, "config": {"epochs": len(rows)}, "epochs": rows,
+            "test": {"accuracy": acc}, **extra}
 
 
 def _paired(a, b, p_holm, diff, low, high):

@@ -155,8 +155,9 @@ def test_sweep_runs_train_schedules_stop_early_and_stall(tmp_path):
 
 
 def test_diverged_run_is_tested_with_its_last_finite_weights(tmp_path):
-    from reportgen.run.execute import execute
     from reportgen.run.plan import Datasets, plan_runs
+
+    from conftest import execute_json as execute
 
     # epoch 1 trains at lr 0.01; the step schedule then multiplies it by 1e12, and epoch 2 diverges
     path = manifest(tmp_path, "  - id: w\n    model: base\n    train: {optimizer: {name: sgd, lr: 0.01}, epochs: 3,"

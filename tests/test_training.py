@@ -9,17 +9,16 @@ import numpy as np
 import torch
 
 from reportgen.build import load
-from reportgen.run.execute import execute
 from reportgen.run.plan import Datasets, plan_runs
 
-from conftest import cli, write_manifest
+from conftest import execute_json, cli, write_manifest
 
 
 def _run(manifest, run_id="base", overrides=None):
     loaded = load(manifest, overrides or [])
     datasets = Datasets(loaded, smoke=False)
     plan = next(p for p in plan_runs(loaded, datasets, smoke=False) if p.id == run_id)
-    return execute(loaded, plan, datasets.get(), progress=lambda _: None)
+    return execute_json(loaded, plan, datasets.get(), progress=lambda _: None)
 
 
 def test_cpu_rerun_with_same_seed_reproduces_every_number(tmp_path):

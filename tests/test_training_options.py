@@ -20,13 +20,12 @@ from reportgen.data.load import load_dataset
 from reportgen.manifest.schema import DatasetSpec, TrainSpec
 from reportgen.report.views.runs import config_rows
 from reportgen.run import checkpoint
-from reportgen.run.execute import execute
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute
 from reportgen.run.losses import FocalLoss, chance_loss, class_weights, make_loss
 from reportgen.run.plan import Datasets, plan_runs
 from reportgen.run.train import at_chance, fit, predict, train_epoch
 
-from conftest import REPO, cli, write_manifest
+from conftest import execute_json, REPO, cli, write_manifest
 
 CPU = torch.device("cpu")
 MANIFEST = """\
@@ -340,7 +339,7 @@ def _execute(manifest, overrides):
     loaded = load(manifest, overrides)
     datasets = Datasets(loaded, smoke=False)
     plan = plan_runs(loaded, datasets, smoke=False)[0]
-    return execute(loaded, plan, datasets.get(), progress=lambda _: None)
+    return execute_json(loaded, plan, datasets.get(), progress=lambda _: None)
 
 
 # ---------------------------------------------------------------------------------------------- gradient clipping

@@ -233,11 +233,17 @@ def _params_text(name: str, rec: dict) -> str:
 
 
 @click.command("schema")
-def schema_cmd() -> None:
-    """Print the manifest's JSON Schema.
+@click.option("--results", "of_results", is_flag=True, help="Print results.json's JSON Schema instead.")
+def schema_cmd(of_results: bool) -> None:
+    """Print the manifest's JSON Schema (or, with --results, that of results.json).
 
     Example: reportgen schema > manifest.schema.json   (point your editor's YAML support at it)
     """
+    if of_results:
+        from reportgen.results.record import json_schema as results_schema
+
+        click.echo(results_schema(), nl=False)
+        return
     from reportgen.manifest.jsonschema import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))

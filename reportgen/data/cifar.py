@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import hashlib
 import os
 import pickle
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from reportgen.errors import DatasetUnavailable
+from reportgen.hashing import cache_key
 from reportgen.manifest.schema import DatasetSpec
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -184,7 +184,7 @@ def unpack_root(root: Path) -> Path:
     """Where archives are unpacked: beside them, or (verify's re-runs, which never write into a submission) under
     REPORTGEN_UNPACK_DIR."""
     cache = os.environ.get("REPORTGEN_UNPACK_DIR")
-    return Path(cache) / hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16] if cache else root
+    return Path(cache) / cache_key(str(root.resolve())) if cache else root
 
 
 def _safe_extract(archive: Path, root: Path, fmt: CifarFormat) -> None:

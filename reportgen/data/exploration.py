@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 from pathlib import Path
 
 import numpy as np
 
+from reportgen.caching import JsonCache
 from reportgen.data.load import stratified_subset
+from reportgen.hashing import cache_key
 from reportgen.sourcehash import source_digest
-from reportgen.writer import to_json, write_json
+from reportgen.writer import to_json
 
 SPLITS = ("train", "validation", "test")
 DEFAULTS = {"grid": [5, 5], "pca": True, "tsne": True, "sample": 1000, "tsne_sample": 500}
@@ -24,7 +25,7 @@ def _version() -> str:
     """Changes whenever this module or scikit-learn changes, so a stale cache is never reused."""
     import sklearn
 
-    return f"reportgen.exploration/1|{source_digest('data')[:16]}|sklearn {sklearn.__version__}"
+    return f"reportgen.exploration/1|{source_digest('data')}|sklearn {sklearn.__version__}"
 
 
 def _options(options: dict | None) -> dict:
@@ -189,25 +190,17 @@ def explore(splits, options: dict, seed: int) -> dict:
     return json.loads(to_json(record))  # exactly what a cached copy reads back as (key order included)
 
 
-def cache_key(splits, options: dict, seed: int) -> str:
-    """SHA-256 of the data's fingerprint, the info shown, the computing options, the seed and the code version."""
+def exploration_key(splits, options: dict, seed: int) -> str:
+    """Key of the data's fingerprint, the info shown, the computing options, the seed and the code version."""
     info = getattr(splits, "info", None) or {}
-    material = {"fingerprint": splits.fingerprint(), "info": {k: info.get(k) for k in ("original_sizes", "skipped")},
-                "options": _options(options), "seed": seed, "version": _version()}
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+    shown = {k: info.get(k) for k in ("original_sizes", "skipped")}
+    return cache_key({"fingerprint": splits.fingerprint(), "info": shown, "options": _options(options), "seed": seed,
+                      "version": _version()})
 
 
 def explore_cached(splits, options: dict, seed: int, cache_dir: Path | None) -> dict:
     """explore(), read from or stored in cache_dir/exploration/<key>.json (no cache when cache_dir is None)."""
     if cache_dir is None:
         return explore(splits, options, seed)
-    path = Path(cache_dir) / "exploration" / f"{cache_key(splits, options, seed)}.json"
-    try:
-        cached = json.loads(path.read_text("utf-8"))
-        if isinstance(cached, dict) and "counts" in cached:
-            return cached
-    except (OSError, ValueError):
-        pass
-    record = explore(splits, options, seed)
-    write_json(path, record)
-    return record
+    entries = JsonCache(Path(cache_dir) / "exploration")
+    return entries.get_or_compute(exploration_key(splits, options, seed), lambda: explore(splits, options, seed))

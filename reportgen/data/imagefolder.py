@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import os
 import pickle
 import stat
@@ -20,6 +18,7 @@ import torch
 from PIL import Image, ImageOps
 
 from reportgen.errors import DatasetUnavailable
+from reportgen.hashing import cache_key
 from reportgen.manifest.files import scan_classes
 from reportgen.manifest.schema import DatasetSpec
 from reportgen.writer import write_bytes
@@ -262,11 +261,10 @@ def _decode_all(files: list[ImageFile], channels: int, size: int) -> tuple[np.nd
     return images, sizes, reasons
 
 
-def _cache_key(files: list[ImageFile], classes: list[str], channels: int, size: int) -> str:
-    """Hash of the decoder, output shape, classes and every file's (relative path, bytes, mtime_ns)."""
-    material = {"decoder": DECODER_VERSION, "image_size": size, "channels": channels, "classes": classes,
-                "files": sorted([f.key, f.size, f.mtime_ns] for f in files)}
-    return hashlib.sha256(json.dumps(material).encode()).hexdigest()[:32]
+def _decode_key(files: list[ImageFile], classes: list[str], channels: int, size: int) -> str:
+    """Key of the decoder, output shape, classes and every file's (relative path, bytes, mtime_ns)."""
+    return cache_key({"decoder": DECODER_VERSION, "image_size": size, "channels": channels, "classes": classes,
+                      "files": sorted([f.key, f.size, f.mtime_ns] for f in files)})
 
 
 def _decode_cached(files: list[ImageFile], classes: list[str], channels: int, size: int, cache_dir: Path | None
@@ -275,7 +273,7 @@ def _decode_cached(files: list[ImageFile], classes: list[str], channels: int, si
     keys = [f.key for f in files]
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / "datasets" / f"{_cache_key(files, classes, channels, size)}.pt"
+        path = Path(cache_dir) / "datasets" / f"{_decode_key(files, classes, channels, size)}.pt"
         try:
             c = torch.load(path, map_location="cpu", weights_only=True)
             if c["keys"] == keys and tuple(c["images"].shape) == (len(files), channels, size, size):

@@ -3,8 +3,6 @@ and describe the splits."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from reportgen.data import imagefolder
 from reportgen.data import torchvision_sets
 from reportgen.data.cifar import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES  # noqa: F401 - re-exported
 from reportgen.errors import DatasetUnavailable
+from reportgen.hashing import canonical_json, digest_parts
 from reportgen.manifest.schema import DatasetSpec
 
 SPLITS = ("train", "validation", "test")
@@ -45,15 +44,17 @@ class DatasetSplits:
 
     def fingerprint(self) -> str:
         """SHA-256 over the name, classes, synthetic flag, data-describing info and every tensor's bytes."""
-        h = hashlib.sha256()
         described = {k: self.info[k] for k in _FINGERPRINTED_INFO if k in self.info}
-        h.update(json.dumps({"name": self.name, "classes": self.classes, "synthetic": self.synthetic,
-                             "info": described}, sort_keys=True).encode())
-        for key in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
-            t = getattr(self, key)
-            h.update(f"|{key}:{t.dtype}:{tuple(t.shape)}|".encode())
-            h.update(t.contiguous().numpy().tobytes())
-        return h.hexdigest()
+
+        def parts():
+            yield canonical_json({"name": self.name, "classes": self.classes, "synthetic": self.synthetic,
+                                  "info": described})
+            for key in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y"):
+                t = getattr(self, key)
+                yield f"|{key}:{t.dtype}:{tuple(t.shape)}|"
+                yield t.contiguous().numpy().tobytes()
+
+        return digest_parts(parts())
 
     def sizes(self) -> dict[str, int]:
         """Number of images per split."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
+
+from reportgen.hashing import file_digest, json_digest
 
 
 def module_file_sha256(base_dir: Path, network) -> str | None:
@@ -12,7 +12,7 @@ def module_file_sha256(base_dir: Path, network) -> str | None:
     if network is None or network.source != "module":
         return None
     try:
-        return hashlib.sha256((Path(base_dir) / network.module_parts()[0]).read_bytes()).hexdigest()
+        return file_digest(Path(base_dir) / network.module_parts()[0])
     except OSError:
         return "missing"
 
@@ -38,7 +38,7 @@ def run_digest(run, smoke: bool, parent_digest: str | None = None, module_sha256
     }
     if module_sha256 is not None:  # editing the module's file retrains it
         material["module_file"] = module_sha256
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+    return json_digest(material)
 
 
 def run_digests(loaded, smoke: bool) -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import inspect
 import re
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from reportgen.errors import ManifestError, UserError
+from reportgen.hashing import digest as content_digest
 
 _IMPORTED: dict[tuple[str, str], ModuleType] = {}  # (resolved path, SHA-256 of its bytes) → the module it made
 
@@ -30,7 +30,7 @@ def import_file(path: Path, shown: str) -> ModuleType:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {shown}: {exc.strerror or exc}") from None
-    digest = hashlib.sha256(data).hexdigest()
+    digest = content_digest(data)
     key = (str(path.resolve()), digest)
     if key in _IMPORTED:
         return _IMPORTED[key]

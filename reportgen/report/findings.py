@@ -14,19 +14,9 @@ CONFIG_PATHS = {"lr": ("optimizer", "lr"), "optimizer": ("optimizer", "name"), "
                 "checkpoint": ("checkpoint",), "focal_gamma": ("focal_gamma",), "max_norm": ("grad_clip", "max_norm")}
 
 
-def with_defaults(rid: str, run: dict) -> dict:
-    """A shallow copy of a run record with `id`, `group`, `varied` and `stopped_epoch` filled in when absent."""
-    out = dict(run)
-    out["id"] = run.get("id") or rid
-    out["group"] = run.get("group") or out["id"]
-    out["varied"] = dict(run.get("varied") or {})
-    out.setdefault("stopped_epoch", None)
-    out.setdefault("diverged_epoch", None)
-    out.setdefault("status", "completed")
-    out.setdefault("error", None)
-    if out.get("test") is None:  # a failed run (out of memory, ...) has no test results: every metric prints as a dash
-        out["test"] = dict(NO_TEST)
-    return out
+def with_blank_test(run: dict) -> dict:
+    """A run record as the report shows it: a run without test results (failed) shows a dash for each metric."""
+    return run if run["test"] is not None else {**run, "test": dict(NO_TEST)}
 
 
 NO_TEST = {"accuracy": None, "loss": None, "precision_weighted": None, "recall_weighted": None, "f1_weighted": None,
@@ -253,7 +243,7 @@ def early_stopped(run: dict) -> str | None:
 
 
 def findings(runs: list[dict], models: dict, results: dict | None = None) -> list[str]:
-    """Every finding for a set of runs (records as `with_defaults` returns them), in a fixed order; with the
+    """Every finding for a set of runs (records as `with_blank_test` returns them), in a fixed order; with the
     results, comparisons say how sure they are (seeds' confidence intervals, paired tests)."""
     classes = num_classes(runs)
     win = winner(runs, results or {})

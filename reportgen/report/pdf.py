@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import logging
 import os
+
+from reportgen.hashing import digest
 
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
 logging.getLogger("fontTools").setLevel(logging.ERROR)
@@ -87,6 +88,7 @@ def render_pdf(html: str, date: str | None = None, results_sha256: str | None = 
         document.metadata.created = document.metadata.modified = stamp
         # only reportgen's own entry: a template's <meta> names never reach the PDF's metadata
         document.metadata.custom = {PDF_DIGEST_KEY: results_sha256} if results_sha256 else {}
-        # the document identifier is derived from the content, not from time or randomness
-        return document.write_pdf(pdf_identifier=hashlib.sha256(html.encode("utf-8")).hexdigest()[:32].encode(),
+        # the document identifier is derived from the content, not from time or randomness; 32 hex digits, as long
+        # as the MD5 identifiers pydyf (WeasyPrint's PDF writer) makes
+        return document.write_pdf(pdf_identifier=digest(html)[:32].encode(),
                                   custom_metadata=True)

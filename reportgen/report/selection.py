@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from reportgen.report.findings import with_defaults
+from reportgen.report.findings import with_blank_test
 from reportgen.results.picking import pick_runs
 
 
 def runs_for(results: dict, names: list[str] | None) -> list[dict]:
-    """Runs named by experiment or run ids (None: every run), in order, without duplicates, defaults filled in."""
+    """Runs named by experiment or run ids (None: every run), in order, without duplicates."""
     runs = results["runs"]
-    groups = {rid: (r.get("group") or rid) if isinstance(r, dict) else rid for rid, r in runs.items()}
-    return [with_defaults(rid, runs[rid]) for rid in pick_runs(groups, names)]
+    return [with_blank_test(runs[rid]) for rid in pick_runs({rid: r["group"] for rid, r in runs.items()}, names)]
 
 
 def sub(view: dict, title: str) -> dict:

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
-from reportgen.writer import to_json, write_bytes, write_json
-
-_INTEGRITY = "integrity"  # the cache record's field holding its checksums; never part of the record itself
-
-
-def _record_digest(record: dict) -> str:
-    """SHA-256 of a record's canonical JSON (sorted keys, no whitespace)."""
-    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+from reportgen.caching import JsonCache
 
 
 class RunCache:
@@ -24,69 +14,33 @@ class RunCache:
     def __init__(self, root: Path):
         self.root = Path(root) / "runs"
         self.partial_root = Path(root) / "partial"
+        self._entries = JsonCache(self.root, blob_suffix=".pt", blob_name="weights")
 
     def record_path(self, key: str) -> Path:
-        return self.root / f"{key}.json"
+        return self._entries.path(key)
 
     def weights_path(self, key: str) -> Path:
-        return self.root / f"{key}.pt"
+        return self._entries.blob_path(key)
 
     def partial_path(self, key: str) -> Path:
         return self.partial_root / f"{key}.pt"
 
     def lookup(self, key: str) -> tuple[dict | None, str | None]:
         """(record, None) for a sound entry, (None, None) for none, (None, why) for a corrupt one."""
-        try:
-            text = self.record_path(key).read_text("utf-8")
-        except FileNotFoundError:
-            return None, None
-        except (OSError, UnicodeDecodeError):
-            return None, "record is unreadable"
-        try:
-            record = json.loads(text)
-        except ValueError:
-            return None, "record is not valid JSON"
-        sums = record.pop(_INTEGRITY, None) if isinstance(record, dict) else None
-        if not isinstance(sums, dict):
-            return None, "record has no checksum"
-        if sums.get("record") != _record_digest(record):
-            return None, "record fails its sha256 check"
-        if record.get("cache_key") != key:
-            return None, "record belongs to another cache key"
-        if sums.get("weights") is not None:
-            try:
-                data = self.weights_path(key).read_bytes()
-            except OSError:
-                return None, "weights file is missing"
-            if hashlib.sha256(data).hexdigest() != sums["weights"]:
-                return None, "weights fail their sha256 check"
-        return record, None
+        return self._entries.lookup(key)
 
     def get(self, key: str) -> dict | None:
-        return self.lookup(key)[0]
+        return self._entries.get(key)
 
     def put(self, key: str, record: dict, weights: bytes | None = None) -> None:
         """Write the weights (as the run side serialised them), then the record that vouches for them, so a kill
         in between leaves no entry."""
-        record = json.loads(to_json(record))
-        sums = {"record": _record_digest(record), "weights": None}
-        if weights is not None:
-            sums["weights"] = hashlib.sha256(weights).hexdigest()
-            write_bytes(self.weights_path(key), weights)
-        write_json(self.record_path(key), {**record, _INTEGRITY: sums})
+        self._entries.put(key, record, weights)
 
     def discard(self, key: str) -> None:
         """Delete an entry (a corrupt one, before it is recomputed)."""
-        self.record_path(key).unlink(missing_ok=True)
-        self.weights_path(key).unlink(missing_ok=True)
+        self._entries.discard(key)
 
     def weights(self, key: str) -> bytes | None:
         """The run's final weights as saved, None when absent or when they fail the record's checksum."""
-        try:
-            sums = json.loads(self.record_path(key).read_text("utf-8")).get(_INTEGRITY) or {}
-            data = self.weights_path(key).read_bytes()
-        except (OSError, ValueError, AttributeError):
-            return None
-        if hashlib.sha256(data).hexdigest() != sums.get("weights"):
-            return None
-        return data
+        return self._entries.blob(key)

@@ -1,22 +1,20 @@
-"""The results store: results.json as plain JSON records of numbers and structured facts; no torch here."""
+"""The results store: results.json, the JSON of the typed results record, read and written; no torch here."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
 
 from reportgen.errors import ResultsMissing, UserError
+from reportgen.hashing import cache_key, digest
+from reportgen.results.record import SCHEMA, SCHEMA_PREFIX, RecordInvalid, Results, parse_results
 from reportgen.writer import to_json
-
-SCHEMA = "reportgen.results/2"
-SCHEMA_PREFIX = "reportgen.results/"
 
 
 def run_key(material: dict) -> str:
-    """Cache key of a run: hash of its canonical JSON description."""
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    """Cache key of a run: the cache key of its JSON description."""
+    return cache_key(material)
 
 
 def finite(value):
@@ -30,26 +28,18 @@ def finite(value):
     return value
 
 
-def dumps(results: dict) -> str:
-    """results.json text."""
-    return to_json(results)
-
-
-def canonical(results: dict) -> dict:
-    """The record as results.json reads back (sorted keys, runs in the manifest's order): build renders this, so
-    its report is byte for byte the one render makes from the file."""
-    results = json.loads(dumps(results))
-    order = [rid for rid in results.get("run_order", []) if rid in results["runs"]]
-    results["runs"] = {rid: results["runs"][rid] for rid in [*order, *(r for r in results["runs"] if r not in order)]}
-    return results
+def dumps(results: Results | dict) -> str:
+    """results.json text of a record (or of its JSON form)."""
+    return to_json(results.as_json() if isinstance(results, Results) else results)
 
 
 class ResultsUnreadable(UserError):
     """A results.json that exists but is not a reportgen results record of this schema."""
 
 
-def read_results(path: Path) -> dict:
-    """The results record in `path`; ResultsMissing when absent, ResultsUnreadable when it is not one."""
+def read_results(path: Path) -> Results:
+    """The results record in `path`; ResultsMissing when absent or from another version of reportgen,
+    ResultsUnreadable when it is not a results record or does not fit the schema (naming where)."""
     try:
         text = Path(path).read_text("utf-8")
     except FileNotFoundError:
@@ -57,25 +47,28 @@ def read_results(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsUnreadable(f"cannot read {path}: {exc}") from None
     try:
-        results = json.loads(text)
-    except ValueError as exc:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise ResultsUnreadable(f"{path} is not valid JSON ({exc})") from None
-    if not (isinstance(results, dict) and isinstance(results.get("runs"), dict)
-            and isinstance(results.get("models"), dict) and str(results.get("schema", "")).startswith(SCHEMA_PREFIX)):
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if not (isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX)):
         raise ResultsUnreadable(f"{path} is not a reportgen results record")
-    if results["schema"] != SCHEMA:
-        raise ResultsMissing(f"{path} was written by another version of reportgen ({results['schema']}, "
-                             f"this one reads {SCHEMA})")
-    return canonical(results)
+    if schema != SCHEMA:
+        raise ResultsMissing(f"{path} was written by another version of reportgen ({schema}, this one reads "
+                             f"{SCHEMA}); run the build again to remake it from the run cache")
+    try:
+        return parse_results(data)
+    except RecordInvalid as exc:
+        raise ResultsUnreadable(f"{path} does not fit the results schema: {exc}") from None
 
 
-def results_digest(results: dict) -> str:
+def results_digest(results: Results | dict) -> str:
     """The content digest a report carries: sha256 of the record's results.json text (key order and whitespace
     fixed by `dumps`, so a re-serialised copy has the same digest and any edited number a different one)."""
-    return "sha256:" + hashlib.sha256(dumps(results).encode("utf-8")).hexdigest()
+    return "sha256:" + digest(dumps(results))
 
 
 def recorded_overrides(results: dict) -> list[str]:
-    """The --set overrides a build recorded (manifest.overrides), as given; [] when it had none."""
+    """The --set overrides a build recorded (manifest.overrides) in results.json's parsed JSON; [] when none."""
     found = (results.get("manifest") or {}).get("overrides") if isinstance(results.get("manifest"), dict) else None
     return [str(o) for o in found] if isinstance(found, list) else []

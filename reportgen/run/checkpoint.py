@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 
 import torch
 
+from reportgen.hashing import digest
 from reportgen.writer import write_bytes
 
 FORMAT = "reportgen.partial/1"
@@ -25,7 +25,7 @@ def pack(state: dict) -> bytes:
     buf = io.BytesIO()
     torch.save(state, buf)
     payload = buf.getvalue()
-    return _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    return _MAGIC + digest(payload).encode() + b"\n" + payload
 
 
 def unpack(data: bytes) -> dict:
@@ -33,7 +33,7 @@ def unpack(data: bytes) -> dict:
     head, sep, payload = data.partition(b"\n")
     if not sep or not head.startswith(_MAGIC):
         raise Corrupt("partial checkpoint has no header" if data else "partial checkpoint is empty")
-    if hashlib.sha256(payload).hexdigest().encode() != head[len(_MAGIC):]:
+    if digest(payload).encode() != head[len(_MAGIC):]:
         raise Corrupt("partial checkpoint fails its sha256 check")
     try:
         state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)

@@ -7,7 +7,9 @@ from pathlib import Path
 from reportgen.data.exploration import explore_cached
 from reportgen.manifest.loaded import LoadedManifest
 from reportgen.models.build import model_record
-from reportgen.results.store import SCHEMA, finite
+from reportgen.results.record import SCHEMA, Results
+from reportgen.results.run_record import RunRecord
+from reportgen.results.store import finite
 from reportgen.run.environment import build_environment
 from reportgen.run.paired import paired_comparisons
 
@@ -20,27 +22,21 @@ def dataset_record(loaded: LoadedManifest, splits) -> dict:
             "mean": list(splits.mean), "std": list(splits.std), "normalized": spec.normalize, "seed": spec.seed}
 
 
-def _without_predictions(run: dict) -> dict:
-    """A run record as results keep it: its test predictions stay in the run cache."""
-    return {k: v for k, v in run.items() if k != "predictions"}
-
-
-def collect(loaded: LoadedManifest, splits, runs: dict, smoke: bool, cache_dir: Path) -> dict:
+def collect(loaded: LoadedManifest, splits, runs: dict[str, RunRecord], smoke: bool, cache_dir: Path) -> Results:
     """The results record of a build (without its presentation parts, which build.present adds)."""
-    used = list(dict.fromkeys(r["model"] for r in runs.values()))
-    paired = paired_comparisons(loaded, runs, cache_dir)
-    runs = {rid: _without_predictions(r) for rid, r in runs.items()}
-    results = {
-        "schema": SCHEMA,
-        "smoke": smoke,
-        "dataset": dataset_record(loaded, splits),
-        "models": {name: model_record(loaded, name) for name in used},
-        "runs": runs,
-        "run_order": list(runs),  # results.json sorts keys; this keeps the manifest's order
-        "paired": paired,
-        "environment": build_environment(runs),
-    }
+    used = list(dict.fromkeys(r.model for r in runs.values()))
+    as_json = {rid: r.model_dump(mode="json", by_alias=True) for rid, r in runs.items()}
+    dataset = dataset_record(loaded, splits)
     options = next((s.options for s in loaded.sections if s.kind == "dataset"), None)
     if options is not None:  # the first `dataset` section's options decide the exploration's numbers
-        results["dataset"]["exploration"] = explore_cached(splits, options, loaded.manifest.dataset.seed, cache_dir)
-    return finite(results)
+        dataset["exploration"] = explore_cached(splits, options, loaded.manifest.dataset.seed, cache_dir)
+    return Results.model_validate(finite({
+        "schema": SCHEMA,
+        "smoke": smoke,
+        "dataset": dataset,
+        "models": {name: model_record(loaded, name) for name in used},
+        "runs": as_json,
+        "run_order": list(runs),  # results.json sorts keys; this keeps the manifest's order
+        "paired": paired_comparisons(loaded, as_json, cache_dir),
+        "environment": build_environment(as_json),
+    }))

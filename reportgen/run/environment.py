@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from functools import lru_cache
 from importlib.metadata import version
@@ -10,6 +9,7 @@ from importlib.metadata import version
 import torch
 
 from reportgen import __version__
+from reportgen.hashing import cache_key
 from reportgen.sourcehash import source_digest
 
 RUN_CODE = ("data", "models", "run", "manifest/shapes")  # the source that decides a run's numbers (shapes names
@@ -19,8 +19,7 @@ RUN_CODE = ("data", "models", "run", "manifest/shapes")  # the source that decid
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """Hash of the run side's source (every module of RUN_CODE, found by walking), reportgen's and torch's versions."""
-    material = f"{__version__}|{torch.__version__}|{source_digest(*RUN_CODE)}"
-    return hashlib.sha256(material.encode()).hexdigest()[:16]
+    return cache_key({"reportgen": __version__, "torch": torch.__version__, "source": source_digest(*RUN_CODE)})
 
 
 def run_environment(device: torch.device) -> dict:

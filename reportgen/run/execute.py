@@ -17,6 +17,7 @@ from reportgen.manifest.loaded import LoadedManifest
 from reportgen.run.measure import measure
 from reportgen.models.build import build_manifest_model, input_shape_of, state_bytes
 from reportgen.results.cache import RunCache
+from reportgen.results.run_record import RunRecord
 from reportgen.results.store import finite
 from reportgen.run.environment import run_environment
 from reportgen.run.plan import RunPlan
@@ -38,10 +39,10 @@ def _build(loaded: LoadedManifest, plan: RunPlan, smoke: bool) -> tuple[torch.nn
                          allow_download=os.environ.get("REPORTGEN_OFFLINE") != "1")
 
 
-def _statistics(plan: RunPlan, info: dict, splits, parent: dict | None) -> tuple[str, list, list]:
+def _statistics(plan: RunPlan, info: dict, splits, parent: RunRecord | None) -> tuple[str, list, list]:
     """(which statistics, mean, std) that standardise this run's inputs."""
     if parent is not None:  # a child sees its inputs as its parent did
-        return parent["input"]["normalization"], parent["input"]["mean"], parent["input"]["std"]
+        return parent.input.normalization, parent.input.mean, parent.input.std
     if plan.run.network is None:
         return ("dataset", splits.mean, splits.std) if plan.run.dataset.normalize else ("none", splits.mean, splits.std)
     from reportgen.models.pretrained import normalization
@@ -74,14 +75,21 @@ def _out_of_memory(exc: BaseException) -> bool:
                                                             and "out of memory" in str(exc))
 
 
-def failed_record(plan: RunPlan, error: str, **fields) -> dict:
+def run_record(plan: RunPlan, **fields) -> RunRecord:
+    """The typed record of a run of `plan`: its names and settings from the plan, the rest as given (a run that
+    did not get that far has None there)."""
+    empty = dict.fromkeys(("error", "diverged_epoch", "stopped_epoch", "stopped_after", "best_epoch", "class_weights",
+                           "device", "environment", "dataset", "input", "weights", "transfer", "compute", "execution",
+                           "train_seconds", "test", "measured", "repeats", "aggregate", "predictions"))
+    return RunRecord.model_validate(finite({
+        **empty, "id": plan.id, "experiment": plan.experiment, "group": plan.experiment, "varied": plan.varied,
+        "model": plan.model, "title": plan.title, "digest": plan.digest, "cache_key": plan.key,
+        "config": plan.spec.model_dump(mode="json"), "epochs": [], **fields}))
+
+
+def failed_record(plan: RunPlan, error: str, **fields) -> RunRecord:
     """The record of a run that could not finish: no test metrics, no measurements, never cached."""
-    return finite({
-        "id": plan.id, "experiment": plan.experiment, "group": plan.experiment, "varied": plan.varied,
-        "model": plan.model, "title": plan.title, "status": "failed", "error": error, "diverged_epoch": None,
-        "digest": plan.digest,
-        "stopped_epoch": None, "config": plan.spec.model_dump(mode="json"), "device": None, "epochs": [],
-        "train_seconds": None, "test": None, "measured": None, "transfer": None, "cache_key": plan.key, **fields})
+    return run_record(plan, status="failed", error=error, **fields)
 
 
 def _fit(model, splits, plan: RunPlan, compute, pipe, forward, on_epoch, path, partial, progress: Progress,
@@ -100,8 +108,8 @@ def _fit(model, splits, plan: RunPlan, compute, pipe, forward, on_epoch, path, p
 
 
 def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, cache: RunCache | None = None,
-            smoke: bool = False, parent: tuple[dict, dict] | None = None, resume: bool = True,
-            stop_after: int | None = None) -> tuple[dict, dict | None]:
+            smoke: bool = False, parent: tuple[RunRecord, dict] | None = None, resume: bool = True,
+            stop_after: int | None = None) -> tuple[RunRecord, dict | None]:
     """Train, test and measure one run; returns (record, final state dict), or (failed record, None) when the
     device runs out of memory. With a cache, each epoch is checkpointed and an interrupted run resumes.
     `stop_after` K < epochs trains only the first K epochs (same schedule) and skips testing and measuring:
@@ -139,7 +147,6 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
 
     common = {
         "device": device.type,
-        "digest": plan.digest,
         "environment": run_environment(device),
         "dataset": {"name": splits.name, "classes": list(splits.classes), "sizes": splits.sizes(),
                     "source": splits.source},
@@ -178,19 +185,10 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
     epochs = fit_out["epochs"]
     if measured is not None:
         measured["epoch_seconds"] = sum(e["seconds"] for e in epochs) / len(epochs) if epochs else None
-    record = finite({
-        "id": plan.id, "experiment": plan.experiment, "group": plan.experiment, "varied": plan.varied,
-        "model": plan.model, "title": plan.title,
-        "status": fit_out["status"], "diverged_epoch": fit_out["diverged_epoch"],
-        "stopped_epoch": fit_out["stopped_epoch"], "best_epoch": fit_out["best_epoch"],
-        "class_weights": fit_out["class_weights"],
-        "config": plan.spec.model_dump(mode="json"),
-        "epochs": epochs, "train_seconds": fit_out["seconds"],
-        "test": test,
-        **common,
-        "measured": measured,
-        "predictions": predictions,  # the run cache keeps them for paired tests; results.json does not
-        "cache_key": plan.key,
-        **({"stopped_after": stop_after} if early else {}),
-    })
+    record = run_record(
+        plan, status=fit_out["status"], diverged_epoch=fit_out["diverged_epoch"],
+        stopped_epoch=fit_out["stopped_epoch"], best_epoch=fit_out["best_epoch"],
+        class_weights=fit_out["class_weights"], epochs=epochs, train_seconds=fit_out["seconds"], test=test,
+        measured=measured, predictions=predictions,  # the run cache keeps predictions for paired tests
+        stopped_after=stop_after if early else None, **common)
     return record, model.state_dict()

@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
+from reportgen.caching import JsonCache
+from reportgen.hashing import cache_key
 from reportgen.results.picking import pick_runs
 from reportgen.run.statistics import LEVEL, RESAMPLES, decode_predictions, holm, paired_test
 from reportgen.sourcehash import source_digest
-from reportgen.writer import write_json
 
 PAIRED_KINDS = ("comparison", "results_table")
 
 
 def _pair_cached(a: dict, b: dict, cache_dir: Path | None) -> dict:
     """paired_test on two runs' stored predictions, read from or stored in cache_dir/paired/<key>.json."""
-    material = json.dumps([a, b, source_digest("run/statistics")], sort_keys=True)
-    path = Path(cache_dir) / "paired" / f"{hashlib.sha256(material.encode()).hexdigest()[:24]}.json" \
-        if cache_dir is not None else None
-    if path is not None:
-        try:
-            return json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            pass
-    (pa, labels), (pb, _) = decode_predictions(a), decode_predictions(b)
-    result = paired_test(pa == labels, pb == labels)
-    if path is not None:
-        write_json(path, result)
-    return result
+
+    def test() -> dict:
+        (pa, labels), (pb, _) = decode_predictions(a), decode_predictions(b)
+        return paired_test(pa == labels, pb == labels)
+
+    if cache_dir is None:
+        return test()
+    key = cache_key([a, b, source_digest("run/statistics")])
+    return JsonCache(Path(cache_dir) / "paired").get_or_compute(key, test)
 
 
 def compare_runs(ids: list[str], runs: dict, cache_dir: Path | None = None) -> dict:

@@ -6,6 +6,8 @@ import os
 import re
 from typing import Callable
 
+from reportgen.results.run_record import RunRecord
+
 
 def duration(seconds: float) -> str:
     """A rough time span for progress lines: 42 s, 3 min 05 s, 1 h 12 min."""
@@ -39,19 +41,13 @@ class Reporter:
         self.write(str(message))
 
 
-def _train_size(record: dict) -> int:
-    return ((record.get("dataset") or {}).get("sizes") or {}).get("train") or 0
-
-
-def images_per_second(record: dict) -> float | None:
-    """A run's training throughput over its epochs (older records without per-epoch counts: images ÷ epoch time)."""
+def images_per_second(record: RunRecord) -> float | None:
+    """A run's training throughput over its epochs (training time only where the epoch measured it)."""
     images = seconds = 0.0
-    for row in record.get("epochs") or []:
-        n = row.get("images", _train_size(record))
-        rate = row.get("images_per_s")
-        spent = n / rate if rate else row.get("seconds")
-        if n and spent:
-            images, seconds = images + n, seconds + spent
+    for row in record.epochs:
+        spent = row.images / row.images_per_s if row.images_per_s else row.seconds
+        if row.images and spent:
+            images, seconds = images + row.images, seconds + spent
     return images / seconds if seconds > 0 else None
 
 
@@ -66,13 +62,13 @@ class TimeLeft:
         """Note how many runs are training at once (the most seen stands in for an unlimited executor)."""
         self.widest = max(self.widest, running)
 
-    def finished(self, record: dict) -> None:
+    def finished(self, record: RunRecord) -> None:
         """Count a trained run's epochs (wall time, validation included) toward the measured rates."""
-        for row in record.get("epochs") or []:
-            for key in (record.get("model"), None):
+        for row in record.epochs:
+            for key in (record.model, None):
                 totals = self.measured.setdefault(key, [0.0, 0.0])
-                totals[0] += row.get("images", _train_size(record))
-                totals[1] += row.get("seconds") or 0.0
+                totals[0] += row.images
+                totals[1] += row.seconds
 
     def _seconds_per_image(self, model) -> float | None:
         for key in (model, None):
@@ -90,10 +86,10 @@ class TimeLeft:
         return sum(images * per_image for images, per_image in pace) / at_once
 
 
-def completed_line(head: str, record: dict, left: float | None) -> str:
+def completed_line(head: str, record: RunRecord, left: float | None) -> str:
     """'[3/12] lr=0.01: completed, test accuracy 91.20%, 12,345 images/s; about 1 min 20 s left'."""
     rate = images_per_second(record)
-    line = f"{head} {record['id']}: {record['status']}, test accuracy {record['test']['accuracy']:.2%}"
+    line = f"{head} {record.id}: {record.status}, test accuracy {record.test.accuracy:.2%}"
     line += f", {rate:,.0f} images/s" if rate else ""
     return line + (f"; about {duration(left)} left" if left is not None and left >= 1 else "")
 

@@ -11,6 +11,7 @@ from typing import Callable
 
 from reportgen.run import worker
 from reportgen.errors import UserError
+from reportgen.results.run_record import Execution
 from reportgen.run.worker import pinned_threads
 from reportgen.run.progress import Detail
 
@@ -72,7 +73,7 @@ class RayExecutor:
             if isinstance(exc.cause, UserError):
                 raise exc.cause from None
             raise
-        record["execution"] = {**execution, **record.get("execution", {})}
+        record.execution = (record.execution or Execution()).merged(**execution)
         return plan, record, state
 
     def _relay(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+from reportgen.results.run_record import Aggregate, RunRecord
 from reportgen.run.statistics import LEVEL, summary
 
 TEST_METRICS = ("accuracy", "loss", "precision_weighted", "recall_weighted", "f1_weighted")
@@ -22,12 +23,6 @@ def repeat_seeds(seed: int, repeats: int) -> list[int]:
 def repeat_id(run_id: str, k: int) -> str:
     """The plan id of the k-th repeat (0: the run itself)."""
     return run_id if k == 0 else f"{run_id}#{k + 1}"
-
-
-def _slim(record: dict, seed: int) -> dict:
-    """What results keep of one seed's record."""
-    keep = ("status", "stopped_epoch", "diverged_epoch", "epochs", "test", "train_seconds", "cache_key")
-    return {"seed": seed, **{k: record.get(k) for k in keep}}
 
 
 def _epoch_seconds(record: dict) -> float | None:
@@ -54,6 +49,7 @@ def aggregate(seeds: list[dict]) -> dict:
     out["statuses"] = {status: sum(s.get("status") == status for s in seeds)
                        for status in dict.fromkeys(s.get("status") for s in seeds)}
     common = min((len(s.get("epochs") or []) for s in tested), default=0)
+    out["curves"] = None
     if len(tested) >= 2 and common:
         curves = {"epoch": [tested[0]["epochs"][i]["epoch"] for i in range(common)]}
         for key in CURVE_KEYS:
@@ -63,7 +59,7 @@ def aggregate(seeds: list[dict]) -> dict:
     return out
 
 
-def merge_repeats(plans: list, records: dict, digests: dict) -> dict:
+def merge_repeats(plans: list, records: dict[str, RunRecord], digests: dict) -> dict[str, RunRecord]:
     """One record per manifest run: a repeated run's first seed as its record, with every seed's results under
     `repeats`, their aggregate under `aggregate`, and the digest (`digests`: run id → run_digest) and config
     (repeats included) the manifest declares."""
@@ -72,11 +68,12 @@ def merge_repeats(plans: list, records: dict, digests: dict) -> dict:
         by_run.setdefault(plan.repeat_of or plan.id, []).append(plan)
     merged = {}
     for rid, group in by_run.items():
-        record = dict(records[rid])
+        record = records[rid]
         if len(group) > 1:
-            seeds = [_slim(records[p.id], p.spec.seed) for p in group]
-            record["repeats"] = seeds
-            record["aggregate"] = aggregate(seeds)
-            record["digest"], record["config"] = digests[rid], {**record["config"], "repeats": len(group)}
+            seeds = [records[p.id].seed_record(p.spec.seed) for p in group]
+            stats = aggregate([s.model_dump(mode="json", by_alias=True) for s in seeds])
+            record = record.model_copy(update={"repeats": seeds, "aggregate": Aggregate.model_validate(stats),
+                                               "digest": digests[rid], "config": {**record.config,
+                                                                                  "repeats": len(group)}})
         merged[rid] = record
     return merged

@@ -15,6 +15,8 @@ import torch
 
 from reportgen.errors import UserError
 from reportgen.results.cache import RunCache
+from reportgen.results.record import RecordInvalid, parse_run
+from reportgen.results.run_record import Execution as RunExecution
 from reportgen.run import checkpoint, worker
 from reportgen.run import execute as runner
 from reportgen.run.execute import Progress
@@ -82,7 +84,7 @@ class Inline:
         try:
             record, state = runner.execute(self.loaded, plan, self.datasets.get(plan.run.dataset), self.progress,
                                            self.cache, self.smoke, parent, resume=self.resume)
-            record["execution"] = {"executor": "local", "jobs": 1, "threads": torch.get_num_threads()}
+            record.execution = RunExecution(executor="local", jobs=1, threads=torch.get_num_threads())
         finally:
             torch.set_num_threads(before)
         return plan, record, state
@@ -121,7 +123,7 @@ class Pool:
         except BrokenProcessPool:
             raise UserError(f"run {plan.id}: its worker process died (out of memory, or killed); "
                             f"finished runs are cached, run the build again to go on") from None
-        record["execution"] = {"executor": "local", "jobs": self.concurrency, **record.get("execution", {})}
+        record.execution = (record.execution or RunExecution()).merged(executor="local", jobs=self.concurrency)
         return plan, record, state
 
     def _relay(self) -> None:
@@ -181,19 +183,24 @@ def run_plans(loaded, plans: list[RunPlan], datasets: Datasets, cache: RunCache,
     def decide(plan: RunPlan) -> dict | None:
         """The run's record when it needs no training (cached, or its parent failed), else None."""
         cached, why = (None, None) if force else cache.lookup(plan.key)
+        if cached is not None:
+            try:
+                cached = parse_run(cached)
+            except RecordInvalid as exc:  # written by another version of reportgen: recomputed like a corrupt one
+                cached, why = None, f"record does not fit this version's results ({exc})"
         if why is not None:
             progress(f"{heads[plan.id]} cache entry for {plan.id} is corrupt ({why}); recomputing")
             cache.discard(plan.key)
         if cached is not None:
-            progress(f"{heads[plan.id]} {plan.id}: cached ({cached['test']['accuracy']:.2%} test accuracy)")
+            progress(f"{heads[plan.id]} {plan.id}: cached ({cached.test.accuracy:.2%} test accuracy)")
             stats["cached"] += 1
             # a twin (another run with the same settings) may have written the entry: the names are this run's
-            return {**cached, "id": plan.id, "experiment": plan.experiment, "group": plan.experiment,
-                    "varied": plan.varied, "model": plan.model, "title": plan.title}
-        if plan.parent and records[plan.parent]["status"] == "failed":
+            return cached.named(id=plan.id, experiment=plan.experiment, group=plan.experiment, varied=plan.varied,
+                                model=plan.model, title=plan.title)
+        if plan.parent and records[plan.parent].status == "failed":
             record = runner.failed_record(plan, f"{plan.id}: not run, because {plan.parent}, whose weights it "
                                                 f"starts from, failed")
-            progress(f"{heads[plan.id]} {plan.id}: failed ({record['error']})")
+            progress(f"{heads[plan.id]} {plan.id}: failed ({record.error})")
             stats["failed"] += 1
             return record
         return None
@@ -217,11 +224,11 @@ def run_plans(loaded, plans: list[RunPlan], datasets: Datasets, cache: RunCache,
         del running[plan.id]
         records[plan.id] = record
         stats["trained"] += 1
-        if record["status"] == "failed":
-            progress(f"{heads[plan.id]} {plan.id}: failed ({record['error']})")
+        if record.status == "failed":
+            progress(f"{heads[plan.id]} {plan.id}: failed ({record.error})")
             stats["failed"] += 1
             return
-        cache.put(plan.key, record, checkpoint.weights_bytes(state) if state is not None else None)
+        cache.put(plan.key, record.model_dump(mode="json", by_alias=True), checkpoint.weights_bytes(state) if state is not None else None)
         checkpoint.remove(cache.partial_path(plan.key))
         clock.finished(record)
         left = [p for p in pending if force or p.id in to_train or not cache.record_path(p.key).exists()]
@@ -271,7 +278,7 @@ def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: 
     plans = plan_runs(loaded, datasets, smoke)
     records, stats = run_plans(loaded, plans, datasets, cache, smoke, progress, force, execution)
     for plan in plans:
-        if records[plan.id]["status"] == "failed":
-            progress(f"warning: {records[plan.id]['error']}")
+        if records[plan.id].status == "failed":
+            progress(f"warning: {records[plan.id].error}")
     merged = merge_repeats(plans, records, run_digests(loaded, smoke))
     return {rid: merged[rid] for rid in sorted(merged, key=lambda rid: plan_position(loaded, rid))}, stats

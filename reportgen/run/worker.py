@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import signal
@@ -15,9 +14,11 @@ import torch
 from reportgen.run import execute as runner
 from reportgen.run.plan import Datasets, RunPlan
 from reportgen.errors import UserError
+from reportgen.hashing import digest
 from reportgen.run.progress import Detail
 from reportgen.manifest.loaded import LoadedManifest
 from reportgen.results.cache import RunCache
+from reportgen.results.run_record import Execution, RunRecord
 
 _send: Callable[[tuple[str, bool]], None] | None = None  # where this process's progress lines go
 _datasets: dict[str, Datasets] = {}  # each manifest's datasets, loaded once per process
@@ -59,7 +60,7 @@ class Task:
 
 def manifest_token(loaded: LoadedManifest, smoke: bool) -> str:
     """A stable name for a loaded manifest: its pickled bytes' digest."""
-    return hashlib.sha256(pickle.dumps((loaded, smoke))).hexdigest()[:16]
+    return digest(pickle.dumps((loaded, smoke)))
 
 
 def start(messages, threads: int) -> None:
@@ -90,7 +91,7 @@ def _splits(task: Task):
     return splits
 
 
-def train(task: Task) -> tuple[dict, dict | None]:
+def train(task: Task) -> tuple[RunRecord, dict | None]:
     """runner.execute in this process; the record notes the thread count, the weights come back on the CPU."""
     if task.threads is not None:
         torch.set_num_threads(task.threads)
@@ -99,11 +100,11 @@ def train(task: Task) -> tuple[dict, dict | None]:
     cache = RunCache(root) if root is not None and root.is_dir() and os.access(root, os.W_OK) else None
     record, state = runner.execute(task.loaded, task.plan, splits, _progress, cache, task.smoke, task.parent,
                                    task.resume)
-    record["execution"] = {"threads": torch.get_num_threads()}
+    record.execution = Execution(threads=torch.get_num_threads())
     return record, ({k: v.detach().cpu() for k, v in state.items()} if state is not None else None)
 
 
-def train_on_ray(task: Task, messages) -> tuple[dict, dict | None]:
+def train_on_ray(task: Task, messages) -> tuple[RunRecord, dict | None]:
     """A Ray task: like train, with progress lines sent to the driver's Ray queue (one blocking put per line)."""
     global _send
     _send = messages.put if messages is not None else None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
+from reportgen.hashing import canonical_json, digest
 from reportgen.results.store import results_digest
 
 _TIMINGS = ("seconds", "images_per_s")
@@ -13,7 +11,7 @@ _TIMINGS = ("seconds", "images_per_s")
 def _run_content(run: dict) -> str:
     """A run's numbers without its timings: equal for two hand-ins of the same run."""
     epochs = [{k: v for k, v in e.items() if k not in _TIMINGS} for e in run.get("epochs") or []]
-    return json.dumps({"epochs": epochs, "test": run.get("test"), "status": run.get("status")}, sort_keys=True)
+    return canonical_json({"epochs": epochs, "test": run.get("test"), "status": run.get("status")})
 
 
 def runs_fingerprint(results: dict) -> str | None:
@@ -21,7 +19,7 @@ def runs_fingerprint(results: dict) -> str | None:
     contents = sorted(_run_content(r) for r in results["runs"].values() if r.get("epochs"))
     if not contents:
         return None
-    return hashlib.sha256("\n".join(contents).encode()).hexdigest()
+    return digest("\n".join(contents))
 
 
 def facts(results: dict) -> dict:

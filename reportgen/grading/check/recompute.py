@@ -198,11 +198,12 @@ def paired(results: dict, loaded=None) -> Found:
     entries = [e for e in results.get("paired") or [] if isinstance(e, dict)]
     found = [f for index, entry in enumerate(entries) for f in _entry(index, entry, results["runs"])]
     if loaded is not None:
-        from reportgen.results.store import canonical
         from reportgen.run.paired import paired_comparisons
 
         # in the build's run order (results.json's keys are sorted): the order picks which run is `a`
-        asked = [e["runs"] for e in paired_comparisons(loaded, canonical(results)["runs"])]
+        order = [rid for rid in results.get("run_order") or [] if rid in results["runs"]]
+        runs = {rid: results["runs"][rid] for rid in [*order, *(r for r in results["runs"] if r not in order)]}
+        asked = [e["runs"] for e in paired_comparisons(loaded, runs)]
         recorded = [e.get("runs") for e in entries]
         if asked != recorded:
             found.append((f"the results compare {shown(recorded)}, the manifest's sections compare {shown(asked)}",

@@ -4,7 +4,6 @@ results."""
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -16,7 +15,9 @@ from reportgen.errors import UserError
 from reportgen.grading.check.printed import Printed
 from reportgen.grading.check.submission import Submission
 from reportgen.grading.files import UnsafeFile, check_file
-from reportgen.results.store import SCHEMA, canonical, recorded_overrides
+from reportgen.hashing import file_digest
+from reportgen.results.record import SCHEMA, Results
+from reportgen.results.store import recorded_overrides
 
 RERENDERED = "re-rendered"
 
@@ -66,6 +67,8 @@ def other_version(sub: Submission) -> str | None:
         return f"its provenance names reportgen {str(stated)[:80]}, this is {ours}"
     if sub.results.get("schema") != SCHEMA:
         return f"results of schema {str(sub.results.get('schema'))[:80]}, this reportgen reads {SCHEMA}"
+    if sub.record is None:
+        return f"the embedded results do not fit the results schema ({sub.misfit[:300]})"
     return None
 
 
@@ -118,14 +121,14 @@ def _templates_note(loaded) -> str | None:
             "whatever they print, so read them")
 
 
-def render(loaded, results: dict) -> tuple[str, list[str]]:
+def render(loaded, results: Results) -> tuple[str, list[str]]:
     """(HTML, prose warnings) exactly as `reportgen render` makes them, figures drawn into a temporary folder."""
     from reportgen import build
 
     with tempfile.TemporaryDirectory(prefix="reportgen-check-") as tmp:
         out = Path(tmp)
         outcome = build.Outcome(out)
-        files = build.render_files(loaded, build.present(canonical(results), loaded), out, outcome, with_pdf=False,
+        files = build.render_files(loaded, build.present(results, loaded), out, outcome, with_pdf=False,
                                    warn=lambda _message: None, export=[])
         return files[out / "report.html"].decode("utf-8"), list(outcome.warnings)
 
@@ -145,7 +148,7 @@ def rerender(sub: Submission, printed: Printed | None) -> Rerendered:
                                         "digest and key numbers are checked"]
     try:
         notes += [n for n in [_templates_note(loaded)] if n]
-        html, warnings = render(loaded, sub.results)
+        html, warnings = render(loaded, sub.record)
     except UserError as exc:
         return Rerendered(loaded, reason=f"cannot be re-rendered: {_first_line(exc)}",
                           notes=[*notes, f"not re-rendered: {_first_line(exc)}"])
@@ -181,14 +184,14 @@ def manifest(sub: Submission, loaded) -> tuple[list[tuple[str, dict]], str]:
     name = loaded.path.name
     found = []
     recorded = (sub.results.get("manifest") or {}).get("sha256")
-    actual = hashlib.sha256(loaded.path.read_bytes()).hexdigest()
+    actual = file_digest(loaded.path)
     if recorded != actual:
         found.append((f"{name} was changed after the report was rendered: its SHA-256 is {actual[:12]}…, the "
                       f"results record {str(recorded)[:12]}…",
                       {"file": name, "recorded": recorded, "computed": actual}))
     modules = _module_files(sub.results, loaded)
     known = {*sub.results["runs"], *(r.id for r in loaded.runs)}
-    for problem in build.stale_runs(loaded, sub.results, bool(sub.results.get("smoke"))):
+    for problem in build.stale_runs(loaded, sub.record, sub.record.smoke):
         rid = problem.split(":", 1)[0]
         extra = f" ({modules[rid]})" if rid in modules else ""
         found.append((f"{name} does not match the results: {problem}{extra}",

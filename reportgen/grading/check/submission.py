@@ -10,6 +10,7 @@ from reportgen.grading.check.page import Page, read_page
 from reportgen.grading.files import check_file, load_json, read_bytes
 from reportgen.errors import UserError
 from reportgen.results.embedded import EMBED_ID, PROVENANCE_ID
+from reportgen.results.record import SCHEMA, RecordInvalid, Results, parse_results
 from reportgen.results.store import SCHEMA_PREFIX
 
 REPORT, RESULTS, PDF = "report.html", "results.json", "report.pdf"
@@ -31,6 +32,18 @@ class Submission:
     provenance: dict | None
     results_path: Path | None  # results.json beside the report, when there is one
     pdf_path: Path | None
+    record: Results | None = None  # the embedded results, typed, when they fit this reportgen's schema
+    misfit: str | None = None  # where they do not fit it, when they are of this schema but do not
+
+
+def typed(results: dict) -> tuple[Results | None, str | None]:
+    """(record, None) for results that fit this reportgen's schema, (None, where not) otherwise."""
+    if results.get("schema") != SCHEMA:
+        return None, None
+    try:
+        return parse_results(results), None
+    except RecordInvalid as exc:
+        return None, str(exc)
 
 
 def is_results_record(data) -> bool:
@@ -81,7 +94,8 @@ def read_submission(path: str | Path) -> Submission:
     pdf = folder / PDF
     return Submission(str(path), folder, html_path, page, results,
                       provenance if isinstance(provenance, dict) else None,
-                      beside if _readable(folder, beside) else None, pdf if _readable(folder, pdf) else None)
+                      beside if _readable(folder, beside) else None, pdf if _readable(folder, pdf) else None,
+                      *typed(results))
 
 
 def _readable(folder: Path, path: Path) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -11,6 +10,7 @@ from pathlib import Path
 from reportgen import __version__
 from reportgen.errors import UserError
 from reportgen.grading.files import entries, read_bytes
+from reportgen.hashing import cache_key, digest, json_digest
 from reportgen.sourcehash import source_digest
 from reportgen.textsafe import one_line
 from reportgen.writer import write_all, write_json
@@ -30,7 +30,9 @@ def token(out_dir: Path) -> str:
     """This output folder's secret, kept in the grader's cache (never in the class folder): grade's own folders carry
     it in their marker, so a submission cannot pass for one by holding a marker of its own."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reportgen" / "grade"
-    path = cache / (hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()[:24] + ".token")
+    # the name earlier versions gave the file: another name would lose each output folder's secret, and grade would
+    # then take its own earlier outputs for submissions
+    path = cache / (digest(str(out_dir.resolve()))[:24] + ".token")
     try:
         return path.read_text("ascii").strip()
     except (OSError, UnicodeDecodeError):
@@ -85,19 +87,19 @@ def fingerprint(folder: Path) -> str:
     """SHA-256 over every name under a submission folder: its kind, size and mtime, a link's target, and the
     content of small regular files inside the folder (links and special files are never opened)."""
     if folder.is_symlink():
-        return hashlib.sha256(f"link\0{os.readlink(folder)}".encode()).hexdigest()
+        return digest(f"link\0{os.readlink(folder)}")
     listed, total = entries(folder, MAX_FILES)
     rows: list = []
     for e in listed:
         row = [e.rel, e.kind, e.size, e.mtime_ns, e.target]
         if e.kind == "file" and e.size <= HASHED_BYTES:
             try:
-                row.append(hashlib.sha256(read_bytes(folder, folder / e.rel, HASHED_BYTES)).hexdigest())
+                row.append(digest(read_bytes(folder, folder / e.rel, HASHED_BYTES)))
             except UserError as exc:
                 row.append(str(exc))
         rows.append(row)
     rows.append(["files", total])
-    return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()
+    return json_digest(rows)
 
 
 def code_version() -> str:
@@ -106,7 +108,7 @@ def code_version() -> str:
         check = source_digest("grading", "report", "manifest", "results", "build")
     except FileNotFoundError:
         check = "no check package"
-    return hashlib.sha256(f"{__version__}\0{check}\0{STATE_FORMAT}".encode()).hexdigest()[:16]
+    return cache_key({"reportgen": __version__, "check": check, "format": STATE_FORMAT})
 
 
 def findings_name(folder: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from reportgen.errors import UserError
+from reportgen.results.run_record import Execution, RunRecord
 from reportgen.run.execute import Progress, execute
 from reportgen.run.plan import Datasets, RunPlan
 from reportgen.run.train import pick_device
@@ -88,9 +89,12 @@ def rerun(loaded, plan: RunPlan, datasets: Datasets, smoke: bool, recorded: dict
     before, threads = torch.get_num_threads(), recorded_threads(recorded)
     torch.set_num_threads(threads)
     try:
-        record, state = execute(loaded, plan, splits, progress, None, smoke, parent, resume=False,
-                                stop_after=stop_after)
-        record["execution"] = {"executor": "verify", "jobs": 1, "threads": torch.get_num_threads()}
+        if parent is not None:  # a parent re-run here, or as its results recorded it
+            parent = (RunRecord.model_validate(parent[0]), parent[1])
+        typed, state = execute(loaded, plan, splits, progress, None, smoke, parent, resume=False,
+                               stop_after=stop_after)
+        typed.execution = Execution(executor="verify", jobs=1, threads=torch.get_num_threads())
+        record = typed.model_dump(mode="json", by_alias=True)  # compared with results.json's JSON
     except UserError as exc:
         out.error = str(exc)
         return out

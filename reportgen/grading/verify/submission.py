@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 from reportgen.errors import UserError
+from reportgen.hashing import file_digest
 
 
 @dataclass
@@ -69,12 +69,12 @@ def open_submission(path: Path, manifest: Path | None = None) -> Submission:
     manifest_path = find_manifest(folder, results, manifest)
     recorded = (results.get("manifest") or {}).get("sha256")
     return Submission(path, folder, results_file(path), results, manifest_path,
-                      hashlib.sha256(manifest_path.read_bytes()).hexdigest(), recorded)
+                      file_digest(manifest_path), recorded)
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
     """Every file under a folder (relative path → SHA-256): what verify promises never to change."""
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+    return {p.relative_to(folder).as_posix(): file_digest(p)
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import importlib
 import io
-import json
 import re
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -17,9 +15,10 @@ from typing import Callable
 
 import matplotlib
 
+from reportgen.caching import JsonCache
+from reportgen.hashing import cache_key
 from reportgen.report.figures.style import STYLE
 from reportgen.sourcehash import source_digest
-from reportgen.writer import write_bytes
 
 matplotlib.use("Agg")  # before anything imports pyplot: never a GUI backend
 
@@ -46,17 +45,13 @@ PAD = 0.1  # margin around a figure, in inches
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """Hash of the figure modules' source, matplotlib's and seaborn's versions and the style: what draws a figure."""
-    h = hashlib.sha256(f"matplotlib {matplotlib.__version__}|seaborn {version('seaborn')}|dpi {RASTER_DPI}|"
-                       f"{json.dumps(STYLE, sort_keys=True)}".encode())
-    h.update(source_digest(*FIGURE_CODE).encode())
-    return h.hexdigest()
+    return cache_key({"matplotlib": matplotlib.__version__, "seaborn": version("seaborn"), "dpi": RASTER_DPI,
+                      "style": STYLE, "source": source_digest(*FIGURE_CODE)})
 
 
 def figure_key(draw: Callable, args: tuple) -> str:
-    """SHA-256 of the drawing function's name, the JSON of its inputs and the figure code's version."""
-    material = json.dumps({"figure": f"{draw.__module__}.{draw.__qualname__}", "inputs": args,
-                           "code": code_version()}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    """Key of the drawing function's name, the JSON of its inputs and the figure code's version."""
+    return cache_key({"figure": f"{draw.__module__}.{draw.__qualname__}", "inputs": args, "code": code_version()})
 
 
 def svg_text(fig, pad: float = PAD, bbox=None) -> str:
@@ -101,9 +96,6 @@ class Entry:
     svg: str
     png: bytes
 
-    def digest(self) -> str:
-        return hashlib.sha256(self.svg.encode("utf-8") + b"\0" + self.png).hexdigest()
-
     def img(self) -> str:
         """An <img> of the PNG, as wide as the vector figure (pixels at RASTER_DPI → points)."""
         width_px = int.from_bytes(self.png[16:20], "big")  # PNG IHDR: width, then height, big-endian
@@ -129,7 +121,7 @@ class FigureCache:
     """Figures by key under `<root>/figures/<key>.json` (root None: kept nowhere); with `raster`, each also as PNG."""
 
     def __init__(self, root: Path | None, raster: bool = False):
-        self.folder = Path(root) / "figures" if root is not None else None
+        self.entries = JsonCache(Path(root) / "figures") if root is not None else None
         self.raster = raster
         self.counts = {"drawn": 0, "cached": 0}
         self._print: dict[str, str] = {}  # a figure's SVG as it appears in the HTML → its <img> for the PDF
@@ -155,25 +147,17 @@ class FigureCache:
             html = html.replace(svg, img)
         return html
 
-    def _path(self, key: str) -> Path:
-        return self.folder / f"{key}.json"
-
     def _load(self, key: str) -> Entry | None:
         """A sound entry, else None (absent, unreadable, truncated or failing its checksum: it is drawn again)."""
-        if self.folder is None:
+        record = self.entries.get(key) if self.entries is not None else None
+        if record is None:
             return None
         try:
-            record = json.loads(self._path(key).read_text("utf-8"))
             entry = Entry(record["svg"], base64.b64decode(record["png"], validate=True))
-            if record["key"] != key or record["sha256"] != entry.digest() or not entry.svg.startswith("<svg"):
-                return None
-            return entry
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None
+        return entry if isinstance(entry.svg, str) and entry.svg.startswith("<svg") else None
 
     def _store(self, key: str, entry: Entry) -> None:
-        if self.folder is None:
-            return
-        record = {"key": key, "sha256": entry.digest(), "svg": entry.svg,
-                  "png": base64.b64encode(entry.png).decode("ascii")}
-        write_bytes(self._path(key), json.dumps(record, sort_keys=True).encode("utf-8"))
+        if self.entries is not None:  # the key in the record too: a reader of the file sees which figure it holds
+            self.entries.put(key, {"key": key, "svg": entry.svg, "png": base64.b64encode(entry.png).decode("ascii")})

@@ -186,7 +186,7 @@ def stale_runs(loaded: LoadedManifest, results: Results, smoke: bool) -> list[st
 
 def _stale_exploration(loaded: LoadedManifest, results: Results) -> list[str]:
     """A `dataset` section whose options differ from those the recorded exploration was computed with."""
-    options = next((s.options for s in loaded.sections if s.kind == "dataset"), None)
+    options = loaded.exploration_options
     if options is None:
         return []
     recorded = results.dataset.exploration

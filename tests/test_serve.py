@@ -180,3 +180,35 @@ def test_an_edit_made_before_the_watcher_is_up_is_caught_up_on(folder):
     stop.set()
     thread.join(10)
     assert "EARLY-5150" in (out / "report.html").read_text("utf-8") and not thread.is_alive()
+
+
+def test_a_stale_page_turns_into_the_report_once_reportgen_run_writes_the_results(serving, folder):
+    from conftest import cli
+
+    out = folder.parent / "out"
+    good = folder.read_text("utf-8")
+    folder.write_text(good.replace("epochs: 3", "epochs: 4"), "utf-8")  # the runs are stale now
+    serving.wait_for(lambda h: "This change needs new runs" in h)
+    assert serving.status()["state"] == "stale"
+    mark = len(serving.lines)
+    done = cli("run", folder, "--out", out)  # the command the page recommends, in "another terminal"
+    assert done.exit_code == 0, done.output
+    serving.wait_line(r"rendered \(changed: results\.json\)", after=mark)
+    html, _ = serving.wait_for(lambda h: "This change needs new runs" not in h)
+    assert serving.status()["state"] == "ok" and "Model Training" in html
+
+
+def test_its_own_write_of_results_json_is_not_a_change_but_another_is(folder):
+    from reportgen.project.serve.server import Shared
+    from reportgen.project.serve.session import Options, Session
+
+    out = folder.parent / "out"
+    session = Session(Options(folder, out), Shared(), lambda line: None)
+    assert session.render("start") == "ok"
+    results = (out / "results.json").resolve()
+    assert session.targets.results == results and session.targets.matters(results)
+    assert out.resolve() in session.targets.folders()
+    assert not session.changed_by_others(results)  # what it wrote itself
+    results.write_text(results.read_text("utf-8").replace('"smoke": false', '"smoke": true'), "utf-8")
+    assert session.changed_by_others(results)  # another command wrote it
+    assert session.changed_by_others(folder.resolve())

@@ -23,6 +23,9 @@ from reportgen.manifest.variants import resolve_all
 from reportgen.manifest.yamlsource import Located, load_yaml
 
 
+COMPARING_KINDS = ("comparison", "results_table")  # section kinds whose runs get paired tests
+
+
 class LoadedManifest:
     """A validated manifest with its source positions, folder, and resolved experiment configs."""
 
@@ -53,6 +56,17 @@ class LoadedManifest:
             raise ManifestError([problem])
         folder = (self.base_dir / (self.manifest.report.template_dir or "templates")).resolve()
         return folder if folder.is_dir() and folder.is_relative_to(self.base_dir) else None
+
+    @property
+    def comparisons(self) -> list[list[str] | None]:
+        """What the run side tests pairwise, declared by the comparison and results-table sections: the experiment
+        or run ids each compares (None: every run), in section order."""
+        return [sec.options.get("experiments") for sec in self.sections if sec.kind in COMPARING_KINDS]
+
+    @property
+    def exploration_options(self) -> dict | None:
+        """What the dataset exploration computes: the first `dataset` section's options, None without one."""
+        return next((sec.options for sec in self.sections if sec.kind == "dataset"), None)
 
     def experiment(self, exp_id: str) -> Experiment:
         """The experiment with this id."""

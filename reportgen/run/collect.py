@@ -27,7 +27,7 @@ def collect(loaded: LoadedManifest, splits, runs: dict[str, RunRecord], smoke: b
     used = list(dict.fromkeys(r.model for r in runs.values()))
     as_json = {rid: r.model_dump(mode="json", by_alias=True) for rid, r in runs.items()}
     dataset = dataset_record(loaded, splits)
-    options = next((s.options for s in loaded.sections if s.kind == "dataset"), None)
+    options = loaded.exploration_options
     if options is not None:  # the first `dataset` section's options decide the exploration's numbers
         dataset["exploration"] = explore_cached(splits, options, loaded.manifest.dataset.seed, cache_dir)
     return Results.model_validate(finite({

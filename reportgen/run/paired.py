@@ -10,9 +10,6 @@ from reportgen.results.picking import pick_runs
 from reportgen.run.statistics import LEVEL, RESAMPLES, decode_predictions, holm, paired_test
 from reportgen.sourcehash import source_digest
 
-PAIRED_KINDS = ("comparison", "results_table")
-
-
 def _pair_cached(a: dict, b: dict, cache_dir: Path | None) -> dict:
     """paired_test on two runs' stored predictions, read from or stored in cache_dir/paired/<key>.json."""
 
@@ -42,13 +39,11 @@ def compare_runs(ids: list[str], runs: dict, cache_dir: Path | None = None) -> d
 
 
 def paired_comparisons(loaded, runs: dict, cache_dir: Path | None = None) -> list[dict]:
-    """One entry per distinct set of runs that a comparison or results-table section compares (two or more)."""
-    groups = {rid: r.get("group") or rid for rid, r in runs.items()}
+    """One entry per distinct set of two or more runs that the manifest's comparisons name."""
+    groups = {rid: r["group"] for rid, r in runs.items()}
     out, seen = [], set()
-    for sec in loaded.sections:
-        if sec.kind not in PAIRED_KINDS:
-            continue
-        ids = pick_runs(groups, sec.options.get("experiments"))
+    for names in loaded.comparisons:
+        ids = pick_runs(groups, names)
         if len(ids) >= 2 and tuple(ids) not in seen:
             seen.add(tuple(ids))
             out.append(compare_runs(ids, runs, cache_dir))

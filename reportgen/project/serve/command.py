@@ -51,12 +51,13 @@ def watch(session: Session, stop: threading.Event | None = None, since: int | No
             if not started:  # the watcher is up now: anything edited since the last render began counts too
                 started = True
                 changes = set(changes) | (changed_since(targets.files, since) if since is not None else set())
+            changes = {c for c in changes if session.changed_by_others(Path(c[1]))}
             if not changes:
                 continue
             since = time.time_ns()
             session.render(_describe(changes))
-            if session.targets != targets:
-                break  # the manifest now names other prose, images or templates: watch those
+            if session.targets != targets or session.targets.folders() != folders:
+                break  # other prose, images or templates, or results.json's folder has appeared: watch those
 
 
 def serve(options: Options, port: int, open_browser: bool, say) -> None:

@@ -33,21 +33,29 @@ class Options:
 
 @dataclass(frozen=True)
 class Targets:
-    """What to watch: exact files, and folders whose every file counts (the template override folder)."""
+    """What to watch: exact files, folders whose every file counts (the template override folder), and the
+    results.json that `reportgen run` writes (its folder may not exist yet)."""
 
     files: frozenset[Path]
     trees: frozenset[Path]
+    results: Path | None = None
 
     def folders(self) -> list[Path]:
-        """The folders to watch (not recursively): each file's folder and every folder of each tree."""
+        """The folders to watch (not recursively): each file's folder, every folder of each tree, and the nearest
+        existing folder on the way to results.json (where `reportgen run` will create it)."""
         found = {f.parent for f in self.files}
         for tree in self.trees:
             found.add(tree)
             found.update(p for p in tree.rglob("*") if p.is_dir())
+        if self.results is not None:
+            found.add(next((p for p in self.results.parents if p.is_dir()), self.results.parent))
         return sorted(p for p in found if p.is_dir())
 
     def matters(self, path: Path) -> bool:
-        return path in self.files or any(path.is_relative_to(t) for t in self.trees)
+        """Whether a change at `path` can change the page (a folder on the way to results.json appearing too)."""
+        if path in self.files or any(path.is_relative_to(t) for t in self.trees):
+            return True
+        return self.results is not None and (path == self.results or path in self.results.parents)
 
 
 def _images(text: str, folder: Path) -> set[Path]:
@@ -59,8 +67,8 @@ def _images(text: str, folder: Path) -> set[Path]:
     return out
 
 
-def targets_of(loaded: LoadedManifest) -> Targets:
-    """The manifest, its prose files and the images they name, and the template override folder."""
+def targets_of(loaded: LoadedManifest, results: Path | None = None) -> Targets:
+    """The manifest, its prose files and the images they name, the template override folder and results.json."""
     files = {loaded.path.resolve()}
     for sec in loaded.sections:
         if sec.kind != "prose":
@@ -75,7 +83,8 @@ def targets_of(loaded: LoadedManifest) -> Targets:
         elif sec.options.get("text"):
             files |= _images(sec.options["text"], loaded.base_dir.resolve())
     override = loaded.template_override()
-    return Targets(frozenset(files), frozenset([override.resolve()] if override else []))
+    return Targets(frozenset(files), frozenset([override.resolve()] if override else []),
+                   Path(results).resolve() if results is not None else None)
 
 
 class Session:
@@ -85,6 +94,16 @@ class Session:
         self.options, self.shared, self.say = options, shared, say
         self.targets = Targets(frozenset([options.manifest.resolve()]), frozenset())
         self.last_seconds = 0.0
+        self.written: bytes | None = None  # the results.json this session last wrote: its own write is no change
+
+    def changed_by_others(self, path: Path) -> bool:
+        """Whether a change reported at `path` is more than this session's own write of results.json."""
+        if path != self.targets.results or self.written is None:
+            return True
+        try:
+            return path.read_bytes() != self.written
+        except OSError:
+            return True
 
     def _progress(self, message, detail: bool = False) -> None:
         if not detail:
@@ -104,10 +123,11 @@ class Session:
         opts = self.options
         try:
             loaded = load_manifest(opts.manifest, list(opts.overrides))
-            self.targets = targets_of(loaded)  # the template folder is checked again as it is resolved
+            out = opts.out_dir or build.default_out(loaded, opts.smoke)
+            # the template folder is checked again as it is resolved; results.json: `reportgen run` ends the staleness
+            self.targets = targets_of(loaded, out / "results.json")
         except UserError as exc:
             return self._fail("error", "The manifest has errors", str(exc))
-        out = opts.out_dir or build.default_out(loaded, opts.smoke)
         try:
             try:
                 results = build.recorded_results(loaded, out, opts.smoke)
@@ -115,13 +135,14 @@ class Session:
                 if not opts.train:
                     return self._fail("stale", "This change needs new runs",
                                       f"{exc}\n\nreportgen serve trains only with --train: restart it with --train, "
-                                      "or run the command above in another terminal (this page reloads when the "
-                                      "manifest changes).")
+                                      "or run the command above in another terminal (this page reloads when it has "
+                                      "written the results).")
                 self.say("the results are missing or stale; training (--train) ...")
                 results = self._train(loaded, out)
             outcome = build.Outcome(out)
             files = build.render_files(loaded, results, out, outcome, with_pdf=opts.pdf, warn=self.say)
             stale = build.stale_reports(out, files)  # a report.pdf older than this HTML is removed, as render does
+            self.written = files[out / "results.json"]
             write_all(files, stale)
             for path in stale:
                 self.say(f"removed {path}: it no longer matches the HTML (--pdf re-renders it on every change)")

@@ -275,7 +275,7 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
                                                        doc["provenance"]["results_sha256"])
         outcome.timings["pdf"] = time.perf_counter() - t1
     if formats:
-        files.update(export_files(text, cache, results, out_dir, formats, outcome))
+        files.update(export_files(text, cache, doc, out_dir, formats, outcome))
     return files
 
 
@@ -284,13 +284,13 @@ def export_formats(loaded: LoadedManifest, export: list[str] | None) -> list[str
     return list(export) if export is not None else list(getattr(loaded.manifest.report, "export", None) or [])
 
 
-def export_files(text: str, cache, results: dict, out_dir: Path, formats: list[str], outcome: Outcome
+def export_files(text: str, cache, doc: dict, out_dir: Path, formats: list[str], outcome: Outcome
                  ) -> dict[Path, bytes]:
     """OUT/export/: LaTeX tables, numbers.tex and figures, CSV tables (see reportgen.report.export), in memory."""
     from reportgen.report import export
 
     t0 = time.perf_counter()
-    files = export.export_files(text, cache.for_print(text) if "latex" in formats else None, results,
+    files = export.export_files(text, cache.for_print(text) if "latex" in formats else None, doc,
                                 out_dir / "export", formats)
     outcome.timings["export"] = time.perf_counter() - t0
     return files

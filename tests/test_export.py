@@ -99,12 +99,14 @@ def test_tex_and_csv_tables_hold_the_html_cells(exported):
     texs = sorted((out / "export" / "tables").glob("*.tex"))
     csvs = sorted((out / "export" / "tables").glob("*.csv"))
     assert [p.stem for p in texs] == [p.stem for p in csvs] and len(texs) == len(tables)
+    numbered = set()
     for tex_path, csv_path in zip(texs, csvs):
-        n = int(re.match(r"tab-(\d+)-[a-z0-9-]+$", tex_path.stem)[1])
-        html = tables[n]
         tex = tex_path.read_text("utf-8")
+        n = int(re.match(r"% Table (\d+) of report\.html", tex)[1])
+        numbered.add(n)
+        html = tables[n]
         for needed in ("\\begin{table}", "\\toprule", "\\bottomrule", f"\\caption{{{escape(html['caption'])}}}",
-                       f"\\label{{tab:{tex_path.stem[4:]}}}"):
+                       f"\\label{{tab:{tex_path.stem}}}"):
             assert needed in tex, (tex_path.name, needed)
         rows = tex_rows(tex)
         assert rows == [[escape(c) for c in row] for row in html["rows"]], tex_path.name
@@ -113,8 +115,11 @@ def test_tex_and_csv_tables_hold_the_html_cells(exported):
                 assert NUMBER.findall(tex_cell) == NUMBER.findall(html_cell), (tex_path.name, tex_cell, html_cell)
         with csv_path.open(encoding="utf-8", newline="") as fh:
             assert list(csv.reader(fh)) == html["rows"], csv_path.name
-    names = [p.name for p in texs]
-    assert any(re.fullmatch(r"tab-\d\d-test-metrics-of-base\.tex", n) for n in names), names
+    assert numbered == set(tables)  # every numbered table, once
+    # named by section and content, never by caption or number: \input{export/tables/comparison.tex} keeps working
+    names = {p.stem for p in texs}
+    assert {"comparison", "comparison-pairs", "evaluation-base-metrics", "evaluation-sgd-report",
+            "training-wild-log", "parameters-tiny-cnn", "provenance"} <= names, names
 
 
 def test_latex_escapes_special_characters():
@@ -129,7 +134,9 @@ def test_every_figure_is_exported_as_png(exported):
     numbers = [int(n) for n in re.findall(r'<figure id="fig-(\d+)"', built.html)]
     assert numbers
     files = sorted((out / "export" / "figures").iterdir())
-    assert [int(re.match(r"fig-(\d+)-[a-z0-9-]+\.png$", p.name)[1]) for p in files] == numbers
+    assert len(files) == len(numbers) and all(re.fullmatch(r"[a-z0-9-]+\.png", p.name) for p in files)
+    assert {"training-base-loss.png", "training-sgd-accuracy.png", "evaluation-wild-confusion.png",
+            "comparison-curves.png"} <= {p.name for p in files}
     from PIL import Image
 
     for path in files:
@@ -200,3 +207,24 @@ def test_manifest_export_and_the_flag_that_overrides_it(tiny_build, tmp_path):
     assert result.exit_code == 0 and not (out / "export").exists()
     result = cli("render", manifest, "--out", out, "--no-pdf", "--export", "latex,docx")
     assert result.exit_code == 2 and "docx" in result.output
+
+
+def test_table_and_figure_names_come_from_sections_and_content_never_captions_or_numbers():
+    from reportgen.manifest.sections import Section
+    from reportgen.report.document import Numbering, section_names
+
+    sections = [Section(kind=kind, options=options) for kind, options in [
+        ("prose", {}), ("comparison", {}), ("comparison", {"label": "lr-study"}), ("comparison", {}),
+        ("results_table", {})]]
+    assert section_names(sections) == ["prose", "comparison", "lr-study", "comparison-2", "results-table"]
+    names = []
+    for caption in ("Comparison of runs (adam ahead)", "Comparison of runs (sgd ahead; the verdict changed)"):
+        num = Numbering()
+        num.table = num.figure = 6 if "adam" in caption else 2  # other sections before it: other numbers
+        num.section_name = "lr-study"
+        names.append([num.tab(caption)["name"], num.tab("Paired differences", "pairs")["name"],
+                      num.tab("Test metrics of lr_study/lr=0.0003", "lr_study/lr=0.0003", "metrics")["name"],
+                      num.tab("Test metrics of lr_study/lr=0.0003", "lr_study/lr=0.0003", "metrics")["name"],
+                      num.fig("cm/3/lr_study/lr=0.0003", "Confusion matrix", "<svg/>")["name"]])
+    assert names[0] == names[1] == ["lr-study", "lr-study-pairs", "lr-study-lr-study-lr-0-0003-metrics",
+                                    "lr-study-lr-study-lr-0-0003-metrics-2", "lr-study-lr-study-lr-0-0003-confusion"]

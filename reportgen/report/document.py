@@ -6,6 +6,7 @@ from pathlib import Path
 
 from reportgen.report import registry
 from reportgen.report.selection import runs_for
+from reportgen.report.slugs import slug
 from reportgen.report.views import prose as document_prose
 from reportgen.report.provenance import provenance
 from reportgen.report.wording import source_text
@@ -16,29 +17,58 @@ from reportgen.manifest.sections import Section
 __all__ = ["Numbering", "build", "runs_for"]
 
 
+FIGURE_ROLES = {"acc": "accuracy", "cm": "confusion", "cmgrid": "confusion", "cmp": "curves", "lat": "latency",
+                "par": "parameters", "nb": "curves"}  # a figure key's role as its name says it
+
+
 class Numbering:
-    """Hands out section, figure and table numbers in document order."""
+    """Hands out section, figure and table numbers in document order, and each table's and figure's stable name:
+    its section's name and what it shows (`comparison-pairs`, `evaluation-adam-metrics`), never its caption."""
 
     def __init__(self, base_dir: Path | None = None):
         self.base_dir = base_dir  # the manifest's folder: prose sections read their files in the first pass
         self.section = self.figure = self.table = 0
+        self.section_name = "report"
         self.figures: list[dict] = []
         self.tables: list[dict] = []
+        self.names: set[str] = set()
 
     def next_section(self) -> int:
         self.section += 1
         return self.section
 
+    def _name(self, *parts) -> str:
+        """A stable name not handed out before: the section's name and the parts as one slug."""
+        name = slug("-".join(str(p) for p in (self.section_name, *parts) if p not in (None, "")), limit=80)
+        unique, n = name, 2
+        while unique in self.names:
+            unique, n = f"{name}-{n}", n + 1
+        self.names.add(unique)
+        return unique
+
     def fig(self, key: str, caption: str, svg: str) -> dict:
         self.figure += 1
+        role, _, subject = key.partition("/")  # role/section index/subject (figures.keys)
+        role = role.removeprefix("ds-").removeprefix("tradeoff-").removeprefix("prose-")
         self.figures.append({"number": self.figure, "id": f"fig-{self.figure}", "key": key, "caption": caption,
-                             "svg": svg})
+                             "svg": svg, "name": self._name(subject.partition("/")[2], FIGURE_ROLES.get(role, role))})
         return self.figures[-1]
 
-    def tab(self, caption: str) -> dict:
+    def tab(self, caption: str, *parts) -> dict:
         self.table += 1
-        self.tables.append({"number": self.table, "id": f"tab-{self.table}", "caption": caption})
+        self.tables.append({"number": self.table, "id": f"tab-{self.table}", "caption": caption,
+                            "name": self._name(*parts)})
         return self.tables[-1]
+
+
+def section_names(sections: list[Section]) -> list[str]:
+    """Each section's stable name: its `label:`, else its kind, numbered from the second of a kind on."""
+    names, seen = [], {}
+    for sec in sections:
+        base = sec.options.get("label") or sec.kind.replace("_", "-")
+        seen[base] = seen.get(base, 0) + 1
+        names.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return names
 
 
 def build(results: dict, sections: list[Section], figures: dict[str, str], base_dir: Path) -> dict:
@@ -46,8 +76,9 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
     num = Numbering(base_dir)
     views = []
     titles = registry.titles(results["report"].get("template"))
-    for index, sec in enumerate(sections):
+    for index, (sec, name) in enumerate(zip(sections, section_names(sections))):
         kind = registry.kind(sec.kind)
+        num.section_name = name
         view = {"kind": sec.kind, "index": index, "title": sec.options.get("title") or titles.get(sec.kind),
                 "template": kind.template}
         if not kind.numbered:
@@ -80,4 +111,5 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
             "warnings": ctx.warnings,
             "environment": results["environment"], "sections": views, "runs": list(results["runs"].values()),
             "toc": [v for v in views if "number" in v], "provenance": prov, "results": results,
+            "tables": num.tables, "figures": num.figures,
             "embedded": {"results": embed_json(results), "provenance": embed_json(prov)}}

@@ -1,9 +1,12 @@
 """Export for LaTeX and spreadsheets, beside the report in OUT/export/:
 
-    tables/tab-NN-<caption>.tex   each numbered table as a booktabs `table` with \\caption and \\label{tab:NN-…}
-    tables/tab-NN-<caption>.csv   the same rows as CSV (UTF-8, the values as the report prints them)
-    figures/fig-NN-<caption>.png  each numbered figure (the PDF's 200-dpi PNG)
-    numbers.tex                   one \\newcommand per live-reference value (see latex.py for the names)
+    tables/<name>.tex   each numbered table as a booktabs `table` with \\caption and \\label{tab:<name>}
+    tables/<name>.csv   the same rows as CSV (UTF-8, the values as the report prints them)
+    figures/<name>.png  each numbered figure (the PDF's 200-dpi PNG)
+    numbers.tex         one \\newcommand per live-reference value (see latex.py for the names)
+
+<name> is the table's or figure's stable name (document.Numbering): its section's `label:` or kind and what it
+shows, e.g. `comparison-pairs` or `evaluation-adam-metrics`; it never changes with the results or the numbering.
 
 `latex` writes the .tex files and the figures, `csv` the .csv files. Tables and figures are read back from the
 rendered HTML, so every exported number is the printed one; numbers.tex formats each value as `@{…}` prose does."""
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from reportgen.report.export.figures import read_figures, svg_of
 from reportgen.report.export.latex import CommandNames, newcommand, table_tex
-from reportgen.report.export.tables import read_tables, stem
+from reportgen.report.export.tables import read_tables
 from reportgen.report.references import FORMATS, MODEL_FIELDS, RUN_FIELDS, field_at
 from reportgen.results.store import results_digest
 
@@ -87,30 +90,27 @@ def numbers(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_files(html: str, printed: str | None, results: dict, folder: Path, formats) -> dict[Path, bytes]:
+def export_files(html: str, printed: str | None, doc: dict, folder: Path, formats) -> dict[Path, bytes]:
     """The export files (path → bytes), in memory: from the report's HTML, its print version (PNG figures) and
-    the results."""
+    the document (the tables' and figures' names, the results)."""
     formats = set(formats)
     files: dict[Path, bytes] = {}
-    tables = read_tables(html)
-    count = max((t.number for t in tables), default=0)
-    for table in tables:
-        name = stem("tab", table.number, table.caption, count)
+    table_names = {t["number"]: t["name"] for t in doc["tables"]}
+    figure_names = {f["number"]: f["name"] for f in doc["figures"]}
+    for table in read_tables(html):
+        name = table_names[table.number]
         if "latex" in formats:
-            label = "tab:" + name.removeprefix("tab-")
-            files[folder / "tables" / f"{name}.tex"] = table_tex(table, label, "report.html").encode("utf-8")
+            files[folder / "tables" / f"{name}.tex"] = table_tex(table, f"tab:{name}", "report.html").encode("utf-8")
         if "csv" in formats:
             files[folder / "tables" / f"{name}.csv"] = csv_text(table).encode("utf-8")
     if "latex" in formats:
-        figures = read_figures(printed if printed is not None else html)
-        count = max((f.number for f in figures), default=0)
-        for fig in figures:
-            name = stem("fig", fig.number, fig.caption, count)
+        for fig in read_figures(printed if printed is not None else html):
+            name = figure_names[fig.number]
             if fig.png is not None:
                 files[folder / "figures" / f"{name}.png"] = fig.png
             else:  # no raster version: the vector figure as it is in the HTML
                 svg = svg_of(html, fig.number)
                 if svg is not None:
                     files[folder / "figures" / f"{name}.svg"] = svg.encode("utf-8")
-        files[folder / "numbers.tex"] = numbers(results).encode("utf-8")
+        files[folder / "numbers.tex"] = numbers(doc["results"]).encode("utf-8")
     return files

@@ -5,7 +5,6 @@ exactly as the HTML shows it (so an exported number is the printed one, never fo
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -150,20 +149,3 @@ def read_tables(html: str) -> list[Table]:
     reader.feed(html)
     reader.close()
     return reader.tables
-
-
-def slug(text: str, limit: int = 48) -> str:
-    """Lower-case ASCII words joined by hyphens, cut at a word boundary: 'Test metrics of base' → 'test-metrics-of-base'."""
-    ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    words = re.findall(r"[a-z0-9]+", ascii_.lower())
-    out = ""
-    for w in words:
-        if out and len(out) + 1 + len(w) > limit:
-            break
-        out = f"{out}-{w}" if out else w[:limit]
-    return out or "untitled"
-
-
-def stem(kind: str, number: int, caption: str, count: int) -> str:
-    """A file stem like tab-03-test-metrics-of-base: kind, the number (at least two digits), the caption's slug."""
-    return f"{kind}-{number:0{max(2, len(str(count)))}d}-{slug(caption)}"

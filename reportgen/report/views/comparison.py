@@ -123,7 +123,7 @@ def comparison(view, sec, results, figures, num_):
             f"{entry['pairs'][0]['n']:,} test images{repeated}: McNemar's exact test on the images only one of the two "
             f"gets right, a paired bootstrap 95 % interval ({entry['resamples']:,} resamples), and p-values "
             f"Holm-corrected over the {len(entry['pairs'])} pairs; a difference holds up when the corrected p is "
-            f"below {ALPHA:g} and the interval excludes zero")
+            f"below {ALPHA:g} and the interval excludes zero", "pairs")
     view["findings"] = findings(runs, results["models"], results)
     diverged = any(r["status"] == "diverged" for r in runs)
     ended = " An × marks the last finite epoch of a diverged run." if diverged else ""

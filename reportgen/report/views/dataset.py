@@ -61,11 +61,11 @@ def dataset(view, sec, results, figures, num_):
     view["class_rows"] = [{"name": c, "count": counts["per_class"][k], "share": counts["class_share"][k]}
                           for k, c in enumerate(ex["classes"])]
     view["classes_sub"] = sub(view, "Classes")
-    view["counts_table"] = num_.tab("Images per class, all splits together")
+    view["counts_table"] = num_.tab("Images per class, all splits together", "counts")
     view["counts_fig"] = fig("counts", "Number of images per class, all splits together")
     view["splits_sub"] = sub(view, "Training, validation and test splits")
     view["split_rows"], view["split_total"] = _split_rows(ex)
-    view["splits_table"] = num_.tab("Images per class in each split, with the split's share of the class")
+    view["splits_table"] = num_.tab("Images per class in each split, with the split's share of the class", "splits")
     view["splits_fig"] = fig("splits", "Images per class, stacked by split; the percentages are each split's share of "
                              "the class")
     view["grid_sub"] = sub(view, "Sample images")
@@ -77,13 +77,14 @@ def dataset(view, sec, results, figures, num_):
     view["size_rows"] = [{"size": r["size"], "count": r["count"], "share": r["count"] / ex["sizes"]["images"]
                           if ex["sizes"]["images"] else None} for r in ex["sizes"]["original"]]
     view["sizes_table"] = num_.tab("Image sizes before resizing (width × height in pixels)"
-                                   if ex["sizes"]["source"] == "files" else "Image sizes as loaded (width × height)")
+                                   if ex["sizes"]["source"] == "files" else "Image sizes as loaded (width × height)",
+                                   "sizes")
     view["channels_sub"] = sub(view, "Channel statistics")
     view["channel_rows"] = [{"name": name, "mean_all": ex["channels"]["all"]["mean"][c],
                              "std_all": ex["channels"]["all"]["std"][c], "mean_train": ex["channels"]["train"]["mean"][c],
                              "std_train": ex["channels"]["train"]["std"][c]}
                             for c, name in enumerate(ex["channels"]["names"])]
-    view["channels_table"] = num_.tab("Per-channel mean and standard deviation of the pixel values (0–1 scale)")
+    view["channels_table"] = num_.tab("Per-channel mean and standard deviation of the pixel values (0–1 scale)", "channels")
     view["projection_figs"] = []
     if ex.get("pca") or ex.get("tsne"):
         view["projections_sub"] = sub(view, "PCA and t-SNE projections")

@@ -92,7 +92,7 @@ def model_tables(caption: str):
             text = caption.format(name=name, shape=m["input_shape"])
             if m.get("blocks"):
                 text = text.replace("layer by layer", "block by block").replace("Layers of", "Blocks of")
-            view["models"].append({"name": name, "summary": m, "sub": sub(view, name), "table": num.tab(text),
+            view["models"].append({"name": name, "summary": m, "sub": sub(view, name), "table": num.tab(text, name),
                                    **worded(m)})
 
     return builder

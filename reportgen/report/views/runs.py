@@ -152,8 +152,8 @@ def training(view, sec, results, figures, num_):
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
             "config": _keyed_sizes(config_rows(run, ("runs", rid, "dataset", "sizes") if (run.get("dataset") or {})
                                                .get("sizes") else ("dataset", "sizes")), results),
-            "config_table": num_.tab(f"Training settings of {rid}"),
-            "log_table": num_.tab(f"Epoch log of {rid}{first}"),
+            "config_table": num_.tab(f"Training settings of {rid}", rid, "settings"),
+            "log_table": num_.tab(f"Epoch log of {rid}{first}", rid, "log"),
             "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}{band}"
                                  + ("; the training loss is the one trained, the validation loss plain cross-entropy"
                                     if trains_other_loss(run["config"]) else ""), figures[keys.loss_key(i, rid)]),
@@ -180,8 +180,8 @@ def evaluation(view, sec, results, figures, num_):
         rid = run["id"]
         view["runs"].append({
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
-            "metrics_table": num_.tab(f"Test metrics of {rid}"),
-            "report_table": num_.tab(f"Classification report of {rid} on the test set"),
+            "metrics_table": num_.tab(f"Test metrics of {rid}", rid, "metrics"),
+            "report_table": num_.tab(f"Classification report of {rid} on the test set", rid, "report"),
             "cm_fig": num_.fig(keys.cm_key(i, rid), f"Confusion matrix of {rid} on the test set",
                                figures[keys.cm_key(i, rid)]) if keys.cm_key(i, rid) in figures else None,
         })
@@ -238,7 +238,7 @@ def notebook(view, sec, results, figures, num_):
             rid, model = run["id"], results["models"].get(run["model"]) or {}
             table = None
             if run["model"] not in shown:
-                table = shown[run["model"]] = num_.tab(f"Summary of model {run['model']}")
+                table = shown[run["model"]] = num_.tab(f"Summary of model {run['model']}", run["model"])
             entry["runs"].append({
                 "run": run, "model": model, "note": status_note(run), "size": _size(model.get("size_bytes")),
                 "table": table, "table_ref": shown[run["model"]],

@@ -85,7 +85,7 @@ def numbers(results: dict) -> str:
     lines = ["% Live-reference values of this report, exported by reportgen; \\input{export/numbers.tex}.",
              f"% From the results {results_digest(results)}; each value as report.html prints it.",
              "% Names: \\Rg + run id (or Best + experiment, Model + model, Dataset) + field, in CamelCase with",
-             "% digits spelled out (0 -> Zero, '.' between digits -> Point, '=' -> Eq); see the README."]
+             "% digits spelled out (0 -> Zero, '.' between digits -> Point, '=' -> Eq); see docs/export.md."]
     lines += [newcommand(names.name(*parts), text, key) for parts, text, key in number_values(results)]
     return "\n".join(lines) + "\n"
 

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from reportgen.manifest.schema import AugmentSpec, TrainSpec  # noqa: E402
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute  # noqa: E402
-from reportgen.run.train import make_optimizer, pick_device, train_epoch  # noqa: E402
+from reportgen.run.train import TrainState, make_optimizer, pick_device, train_epoch  # noqa: E402
 
 MEAN, STD = [0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -144,16 +144,16 @@ def reportgen_rate(make_model, x: torch.Tensor, y: torch.Tensor, device: torch.d
     torch.manual_seed(0)
     model = make_model()
     forward = compute.prepare(model)
-    opt = make_optimizer(model.parameters(), spec.optimizer)
-    held, gen, loss_fn = pipe.hold(x, y), torch.Generator().manual_seed(0), nn.CrossEntropyLoss()
+    run = TrainState(model, make_optimizer(model.parameters(), spec.optimizer), nn.CrossEntropyLoss(), pipe,
+                     pipe.hold(x, y), spec, compute, forward, generator=torch.Generator().manual_seed(0))
     with compute.numerics():
-        train_epoch(model, opt, loss_fn, held, pipe, batch, gen, compute, forward=forward)
+        train_epoch(run)
         _sync(device)
         t0 = time.perf_counter()
         for _ in range(epochs):
-            train_epoch(model, opt, loss_fn, held, pipe, batch, gen, compute, forward=forward)
+            train_epoch(run)
         _sync(device)
-    return held.n * epochs / (time.perf_counter() - t0), compute.precision
+    return run.train.n * epochs / (time.perf_counter() - t0), compute.precision
 
 
 def compare(name: str, make_model, root: Path, x, y, device, batch: int, epochs: int, workers: int,
@@ -244,14 +244,14 @@ def time_run(loaded, plan, datasets, smoke: bool = False, timed_epochs=None, pro
     _, _, execute = _runner()
     epochs = plan.run.train.epochs
     k = timed_epochs_of(plan, timed_epochs)
-    short = dataclasses.replace(plan, spec=plan.spec.model_copy(update={"epochs": k}))
+    short = dataclasses.replace(plan, spec=plan.spec.model_copy(update={"epochs": k}), smoke=smoke)
     splits = datasets.get(plan.run.dataset)
     t0 = time.perf_counter()
     if parent is not None:
         from reportgen.results.run_record import RunRecord
 
         parent = (RunRecord.model_validate(parent[0]), parent[1])
-    typed, state = execute(loaded, short, splits, progress or (lambda *_, **__: None), None, smoke, parent)
+    typed, state = execute(loaded, short, splits, progress or (lambda *_, **__: None), None, parent)
     record = typed.model_dump(mode="json", by_alias=True)
     wall = time.perf_counter() - t0
     secs = [e["seconds"] for e in record.get("epochs") or []]

@@ -10,7 +10,7 @@ import sys
 import pytest
 from rich.console import Console
 
-from reportgen.run.progress import Detail, Reporter, TerminalReporter, reporter
+from reportgen.run.progress import EpochDone, Reporter, TerminalReporter, reporter
 
 from conftest import cli
 
@@ -66,8 +66,8 @@ def test_on_a_terminal_epoch_lines_become_a_live_bar_and_other_lines_are_printed
     live, buffer = _terminal()
     live("dataset: digits")
     for epoch in (1, 2):
-        live(Detail(f"  base: epoch {epoch}/3  train loss 0.5000  val loss 0.4000  val acc 90.00%  "
-                    f"(0.2 s, 6,000 images/s; 1 s left in this run)"))
+        live(EpochDone("base", epoch, 3, train_loss=0.5, val_loss=0.4, train_acc=0.9, val_acc=0.9, seconds=0.2,
+                       images_per_s=6000.0, left=1.0))
     live.progress.refresh()
     live.close()
     text = buffer.getvalue()
@@ -78,7 +78,8 @@ def test_on_a_terminal_epoch_lines_become_a_live_bar_and_other_lines_are_printed
 def test_no_color_leaves_out_colours_but_keeps_the_bar(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     live, buffer = _terminal()
-    live(Detail("  base: epoch 1/2  train loss 0.5  (0.1 s, 5 images/s)"))
+    live(EpochDone("base", 1, 2, train_loss=0.5, val_loss=0.5, train_acc=0.5, val_acc=0.5, seconds=0.1,
+                   images_per_s=5.0, left=0.1))
     live.progress.refresh()
     live.close()
     assert "1/2" in buffer.getvalue() and "\x1b[3" not in buffer.getvalue()  # no foreground colour codes

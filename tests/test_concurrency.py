@@ -61,8 +61,8 @@ def _big_is_too_big() -> None:
     if getattr(build, "too_big", False):
         return
 
-    def too_big(loaded, plan, smoke):
-        model, info = build(loaded, plan, smoke)
+    def too_big(loaded, plan):
+        model, info = build(loaded, plan)
         return (TooBig(model) if plan.id == "big" else model), info
 
     too_big.too_big = True

@@ -10,6 +10,7 @@ from torch import nn
 
 from reportgen.run import execute as runner
 from reportgen.run.plan import Datasets, plan_runs
+from reportgen.run.progress import EpochDone
 from reportgen.build import load
 from reportgen.results.cache import RunCache
 
@@ -66,8 +67,8 @@ def hungry(monkeypatch):
     options: dict = {"limit": 48}
     build = runner._build
 
-    def hungry_build(loaded, plan, smoke):
-        model, info = build(loaded, plan, smoke)
+    def hungry_build(loaded, plan):
+        model, info = build(loaded, plan)
         return Hungry(model, **options), info
 
     monkeypatch.setattr(runner, "_build", hungry_build)
@@ -104,7 +105,7 @@ def test_out_of_memory_mid_run_keeps_the_epochs_done(tmp_path, hungry, error):
     assert state is None and record["status"] == "failed" and record["test"] is None and record["measured"] is None
     assert record["error"] == "big: out of memory at batch size 64 on cpu — try a smaller batch_size"
     assert [e["epoch"] for e in record["epochs"]] == [1, 2] and record["cache_key"] == plan.key
-    assert sum("big: epoch" in line for line in log) == 2
+    assert [(e.run, e.epoch, e.epochs) for e in log if isinstance(e, EpochDone)] == [("big", 1, 3), ("big", 2, 3)]
     assert cache.get(plan.key) is None and cache.partial_path(plan.key).exists()  # a re-run resumes at epoch 3
 
 

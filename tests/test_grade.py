@@ -340,6 +340,8 @@ def test_resume_after_ctrl_c_and_a_kill(tiny_build, tmp_path):
     workers = _workers(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
+    # the workers die with grade (PR_SET_PDEATHSIG, reportgen/grading/sandbox.py): poll until the kernel has ended
+    # them; the deadline only bounds a hang (a worker that outlives grade stays alive past it)
     deadline = time.monotonic() + 10
     while _alive(workers) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -149,7 +149,8 @@ def _strays(mark: str) -> list[str]:
 
 
 def _no_strays(mark: str, seconds: float = 10) -> list[str]:
-    """The processes still mentioning mark after up to `seconds` (empty: none)."""
+    """The processes still mentioning mark after up to `seconds` (empty: none): a poll while killed processes finish
+    dying, not a wait for strays to end by themselves (the class's stray, module-fork-sleeper, sleeps 600 s)."""
     deadline = time.monotonic() + seconds
     while (found := _strays(mark)) and time.monotonic() < deadline:
         time.sleep(0.25)

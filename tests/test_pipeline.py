@@ -3,7 +3,6 @@ precision and compilation recorded in the run."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -78,7 +77,7 @@ def test_augmentation_stays_within_declared_bounds():
     p = 2
     x = _images(n=64, s=8, seed=3)
     spec = AugmentSpec(crop=p, flip=True)
-    pipe = InputPipeline(MEAN, STD, CPU, enabled=False, augment=spec)  # mean 0, std 1: outputs are pixels / 255
+    pipe = InputPipeline([0.0] * 3, [1.0] * 3, CPU, augment=spec)  # outputs are pixels / 255
     out = pipe.train_batch(x, pipe.draw(len(x), torch.Generator().manual_seed(1))) * 255.0
     seen_dy, seen_flip = set(), set()
     for i in range(len(x)):
@@ -120,8 +119,7 @@ def test_host_and_device_placement_give_the_same_batches():
     pipe = InputPipeline(MEAN, STD, CPU)
     order = torch.randperm(20, generator=torch.Generator().manual_seed(0))
     a = list(pipe.hold(x, y).batches(order, 6))
-    pipe.data_on = "host"
-    held = pipe.hold(x, y)
+    held = pipe.hold(x, y, "host")
     assert held.on == "host"
     b = list(held.batches(order, 6))
     assert len(a) == len(b) == 4 and all(torch.equal(p[0], q[0]) and torch.equal(p[1], q[1]) for p, q in zip(a, b))
@@ -175,7 +173,7 @@ def test_augmented_bf16_run_learns_repeats_and_records_how_it_computed(tmp_path)
 def test_compiled_fp16_training_scales_the_loss_and_keeps_the_models_own_weights():
     from types import SimpleNamespace
 
-    from reportgen.run.train import fit
+    from reportgen.run.train import fit, train_state
 
     gen = torch.Generator().manual_seed(0)
     y = torch.arange(96) % 2
@@ -187,9 +185,9 @@ def test_compiled_fp16_training_scales_the_loss_and_keeps_the_models_own_weights
     spec = TrainSpec(epochs=2, batch_size=32, precision="fp16", compile=True,
                      optimizer={"name": "sgd", "lr": 0.05})
     compute = resolve_compute(spec, CPU)
-    out = fit(model, splits, spec, compute, InputPipeline([0.5], [0.25], CPU), checkpoint=None)
+    out = fit(train_state(model, splits, spec, compute, InputPipeline([0.5], [0.25], CPU)))
     assert compute.compile and compute.scaler().is_enabled()
-    assert out["status"] == "completed" and out["epochs"][-1]["val_acc"] >= 0.9, out["epochs"]
+    assert out.status == "completed" and out.epochs[-1]["val_acc"] >= 0.9, out.epochs
     assert not any(k.startswith("_orig_mod") for k in model.state_dict()), "weights keep the model's own names"
 
 

@@ -334,7 +334,7 @@ def test_train_last_zero_trains_exactly_what_a_frozen_backbone_trains():
 def test_frozen_batchnorm_keeps_its_running_statistics_while_training():
     from reportgen.manifest.schema import TrainSpec
     from reportgen.run.input_pipeline import InputPipeline, resolve_compute
-    from reportgen.run.train import train_epoch, train_mode
+    from reportgen.run.train import TrainState, train_epoch, train_mode
 
     torch.manual_seed(0)
     model, _ = _resnet(freeze={"train_last": 2})
@@ -347,8 +347,9 @@ def test_frozen_batchnorm_keeps_its_running_statistics_while_training():
     y = torch.randint(0, 10, (24,))
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     pipe = InputPipeline(IMAGENET_MEAN, IMAGENET_STD, torch.device("cpu"))
-    loss, _ = train_epoch(model, opt, nn.CrossEntropyLoss(), pipe.hold(x, y), pipe, 8,
-                          torch.Generator().manual_seed(0), resolve_compute(TrainSpec(), torch.device("cpu")))
+    spec = TrainSpec(batch_size=8, seed=0)
+    loss, _ = train_epoch(TrainState(model, opt, nn.CrossEntropyLoss(), pipe, pipe.hold(x, y), spec,
+                                     resolve_compute(spec, torch.device("cpu"))))
     assert loss == loss  # finite, not NaN
     after = model.state_dict()
     for key in before:

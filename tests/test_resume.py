@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,10 +20,10 @@ from reportgen.run import checkpoint
 from reportgen.build import load
 from reportgen.results.cache import RunCache
 from reportgen.run.plan import Datasets, plan_runs
+from reportgen.run.progress import EpochDone
 
 from conftest import execute_json, cli, write_manifest
 
-# Epochs of about a third of a second on one thread: long enough to kill a process in the middle of one.
 MANIFEST = """\
 report: {title: Resume test}
 dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
@@ -55,10 +55,11 @@ sections: [cover]
 
 # The child process is the real CLI. With a target, it dies in the middle of writing the Nth file whose path
 # contains the target: when the writer asks for the fsync, the temporary file is cut to half its bytes (what a
-# torn write leaves on disk) and the process SIGKILLs itself, before the fsync and the rename.
+# torn write leaves on disk) and the process SIGKILLs itself, before the fsync and the rename. With a pause, it
+# stops before its Nth training batch, says PAUSED on stderr and waits there to be killed.
 CHILD = textwrap.dedent("""\
     import os, signal, sys
-    target, nth = sys.argv[1], int(sys.argv[2])
+    target, nth, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     real_fsync, seen = os.fsync, [0]
 
     def fsync(fd):
@@ -70,8 +71,20 @@ CHILD = textwrap.dedent("""\
         real_fsync(fd)
 
     os.fsync = fsync
+    from reportgen.run.input_pipeline import InputPipeline
+    real_batch, batches = InputPipeline.train_batch, [0]
+
+    def train_batch(self, x, draws):
+        batches[0] += 1
+        if batches[0] == pause:
+            print("PAUSED", file=sys.stderr, flush=True)
+            while True:
+                signal.pause()
+        return real_batch(self, x, draws)
+
+    InputPipeline.train_batch = train_batch
     from reportgen.cli import main
-    main(sys.argv[3:])
+    main(sys.argv[4:])
     """)
 
 
@@ -85,26 +98,23 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def _spawn(manifest: Path, out: Path, target: str = "", nth: int = 0) -> subprocess.Popen:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-c", CHILD, target, str(nth), "run", str(manifest), "--out", str(out)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def _spawn(manifest: Path, out: Path, target: str = "", nth: int = 0, pause: int = 0) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", CI="")  # CI would leave out the epoch lines
+    command = [sys.executable, "-c", CHILD, target, str(nth), str(pause), "run", str(manifest), "--out", str(out)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
-def _kill_after_saves(proc: subprocess.Popen, path: Path, saves: int, delay: float = 0.2) -> str:
-    """SIGKILL the process `delay` s after it has replaced the checkpoint at path `saves` times: mid-epoch."""
-    seen, deadline = set(), time.monotonic() + 120
-    while len(seen) < saves and proc.poll() is None and time.monotonic() < deadline:
-        try:
-            st = path.stat()
-            seen.add((st.st_ino, st.st_mtime_ns, st.st_size))
-        except FileNotFoundError:
-            pass
-        time.sleep(0.003)
-    time.sleep(delay)
-    proc.send_signal(signal.SIGKILL)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, err
+def _kill_when_paused(proc: subprocess.Popen) -> str:
+    """SIGKILL the process once it says it has paused; returns what it wrote on stderr."""
+    lines = []
+    for line in proc.stderr:  # until the child pauses (or ends: then the assertion below says why)
+        lines.append(line)
+        if line == "PAUSED\n":
+            proc.send_signal(signal.SIGKILL)
+            break
+    lines.append(proc.communicate(timeout=60)[1])
+    err = "".join(lines)
+    assert proc.returncode == -signal.SIGKILL and "PAUSED" in err, err
     return err
 
 
@@ -135,26 +145,28 @@ def test_sigkill_mid_epoch_and_mid_write_then_resume_gives_identical_results(tmp
     manifest = write_manifest(tmp_path, MANIFEST, "resume.yaml")
     out = tmp_path / "killed"
     loaded = load(manifest)
-    keys = {p.id: p.key for p in plan_runs(loaded, Datasets(loaded, smoke=False), smoke=False)}
-    pa, pb = (RunCache(out / "cache").partial_path(keys[r]) for r in "ab")
+    datasets = Datasets(loaded, smoke=False)
+    plans = {p.id: p for p in plan_runs(loaded, datasets, smoke=False)}
+    pa, pb = (RunCache(out / "cache").partial_path(plans[r].key) for r in "ab")
 
-    # 1. killed shortly after the first epoch's checkpoint, in the middle of epoch 2 of run a (while the
-    #    uninterrupted reference run trains in this process, on the other core)
+    # 1. killed halfway through epoch 2 of run a, after the checkpoint of its first epoch (while the uninterrupted
+    #    reference run trains in this process, on the other core)
+    steps = math.ceil(datasets.get().sizes()["train"] / plans["a"].spec.batch_size)  # training batches per epoch
     with ThreadPoolExecutor(1) as pool:
-        killed = pool.submit(_kill_after_saves, _spawn(manifest, out), pa, 1)
+        killed = pool.submit(_kill_when_paused, _spawn(manifest, out, pause=steps + steps // 2))
         result = cli("run", manifest, "--out", tmp_path / "reference")
-        killed.result()
+        err = killed.result()
     assert result.exit_code == 0, result.output
     reference = _finished(tmp_path / "reference")
-    first = len(checkpoint.load(pa)["epochs"])
-    assert 1 <= first < 5
+    assert "  a: epoch 1/5  train loss " in err and "a: epoch 2/5" not in err
+    assert len(checkpoint.load(pa)["epochs"]) == 1
 
     # 2. run a resumes, finishes and is cached; run b is killed after two epochs, while writing the checkpoint
     #    of its third: a torn temporary file is left beside the checkpoint of the second
     child = _spawn(manifest, out, f"/partial/.{pb.name}.", 3)
     _, err = child.communicate(timeout=120)
     assert child.returncode == -signal.SIGKILL, err
-    assert f"resuming a from epoch {first + 1}" in err and "[1/2] a: completed" in err
+    assert "resuming a from epoch 2" in err and "[1/2] a: completed" in err
     assert not pa.exists() and not list(pa.parent.glob(f".{pa.name}.*"))
     assert len(checkpoint.load(pb)["epochs"]) == 2
     (torn,) = pb.parent.glob(f".{pb.name}.*.tmp")
@@ -176,9 +188,9 @@ def _plan(manifest: Path, run_id: str, overrides: list[str]):
 
 
 def _interrupt_after(epoch: int, log: list):
-    def progress(line: str) -> None:
-        log.append(line)
-        if f": epoch {epoch}/" in line:
+    def progress(message) -> None:
+        log.append(message)
+        if isinstance(message, EpochDone) and message.epoch == epoch:
             raise KeyboardInterrupt
 
     return progress
@@ -277,6 +289,7 @@ def test_corrupt_partial_checkpoint_is_reported_and_training_starts_over(tmp_pat
     log: list[str] = []
     record, state = execute_json(loaded, plan, splits, log.append, cache)
     assert f"  cache entry for a is corrupt ({reason}); recomputing" in log
-    assert not any("resuming" in line for line in log) and sum("a: epoch" in line for line in log) == 3
+    assert not any("resuming" in str(line) for line in log)
+    assert [(e.run, e.epoch) for e in log if isinstance(e, EpochDone)] == [("a", 1), ("a", 2), ("a", 3)]
     assert [e["val_loss"] for e in record["epochs"]] == [e["val_loss"] for e in ref_record["epochs"]]
     assert all(torch.equal(state[k], ref_state[k]) for k in ref_state)

@@ -23,7 +23,7 @@ from reportgen.run import checkpoint
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute
 from reportgen.run.losses import FocalLoss, chance_loss, class_weights, make_loss
 from reportgen.run.plan import Datasets, plan_runs
-from reportgen.run.train import at_chance, fit, predict, train_epoch
+from reportgen.run.train import TrainState, Trained, at_chance, fit, predict, train_epoch, train_state
 
 from conftest import execute_json, REPO, cli, write_manifest
 
@@ -77,13 +77,14 @@ def _pipe(splits) -> InputPipeline:
     return InputPipeline(splits.mean, splits.std, CPU)
 
 
-def _fit(splits, spec: TrainSpec, model: nn.Module | None = None, **kw):
-    model = model if model is not None else _model()
-    return model, fit(model, splits, spec, resolve_compute(spec, CPU), _pipe(splits), **kw)
+def _fit(splits, spec: TrainSpec, model: nn.Module | None = None, on_epoch=None, checkpoint=None, resume=None):
+    """(what trained, what it did): the model trained on splits as spec says, resumed from a partial checkpoint."""
+    run = train_state(model if model is not None else _model(), splits, spec, resolve_compute(spec, CPU), _pipe(splits))
+    return run, fit(run, Trained.resumed(run, resume) if resume is not None else None, on_epoch, checkpoint)
 
 
-def _rows(out: dict) -> list[dict]:
-    return [{k: v for k, v in e.items() if k not in ("seconds", "images_per_s")} for e in out["epochs"]]
+def _rows(out: Trained) -> list[dict]:
+    return [{k: v for k, v in e.items() if k not in ("seconds", "images_per_s")} for e in out.epochs]
 
 
 def _same_state(a: dict, b: dict) -> bool:
@@ -178,20 +179,19 @@ def test_a_wrong_length_weight_list_stops_the_build_with_the_run_named(tmp_path)
 
 
 def test_class_weights_shift_training_towards_the_heavy_class(splits):
-    plain_model, plain = _fit(splits, _spec(epochs=2, optimizer={"name": "sgd", "lr": 0.05}))
-    heavy_model, heavy = _fit(splits, _spec(epochs=2, optimizer={"name": "sgd", "lr": 0.05},
-                                             class_weights=[30.0] + [1.0] * 9))
-    assert plain["class_weights"] is None and heavy["class_weights"] == [30.0] + [1.0] * 9
+    plain, _ = _fit(splits, _spec(epochs=2, optimizer={"name": "sgd", "lr": 0.05}))
+    heavy, _ = _fit(splits, _spec(epochs=2, optimizer={"name": "sgd", "lr": 0.05}, class_weights=[30.0] + [1.0] * 9))
+    assert plain.class_weights is None and heavy.class_weights == [30.0] + [1.0] * 9
     pipe, compute = _pipe(splits), resolve_compute(_spec(), CPU)
     share = [(predict(m, pipe.hold(splits.val_x, splits.val_y), pipe, 256, compute)[1] == 0).float().mean().item()
-             for m in (plain_model, heavy_model)]
+             for m in (plain.model, heavy.model)]
     assert share[1] > share[0] + 0.05, share  # class 0 is a tenth of the images: weighted, it is predicted more
 
 
 def test_focal_training_learns_and_its_chance_level_is_the_focal_loss_of_a_uniform_guess(splits):
     _, out = _fit(splits, _spec(loss="focal", focal_gamma=2.0, epochs=3))
-    assert out["status"] == "completed" and out["epochs"][-1]["val_acc"] > 0.8
-    losses = [e["train_loss"] for e in out["epochs"]]
+    assert out.status == "completed" and out.epochs[-1]["val_acc"] > 0.8
+    losses = [e["train_loss"] for e in out.epochs]
     assert losses[-1] < losses[0] < math.log(10)
     chance = chance_loss(_spec(loss="focal", focal_gamma=2.0), None, splits.train_y, 10)
     assert chance == pytest.approx(0.81 * math.log(10))
@@ -228,8 +228,8 @@ def test_plateau_cuts_the_learning_rate_when_the_validation_loss_stops_improving
     schedule = {"name": "plateau", "factor": 0.5, "patience": patience, "threshold": 0.02, "threshold_mode": "abs",
                 "min_lr": 0.003}
     _, out = _fit(splits, _spec(epochs=8, schedule=schedule))
-    lrs = [e["lr"] for e in out["epochs"]]
-    val = [e["val_loss"] for e in out["epochs"]]
+    lrs = [e["lr"] for e in out.epochs]
+    val = [e["val_loss"] for e in out.epochs]
     assert lrs == pytest.approx(_plateau_reference(val, 0.01, 0.5, patience, 0.02, 0.003))
     assert lrs[0] == 0.01 and lrs[-1] < 0.01 and min(lrs) >= 0.003, lrs
     if patience == 0:
@@ -244,7 +244,7 @@ def test_plateau_cuts_the_learning_rate_when_the_validation_loss_stops_improving
 ], ids=["plateau", "best-focal-early-stopping"])
 def test_a_run_resumed_mid_way_gives_identical_epoch_rows_and_weights(splits, tmp_path, options):
     spec = _spec(epochs=7, **options)
-    ref_model, ref = _fit(splits, spec)
+    ref_run, ref = _fit(splits, spec)
     path = tmp_path / "partial.pt"
 
     def interrupt(row):
@@ -255,13 +255,13 @@ def test_a_run_resumed_mid_way_gives_identical_epoch_rows_and_weights(splits, tm
         _fit(splits, spec, on_epoch=interrupt, checkpoint=path)
     state = checkpoint.load(path)
     assert [e["epoch"] for e in state["epochs"]] == [1, 2, 3]
-    model, out = _fit(splits, spec, checkpoint=path, resume=state)
-    assert _rows(out) == _rows(ref) and out["best_epoch"] == ref["best_epoch"]
-    assert (out["status"], out["stopped_epoch"]) == (ref["status"], ref["stopped_epoch"])
-    assert _same_state(model.state_dict(), ref_model.state_dict())
+    run, out = _fit(splits, spec, checkpoint=path, resume=state)
+    assert _rows(out) == _rows(ref) and out.best_epoch == ref.best_epoch
+    assert (out.status, out.stopped_epoch) == (ref.status, ref.stopped_epoch)
+    assert _same_state(run.model.state_dict(), ref_run.model.state_dict())
     if "schedule" in options:  # the plateau's own state carried the cut after the interruption
         assert state["scheduler"]["best"] < math.inf
-        assert any(b["lr"] < a["lr"] for a, b in zip(ref["epochs"][3:], ref["epochs"][4:])), ref["epochs"]
+        assert any(b["lr"] < a["lr"] for a, b in zip(ref.epochs[3:], ref.epochs[4:])), ref.epochs
 
 
 def test_a_partial_checkpoint_without_the_best_weights_is_corrupt_for_checkpoint_best(splits, tmp_path):
@@ -283,9 +283,9 @@ def test_checkpoint_best_ends_with_the_weights_of_the_lowest_validation_loss(spl
                  early_stopping={"patience": 2})
     _, out = _fit(splits, spec, model=model,
                   on_epoch=lambda row: saved.__setitem__(row["epoch"], copy.deepcopy(model.state_dict())))
-    val = [e["val_loss"] for e in out["epochs"]]
-    assert out["stopped_epoch"] == len(val) and out["best_epoch"] == 1 + val.index(min(val)) == len(val) - 2
-    assert _same_state(model.state_dict(), saved[out["best_epoch"]])
+    val = [e["val_loss"] for e in out.epochs]
+    assert out.stopped_epoch == len(val) and out.best_epoch == 1 + val.index(min(val)) == len(val) - 2
+    assert _same_state(model.state_dict(), saved[out.best_epoch])
     assert not _same_state(model.state_dict(), saved[len(val)])
     pipe, compute = _pipe(splits), resolve_compute(spec, CPU)
     loss, _ = predict(model, pipe.hold(splits.val_x, splits.val_y), pipe, 64, compute)
@@ -296,7 +296,7 @@ def test_checkpoint_last_keeps_the_final_weights_and_records_no_best_epoch(split
     saved, model = {}, _model()
     _, out = _fit(splits, _spec(epochs=2), model=model,
                   on_epoch=lambda row: saved.__setitem__(row["epoch"], copy.deepcopy(model.state_dict())))
-    assert out["best_epoch"] is None and _same_state(model.state_dict(), saved[2])
+    assert out.best_epoch is None and _same_state(model.state_dict(), saved[2])
 
 
 def test_a_diverged_run_keeps_its_last_finite_weights_with_checkpoint_best(splits):
@@ -313,10 +313,10 @@ def test_a_diverged_run_keeps_its_last_finite_weights_with_checkpoint_best(split
 
     _, out = _fit(splits, _spec(epochs=6, checkpoint="best", optimizer={"name": "adam", "lr": 0.001}),
                   model=model, on_epoch=spoil)
-    val = [e["val_loss"] for e in out["epochs"]]
-    assert out["status"] == "diverged" and out["diverged_epoch"] == 5 and len(val) == 4
+    val = [e["val_loss"] for e in out.epochs]
+    assert out.status == "diverged" and out.diverged_epoch == 5 and len(val) == 4
     assert val[3] > min(val[:3])  # an earlier epoch was better ...
-    assert out["best_epoch"] is None and _same_state(model.state_dict(), saved[4])  # ... yet the last finite is kept
+    assert out.best_epoch is None and _same_state(model.state_dict(), saved[4])  # ... yet the last finite is kept
 
 
 def test_execute_tests_and_keeps_the_best_epochs_weights_and_records_it(tmp_path):
@@ -347,7 +347,7 @@ def _execute(manifest, overrides):
 
 def _one_step(splits, clip: dict | None, scaler=None) -> tuple[torch.Tensor, float]:
     """(parameter change, norm of the unclipped gradient) of one SGD step (lr 1) over 256 training images."""
-    spec = _spec(optimizer={"name": "sgd", "lr": 1.0}, grad_clip=clip)
+    spec = _spec(optimizer={"name": "sgd", "lr": 1.0}, grad_clip=clip, batch_size=256)
     model, pipe = _model(), _pipe(splits)
     before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
     data = pipe.hold(splits.train_x[:256], splits.train_y[:256])
@@ -355,8 +355,8 @@ def _one_step(splits, clip: dict | None, scaler=None) -> tuple[torch.Tensor, flo
     raw = torch.cat([p.grad.flatten() for p in model.parameters()]).norm().item()
     model.zero_grad()
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
-    train_epoch(model, opt, nn.CrossEntropyLoss(), data, pipe, 256, torch.Generator().manual_seed(0),
-                resolve_compute(spec, CPU), scaler, clip=spec.grad_clip)
+    train_epoch(TrainState(model, opt, nn.CrossEntropyLoss(), pipe, data, spec, resolve_compute(spec, CPU),
+                           scaler=scaler))
     return torch.cat([p.detach().flatten() for p in model.parameters()]) - before, raw
 
 

@@ -83,50 +83,58 @@ class ConvParams(Strict):
 
     out: int = Field(ge=1, le=MAX_SIZE, description="output channels (filters)")
     kernel: IntPair = Field(description="kernel size, e.g. 5 or [3, 5]")
-    stride: IntPair = (1, 1)
+    stride: IntPair = Field(default=(1, 1), description="step of the kernel, e.g. 2 or [2, 1]")
     padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding),
-                       WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 0}, {"enum": ["same", "valid"]}]})] = 0
-    bias: bool = True
+                       WithJsonSchema({"oneOf": [{"type": "integer", "minimum": 0}, {"enum": ["same", "valid"]}]})] = \
+        Field(default=0, description="zeros added on each side: N pixels, same (the output keeps the input's height "
+              "and width; stride 1 only) or valid (none)")
+    bias: bool = Field(default=True, description="learn one bias per output channel (false is usual before batchnorm)")
     name: LayerName | None = None
 
 
 class PoolParams(Strict):
     """Max or average pooling; stride defaults to the kernel size."""
 
-    kernel: IntPair = (2, 2)
-    stride: IntPair | None = None
-    padding: Annotated[int, Field(ge=0, le=MAX_SIZE)] = 0
+    kernel: IntPair = Field(default=(2, 2), description="window size, e.g. 2 or [2, 3]")
+    stride: IntPair | None = Field(default=None, description="step of the window (default: the kernel size)")
+    padding: Annotated[int, Field(ge=0, le=MAX_SIZE)] = Field(
+        default=0, description="pixels added on each side, at most half the kernel (maxpool pads with −∞, avgpool "
+        "with zeros that count in the average)")
     name: LayerName | None = None
 
 
 class LinearParams(Strict):
     """Fully connected layer; `in` features are inferred from the flattened shape."""
 
-    out: OutFeatures
-    bias: bool = True
+    out: OutFeatures = Field(description="output features, or `classes` (the dataset's number of classes)")
+    bias: bool = Field(default=True, description="learn one bias per output feature")
     name: LayerName | None = None
 
 
 class DropoutParams(Strict):
     """Dropout with probability p."""
 
-    p: float = Field(default=0.5, ge=0.0, lt=1.0)
+    p: float = Field(default=0.5, ge=0.0, lt=1.0, description="probability of zeroing each element in training (the "
+                     "others are scaled by 1 / (1 − p))")
     name: LayerName | None = None
 
 
 class BatchNormParams(Strict):
     """Batch normalisation over channels (2-D) or features (1-D), chosen from the input shape."""
 
-    eps: float = Field(default=1e-5, gt=0)
-    momentum: float = Field(default=0.1, gt=0, le=1)
+    eps: float = Field(default=1e-5, gt=0, description="added to the variance for numerical stability")
+    momentum: float = Field(default=0.1, gt=0, le=1, description="weight of each training batch in the running mean "
+                            "and variance (PyTorch's convention: Keras's momentum is 1 − this)")
     name: LayerName | None = None
 
 
 class ActivationParams(Strict):
     """An activation with options (e.g. leaky_relu's negative slope)."""
 
-    negative_slope: float | None = None
-    alpha: float | None = None
+    negative_slope: float | None = Field(default=None, description="leaky_relu: the slope for negative inputs "
+                                         "(default 0.01); other activations ignore it")
+    alpha: float | None = Field(default=None, description="elu: α in α·(exp(x) − 1) for negative inputs (default 1.0); "
+                                "other activations ignore it")
     name: LayerName | None = None
 
 
@@ -137,34 +145,50 @@ class NamedOnly(Strict):
 
 
 class Conv(Strict):
+    """2-D convolution (nn.Conv2d)."""
+
     conv: ConvParams
 
 
 class MaxPool(Strict):
+    """Max pooling (nn.MaxPool2d); `maxpool: 2` is {kernel: 2}."""
+
     maxpool: Annotated[PoolParams, _shorthand("kernel", Union[IntPair, PoolParams])]
 
 
 class AvgPool(Strict):
+    """Average pooling (nn.AvgPool2d); `avgpool: 2` is {kernel: 2}."""
+
     avgpool: Annotated[PoolParams, _shorthand("kernel", Union[IntPair, PoolParams])]
 
 
 class Linear(Strict):
+    """Fully connected layer (nn.Linear); `linear: 64` is {out: 64}, `linear: classes` the output layer."""
+
     linear: Annotated[LinearParams, _shorthand("out", Union[OutFeatures, LinearParams])]
 
 
 class Dropout(Strict):
+    """Dropout (nn.Dropout); `dropout: 0.3` is {p: 0.3}."""
+
     dropout: Annotated[DropoutParams, _shorthand("p", Union[Annotated[float, Field(ge=0.0, lt=1.0)], DropoutParams])]
 
 
 class BatchNorm(Strict):
+    """Batch normalisation: BatchNorm2d on (C, H, W) inputs, BatchNorm1d on flat ones."""
+
     batchnorm: BatchNormParams
 
 
 class Flatten(Strict):
+    """(C, H, W) → C·H·W features (nn.Flatten)."""
+
     flatten: NamedOnly
 
 
 class GlobalAvgPool(Strict):
+    """The mean over height and width: (C, H, W) → C features."""
+
     global_avgpool: NamedOnly
 
 
@@ -185,21 +209,36 @@ class ResidualParams(Strict):
 class BranchesParams(Strict):
     """Parallel paths from the same input whose outputs are concatenated on channels (features after flatten)."""
 
-    paths: list[Annotated[list[LayerItem], Field(min_length=1)]] = Field(min_length=2)
+    paths: list[Annotated[list[LayerItem], Field(min_length=1)]] = Field(
+        min_length=2, description="two or more layer lists, each applied to the block's input; their outputs are "
+        "concatenated")
     name: LayerName | None = None
 
 
 class Residual(Strict):
+    """A residual block, layers(x) + shortcut(x); `residual: [layers]` adds x itself, with no activation after."""
+
     residual: Annotated[ResidualParams, _shorthand("layers", Union[list[LayerItem], ResidualParams])]
 
 
 class Branches(Strict):
+    """Parallel paths from one input, concatenated; `branches: [[layers], [layers]]` is {paths: [...]}."""
+
     branches: Annotated[BranchesParams, _shorthand("paths", Union[list[list[LayerItem]], BranchesParams])]
+
+
+ACTIVATION_DOCS = {  # each activation's row in the JSON Schema (and so the manifest reference)
+    "relu": "ReLU: max(0, x).", "leaky_relu": "LeakyReLU: x, or negative_slope · x below 0 (default 0.01).",
+    "gelu": "GELU: x · Φ(x), Φ the standard normal CDF.", "tanh": "tanh(x).", "sigmoid": "Sigmoid: 1 / (1 + exp(−x)).",
+    "relu6": "ReLU6: min(max(0, x), 6).", "elu": "ELU: x, or alpha · (exp(x) − 1) below 0 (default 1.0).",
+    "silu": "SiLU (swish): x · sigmoid(x).",
+}
 
 
 def _activation_item(kind: str) -> type[BaseModel]:
     """The one-key layer item class of an activation, e.g. `gelu: {...}`."""
-    return type(kind.title().replace("_", ""), (Strict,), {"__annotations__": {kind: ActivationParams}})
+    return type(kind.title().replace("_", ""), (Strict,),
+                {"__annotations__": {kind: ActivationParams}, "__doc__": ACTIVATION_DOCS[kind]})
 
 
 _ITEMS: dict[str, type[BaseModel]] = {

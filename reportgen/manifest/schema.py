@@ -2,62 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, JsonValue, field_validator, model_validator
 
 from reportgen.manifest.layers import ACTIVATIONS, MAX_SIZE, IntPair, LayerItem, Strict, check_padding
+from reportgen.manifest.report_meta import ReportMeta
 from reportgen.manifest.sections import SectionItem
 from reportgen.manifest.train_options import LOSS_ALIASES, GradClipSpec, ScheduleSpec
-
-
-class TeamMember(Strict):
-    name: str = Field(min_length=1)
-    id: str | None = Field(default=None, description="student ID")
-    affiliation: str | None = Field(default=None, description="paper template: the author's institution")
-    email: str | None = None
-
-
-class ReportMeta(Strict):
-    title: str = Field(min_length=1)
-    subtitle: str | None = None
-    course: str | None = None
-    assignment: str | None = None
-    institution: str | None = None
-    department: str | None = None
-    team: list[TeamMember] = Field(default_factory=list)
-    date: str | None = Field(default=None, description="printed as written; a YAML date prints as '2 December 2023'")
-    repository: str | None = Field(default=None, description="URL of the code repository (http or https)")
-    template: Literal["assignment", "paper", "lab"] = Field(
-        default="assignment", description="assignment (cover page, contents, numbered sections), paper (two-column "
-        "conference layout) or lab (notebook-style questions and answers)")
-    template_dir: str | None = Field(default=None, description="folder of templates overriding the pack's files by "
-                                     "name (default: templates/ beside the manifest, if there is one)")
-    paper: Literal["a4", "letter"] = "a4"
-    abstract: str | None = Field(default=None, description="Markdown; the paper template prints it under the title")
-    keywords: list[str] = Field(default_factory=list)
-    references: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.-]+$")], str] = Field(
-        default_factory=dict, description="bibliography: key → reference text (Markdown); prose cites [@key]")
-    export: list[Literal["latex", "csv"]] = Field(
-        default_factory=list, description="also write OUT/export/: latex (booktabs tables, numbers.tex with one "
-        "\\newcommand per live-reference value, PNG figures) and/or csv (the tables); `--export` overrides it")
-
-    @field_validator("date", mode="before")
-    @classmethod
-    def _date(cls, v: Any) -> Any:
-        """A YAML date prints as '2 December 2023'; strings stay as written."""
-        if isinstance(v, (dt.date, dt.datetime)):
-            return f"{v.day} {v.strftime('%B %Y')}"
-        return v
-
-    @field_validator("repository")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        """The repository must be an http or https URL."""
-        if v is not None and not v.lower().startswith(("http://", "https://")):
-            raise ValueError("repository must be an http:// or https:// URL")
-        return v
 
 
 IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"]
@@ -66,7 +18,11 @@ NATIVE = {"digits": (1, 8, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100)
 
 
 class DatasetSpec(Strict):
-    name: Literal["digits", "cifar10", "cifar100", "mnist", "fashion_mnist", "svhn", "stl10", "imagefolder"]
+    """The images every run trains, validates and tests on, and how they are split and standardised."""
+
+    name: Literal["digits", "cifar10", "cifar100", "mnist", "fashion_mnist", "svhn", "stl10", "imagefolder"] = Field(
+        description="digits (scikit-learn's bundled 8×8 digits: nothing to download), cifar10, cifar100, mnist, "
+        "fashion_mnist, svhn, stl10, or imagefolder (one folder of images per class)")
     root: str | None = Field(default=None, description="cifar10/cifar100: folder holding cifar-10-batches-py/ or "
                              "cifar-100-python/; mnist/fashion_mnist: folder holding MNIST/raw/ or FashionMNIST/raw/ "
                              "(IDX files, gzipped or not); svhn: folder holding train_32x32.mat and test_32x32.mat; "
@@ -94,7 +50,9 @@ class DatasetSpec(Strict):
     validation: Literal["split", "test"] = Field(
         default="split", description="split: carve validation from train; test: validate on the test set (as some notebooks do)")
     test_fraction: float = Field(default=0.2, gt=0, lt=1, description="digits only: share held out as the test set")
-    seed: int = Field(default=42, ge=0, le=2**32 - 1)
+    seed: int = Field(default=42, ge=0, le=2**32 - 1, description="seeds the train/validation/test splits, the "
+                      "smoke-build subsets and synthetic images, and the dataset section's samples (training is "
+                      "seeded by train.seed)")
     normalize: bool = Field(default=True, description="standardise with per-channel mean/std of the training split")
 
     @model_validator(mode="after")
@@ -157,8 +115,10 @@ class HeadSpec(Strict):
     """A small classifier head after the backbone's pooled features: dense layers, then one output per class."""
 
     dense: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] = Field(default_factory=list, description="hidden widths, e.g. [128]")
-    activation: Literal[ACTIVATIONS] = "relu"  # type: ignore[valid-type]
-    dropout: float = Field(default=0.0, ge=0, lt=1)
+    activation: Literal[ACTIVATIONS] = Field(  # type: ignore[valid-type]
+        default="relu", description="after each hidden dense layer")
+    dropout: float = Field(default=0.0, ge=0, lt=1, description="p of a dropout after each hidden dense layer's "
+                           "activation (0: none)")
 
 
 class FreezeLast(Strict):
@@ -176,9 +136,13 @@ class ModelSpec(Strict):
     """A model: custom `layers`, `extends: OTHER` plus variant overrides, a `torchvision:`/`timm:` network, or a
     class of your own in a Python file (`module: FILE.py:CLASS` with keyword `args`)."""
 
-    description: str | None = None
+    description: str | None = Field(default=None, description="printed under the model's heading in the "
+                                    "architecture section, and in results_table's architecture column when there "
+                                    "is no `label`")
     label: str | None = Field(default=None, max_length=60, description="short name in results tables, e.g. ResNet-34")
-    layers: list[LayerItem] | None = Field(default=None, min_length=1)
+    layers: list[LayerItem] | None = Field(default=None, min_length=1, description="the network, one layer per "
+                                           "item: `kind` or `kind: {options}`; in-channels and in-features are "
+                                           "inferred")
     extends: str | None = Field(default=None, description="derive from another model and override parts of it")
     torchvision: str | None = Field(default=None, description="a torchvision classification model, e.g. resnet18")
     timm: str | None = Field(default=None, description="a timm model, e.g. inception_resnet_v2 (pip install timm)")
@@ -190,7 +154,8 @@ class ModelSpec(Strict):
     drop_blocks: list[Annotated[int, Field(ge=1)]] | None = Field(default=None, description="remove conv blocks (1-based)")
     channels: list[Annotated[int, Field(ge=1, le=MAX_SIZE)]] | None = Field(default=None, description="out channels of each conv")
     kernel: IntPair | None = Field(default=None, description="kernel size of every conv")
-    padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding)] | None = None
+    padding: Annotated[Union[int, Literal["same", "valid"]], BeforeValidator(check_padding)] | None = Field(
+        default=None, description="padding of every conv: pixels on each side, same or valid")
     pool: Union[Annotated[int, Field(ge=1)], list[IntPair]] | None = Field(
         default=None, description="kernel (= stride) of every pooling layer, or a list with one per layer")
     activation: Literal[ACTIVATIONS] | None = Field(default=None, description="replace every activation")  # type: ignore[valid-type]
@@ -266,29 +231,39 @@ OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop", "adagrad", "adadelta"
 
 
 class OptimizerSpec(Strict):
-    name: OptimizerName = "adam"
-    lr: float = Field(default=1e-3, gt=0)
-    momentum: float = Field(default=0.0, ge=0)
-    nesterov: bool = False
-    weight_decay: float = Field(default=0.0, ge=0)
-    betas: tuple[float, float] | None = None
-    eps: float | None = Field(default=None, gt=0)
+    """A torch.optim optimizer and its options; an option the named optimizer does not take is ignored."""
+
+    name: OptimizerName = Field(default="adam", description="torch.optim's SGD, Adam, AdamW, RMSprop, Adagrad or "
+                                "Adadelta (on CUDA, sgd, adam and adamw use fused kernels)")
+    lr: float = Field(default=1e-3, gt=0, description="initial learning rate (one_cycle: its default max_lr, starting "
+                      "at max_lr / 25); 0.001 for every optimizer unless set (PyTorch's own default is 0.01 for "
+                      "rmsprop and adagrad, 1.0 for adadelta)")
+    momentum: float = Field(default=0.0, ge=0, description="sgd and rmsprop: the momentum factor (0: none)")
+    nesterov: bool = Field(default=False, description="sgd: Nesterov momentum (needs momentum > 0)")
+    weight_decay: float = Field(default=0.0, ge=0, description="L2 penalty added to the gradients (adamw: decoupled "
+                                "weight decay); 0: none")
+    betas: tuple[float, float] | None = Field(default=None, description="adam and adamw: the decay rates (β1, β2) of "
+                                              "the gradients' running averages (default: PyTorch's (0.9, 0.999))")
+    eps: float | None = Field(default=None, gt=0, description="every optimizer but sgd: the term added for numerical "
+                              "stability (default: PyTorch's own for each)")
 
 
 class EarlyStoppingSpec(Strict):
     """Stop when validation loss has not improved by min_delta for `patience` epochs."""
 
-    patience: int = Field(default=3, ge=1)
-    min_delta: float = Field(default=0.0, ge=0)
+    patience: int = Field(default=3, ge=1, description="epochs without improvement before training stops")
+    min_delta: float = Field(default=0.0, ge=0, description="an epoch improves when its validation loss is below the "
+                             "lowest so far minus this")
 
 
 class MeasureSpec(Strict):
-    """How the trade-off table's speed figures are measured after training."""
+    """How every finished run's latency and throughput are measured after training (trade-off and results tables)."""
 
     warmup: int = Field(default=5, ge=1, description="untimed forward passes first")
     latency_repeats: int = Field(default=30, ge=3, description="timed batch-1 passes; the median is reported")
     throughput_batch: int = Field(default=256, ge=1, description="batch size of the throughput measurement")
-    throughput_repeats: int = Field(default=5, ge=1)
+    throughput_repeats: int = Field(default=5, ge=1, description="timed passes of one throughput_batch batch (after "
+                                    "an untimed one); throughput is the batch size over their median time")
 
 
 class CropSpec(Strict):
@@ -318,11 +293,17 @@ class AugmentSpec(Strict):
 
 
 class TrainSpec(Strict):
-    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
-    schedule: ScheduleSpec | None = None
-    early_stopping: EarlyStoppingSpec | None = None
+    """How every run trains, is tested and measured; an experiment's `train:` overrides any of it."""
+
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec, description="the optimizer and its learning rate "
+                                     "(default: adam, lr 0.001)")
+    schedule: ScheduleSpec | None = Field(default=None, description="learning-rate schedule (default: none, a "
+                                          "constant rate)")
+    early_stopping: EarlyStoppingSpec | None = Field(default=None, description="stop when the validation loss stops "
+                                                     "improving (default: none, every epoch is trained)")
     loss: str = Field(default="cross_entropy", description="cross_entropy, or focal: -α_t (1 - p_t)^γ log p_t")
-    label_smoothing: float = Field(default=0.0, ge=0, lt=1)
+    label_smoothing: float = Field(default=0.0, ge=0, lt=1, description="cross_entropy only: the share of each "
+                                   "target spread evenly over the classes (CrossEntropyLoss's label_smoothing)")
     class_weights: Union[Literal["balanced"], list[Annotated[float, Field(gt=0)]]] | None = Field(
         default=None, description="balanced: n / (classes × count of the class) over the training split; or one "
         "weight per class, in the dataset's class order (focal loss: its α_t)")
@@ -332,13 +313,19 @@ class TrainSpec(Strict):
     checkpoint: Literal["last", "best"] = Field(
         default="last", description="which weights are tested, measured and kept: the last epoch's, or best: those of "
         "the epoch with the lowest validation loss (a diverged run keeps its last finite weights)")
-    epochs: int = Field(default=10, ge=1, le=10_000)
-    batch_size: int = Field(default=64, ge=1)
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)
+    epochs: int = Field(default=10, ge=1, le=10_000, description="epochs to train (fewer with early stopping); the "
+                        "cosine and one_cycle schedules span them")
+    batch_size: int = Field(default=64, ge=1, description="images per training step (validation and test are "
+                            "evaluated in batches of max(batch_size, 256))")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="seeds the weight initialisation, the batch order, "
+                      "augmentation and dropout (the splits have dataset.seed)")
     repeats: int = Field(default=1, ge=1, le=100, description="train each setting with this many seeds (the first "
                          "is `seed`, the others derived from it); tables then show mean ± std over the seeds")
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        default="auto", description="auto: CUDA, else Apple's MPS, else the CPU; cuda or mps on a machine without "
+        "one is an error")
+    augment: AugmentSpec = Field(default_factory=AugmentSpec, description="augmentation of the training batches "
+                                 "(default: none)")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         default="auto", description="fp32, or autocast to bf16/fp16 (fp16 with loss scaling); auto: bf16 on a CUDA GPU "
         "that supports it, fp32 elsewhere")
@@ -349,7 +336,8 @@ class TrainSpec(Strict):
     data_on: Literal["auto", "device", "host"] = Field(
         default="auto", description="where the uint8 images live while training: on the device, or in pinned host "
         "memory streamed batch by batch; auto: the device when they fit in half its free memory")
-    measure: MeasureSpec = Field(default_factory=MeasureSpec)
+    measure: MeasureSpec = Field(default_factory=MeasureSpec, description="how each run's latency and throughput "
+                                 "are timed after training (shown by the trade-off section and results tables)")
 
     @field_validator("loss")
     @classmethod
@@ -368,10 +356,15 @@ class TrainSpec(Strict):
 
 
 class Experiment(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$", max_length=80)
-    model: str
-    title: str | None = None
-    description: str | None = None
+    """One experiment: a model trained with the top-level settings and its own overrides, as one run or a sweep."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$", max_length=80, description="named by sections, "
+                    "`--set experiments[ID]...` and `weights: {from: ID}`; a sweep's run ids are ID/KEY=VALUE,...")
+    model: str = Field(description="the name of a model under `models:`")
+    title: str | None = Field(default=None, description="heading of its runs in the training and evaluation "
+                              "sections (default: the id); a sweep's runs add their values, e.g. (lr=0.01)")
+    description: str | None = Field(default=None, description="a note for readers of the manifest; the report does "
+                                    "not print it")
     train: dict[str, Any] = Field(default_factory=dict, description="overrides of the top-level train settings")
     dataset: dict[str, Any] | None = Field(default=None, description="overrides of the top-level dataset, e.g. "
                                            "{name: cifar100} for the parent of a transfer chain")
@@ -387,9 +380,14 @@ DEFAULT_SECTIONS = ["cover", "contents", "architecture", "parameters", "training
 
 
 class Manifest(Strict):
-    report: ReportMeta
-    dataset: DatasetSpec
-    models: dict[str, ModelSpec] = Field(min_length=1)
-    train: TrainSpec = Field(default_factory=TrainSpec)
-    experiments: list[Experiment] = Field(min_length=1)
-    sections: list[SectionItem] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
+    report: ReportMeta = Field(description="the report's title, authors, course, template and page size")
+    dataset: DatasetSpec = Field(description="the dataset every experiment trains and tests on (an experiment may "
+                                 "override it)")
+    models: dict[str, ModelSpec] = Field(min_length=1, description="model name → model; experiments name theirs "
+                                         "with `model:`")
+    train: TrainSpec = Field(default_factory=TrainSpec, description="training settings of every experiment; an "
+                             "experiment's `train:` overrides them")
+    experiments: list[Experiment] = Field(min_length=1, description="the experiments, in order: each trains one run, "
+                                          "or one per setting of its sweep")
+    sections: list[SectionItem] = Field(default_factory=lambda: list(DEFAULT_SECTIONS), description="the report's "
+                                        "sections, in order: a kind, e.g. `cover`, or `kind: {options}`")

@@ -24,16 +24,20 @@ class ScheduleSpec(Strict):
     """Learning-rate schedule: step (every step_size epochs × gamma), cosine (to eta_min), one_cycle (per batch),
     plateau (× factor when the validation loss has stopped improving; PyTorch's ReduceLROnPlateau and its defaults)."""
 
-    name: Literal["step", "cosine", "one_cycle", "plateau"]
-    step_size: int = Field(default=10, ge=1)
-    gamma: float = Field(default=0.1, gt=0)
-    eta_min: float = Field(default=0.0, ge=0)
+    name: Literal["step", "cosine", "one_cycle", "plateau"] = Field(
+        description="step, cosine, one_cycle or plateau; each key below names the schedule it applies to")
+    step_size: int = Field(default=10, ge=1, description="step: epochs between two decays")
+    gamma: float = Field(default=0.1, gt=0, description="step: the factor the learning rate is multiplied by every "
+                         "step_size epochs")
+    eta_min: float = Field(default=0.0, ge=0, description="cosine: the learning rate it anneals to over `epochs` "
+                           "epochs (CosineAnnealingLR's T_max)")
     max_lr: float | None = Field(default=None, gt=0, description="one_cycle peak (default: the optimizer's lr)")
     factor: float = Field(default=0.1, gt=0, lt=1, description="plateau: the learning rate is multiplied by this")
     patience: int = Field(default=10, ge=0, description="plateau: epochs without improvement before a reduction")
     threshold: float = Field(default=1e-4, ge=0, description="plateau: the improvement that counts, relative "
                              "(threshold_mode: rel) or absolute (abs, as Keras's min_delta)")
-    threshold_mode: Literal["rel", "abs"] = "rel"
+    threshold_mode: Literal["rel", "abs"] = Field(default="rel", description="plateau: rel (an improvement of "
+                                                  "threshold × the best loss) or abs (of threshold itself)")
     cooldown: int = Field(default=0, ge=0, description="plateau: epochs after a reduction before counting again")
     min_lr: float = Field(default=0.0, ge=0, description="plateau: the learning rate is never reduced below this")
 

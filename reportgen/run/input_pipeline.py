@@ -169,26 +169,25 @@ def cutout(x: torch.Tensor, centres: torch.Tensor, size: int, fill: torch.Tensor
 class InputPipeline:
     """uint8 batches on the device → float, `channels` channels, size×size, standardised, augmented when training."""
 
-    def __init__(self, mean: list[float], std: list[float], device: torch.device, enabled: bool = True,
-                 size: int | None = None, channels: int | None = None, augment: AugmentSpec | None = None,
-                 channels_last: bool = False, data_on: str = "auto"):
+    def __init__(self, mean: list[float], std: list[float], device: torch.device, size: int | None = None,
+                 channels: int | None = None, augment: AugmentSpec | None = None, channels_last: bool = False):
         self.channels = channels or len(mean)
         if len(mean) != self.channels:  # grayscale data into an RGB network: one statistic for every channel
             mean, std = [sum(mean) / len(mean)] * self.channels, [sum(std) / len(std)] * self.channels
         shape = (1, self.channels, 1, 1)
-        self.mean = torch.tensor(mean if enabled else [0.0] * self.channels, device=device).view(shape)
-        self.std = torch.tensor(std if enabled else [1.0] * self.channels, device=device).view(shape)
-        self.size, self.device, self.data_on = size, device, data_on
+        self.mean = torch.tensor(mean, device=device).view(shape)
+        self.std = torch.tensor(std, device=device).view(shape)
+        self.size, self.device = size, device
         self.augment = augment if augment is not None and augment.active() else None
         self.channels_last = channels_last
 
-    def placement_of(self, x: torch.Tensor) -> str:
+    def placement_of(self, x: torch.Tensor, data_on: str = "auto") -> str:
         """Where images like x are held: 'device' or 'host' (data_on: auto decides by size and free memory)."""
-        return placement(self.data_on, self.device, x.numel() * x.element_size())
+        return placement(data_on, self.device, x.numel() * x.element_size())
 
-    def hold(self, x: torch.Tensor, y: torch.Tensor) -> Held:
-        """The split, placed where its batches will come from."""
-        return Held(x, y, self.device, self.placement_of(x))
+    def hold(self, x: torch.Tensor, y: torch.Tensor, data_on: str = "auto") -> Held:
+        """The split, placed where its batches will come from (the manifest's data_on)."""
+        return Held(x, y, self.device, self.placement_of(x, data_on))
 
     def _float(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float().div_(255.0)

@@ -23,7 +23,8 @@ SMOKE_INPUT = 64  # smoke builds shrink large network inputs (224 → 64) so the
 @dataclass(frozen=True)
 class RunPlan:
     """A manifest run (sweeps.RunSpec) as the run side trains it: its resolved settings (one epoch in a smoke
-    build), input size, parent, manifest digest and cache key."""
+    build), input size, parent, manifest digest and cache key; `stop_after` K < epochs trains only its first K
+    epochs (verify's shortened re-runs)."""
 
     run: object = field(hash=False, compare=False)  # sweeps.RunSpec: id, experiment, model, layers, dataset, ...
     spec: TrainSpec
@@ -32,6 +33,8 @@ class RunPlan:
     parent: str | None = None  # run id
     digest: str = ""  # manifest.digest.run_digest: what render checks results against
     repeat_of: str | None = None  # a further seed of this run id (train.repeats)
+    smoke: bool = False  # planned for a smoke build (pretrained networks are built small)
+    stop_after: int | None = None  # train the first K epochs of the schedule, then neither test nor measure
 
     @property
     def id(self) -> str:
@@ -136,7 +139,7 @@ def plan_runs(loaded: LoadedManifest, datasets: Datasets, smoke: bool) -> list[R
                            "code": code_version(), "input_size": size, "parent": parent.key if parent else None})
             own = spec if spec.repeats == 1 else spec.model_copy(update={"repeats": 1, "seed": seed})
             plans[seeded.id] = RunPlan(seeded, own, key, size, parent.id if parent else None, digest,
-                                       run.id if k else None)
+                                       run.id if k else None, smoke)
     return list(plans.values())
 
 

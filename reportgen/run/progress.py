@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
+from dataclasses import dataclass
 from typing import Callable
 
 from reportgen.results.run_record import RunRecord
@@ -20,7 +20,44 @@ def duration(seconds: float) -> str:
 
 
 class Detail(str):
-    """A progress line of detail (one per epoch): printed live on a terminal, left out of quiet and CI logs."""
+    """A progress line of detail: printed on a terminal, left out of quiet and CI logs."""
+
+
+@dataclass(frozen=True)
+class EpochDone:
+    """A run finished an epoch: its losses, accuracies, time, speed and the time its remaining epochs will take.
+
+    Progress callables get it in place of a line (str() gives the line); quiet and CI logs leave it out, like a
+    Detail, and a terminal draws it as the run's live bar."""
+
+    run: str
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    train_acc: float
+    val_acc: float
+    seconds: float
+    images_per_s: float | None
+    left: float  # seconds still to train in this run, at the mean epoch time so far
+
+    @classmethod
+    def last_of(cls, run: str, epochs: int, rows: list[dict]) -> EpochDone:
+        """The event of the last of a run's epoch rows (all of them give the mean epoch time)."""
+        row = rows[-1]
+        left = (epochs - row["epoch"]) * sum(r["seconds"] for r in rows) / len(rows)
+        return cls(run, row["epoch"], epochs, row["train_loss"], row["val_loss"], row["train_acc"], row["val_acc"],
+                   row["seconds"], row.get("images_per_s"), left)
+
+    def summary(self) -> str:
+        """'train loss 0.5000  val loss 0.4000  val acc 90.00%  (0.2 s, 6,000 images/s; 1 s left in this run)'."""
+        speed = f", {self.images_per_s:,.0f} images/s" if self.images_per_s else ""
+        left = f"; {duration(self.left)} left in this run" if self.epoch < self.epochs else ""
+        return (f"train loss {self.train_loss:.4f}  val loss {self.val_loss:.4f}  val acc {self.val_acc:.2%}  "
+                f"({self.seconds:.1f} s{speed}{left})")
+
+    def __str__(self) -> str:
+        return f"  {self.run}: epoch {self.epoch}/{self.epochs}  {self.summary()}"
 
 
 def quiet_by_default() -> bool:
@@ -35,8 +72,8 @@ class Reporter:
         self.write = write
         self.quiet = quiet_by_default() if quiet is None else quiet
 
-    def __call__(self, message: str, detail: bool = False) -> None:
-        if self.quiet and (detail or isinstance(message, Detail)):
+    def __call__(self, message: str | EpochDone, detail: bool = False) -> None:
+        if self.quiet and (detail or isinstance(message, (Detail, EpochDone))):
             return
         self.write(str(message))
 
@@ -94,11 +131,8 @@ def completed_line(head: str, record: RunRecord, left: float | None) -> str:
     return line + (f"; about {duration(left)} left" if left is not None and left >= 1 else "")
 
 
-_EPOCH = re.compile(r"\s*(?P<run>\S+): epoch (?P<done>\d+)/(?P<total>\d+)\s+(?P<info>.*)")
-
-
 class TerminalReporter(Reporter):
-    """On a terminal: each run's epoch lines drive a live bar (losses, images/s, time left) instead of scrolling;
+    """On a terminal: each run's epochs drive a live bar (losses, images/s, time left) instead of scrolling lines;
     every other line is printed above the bars. rich honours NO_COLOR."""
 
     def __init__(self, console=None):
@@ -111,19 +145,17 @@ class TerminalReporter(Reporter):
                                  TextColumn("epochs  {task.fields[info]}"), console=console, transient=True)
         self.tasks: dict[str, int] = {}
 
-    def __call__(self, message: str, detail: bool = False) -> None:
-        m = _EPOCH.match(str(message)) if detail or isinstance(message, Detail) else None
-        if m is None:
+    def __call__(self, message: str | EpochDone, detail: bool = False) -> None:
+        if not isinstance(message, EpochDone):
             self.write(str(message))
             return
         if not self.tasks:
             self.progress.start()
-        run, done, total = m["run"], int(m["done"]), int(m["total"])
-        if run not in self.tasks:
-            self.tasks[run] = self.progress.add_task(run, total=total, info="")
-        self.progress.update(self.tasks[run], completed=done, info=m["info"].strip())
-        if done >= total:
-            self.progress.remove_task(self.tasks.pop(run))
+        if message.run not in self.tasks:
+            self.tasks[message.run] = self.progress.add_task(message.run, total=message.epochs, info="")
+        self.progress.update(self.tasks[message.run], completed=message.epoch, info=message.summary())
+        if message.epoch >= message.epochs:
+            self.progress.remove_task(self.tasks.pop(message.run))
 
     def close(self) -> None:
         """Take the bars off the terminal."""

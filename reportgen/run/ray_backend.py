@@ -13,7 +13,6 @@ from reportgen.run import worker
 from reportgen.errors import UserError
 from reportgen.results.run_record import Execution
 from reportgen.run.worker import pinned_threads
-from reportgen.run.progress import Detail
 
 
 def _import_ray():
@@ -42,7 +41,7 @@ class RayExecutor:
         self.share, self.cpus = execution.gpu_share, execution.cpus_per_run or 1
         from ray.util.queue import Queue
 
-        self.messages = Queue(actor_options={"num_cpus": 0})  # progress lines from the tasks
+        self.messages = Queue(actor_options={"num_cpus": 0})  # progress from the tasks: lines and EpochDones
         self.remote = ray.remote(worker.train_on_ray)
         self.running: dict = {}  # object ref → (plan, what the run holds)
 
@@ -79,8 +78,8 @@ class RayExecutor:
     def _relay(self) -> None:
         waiting = self.messages.qsize()
         if waiting:
-            for message, detail in self.messages.get_nowait_batch(waiting):
-                self.progress(Detail(message) if detail else message)
+            for message in self.messages.get_nowait_batch(waiting):
+                self.progress(message)
 
     def close(self, abort: bool = False) -> None:
         if abort:

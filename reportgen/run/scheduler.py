@@ -17,6 +17,7 @@ from reportgen.errors import UserError
 from reportgen.results.cache import RunCache
 from reportgen.results.record import RecordInvalid, parse_run
 from reportgen.results.run_record import Execution as RunExecution
+from reportgen.results.run_record import RunRecord
 from reportgen.run import checkpoint, worker
 from reportgen.run import execute as runner
 from reportgen.run.execute import Progress
@@ -25,7 +26,7 @@ from reportgen.manifest.loaded import LoadedManifest
 from reportgen.run.plan import Datasets, RunPlan, plan_runs
 from reportgen.run.plan import position as plan_position
 from reportgen.run.repeats import merge_repeats
-from reportgen.run.progress import Detail, TimeLeft, completed_line
+from reportgen.run.progress import TimeLeft, completed_line
 from reportgen.run.worker import cores, pinned_threads
 
 EXECUTORS = ("local", "ray")
@@ -65,9 +66,8 @@ class Inline:
 
     concurrency = 1
 
-    def __init__(self, loaded, datasets: Datasets, cache: RunCache, smoke: bool, resume: bool,
-                 progress: Progress):
-        self.loaded, self.datasets, self.cache, self.smoke, self.resume = loaded, datasets, cache, smoke, resume
+    def __init__(self, loaded, datasets: Datasets, cache: RunCache, resume: bool, progress: Progress):
+        self.loaded, self.datasets, self.cache, self.resume = loaded, datasets, cache, resume
         self.progress, self.queue, self.threads = progress, [], pinned_threads()
 
     def full(self) -> bool:
@@ -83,7 +83,7 @@ class Inline:
             torch.set_num_threads(self.threads)
         try:
             record, state = runner.execute(self.loaded, plan, self.datasets.get(plan.run.dataset), self.progress,
-                                           self.cache, self.smoke, parent, resume=self.resume)
+                                           self.cache, parent, resume=self.resume)
             record.execution = RunExecution(executor="local", jobs=1, threads=torch.get_num_threads())
         finally:
             torch.set_num_threads(before)
@@ -100,7 +100,7 @@ class Pool:
         self.concurrency, self.make_task, self.progress = jobs, make_task, progress
         self.threads = pinned_threads() or max(1, cores() // jobs)
         context = multiprocessing.get_context("spawn")
-        self.messages = context.SimpleQueue()  # put() writes at once: a run's lines arrive before its result
+        self.messages = context.SimpleQueue()  # put() writes at once: a run's progress arrives before its result
         self.pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=worker.start,
                                         initargs=(self.messages, self.threads))
         self.running: dict = {}  # future → plan
@@ -128,8 +128,7 @@ class Pool:
 
     def _relay(self) -> None:
         while not self.messages.empty():
-            message, detail = self.messages.get()
-            self.progress(Detail(message) if detail else message)
+            self.progress(self.messages.get())
 
     def close(self, abort: bool = False) -> None:
         if not abort:
@@ -147,7 +146,7 @@ def _backend(execution: Execution, loaded, datasets, cache: RunCache, smoke: boo
              progress: Progress):
     """The executor for these options (jobs=1 on the local executor: this process)."""
     if execution.executor == "local" and (execution.jobs or 1) == 1:
-        return Inline(loaded, datasets, cache, smoke, resume, progress)
+        return Inline(loaded, datasets, cache, resume, progress)
     root = cache.root.parent
     root.mkdir(parents=True, exist_ok=True)  # workers that can reach it keep partial checkpoints there
     token, fingerprints = worker.manifest_token(loaded, smoke), {}
@@ -165,107 +164,124 @@ def _backend(execution: Execution, loaded, datasets, cache: RunCache, smoke: boo
     return RayExecutor(execution, make_task, progress)
 
 
-def run_plans(loaded, plans: list[RunPlan], datasets: Datasets, cache: RunCache, smoke: bool,
-              progress: Progress, force: bool = False, execution: Execution | None = None) -> tuple[dict, dict]:
-    """Run what is not cached, parents before children; returns (records by run id, stats).
+class Schedule:
+    """A build's runs on their way through an executor: those pending, running and recorded, with the counts and
+    the clock the progress lines report. Parents run before their children, cached runs are not run again, and
+    finished runs are cached here, in the driver, whichever executor trained them."""
 
-    Cached runs are skipped, corrupt entries recomputed, a run whose parent failed fails without running;
-    finished runs are cached as they come in, whichever executor trained them."""
-    execution = execution or Execution()
-    execution.check()
-    heads = {p.id: f"[{i}/{len(plans)}]" for i, p in enumerate(plans, 1)}
-    keys = {p.id: p.key for p in plans}
-    work = {p.id: p.spec.epochs * datasets.get(p.run.dataset).sizes()["train"] for p in plans}
-    records, stats = {}, {"trained": 0, "cached": 0, "failed": 0}
-    pending, running, to_train, backend = list(plans), {}, set(), None
-    clock = TimeLeft(None)
+    def __init__(self, plans: list[RunPlan], datasets: Datasets, cache: RunCache, progress: Progress, force: bool):
+        self.cache, self.progress, self.force = cache, progress, force
+        self.heads = {p.id: f"[{i}/{len(plans)}]" for i, p in enumerate(plans, 1)}
+        self.keys = {p.id: p.key for p in plans}
+        self.work = {p.id: p.spec.epochs * datasets.get(p.run.dataset).sizes()["train"] for p in plans}
+        self.records: dict = {}
+        self.stats = {"trained": 0, "cached": 0, "failed": 0}
+        self.pending, self.running, self.to_train = list(plans), {}, set()
+        self.clock = TimeLeft(None)
 
-    def decide(plan: RunPlan) -> dict | None:
+    def run(self, open_backend: Callable[[], object]) -> tuple[dict, dict]:
+        """Run what is not cached, on the executor that open_backend() opens once a run needs training; returns
+        (records by run id, stats)."""
+        backend = None
+        try:
+            while self.pending or self.running:
+                for plan in self._ready():
+                    if backend is None:
+                        backend = open_backend()
+                        self.clock.concurrency = backend.concurrency
+                    if backend.full():
+                        break
+                    self.pending.remove(plan)
+                    self._submit(plan, backend)
+                if self.running:
+                    self._finish(*backend.next_done())
+                elif self.pending:  # parents come first
+                    raise RuntimeError(f"no run of {', '.join(p.id for p in self.pending)} can start")
+        except BaseException:
+            if backend is not None:
+                backend.close(abort=True)
+            raise
+        if backend is not None:
+            backend.close()
+        return self.records, self.stats
+
+    def _ready(self):
+        """Pending runs that need training and can start now; runs that need none are recorded on the way."""
+        for plan in list(self.pending):
+            busy = any(p.key == plan.key for p in self.running.values())  # a twin in flight: then a cache hit
+            if (plan.parent and plan.parent not in self.records) or busy:
+                continue
+            if plan.id not in self.to_train:
+                record = self._decide(plan)
+                if record is not None:
+                    self.records[plan.id] = record
+                    self.pending.remove(plan)
+                    continue
+                self.to_train.add(plan.id)
+            yield plan
+
+    def _decide(self, plan: RunPlan) -> RunRecord | None:
         """The run's record when it needs no training (cached, or its parent failed), else None."""
-        cached, why = (None, None) if force else cache.lookup(plan.key)
+        cached = self._cached(plan)
+        if cached is not None:
+            self.progress(f"{self.heads[plan.id]} {plan.id}: cached ({cached.test.accuracy:.2%} test accuracy)")
+            self.stats["cached"] += 1
+            # a twin (another run with the same settings) may have written the entry: the names are this run's
+            return cached.named(id=plan.id, experiment=plan.experiment, group=plan.experiment, varied=plan.varied,
+                                model=plan.model, title=plan.title)
+        if plan.parent and self.records[plan.parent].status == "failed":
+            record = runner.failed_record(plan, f"{plan.id}: not run, because {plan.parent}, whose weights it "
+                                                f"starts from, failed")
+            self.progress(f"{self.heads[plan.id]} {plan.id}: failed ({record.error})")
+            self.stats["failed"] += 1
+            return record
+        return None
+
+    def _cached(self, plan: RunPlan) -> RunRecord | None:
+        """The run's cached record, unless --force; a corrupt entry is reported and discarded."""
+        cached, why = (None, None) if self.force else self.cache.lookup(plan.key)
         if cached is not None:
             try:
                 cached = parse_run(cached)
             except RecordInvalid as exc:  # written by another version of reportgen: recomputed like a corrupt one
                 cached, why = None, f"record does not fit this version's results ({exc})"
         if why is not None:
-            progress(f"{heads[plan.id]} cache entry for {plan.id} is corrupt ({why}); recomputing")
-            cache.discard(plan.key)
-        if cached is not None:
-            progress(f"{heads[plan.id]} {plan.id}: cached ({cached.test.accuracy:.2%} test accuracy)")
-            stats["cached"] += 1
-            # a twin (another run with the same settings) may have written the entry: the names are this run's
-            return cached.named(id=plan.id, experiment=plan.experiment, group=plan.experiment, varied=plan.varied,
-                                model=plan.model, title=plan.title)
-        if plan.parent and records[plan.parent].status == "failed":
-            record = runner.failed_record(plan, f"{plan.id}: not run, because {plan.parent}, whose weights it "
-                                                f"starts from, failed")
-            progress(f"{heads[plan.id]} {plan.id}: failed ({record.error})")
-            stats["failed"] += 1
-            return record
-        return None
+            self.progress(f"{self.heads[plan.id]} cache entry for {plan.id} is corrupt ({why}); recomputing")
+            self.cache.discard(plan.key)
+        return cached
 
-    def submit(plan: RunPlan) -> None:
+    def _submit(self, plan: RunPlan, backend) -> None:
         parent = None
         if plan.parent:
-            saved = cache.weights(keys[plan.parent])
+            saved = self.cache.weights(self.keys[plan.parent])
             state = checkpoint.weights_from_bytes(saved) if saved is not None else None
             if state is None:
                 raise UserError(f"run {plan.id} starts from the weights of {plan.parent}, but its checkpoint is not "
-                                f"in {cache.root}; rebuild with --force")
-            parent = (records[plan.parent], state)
+                                f"in {self.cache.root}; rebuild with --force")
+            parent = (self.records[plan.parent], state)
         what = f"{plan.model} for {plan.spec.epochs} epochs" + (f" from the weights of {plan.parent}" if parent else "")
-        progress(f"{heads[plan.id]} {plan.id}: training {what}")
-        running[plan.id] = plan
+        self.progress(f"{self.heads[plan.id]} {plan.id}: training {what}")
+        self.running[plan.id] = plan
         backend.submit(plan, parent)
-        clock.started(len(running))
+        self.clock.started(len(self.running))
 
-    def finish(plan: RunPlan, record: dict, state: dict | None) -> None:
-        del running[plan.id]
-        records[plan.id] = record
-        stats["trained"] += 1
+    def _finish(self, plan: RunPlan, record: RunRecord, state: dict | None) -> None:
+        del self.running[plan.id]
+        self.records[plan.id] = record
+        self.stats["trained"] += 1
         if record.status == "failed":
-            progress(f"{heads[plan.id]} {plan.id}: failed ({record.error})")
-            stats["failed"] += 1
+            self.progress(f"{self.heads[plan.id]} {plan.id}: failed ({record.error})")
+            self.stats["failed"] += 1
             return
-        cache.put(plan.key, record.model_dump(mode="json", by_alias=True), checkpoint.weights_bytes(state) if state is not None else None)
-        checkpoint.remove(cache.partial_path(plan.key))
-        clock.finished(record)
-        left = [p for p in pending if force or p.id in to_train or not cache.record_path(p.key).exists()]
-        left += running.values()
-        progress(completed_line(heads[plan.id], record, clock.estimate([(p.model, work[p.id]) for p in left])))
-
-    try:
-        while pending or running:
-            for plan in list(pending):
-                busy = any(p.key == plan.key for p in running.values())  # a twin in flight: then a cache hit
-                if (plan.parent and plan.parent not in records) or busy:
-                    continue
-                if plan.id not in to_train:
-                    record = decide(plan)
-                    if record is not None:
-                        records[plan.id] = record
-                        pending.remove(plan)
-                        continue
-                    to_train.add(plan.id)
-                if backend is None:
-                    backend = _backend(execution, loaded, datasets, cache, smoke, not force, progress)
-                    clock.concurrency = backend.concurrency
-                if backend.full():
-                    break
-                pending.remove(plan)
-                submit(plan)
-            if running:
-                finish(*backend.next_done())
-            elif pending:
-                raise RuntimeError(f"no run of {', '.join(p.id for p in pending)} can start")  # parents come first
-    except BaseException:
-        if backend is not None:
-            backend.close(abort=True)
-        raise
-    if backend is not None:
-        backend.close()
-    return records, stats
+        self.cache.put(plan.key, record.model_dump(mode="json", by_alias=True),
+                       checkpoint.weights_bytes(state) if state is not None else None)
+        checkpoint.remove(self.cache.partial_path(plan.key))
+        self.clock.finished(record)
+        left = [p for p in self.pending
+                if self.force or p.id in self.to_train or not self.cache.record_path(p.key).exists()]
+        left += self.running.values()
+        estimate = self.clock.estimate([(p.model, self.work[p.id]) for p in left])
+        self.progress(completed_line(self.heads[plan.id], record, estimate))
 
 
 def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: bool, progress: Progress,
@@ -275,8 +291,11 @@ def run_all(loaded: LoadedManifest, datasets: Datasets, cache: RunCache, smoke: 
     A corrupt cache entry is reported and recomputed; a run that fails (out of memory) is recorded as `failed`,
     is not cached, and the others go on; each failure is repeated as a warning at the end. `execution`
     (executor.Execution) runs independent runs at once; by default they run here, one after another."""
+    execution = execution or Execution()
+    execution.check()
     plans = plan_runs(loaded, datasets, smoke)
-    records, stats = run_plans(loaded, plans, datasets, cache, smoke, progress, force, execution)
+    schedule = Schedule(plans, datasets, cache, progress, force)
+    records, stats = schedule.run(lambda: _backend(execution, loaded, datasets, cache, smoke, not force, progress))
     for plan in plans:
         if records[plan.id].status == "failed":
             progress(f"warning: {records[plan.id].error}")

@@ -1,16 +1,22 @@
-"""Small, pure training and evaluation loops over tensors held in memory."""
+"""Small, pure training and evaluation loops over tensors held in memory.
+
+A run's training is two records: TrainState, what it trains (the model and what steps it, its data, its settings),
+and Trained, what it has done (its epoch rows, best epoch, early stopping, last finite weights). `fit` is the loop
+over epochs: it reads the one and adds to the other."""
 
 from __future__ import annotations
 
 import copy
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
+from reportgen.data.load import DatasetSplits
 from reportgen.run.checkpoint import Corrupt, rng_states, set_rng_states
 from reportgen.run.checkpoint import save as save_checkpoint
 from reportgen.manifest.schema import OptimizerSpec, TrainSpec
@@ -101,35 +107,79 @@ def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch:
                                                total_steps=spec.epochs * steps_per_epoch), True
 
 
-def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, loss_fn: nn.Module, data: Held, pipe: InputPipeline,
-                batch_size: int, generator: torch.Generator, compute: Compute, scaler=None, batch_scheduler=None,
-                forward: nn.Module | None = None, clip: GradClipSpec | None = None) -> tuple[float, float]:
+@dataclass
+class TrainState:
+    """What a run trains: the model and what steps it (optimizer, schedule, loss scaling, loss), the input pipeline
+    and the splits it holds, the generator of its shuffles and augmentation draws, and its settings."""
+
+    model: nn.Module  # owns the weights
+    optimizer: torch.optim.Optimizer
+    loss: nn.Module
+    pipe: InputPipeline
+    train: Held
+    spec: TrainSpec  # batch size, gradient clipping, epochs, early stopping, checkpoint
+    compute: Compute
+    forward: nn.Module | None = None  # what to call (the compiled model); None: the model
+    generator: torch.Generator | None = None  # None: a new one seeded with spec.seed
+    scaler: torch.amp.GradScaler | None = None  # None: compute's (loss scaling for fp16 only)
+    scheduler: object | None = None
+    per_batch: bool = False  # the scheduler steps after every batch (one cycle), else after every epoch
+    val: Held | None = None
+    splits: DatasetSplits | None = None  # the labels of validation and training, the classes
+    class_weights: list[float] | None = None
+
+    def __post_init__(self):
+        if self.forward is None:
+            self.forward = self.model
+        if self.generator is None:
+            self.generator = torch.Generator().manual_seed(self.spec.seed)
+        if self.scaler is None:
+            self.scaler = self.compute.scaler()
+
+
+def train_state(model: nn.Module, splits: DatasetSplits, spec: TrainSpec, compute: Compute,
+                pipe: InputPipeline) -> TrainState:
+    """Everything `fit` needs to train model (moved to the device, compiled where spec says) on splits as spec
+    says; ValueError when that cannot be (every parameter frozen, class weights that do not fit the classes)."""
+    forward = compute.prepare(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("every parameter is frozen: nothing to train")
+    optimizer = make_optimizer(trainable, spec.optimizer, fused=compute.device.type == "cuda")
+    scheduler, per_batch = make_scheduler(optimizer, spec, max(1, math.ceil(len(splits.train_x) / spec.batch_size)))
+    weights = class_weights(spec, splits.train_y, list(splits.classes))
+    return TrainState(model, optimizer, make_loss(spec, weights, compute.device), pipe,
+                      pipe.hold(splits.train_x, splits.train_y, spec.data_on), spec, compute, forward,
+                      scheduler=scheduler, per_batch=per_batch, val=pipe.hold(splits.val_x, splits.val_y, spec.data_on),
+                      splits=splits, class_weights=weights)
+
+
+def train_epoch(run: TrainState) -> tuple[float, float]:
     """One pass over the training split; returns (mean loss, accuracy) measured during training.
 
     Loss and accuracy are summed on the device and read once at the end, so the host never waits for a batch; a
     non-finite loss shows in the sum and the caller treats the epoch as diverged."""
-    train_mode(model)
-    net = forward or model
-    scaler = scaler or compute.scaler()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=compute.device)
-    correct = torch.zeros((), dtype=torch.long, device=compute.device)
-    order = _order(data.n, generator)
-    draws = pipe.draw(data.n, generator)
-    for k, (xb, yb) in enumerate(data.batches(order, batch_size)):
-        part = slice(k * batch_size, k * batch_size + len(yb))
-        xb = pipe.train_batch(xb, {key: v[part] for key, v in draws.items()} if draws else None)
+    train_mode(run.model)
+    data, size, opt, scaler = run.train, run.spec.batch_size, run.optimizer, run.scaler
+    loss_sum = torch.zeros((), dtype=torch.float64, device=run.compute.device)
+    correct = torch.zeros((), dtype=torch.long, device=run.compute.device)
+    order = _order(data.n, run.generator)
+    draws = run.pipe.draw(data.n, run.generator)
+    for k, (xb, yb) in enumerate(data.batches(order, size)):
+        part = slice(k * size, k * size + len(yb))
+        xb = run.pipe.train_batch(xb, {key: v[part] for key, v in draws.items()} if draws else None)
         opt.zero_grad(set_to_none=True)
-        with compute.autocast():
-            logits = net(xb)
-            loss = loss_fn(logits, yb)
+        with run.compute.autocast():
+            logits = run.forward(xb)
+            loss = run.loss(logits, yb)
         scaler.scale(loss).backward()
-        if clip is not None:
+        if run.spec.grad_clip is not None:
             scaler.unscale_(opt)  # clip the true gradients, not the loss-scaled ones (a no-op without scaling)
-            _clip(opt, clip)
+            _clip(opt, run.spec.grad_clip)
         scaler.step(opt)
         scaler.update()
-        if batch_scheduler is not None:
-            batch_scheduler.step()
+        if run.per_batch:
+            run.scheduler.step()
         loss_sum += loss.detach().double() * len(yb)
         correct += (logits.argmax(1) == yb).sum()
     n = max(data.n, 1)
@@ -144,6 +194,14 @@ def _clip(opt: torch.optim.Optimizer, clip: GradClipSpec) -> None:
         nn.utils.clip_grad_value_(params, clip.value)
 
 
+def _step_schedule(run: TrainState, val_loss: float) -> None:
+    """The end of an epoch for the schedule: `plateau` steps with the validation loss, per-batch ones not at all."""
+    if isinstance(run.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        run.scheduler.step(val_loss)
+    elif run.scheduler is not None and not run.per_batch:
+        run.scheduler.step()
+
+
 def at_chance(rows: list[dict], num_classes: int, chance: float | None = None) -> bool:
     """A run that ends where it started: training loss near its chance level (default ln(classes), the
     cross-entropy of a uniform prediction) and validation accuracy near 1/classes."""
@@ -153,13 +211,14 @@ def at_chance(rows: list[dict], num_classes: int, chance: float | None = None) -
     return abs(last["train_loss"] - chance) <= 0.1 * chance and last["val_acc"] <= 1.5 / num_classes
 
 
-class _Stopper:
+class Stopper:
     """Early stopping on validation loss with patience."""
 
-    def __init__(self, spec):
-        self.spec, self.best, self.waited = spec, math.inf, 0
+    def __init__(self, spec, best: float = math.inf, waited: int = 0):
+        self.spec, self.best, self.waited = spec, best, waited
 
     def should_stop(self, val_loss: float) -> bool:
+        """Count an epoch's validation loss; true once it has not improved for `patience` epochs."""
         if self.spec is None:
             return False
         if val_loss < self.best - self.spec.min_delta:
@@ -169,126 +228,147 @@ class _Stopper:
         return self.waited >= self.spec.patience
 
 
+@dataclass
+class Trained:
+    """What a run has done: its epoch rows, its last finite weights, early stopping's count, its best epoch, where
+    it stopped or diverged, and (once `fit` returns) its status, kept epoch and training time."""
+
+    epochs: list[dict]
+    last_finite: dict  # the weights after the last finite epoch (before the first: the initial ones)
+    stopper: Stopper
+    started: float  # perf_counter() when training started (a resumed run: earlier by the time it had trained)
+    best: dict | None = None  # {'epoch', 'val_loss', 'state'} of the lowest validation loss, with checkpoint: best
+    stopped_epoch: int | None = None
+    diverged_epoch: int | None = None
+    status: str = "completed"  # or diverged, stalled
+    best_epoch: int | None = None  # the epoch whose weights the model ends with (checkpoint: best), else None
+    seconds: float | None = None  # training time, set when fit returns
+
+    @classmethod
+    def fresh(cls, run: TrainState) -> Trained:
+        """Nothing done yet."""
+        return cls([], copy.deepcopy(run.model.state_dict()), Stopper(run.spec.early_stopping), time.perf_counter())
+
+    @classmethod
+    def resumed(cls, run: TrainState, saved: dict) -> Trained:
+        """What a partial checkpoint says the run had done, with its model, optimizer, schedule, generator, loss
+        scaling and random states put back as they were; checkpoint.Corrupt, before anything is loaded, when it does
+        not fit them."""
+        best = _check_fits(run, saved)
+        run.model.load_state_dict(saved["model"])
+        run.optimizer.load_state_dict(saved["optimizer"])
+        if run.scheduler is not None:
+            run.scheduler.load_state_dict(saved["scheduler"])
+        run.generator.set_state(saved["generator"])
+        if saved.get("scaler"):
+            run.scaler.load_state_dict(saved["scaler"])
+        set_rng_states(saved["rng"], run.compute.device)
+        stopper = Stopper(run.spec.early_stopping, saved["stopper"]["best"], saved["stopper"]["waited"])
+        return cls(list(saved["epochs"]), saved["last_finite"], stopper, time.perf_counter() - saved["seconds"], best,
+                   saved["stopped_epoch"])
+
+    def add(self, row: dict, model: nn.Module, keep_best: bool) -> None:
+        """A finished epoch: its row, the model's weights as the last finite ones (and the best ones, when its
+        validation loss is the lowest), and whether early stopping ends the run with it."""
+        self.epochs.append(row)
+        self.last_finite = copy.deepcopy(model.state_dict())
+        if keep_best and (self.best is None or row["val_loss"] < self.best["val_loss"]):
+            self.best = {"epoch": row["epoch"], "val_loss": row["val_loss"], "state": self.last_finite}
+        if self.stopper.should_stop(row["val_loss"]):
+            self.stopped_epoch = row["epoch"]
+
+    def diverge(self, epoch: int, model: nn.Module) -> None:
+        """A loss became NaN/inf in this epoch: the model goes back to its last finite weights."""
+        self.status, self.diverged_epoch = "diverged", epoch
+        model.load_state_dict(self.last_finite)
+
+
 def _fits(saved: dict, own: dict) -> bool:
     return set(saved) == set(own) and all(saved[k].shape == v.shape and saved[k].dtype == v.dtype
                                           for k, v in own.items())
 
 
-def _restore(state: dict, model: nn.Module, opt, scheduler, gen: torch.Generator, stopper: _Stopper,
-             device: torch.device, scaler, keep_best: bool) -> dict | None:
-    """Load a partial checkpoint into freshly built training objects, after checking that it fits them; returns the
-    best epoch so far ({'epoch', 'val_loss', 'state'}) when `keep_best`."""
-    own = model.state_dict()
-    if not _fits(state["model"], own):
+def _check_fits(run: TrainState, saved: dict) -> dict | None:
+    """The partial checkpoint's best epoch ({'epoch', 'val_loss', 'state'}, with checkpoint: best) after checking
+    that it fits the run's model, optimizer and schedule (checkpoint.Corrupt where it does not)."""
+    own = run.model.state_dict()
+    if not _fits(saved["model"], own):
         raise Corrupt("partial checkpoint does not fit the model")
-    best = state.get("best") if keep_best else None
-    if keep_best and state["epochs"] and (best is None or not _fits(best["state"], own)):
+    keep_best = run.spec.checkpoint == "best"
+    best = saved.get("best") if keep_best else None
+    if keep_best and saved["epochs"] and (best is None or not _fits(best["state"], own)):
         raise Corrupt("partial checkpoint lacks the weights of its best epoch")
-    groups = state["optimizer"].get("param_groups", [])
-    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in opt.param_groups] or \
-            (state["scheduler"] is None) != (scheduler is None):
+    groups = saved["optimizer"].get("param_groups", [])
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in run.optimizer.param_groups] or \
+            (saved["scheduler"] is None) != (run.scheduler is None):
         raise Corrupt("partial checkpoint does not fit the optimizer or schedule")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(state["scheduler"])
-    gen.set_state(state["generator"])
-    if state.get("scaler"):
-        scaler.load_state_dict(state["scaler"])
-    set_rng_states(state["rng"], device)
-    stopper.best, stopper.waited = state["stopper"]["best"], state["stopper"]["waited"]
     return best
 
 
-def fit(model: nn.Module, splits, spec: TrainSpec, compute: Compute, pipe: InputPipeline,
-        on_epoch: Callable[[dict], None] | None = None, checkpoint: Path | None = None,
-        resume: dict | None = None, forward: nn.Module | None = None, stop_after: int | None = None) -> dict:
-    """Train for spec.epochs; returns {'status', 'diverged_epoch', 'stopped_epoch', 'best_epoch', 'class_weights',
-    'epochs', 'seconds'}.
+def _save(path: Path, run: TrainState, done: Trained) -> None:
+    """The partial checkpoint after the last epoch done: everything `Trained.resumed` puts back."""
+    cpu = {k: v.detach().cpu() for k, v in done.last_finite.items()}
+    if done.best is not None and done.best["epoch"] == done.epochs[-1]["epoch"]:
+        done.best = {**done.best, "state": cpu}  # the same tensors as the current weights: saved once
+    save_checkpoint(path, {
+        "model": cpu, "last_finite": cpu,  # the same tensors: the last finite weights are the current ones
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict() if run.scheduler is not None else None,
+        "scaler": run.scaler.state_dict() if run.scaler.is_enabled() else None,
+        "generator": run.generator.get_state(), "rng": rng_states(run.compute.device), "epochs": done.epochs,
+        "stopper": {"best": done.stopper.best, "waited": done.stopper.waited}, "stopped_epoch": done.stopped_epoch,
+        "seconds": time.perf_counter() - done.started, "best": done.best})
+
+
+def fit(run: TrainState, done: Trained | None = None, on_epoch: Callable[[dict], None] | None = None,
+        checkpoint: Path | None = None, stop_after: int | None = None) -> Trained:
+    """Train for spec.epochs after what `done` had done (Trained.resumed; default: nothing); returns it, added to.
 
     A run whose loss becomes NaN/inf is `diverged`: it stops, and the model is put back to its last finite
     weights so that its test metrics mean something. A run that ends at chance level is `stalled`.
     With `checkpoint: best` the model ends with the weights of its epoch of lowest validation loss (`best_epoch`;
     None when the final weights are kept, as in a diverged run).
-    With `checkpoint`, every finished epoch is saved there; `resume` (a loaded checkpoint) continues after
-    its last epoch, exactly as if training had not stopped (checkpoint.Corrupt if it does not fit the model).
-    `forward` is what to call (the compiled model); `model` owns the weights. Epoch rows carry training throughput.
+    With `checkpoint` (a path), every finished epoch is saved there, for Trained.resumed to go on exactly as if
+    training had not stopped. Epoch rows carry training throughput.
     `stop_after` ends the loop after that epoch, everything else (the schedule over spec.epochs) unchanged."""
-    device = compute.device
-    forward = forward or compute.prepare(model)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise ValueError("every parameter is frozen: nothing to train")
-    opt = make_optimizer(trainable, spec.optimizer, fused=device.type == "cuda")
-    steps = max(1, math.ceil(len(splits.train_x) / spec.batch_size))
-    scheduler, per_batch = make_scheduler(opt, spec, steps)
-    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    weights = class_weights(spec, splits.train_y, list(splits.classes))
-    loss_fn = make_loss(spec, weights, device)
-    gen = torch.Generator().manual_seed(spec.seed)
-    scaler = compute.scaler()
-    train, val = pipe.hold(splits.train_x, splits.train_y), pipe.hold(splits.val_x, splits.val_y)
-    stopper = _Stopper(spec.early_stopping)
-    epochs, status, diverged_at, stopped_at, started = [], "completed", None, None, time.perf_counter()
-    keep_best = spec.checkpoint == "best"
-    best = None  # {'epoch', 'val_loss', 'state'} of the epoch with the lowest validation loss, with checkpoint: best
-    if resume is not None:
-        best = _restore(resume, model, opt, scheduler, gen, stopper, device, scaler, keep_best)
-        epochs, stopped_at, started = list(resume["epochs"]), resume["stopped_epoch"], started - resume["seconds"]
-        last_good = resume["last_finite"]
-    else:
-        last_good = copy.deepcopy(model.state_dict())
-    first = len(epochs) + 1 if stopped_at is None else spec.epochs + 1  # an early-stopped run has nothing left
-    last = spec.epochs if stop_after is None else min(spec.epochs, stop_after)
+    done = done if done is not None else Trained.fresh(run)
+    first = len(done.epochs) + 1 if done.stopped_epoch is None else run.spec.epochs + 1  # early-stopped: all done
+    last = run.spec.epochs if stop_after is None else min(run.spec.epochs, stop_after)
     for epoch in range(first, last + 1):
         t0 = time.perf_counter()
-        lr = opt.param_groups[0]["lr"]
-        train_loss, train_acc = train_epoch(model, opt, loss_fn, train, pipe, spec.batch_size, gen, compute, scaler,
-                                            scheduler if per_batch else None, forward, spec.grad_clip)
+        lr = run.optimizer.param_groups[0]["lr"]
+        train_loss, train_acc = train_epoch(run)
         train_seconds = time.perf_counter() - t0  # train_epoch ends by reading its sums: the device is done
-        val_loss, val_pred = (predict(model, val, pipe, spec.batch_size, compute, forward)
+        val_loss, val_pred = (predict(run.model, run.val, run.pipe, run.spec.batch_size, run.compute, run.forward)
                               if math.isfinite(train_loss) else (math.nan, None))
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
-            status, diverged_at = "diverged", epoch
-            model.load_state_dict(last_good)
+            done.diverge(epoch, run.model)
             break
-        if plateau:
-            scheduler.step(val_loss)
-        elif scheduler is not None and not per_batch:
-            scheduler.step()
-        if device.type == "cuda":
+        _step_schedule(run, val_loss)
+        if run.compute.device.type == "cuda":
             torch.cuda.synchronize()
         row = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "train_acc": train_acc,
-               "val_acc": (val_pred == splits.val_y).float().mean().item(), "lr": lr,
-               "seconds": time.perf_counter() - t0, "images": train.n,
-               "images_per_s": train.n / train_seconds if train_seconds > 0 else None}
-        epochs.append(row)
-        last_good = copy.deepcopy(model.state_dict())
-        if keep_best and (best is None or val_loss < best["val_loss"]):
-            best = {"epoch": epoch, "val_loss": val_loss, "state": last_good}
-        if stopper.should_stop(val_loss):
-            stopped_at = epoch
+               "val_acc": (val_pred == run.splits.val_y).float().mean().item(), "lr": lr,
+               "seconds": time.perf_counter() - t0, "images": run.train.n,
+               "images_per_s": run.train.n / train_seconds if train_seconds > 0 else None}
+        done.add(row, run.model, run.spec.checkpoint == "best")
         if checkpoint is not None:
-            cpu = {k: v.detach().cpu() for k, v in last_good.items()}
-            if best is not None and best["epoch"] == epoch:
-                best = {**best, "state": cpu}  # the same tensors as the current weights: saved once
-            save_checkpoint(checkpoint, {
-                "model": cpu, "last_finite": cpu,  # the same tensors: the last finite weights are the current ones
-                "optimizer": opt.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                "generator": gen.get_state(), "rng": rng_states(device), "epochs": epochs,
-                "stopper": {"best": stopper.best, "waited": stopper.waited}, "stopped_epoch": stopped_at,
-                "seconds": time.perf_counter() - started, "best": best})
+            _save(checkpoint, run, done)
         if on_epoch:
             on_epoch(row)
-        if stopped_at is not None:
+        if done.stopped_epoch is not None:
             break
-    best_epoch = None
-    if best is not None and status != "diverged":
-        model.load_state_dict(best["state"])
-        best_epoch = best["epoch"]
-    chance = chance_loss(spec, weights, splits.train_y, len(splits.classes))
-    if status == "completed" and at_chance(epochs, len(splits.classes), chance):
-        status = "stalled"
-    return {"status": status, "diverged_epoch": diverged_at, "stopped_epoch": stopped_at, "best_epoch": best_epoch,
-            "class_weights": weights, "epochs": epochs, "seconds": time.perf_counter() - started}
+    return _finish(run, done)
+
+
+def _finish(run: TrainState, done: Trained) -> Trained:
+    """The model with the weights it ends with; the run's status and training time."""
+    if done.best is not None and done.status != "diverged":
+        run.model.load_state_dict(done.best["state"])
+        done.best_epoch = done.best["epoch"]
+    classes = len(run.splits.classes)
+    chance = chance_loss(run.spec, run.class_weights, run.splits.train_y, classes)
+    if done.status == "completed" and at_chance(done.epochs, classes, chance):
+        done.status = "stalled"
+    done.seconds = time.perf_counter() - done.started
+    return done

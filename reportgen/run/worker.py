@@ -15,12 +15,12 @@ from reportgen.run import execute as runner
 from reportgen.run.plan import Datasets, RunPlan
 from reportgen.errors import UserError
 from reportgen.hashing import digest
-from reportgen.run.progress import Detail
+from reportgen.run.progress import Detail, EpochDone
 from reportgen.manifest.loaded import LoadedManifest
 from reportgen.results.cache import RunCache
 from reportgen.results.run_record import Execution, RunRecord
 
-_send: Callable[[tuple[str, bool]], None] | None = None  # where this process's progress lines go
+_send: Callable[[str | EpochDone], None] | None = None  # where this process's progress goes
 _datasets: dict[str, Datasets] = {}  # each manifest's datasets, loaded once per process
 _checked: set[tuple[str, str]] = set()  # (dataset fingerprint the driver sent, manifest token) found equal here
 
@@ -64,16 +64,18 @@ def manifest_token(loaded: LoadedManifest, smoke: bool) -> str:
 
 
 def start(messages, threads: int) -> None:
-    """Pool initializer: progress lines to the driver's queue; Ctrl-C is the driver's to handle; `threads` threads."""
+    """Pool initializer: progress to the driver's queue; Ctrl-C is the driver's to handle; `threads` threads."""
     global _send
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     _send = messages.put
 
 
-def _progress(message: str, detail: bool = False) -> None:
+def _progress(message: str | EpochDone, detail: bool = False) -> None:
+    """Progress to the driver as it is (an EpochDone, a Detail or a line), picklable; a line sent as detail goes as
+    a Detail."""
     if _send is not None:
-        _send((str(message), detail or isinstance(message, Detail)))
+        _send(Detail(message) if detail and not isinstance(message, EpochDone) else message)
 
 
 def _splits(task: Task):
@@ -98,14 +100,13 @@ def train(task: Task) -> tuple[RunRecord, dict | None]:
     splits = _splits(task)
     root = Path(task.cache_root) if task.cache_root else None
     cache = RunCache(root) if root is not None and root.is_dir() and os.access(root, os.W_OK) else None
-    record, state = runner.execute(task.loaded, task.plan, splits, _progress, cache, task.smoke, task.parent,
-                                   task.resume)
+    record, state = runner.execute(task.loaded, task.plan, splits, _progress, cache, task.parent, task.resume)
     record.execution = Execution(threads=torch.get_num_threads())
     return record, ({k: v.detach().cpu() for k, v in state.items()} if state is not None else None)
 
 
 def train_on_ray(task: Task, messages) -> tuple[RunRecord, dict | None]:
-    """A Ray task: like train, with progress lines sent to the driver's Ray queue (one blocking put per line)."""
+    """A Ray task: like train, with progress sent to the driver's Ray queue (one blocking put per message)."""
     global _send
     _send = messages.put if messages is not None else None
     return train(task)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
 from reportgen.errors import UserError
 from reportgen.results.run_record import Execution, RunRecord
-from reportgen.run.execute import Progress, execute
+from reportgen.run.execute import execute
 from reportgen.run.plan import Datasets, RunPlan
 from reportgen.run.train import pick_device
 from reportgen.run.worker import pinned_threads
@@ -76,11 +77,12 @@ def _on_this_machine(plan: RunPlan) -> tuple[RunPlan, str | None]:
         return dataclasses.replace(plan, spec=spec), f"{exc}; re-run on the CPU instead"
 
 
-def rerun(loaded, plan: RunPlan, datasets: Datasets, smoke: bool, recorded: dict, progress: Progress,
+def rerun(loaded, plan: RunPlan, datasets: Datasets, smoke: bool, recorded: dict, progress: Callable[[str], None],
           parent: tuple[dict, dict] | None = None, stop_after: int | None = None) -> Rerun:
     """Train the run again exactly as a sequential build does (same seed, the recorded thread count, no cache,
-    no partial checkpoints); `stop_after` K trains only its first K epochs. UserErrors (missing data or
-    pretrained weights) come back as the reason it could not run."""
+    no partial checkpoints); `stop_after` K trains only its first K epochs. Progress comes as lines (an epoch's
+    EpochDone as its line). UserErrors (missing data or pretrained weights) come back as the reason it could not
+    run."""
     splits = datasets.get(plan.run.dataset)
     if isinstance(splits, UnavailableData):
         return Rerun(error=splits.error)
@@ -91,8 +93,8 @@ def rerun(loaded, plan: RunPlan, datasets: Datasets, smoke: bool, recorded: dict
     try:
         if parent is not None:  # a parent re-run here, or as its results recorded it
             parent = (RunRecord.model_validate(parent[0]), parent[1])
-        typed, state = execute(loaded, plan, splits, progress, None, smoke, parent, resume=False,
-                               stop_after=stop_after)
+        typed, state = execute(loaded, dataclasses.replace(plan, smoke=smoke, stop_after=stop_after), splits,
+                               lambda message: progress(str(message)), None, parent, resume=False)
         typed.execution = Execution(executor="verify", jobs=1, threads=torch.get_num_threads())
         record = typed.model_dump(mode="json", by_alias=True)  # compared with results.json's JSON
     except UserError as exc:

@@ -12,8 +12,8 @@ are printed here, measured side by side in one run, never asserted.
 
 Growth, n against 4n (linear work: calls ×4 at most; quadratic: ×16):
   - prose nesting bombs (`>`, `> `, `- `, `*` repeated) and bracket bombs (`*[`, `![`, `[`, refused by the bracket
-    limit before parsing), rendered by reportgen.report.prose.to_html;
-  - a title line of n spaces, split by reportgen.report.prose.split_title, and by the pattern it once used
+    limit before parsing), rendered by reportgen.report.prose.markdown.to_html;
+  - a title line of n spaces, split by reportgen.report.prose.markdown.split_title, and by the pattern it once used
     (`\\A\\s*#\\s+(.+?)\\s*#*\\s*(?:\\n|\\Z)`, about n**3 steps: at small n, which is enough to see it).
     The regex engine runs in C: its work shows in the seconds only, one call either way.
 
@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 
 from reportgen.errors import ManifestError  # noqa: E402
 from reportgen.manifest.loaded import load_manifest  # noqa: E402
-from reportgen.report import prose  # noqa: E402
+from reportgen.report.prose import markdown as prose  # noqa: E402
 
 OLD_TITLE = re.compile(r"\A\s*#\s+(.+?)\s*#*\s*(?:\n|\Z)")
 LINEAR = 5  # calls at 4n over calls at n, at most, for work that grows linearly (the tests' bound)

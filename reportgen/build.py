@@ -48,7 +48,7 @@ def validate(path: str | Path, overrides: list[str] | None = None, strict: bool 
     from reportgen.manifest.loaded import gather
     from reportgen.manifest.shapes import check_shapes, network_models
     from reportgen.manifest.static import place
-    from reportgen.report.references import static_problems
+    from reportgen.report.prose.references import static_problems
 
     found = gather(path, overrides)
     problems = list(found.problems)
@@ -129,7 +129,7 @@ def stale_reports(out_dir: Path, files: dict[Path, bytes]) -> list[Path]:
 def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress, force: bool = False,
         outcome: Outcome | None = None, execution=None) -> Results:
     """Train what is not cached (sequentially here, or as `execution` says) and return the full results record."""
-    from reportgen.report.wording import source_text
+    from reportgen.report.wording.describe import source_text
     from reportgen.results.cache import RunCache
     from reportgen.run.collect import collect
     from reportgen.run.scheduler import run_all
@@ -244,7 +244,8 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
     written here. Prose warnings (refused or missing images, ignored figure attributes) go to `outcome.warnings`
     and to `warn` (default: printed to stderr as `warning: FILE:LINE:COL: ...`); with `strict` they raise
     ProseWarnings (a UserError, exit code 2) instead, before the HTML is rendered."""
-    from reportgen.report import document, html
+    from reportgen.report.document import assemble as document
+    from reportgen.report.writers import html
     from reportgen.report.figures import draw as figures
     from reportgen.report.figures.cache import FigureCache
 
@@ -258,7 +259,7 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
     doc = document.build(results, loaded.sections, figs, loaded.base_dir)
     outcome.warnings = list(doc["warnings"])
     if strict and outcome.warnings:
-        from reportgen.report.views.prose import ProseWarnings
+        from reportgen.report.document.views.prose import ProseWarnings
 
         raise ProseWarnings(outcome.warnings)
     for message in outcome.warnings:
@@ -267,7 +268,7 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
     outcome.timings["html"] = time.perf_counter() - t0
     files = {out_dir / "results.json": dumps(results).encode("utf-8"), out_dir / "report.html": text.encode("utf-8")}
     if with_pdf:
-        from reportgen.report import pdf
+        from reportgen.report.writers import pdf
 
         t1 = time.perf_counter()
         # the HTML keeps its vector figures; the PDF gets their PNGs, which WeasyPrint lays out far faster
@@ -286,8 +287,8 @@ def export_formats(loaded: LoadedManifest, export: list[str] | None) -> list[str
 
 def export_files(text: str, cache, doc: dict, out_dir: Path, formats: list[str], outcome: Outcome
                  ) -> dict[Path, bytes]:
-    """OUT/export/: LaTeX tables, numbers.tex and figures, CSV tables (see reportgen.report.export), in memory."""
-    from reportgen.report import export
+    """OUT/export/: LaTeX tables, numbers.tex and figures, CSV tables (see reportgen.report.writers.export), in memory."""
+    from reportgen.report.writers import export
 
     t0 = time.perf_counter()
     files = export.export_files(text, cache.for_print(text) if "latex" in formats else None, doc,

@@ -10,7 +10,7 @@ import pytest
 import torch
 from bs4 import BeautifulSoup
 
-from reportgen.report.formatting import num, pct
+from reportgen.report.wording.formatting import num, pct
 
 from conftest import cli
 

@@ -15,7 +15,7 @@ import pytest
 from reportgen.grading.check import checks
 from reportgen.grading.check.command import check_submission
 from reportgen.grading.check.printed import occurrences
-from reportgen.report.formatting import pct
+from reportgen.report.wording.formatting import pct
 from reportgen.results.embedded import EMBED_ID, embed_json
 
 from conftest import cli

@@ -290,7 +290,7 @@ def test_a_pdf_made_from_an_edited_report_is_located_by_page(tiny_build, tmp_pat
     from reportgen.manifest.loaded import load_manifest
     from reportgen.report.figures.cache import FigureCache
     from reportgen.report.figures.draw import draw_all
-    from reportgen.report.pdf import render_pdf
+    from reportgen.report.writers.pdf import render_pdf
 
     team = _hand_in(tiny_build, tmp_path / "team", pdf=True)
     edited = tiny_build.html.replace("beats the runner-up", "crushes the runner-up")

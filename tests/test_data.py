@@ -14,7 +14,7 @@ import torch
 from reportgen.data.load import CIFAR10_CLASSES, DatasetSplits, load_dataset
 from reportgen.errors import DatasetUnavailable
 from reportgen.manifest.schema import DatasetSpec
-from reportgen.report.wording import source_text
+from reportgen.report.wording.describe import source_text
 
 PER_BATCH = 20
 META_NAMES = [f"class_{i}" for i in range(10)]

@@ -69,8 +69,8 @@ def test_embedded_json_is_results_json_and_inert(a, tiny_build):
 
 
 def test_hostile_strings_cannot_leave_the_embedded_json(tiny_build):
-    from reportgen.report import document
-    from reportgen.report import html as render
+    from reportgen.report.document import assemble as document
+    from reportgen.report.writers import html as render
     from reportgen.build import load
     from reportgen.grading.diff.sections import embedded
 

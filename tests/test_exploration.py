@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from PIL import Image
 
 from reportgen.data.load import DatasetSplits, load_dataset
-from reportgen.report.views.dataset import size_sentences
+from reportgen.report.document.views.dataset import size_sentences
 from reportgen.data.exploration import explore, explore_cached
 from reportgen.manifest.schema import DatasetSpec
 from reportgen.manifest.sections import DatasetSection

@@ -14,8 +14,8 @@ from bs4 import BeautifulSoup
 
 from conftest import TINY_MANIFEST, cli, write_manifest
 
-from reportgen.report import formatting
-from reportgen.report.export.latex import CommandNames, camel, escape
+from reportgen.report.wording import formatting
+from reportgen.report.writers.export.latex import CommandNames, camel, escape
 from reportgen.results.keys import resolve
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -211,7 +211,7 @@ def test_manifest_export_and_the_flag_that_overrides_it(tiny_build, tmp_path):
 
 def test_table_and_figure_names_come_from_sections_and_content_never_captions_or_numbers():
     from reportgen.manifest.sections import Section
-    from reportgen.report.document import Numbering, section_names
+    from reportgen.report.document.assemble import Numbering, section_names
 
     sections = [Section(kind=kind, options=options) for kind, options in [
         ("prose", {}), ("comparison", {}), ("comparison", {"label": "lr-study"}), ("comparison", {}),

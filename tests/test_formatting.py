@@ -1,6 +1,6 @@
 """Percentages print as percentages; gaps print as dashes."""
 
-from reportgen.report.formatting import dec, num, pct, secs, shape, sig
+from reportgen.report.wording.formatting import dec, num, pct, secs, shape, sig
 
 
 def test_percentages_are_percentages():

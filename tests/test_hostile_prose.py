@@ -21,8 +21,8 @@ from bs4 import BeautifulSoup
 from PIL import Image, ImageFile, PngImagePlugin
 from pypdf import PdfReader
 
-from reportgen.report import pdf
-from reportgen.report import prose
+from reportgen.report.writers import pdf
+from reportgen.report.prose import markdown as prose
 from reportgen.errors import ManifestError
 from reportgen.manifest.loaded import load_manifest
 

@@ -84,7 +84,7 @@ def test_links_that_stay_inside_the_manifest_folder_still_work(tmp_path):
     (manifest.parent / "templates" / "sections").symlink_to(brand / "sections", target_is_directory=True)
     override = load_manifest(manifest).template_override()
     assert override == (manifest.parent / "templates").resolve()
-    from reportgen.report import html
+    from reportgen.report.writers import html
 
     env = html.environment("assignment", override)
     assert "h2 { color: navy; }" in html.stylesheet(env, "a4")

@@ -19,7 +19,7 @@ from reportgen.errors import DatasetUnavailable
 from reportgen.data.imagefolder import decode_file
 from reportgen.manifest.files import scan_classes
 from reportgen.manifest.schema import DatasetSpec
-from reportgen.report.wording import source_text
+from reportgen.report.wording.describe import source_text
 
 CLASSES = ["cat", "dog", "fox", "owl"]
 COLOURS = {"cat": (200, 40, 40), "dog": (40, 200, 40), "fox": (40, 40, 200), "owl": (200, 200, 40)}

@@ -48,7 +48,7 @@ def imports(path: Path) -> set[str]:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
             found.add(base)
-            # `from reportgen.report import pdf` imports the module reportgen.report.pdf
+            # `from reportgen.report.writers import pdf` imports the module reportgen.report.writers.pdf
             for alias in node.names:
                 if (PACKAGE.parent / (base.replace(".", "/") + "/" + alias.name + ".py")).is_file() or \
                         (PACKAGE.parent / base.replace(".", "/") / alias.name / "__init__.py").is_file():

@@ -27,7 +27,7 @@ def test_wheel_contains_templates_and_finds_them(tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     env = {**os.environ, "PYTHONPATH": str(site)}
-    code = "import reportgen.report.html as r; print(r.templates_root()); print(r.__file__)"
+    code = "import reportgen.report.writers.html as r; print(r.templates_root()); print(r.__file__)"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     root, module = out.stdout.split()
     assert root.startswith(str(site)) and module.startswith(str(site))

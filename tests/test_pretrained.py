@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup
 from torch import nn
 
 from reportgen.errors import UserError
-from reportgen.report.formatting import num, pct
+from reportgen.report.wording.formatting import num, pct
 from reportgen.manifest.schema import ModelSpec
 from reportgen.models.pretrained import (IMAGENET_MEAN, IMAGENET_STD, WeightsMissing, build_network, checkpoint_dir,
                                   hf_cache_dir)

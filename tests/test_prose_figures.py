@@ -14,8 +14,8 @@ from PIL import Image
 
 from reportgen import build
 from reportgen.manifest.loaded import load_manifest
-from reportgen.report import prose
-from reportgen.report.views.prose import ProseWarnings
+from reportgen.report.prose import markdown as prose
+from reportgen.report.document.views.prose import ProseWarnings
 
 from conftest import TINY_MANIFEST, cli
 

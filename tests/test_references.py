@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from reportgen.report.formatting import pct
-from reportgen.report.references import Context, Labels, ProseReferenceError, expand, place_math
+from reportgen.report.wording.formatting import pct
+from reportgen.report.prose.references import Context, Labels, ProseReferenceError, expand, place_math
 
 
 def _ctx(results: dict, **kw) -> Context:

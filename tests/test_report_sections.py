@@ -8,11 +8,11 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from reportgen.report import document
+from reportgen.report.document import assemble as document
 from reportgen.report.figures import draw as figures
-from reportgen.report import findings
-from reportgen.report import html as render
-from reportgen.report.formatting import dec, num, pct, secs, sig
+from reportgen.report.wording import findings
+from reportgen.report.writers import html as render
+from reportgen.report.wording.formatting import dec, num, pct, secs, sig
 from reportgen.manifest.sections import RESULT_COLUMNS, SECTION_KINDS, Section
 
 from conftest import TINY_MANIFEST, Built, cli, write_manifest
@@ -397,9 +397,9 @@ def test_a_failed_run_renders_as_failed_without_metrics(tiny_build):
 
     from bs4 import BeautifulSoup
 
-    from reportgen.report import document
+    from reportgen.report.document import assemble as document
     from reportgen.report.figures import draw as figures
-    from reportgen.report import html as render
+    from reportgen.report.writers import html as render
     from reportgen.build import load
 
     loaded = load(tiny_build.manifest)

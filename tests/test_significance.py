@@ -16,8 +16,8 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from reportgen.cli import main
-from reportgen.report import findings
-from reportgen.report.significance import winner
+from reportgen.report.wording import findings
+from reportgen.report.wording.significance import winner
 from reportgen.run import statistics
 from reportgen.run.paired import compare_runs
 from reportgen.run.repeats import repeat_seeds

@@ -16,12 +16,12 @@ import pytest
 from bs4 import BeautifulSoup
 from jinja2.sandbox import SecurityError
 
-from reportgen.report import document
+from reportgen.report.document import assemble as document
 from reportgen.report.figures import draw as figures
-from reportgen.report import html as render
+from reportgen.report.writers import html as render
 from reportgen.build import load
 from reportgen.errors import UserError
-from reportgen.report.formatting import pct, secs
+from reportgen.report.wording.formatting import pct, secs
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MANIFEST = FIXTURES / "results-small.yaml"
@@ -233,7 +233,7 @@ def test_paper_numbers_a_references_list_in_brackets():
 
     from pypdf import PdfReader
 
-    from reportgen.report import pdf
+    from reportgen.report.writers import pdf
     css = render.stylesheet(render.environment("paper"), "a4")
     html = (f"<html><head><style>{css}</style></head><body><section class=\"references\"><h2>References</h2>"
             "<ol class=\"bibliography\"><li>A. Author, A title, 2020.</li><li>B. Author, Another, 2021.</li></ol>"
@@ -284,7 +284,7 @@ def test_paper_pdf_keeps_every_figure_and_table(results, loaded, figs):
 
     from pypdf import PdfReader
 
-    from reportgen.report import pdf
+    from reportgen.report.writers import pdf
     from reportgen.report.figures.cache import FigureCache
 
     cache = FigureCache(None, raster=True)  # as builds do: vector figures in the HTML, raster ones in the PDF

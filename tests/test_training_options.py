@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from reportgen.build import load
 from reportgen.data.load import load_dataset
 from reportgen.manifest.schema import DatasetSpec, TrainSpec
-from reportgen.report.views.runs import config_rows
+from reportgen.report.document.views.runs import config_rows
 from reportgen.run import checkpoint
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute
 from reportgen.run.losses import FocalLoss, chance_loss, class_weights, make_loss

@@ -14,8 +14,10 @@ from reportgen.build import load
 from reportgen.manifest.schema import FreezeLast, FreezeModules
 from reportgen.manifest.sections import SECTION_KINDS
 from reportgen.models.build import freeze_policy, layer_config, model_record
-from reportgen.report import document, registry, wording
-from reportgen.report import html as render
+from reportgen.report.document import assemble as document
+from reportgen.report.document import registry
+from reportgen.report.wording import describe as wording
+from reportgen.report.writers import html as render
 from reportgen.run import environment
 from reportgen.run.plan import Datasets, plan_runs
 
@@ -132,7 +134,7 @@ def test_rewording_the_report_changes_the_html_and_no_run_cache_key(tmp_path, mo
     keys = _keys()
     copy = Path(shutil.copytree(sourcehash.PACKAGE_ROOT, tmp_path / "reportgen",
                                 ignore=shutil.ignore_patterns("__pycache__")))
-    words = copy / "report" / "wording.py"
+    words = copy / "report" / "wording" / "describe.py"
     words.write_text(words.read_text("utf-8").replace("filters, kernel", "kernels of size"), "utf-8")
     try:
         _use_source(monkeypatch, copy)

@@ -208,7 +208,7 @@ def params_cmd(manifest: Path, model_name: str | None, as_json: bool, overrides:
 
 
 def _params_text(name: str, rec: dict) -> str:
-    from reportgen.report.formatting import num, shape
+    from reportgen.report.wording.formatting import num, shape
 
     if rec.get("blocks"):  # torchvision/timm networks: block by block
         rows = [("Block", "Type", "Output", "Trainable", "Count")]

@@ -129,7 +129,7 @@ def place(prose: Prose, line: int, column: int, message: str) -> Problem:
 
 
 def _refusal(src: str, folder: Path, top: Path) -> tuple[str, str] | None:
-    """('error'|'warning', why) for an image the report would not embed (as report/prose.py judges it)."""
+    """('error'|'warning', why) for an image the report would not embed (as report/prose/markdown.py judges it)."""
     low = src.strip().lower()
     if low.startswith(("http:", "https:", "//")):
         return "warning", f"remote image {src!r} is not fetched (it shows as a refusal in the report)"

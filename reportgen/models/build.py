@@ -175,7 +175,7 @@ ACTIVATION_OPTIONS = {"leaky_relu": {"negative_slope": 0.01}, "elu": {"alpha": 1
 def layer_config(kind: str, opts: dict) -> dict:
     """A layer's options as plain JSON with the defaults used filled in (a pooling stride is its kernel unless
     given): e.g. {"kind": "conv", "out": 32, "kernel": [5, 5], "stride": [1, 1], "padding": 2, "bias": true}.
-    The report words it (reportgen.report.wording.layer_config)."""
+    The report words it (reportgen.report.wording.describe.layer_config)."""
     config = {"kind": kind, **{k: _json(v) for k, v in opts.items() if k not in ("name", "negative_slope", "alpha")}}
     if kind in ("maxpool", "avgpool") and config.get("stride") is None:
         config["stride"] = config["kernel"]
@@ -277,7 +277,7 @@ def _network_record(loaded: LoadedManifest, name: str, ds, network) -> dict:
 
 def freeze_policy(freeze) -> dict:
     """The freezing policy as data: {"policy": "none" | "backbone"}, {"policy": "train_last", "blocks": K} or
-    {"policy": "modules", "modules": [...]}; the report words it (reportgen.report.wording.freeze_policy)."""
+    {"policy": "modules", "modules": [...]}; the report words it (reportgen.report.wording.describe.freeze_policy)."""
     if freeze in (None, "none"):
         return {"policy": "none"}
     if freeze == "backbone":

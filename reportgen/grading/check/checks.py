@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from reportgen.grading.check.page import Shown
+from reportgen.grading.check.reading import Shown
 from reportgen.grading.check.printed import Printed, occurrences
 from reportgen.grading.check.submission import Submission, is_results_record
 from reportgen.errors import UserError
 from reportgen.grading.files import load_json, read_bytes
 from reportgen.grading.diff.compare import Side, compare, value_text
-from reportgen.report.formatting import num, pct
-from reportgen.report.keyed import format_spec
+from reportgen.report.wording.formatting import num, pct
+from reportgen.report.document.keyed import format_spec
 from reportgen.results.keys import resolve
 from reportgen.results.store import results_digest
 

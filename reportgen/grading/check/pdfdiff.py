@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from reportgen.grading.check.page import read_page
+from reportgen.grading.check.reading import read_page
 
 # numbers (a sign only where one stands before them) and words; hyphens between letters are dropped on both sides,
 # as PDF text extraction drops them where a line breaks

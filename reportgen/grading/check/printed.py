@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reportgen.grading.check.page import norm
+from reportgen.grading.check.reading import norm
 
-PDF_DIGEST_KEY = "ReportgenResultsSHA256"  # reportgen.report.pdf.PDF_DIGEST_KEY (the report side is not imported)
+PDF_DIGEST_KEY = "ReportgenResultsSHA256"  # reportgen.report.writers.pdf.PDF_DIGEST_KEY (the report side is not imported)
 
 
 @dataclass

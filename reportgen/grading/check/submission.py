@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from reportgen.grading.check.page import Page, read_page
+from reportgen.grading.check.reading import Page, read_page
 from reportgen.grading.files import check_file, load_json, read_bytes
 from reportgen.errors import UserError
 from reportgen.results.embedded import EMBED_ID, PROVENANCE_ID

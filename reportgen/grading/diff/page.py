@@ -52,7 +52,7 @@ def _cell(d: dict, side: str) -> str:
 
 def page(c: Comparison) -> str:
     """A standalone side-by-side page: escaped, no scripts, no remote loads, reportgen's CSP."""
-    from reportgen.report.html import CSP
+    from reportgen.report.writers.html import CSP
 
     e = escape
     verdict = (f'<p class="verdict equal">No differences (within tolerance {c.tolerance:g}).</p>' if c.equal else

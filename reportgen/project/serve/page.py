@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from html import escape
 
-from reportgen.report.html import CSP
+from reportgen.report.writers.html import CSP
 
 EVENTS = "/_reportgen/events"
 # EventSource on /_reportgen/events; on `reload` (a newer version than the page's) it keeps the scroll position

@@ -1,9 +1,9 @@
-"""Draw the figures a report's sections need, each section kind's through its entry in reportgen.report.registry;
+"""Draw the figures a report's sections need, each section kind's through its entry in reportgen.report.document.registry;
 drawings are exported and cached by reportgen.report.figures.cache."""
 
 from __future__ import annotations
 
-from reportgen.report import registry
+from reportgen.report.document import registry
 from reportgen.report.figures.cache import FigureCache
 from reportgen.report.figures.plots import plotted, to_svg
 from reportgen.report.figures.style import STYLE

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from reportgen.report.figures.cache import PAD, plt, prefix_ids, sns, svg_text
 from reportgen.report.figures.style import palette
-from reportgen.report.findings import varied_value
+from reportgen.report.wording.findings import varied_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

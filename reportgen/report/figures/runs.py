@@ -3,12 +3,12 @@ and given only the data it shows, so that a figure's cache key changes exactly w
 
 from __future__ import annotations
 
-from reportgen.report.selection import runs_for
+from reportgen.report.document.selection import runs_for
 from reportgen.report.figures import keys
 from reportgen.report.figures.cache import FigureCache
 from reportgen.report.figures.plots import (accuracy_bars, accuracy_vs, confusion, confusion_grid, curve_pair, curves,
                                             overlay, plotted, run_classes)
-from reportgen.report.findings import sweep_axis, varied_value
+from reportgen.report.wording.findings import sweep_axis, varied_value
 
 
 def training_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from reportgen.report.selection import runs_for
+from reportgen.report.document.selection import runs_for
 from reportgen.report.figures.cache import FigureCache, plt
 from reportgen.report.figures.keys import tradeoff_key
 from reportgen.report.figures.plots import plotted

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportgen.report.findings import with_blank_test
+from reportgen.report.wording.findings import with_blank_test
 from reportgen.results.picking import pick_runs
 
 

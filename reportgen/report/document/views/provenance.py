@@ -1,4 +1,4 @@
-"""Section builder for the provenance section: its table's number (the facts come from document.provenance)."""
+"""Section builder for the provenance section: its table's number (the facts come from document.provenance_record)."""
 
 from __future__ import annotations
 

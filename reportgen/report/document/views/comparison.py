@@ -6,13 +6,13 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from reportgen.report.figures import keys
-from reportgen.report.findings import findings, seed_statuses, sweep_axis, varied_labels
-from reportgen.report.keyed import at
-from reportgen.report.selection import runs_for
-from reportgen.report.significance import ALPHA, holds, spread, winner
-from reportgen.report.findings import show_value
-from reportgen.report.formatting import DASH
-from reportgen.report.views.runs import (_epochs_text, _last, _params, _status_text, _varied_cell, optimizer_name,
+from reportgen.report.wording.findings import findings, seed_statuses, sweep_axis, varied_labels
+from reportgen.report.document.keyed import at
+from reportgen.report.document.selection import runs_for
+from reportgen.report.wording.significance import ALPHA, holds, spread, winner
+from reportgen.report.wording.findings import show_value
+from reportgen.report.wording.formatting import DASH
+from reportgen.report.document.views.runs import (_epochs_text, _last, _params, _status_text, _varied_cell, optimizer_name,
                                          precision_note)
 
 PM = Markup(" ± ")

@@ -19,7 +19,7 @@ from markdown_it.token import Token
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from reportgen.manifest.files import MAX_PROSE_BYTES, check_text
-from reportgen.report.prose_figures import (FIGURE_STYLE, MIN_WIDTH, FigureSpec, figure_paragraph, read_attributes,
+from reportgen.report.prose.figures import (FIGURE_STYLE, MIN_WIDTH, FigureSpec, figure_paragraph, read_attributes,
                                              take_figures, wrap_figures)
 
 MAX_HTML_CHARS = 4_000_000  # estimated before rendering: reference links can repeat one long URL many times

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reportgen.report.selection import sub
+from reportgen.report.document.selection import sub
 from reportgen.report.figures.keys import dataset_key
-from reportgen.report.formatting import num
+from reportgen.report.wording.formatting import num
 
 SPLIT_NAMES = {"train": "Training", "validation": "Validation", "test": "Test"}
 CHANNEL_WORDS = {1: "1 channel (grayscale)", 3: "3 channels (RGB)"}

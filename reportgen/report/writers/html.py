@@ -11,8 +11,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from reportgen.errors import UserError
-from reportgen.report.formatting import FILTERS
-from reportgen.report.keyed import at
+from reportgen.report.wording.formatting import FILTERS
+from reportgen.report.document.keyed import at
 
 TEMPLATE_PACKS = ("assignment", "paper", "lab")
 DEFAULT_PACK = "assignment"
@@ -24,7 +24,7 @@ PAPER_SIZES = {"a4": "A4", "letter": "letter"}
 
 def templates_root() -> Path:
     """Built-in templates: inside the installed package (wheel) or beside it (source checkout)."""
-    package = Path(__file__).resolve().parents[1]
+    package = Path(__file__).resolve().parents[2]  # reportgen/, from reportgen/report/writers/
     for candidate in (package / "templates", package.parent / "templates"):
         if (candidate / BASE / "report.html.j2").is_file():
             return candidate

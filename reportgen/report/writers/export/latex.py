@@ -15,7 +15,7 @@ gets `B`, then `C`, … `Z`, `BB`, `BC`, … appended, in the order runs, best r
 from __future__ import annotations
 
 
-from reportgen.report.export.tables import Table
+from reportgen.report.writers.export.tables import Table
 
 SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",

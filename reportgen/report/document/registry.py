@@ -21,7 +21,7 @@ from reportgen.manifest.sections import SECTION_KINDS
 from reportgen.report.figures.dataset import dataset_figures
 from reportgen.report.figures.runs import comparison_figures, evaluation_figures, notebook_figures, training_figures
 from reportgen.report.figures.tradeoff import tradeoff_figures
-from reportgen.report.views import comparison, dataset, models, prose, provenance, runs, tradeoff
+from reportgen.report.document.views import comparison, dataset, models, prose, provenance, runs, tradeoff
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from reportgen.report.formatting import FILTERS
+from reportgen.report.wording.formatting import FILTERS
 from reportgen.results.keys import key_of, resolve
 
 

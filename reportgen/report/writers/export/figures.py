@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-from reportgen.report.export.tables import shown_text
+from reportgen.report.writers.export.tables import shown_text
 
 PNG_URI = "data:image/png;base64,"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reportgen.report import registry
-from reportgen.report.selection import runs_for
-from reportgen.report.slugs import slug
-from reportgen.report.views import prose as document_prose
-from reportgen.report.provenance import provenance
-from reportgen.report.wording import source_text
+from reportgen.report.document import registry
+from reportgen.report.document.selection import runs_for
+from reportgen.report.document.slugs import slug
+from reportgen.report.document.views import prose as document_prose
+from reportgen.report.document.provenance_record import provenance
+from reportgen.report.wording.describe import source_text
 from reportgen.results.embedded import embed_json
 from reportgen.results.store import results_digest
 from reportgen.manifest.sections import Section

@@ -17,10 +17,10 @@ import csv
 import io
 from pathlib import Path
 
-from reportgen.report.export.figures import read_figures, svg_of
-from reportgen.report.export.latex import CommandNames, newcommand, table_tex
-from reportgen.report.export.tables import read_tables
-from reportgen.report.references import FORMATS, MODEL_FIELDS, RUN_FIELDS, field_at
+from reportgen.report.writers.export.figures import read_figures, svg_of
+from reportgen.report.writers.export.latex import CommandNames, newcommand, table_tex
+from reportgen.report.writers.export.tables import read_tables
+from reportgen.report.prose.references import FORMATS, MODEL_FIELDS, RUN_FIELDS, field_at
 from reportgen.results.store import results_digest
 
 FORMATS_EXPORTED = ("latex", "csv")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from reportgen.report.selection import runs_for
+from reportgen.report.document.selection import runs_for
 from reportgen.report.figures.keys import tradeoff_key
-from reportgen.report.formatting import num, pct
-from reportgen.report.keyed import at_in
+from reportgen.report.wording.formatting import num, pct
+from reportgen.report.document.keyed import at_in
 
 COLUMNS = (("model", "Model", False), ("source", "Kind", False), ("params", "Parameters", True),
            ("trainable", "Trainable", True), ("size", "Size (MB)", True), ("macs", "MACs / image", True),

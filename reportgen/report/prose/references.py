@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from html import escape
 
-from reportgen.report.formatting import dec, num, pct, secs, si, sig
+from reportgen.report.wording.formatting import dec, num, pct, secs, si, sig
 
 REF = re.compile(r"@\{([^{}\n]{1,200})\}|@(fig|tab|sec):([A-Za-z0-9_.=/-]*[A-Za-z0-9_=])|\[@([A-Za-z0-9_:.-]+)\]"
                  r"|\$\$([^$]{1,2000}?)\$\$|(?<![\\$\w])\$(?=\S)([^$\n]{1,500}?)(?<=\S)\$(?![\w$])")
@@ -143,7 +143,7 @@ def _value(expr: str, ctx: Context):
 def _subject_run(m, results: dict) -> tuple[dict | None, tuple]:
     """The run a parsed reference names (best(...) picks by mean accuracy over seeds), or (None, ())."""
     if m[1] is not None:
-        from reportgen.report.significance import accuracy
+        from reportgen.report.wording.significance import accuracy
 
         runs = [r for r in _runs_of(results, m[1]) if accuracy(r) is not None]
         if not runs:

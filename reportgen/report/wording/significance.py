@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from reportgen.report.formatting import dec, pct, pval
+from reportgen.report.wording.formatting import dec, pct, pval
 
 ALPHA = 0.05
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from reportgen.report.formatting import sig
-from reportgen.report.keyed import at_in
+from reportgen.report.wording.formatting import sig
+from reportgen.report.document.keyed import at_in
 
 PLATEAU_DEFAULTS = {"threshold": 1e-4, "threshold_mode": "rel", "cooldown": 0, "min_lr": 0.0}
 LISTED_WEIGHTS = 12  # more class weights than this print as their range

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from reportgen.report.selection import runs_for, sub
+from reportgen.report.document.selection import runs_for, sub
 from reportgen.report.figures import keys
-from reportgen.report.findings import show_value, varied_value
-from reportgen.report.formatting import dec, sig
-from reportgen.report.keyed import at, at_in
-from reportgen.report.views.training_settings import clip_text, loss_text, schedule_text, tested_weights, \
+from reportgen.report.wording.findings import show_value, varied_value
+from reportgen.report.wording.formatting import dec, sig
+from reportgen.report.document.keyed import at, at_in
+from reportgen.report.document.views.training_settings import clip_text, loss_text, schedule_text, tested_weights, \
     trains_other_loss
-from reportgen.report.wording import smoke_random_weights
+from reportgen.report.wording.describe import smoke_random_weights
 
 OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad",
               "adadelta": "Adadelta"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reportgen.report import prose
+from reportgen.report.prose import markdown as prose
 from reportgen.errors import UserError
-from reportgen.report.references import Context, Labels, ProseReferenceError, expand, place_math
+from reportgen.report.prose.references import Context, Labels, ProseReferenceError, expand, place_math
 
 
 class ProseError(UserError):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reportgen.report import wording
-from reportgen.report.selection import sub
+from reportgen.report.wording import describe as wording
+from reportgen.report.document.selection import sub
 
 MAX_DEPTH = 4  # deeper blocks are indented as much as the fourth level
 

@@ -1,0 +1,1 @@
+"""The outputs written from the document: HTML (Jinja templates), the PDF (WeasyPrint), LaTeX and CSV."""

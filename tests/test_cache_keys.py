@@ -67,7 +67,7 @@ def test_the_run_code_version_covers_every_run_side_module_found_by_walking(sour
     assert code_version(source) != before
     new_module.unlink()
     assert code_version(source) == before
-    edit(source / "reportgen" / "report" / "formatting.py", '"""', '"""Reworded. ')
+    edit(source / "reportgen" / "report" / "wording" / "formatting.py", '"""', '"""Reworded. ')
     assert code_version(source) == before  # the report side does not decide a run's numbers
 
 
@@ -84,7 +84,7 @@ def test_a_changed_input_pipeline_retrains_and_a_reworded_report_does_not(source
     assert "trained 1 run(s)" in log
 
     # rewording a render-side string and a template trains nothing and draws no figure
-    edit(source / "reportgen" / "report" / "views" / "runs.py", '"Training throughput"', '"Speed of training"')
+    edit(source / "reportgen" / "report" / "document" / "views" / "runs.py", '"Training throughput"', '"Speed of training"')
     edit(source / "templates" / "base" / "report.html.j2", "<body", "<!-- reworded template --><body")
     log = build(source, folder)
     assert "all 1 runs were cached; nothing was trained" in log

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 # C0 controls but tab and newline, DEL, C1 controls (a lone 0x9b is a CSI on some terminals), the line and paragraph
@@ -23,3 +24,9 @@ def printable(text: str) -> str:
 def one_line(text: str) -> str:
     """printable(), with line breaks and tabs escaped too: for a value shown inside one line."""
     return printable(text).replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+
+
+def json_text(data) -> str:
+    """The one JSON of every `--format json`: sorted keys, two-space indent, everything past ASCII escaped (so a
+    student's control or bidi characters reach no terminal), a trailing newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False) + "\n"

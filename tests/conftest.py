@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -107,6 +108,35 @@ def write_manifest(folder: Path, text: str = TINY_MANIFEST, name: str = "tiny.ya
     path = folder / name
     path.write_text(text, "utf-8")
     return path
+
+
+HEAVY = ("torch", "torchvision", "timm", "sklearn")  # what the unit tier (-m unit) must never import
+
+
+class _HeavyBlocked:
+    """A meta-path finder refusing the heavy modules: the unit tier proves it needs none of them."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in HEAVY:
+            raise ImportError(f"{name} is blocked in the unit tier (-m unit): mark this test otherwise or keep it "
+                              "torch-free")
+
+
+def _unit_tier(config) -> bool:
+    return (config.getoption("markexpr", "") or "").strip() == "unit"
+
+
+def pytest_configure(config):
+    """`-m unit`: the torch-free tier, run with torch, torchvision, timm and scikit-learn blocked."""
+    if _unit_tier(config):
+        sys.meta_path.insert(0, _HeavyBlocked())
+
+
+def pytest_ignore_collect(collection_path, config):
+    """In the unit tier, a test module with no unit test is not even imported (many import torch at the top)."""
+    if _unit_tier(config) and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
+        return "mark.unit" not in collection_path.read_text("utf-8")
+    return None
 
 
 def execute_json(*args, **kwargs) -> tuple[dict, dict | None]:

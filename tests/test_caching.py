@@ -16,6 +16,8 @@ from reportgen.caching import INTEGRITY, JsonCache
 from reportgen.hashing import KEY_LENGTH, cache_key, canonical_json, digest, file_digest, json_digest
 from reportgen.results.cache import RunCache
 
+pytestmark = pytest.mark.unit  # torch-free: the unit tier (`-m unit`) runs it with torch blocked
+
 PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
 RECORD = {"accuracy": 0.875, "classes": ["cat", "dög"], "epochs": [{"epoch": 1, "loss": 0.41}], "note": None}
 KEY = cache_key({"run": "base", "seed": 0})

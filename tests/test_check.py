@@ -158,6 +158,7 @@ def test_the_pdf_carries_the_digest_and_the_key_numbers(tiny_build):
     assert occurrences(accuracy, text) >= 2  # evaluation and comparison tables
 
 
+@pytest.mark.unit
 def test_occurrences_counts_whole_numbers_only():
     assert occurrences("1,258", "1,258 and 11,258 and 1,2580 and (1,258)") == 2
     assert occurrences("90.00\u00a0%", "90.00 % 190.00 % 90.00\n%") == 2
@@ -182,6 +183,7 @@ def test_failed_runs_are_findings_and_diverged_runs_notes(tiny_build):
     assert notes == ["run wild diverged at epoch 1"]
 
 
+@pytest.mark.unit
 def test_unusable_input_exits_2_with_one_message(tmp_path):
     (tmp_path / "empty").mkdir()
     other = tmp_path / "other"

@@ -322,6 +322,7 @@ def test_pdf_text_is_compared_word_by_word_besides_page_furniture(tiny_build):
     assert all("99.10" in m for m, _ in found[1:])
 
 
+@pytest.mark.unit
 def test_html_differences_are_capped_per_section_and_keyed_numbers_left_to_the_numbers_check():
     page = ("<html><head><title>t</title></head>\n<body>\n<section>\n<h2><span>1</span> Results</h2>\n"
             + "".join(f'<p>row {i}: <span data-key="k{i}" data-fmt="num">{i}</span></p>\n' + "<p>same</p>\n" * 3
@@ -337,6 +338,7 @@ def test_html_differences_are_capped_per_section_and_keyed_numbers_left_to_the_n
     assert any("lacks" in m and w["section"] == "Results" for m, w in htmldiff.compare(missing, page))
 
 
+@pytest.mark.unit
 def test_grade_rows_carry_the_check_level():
     outcome = {"folder": "team01", "report": {"facts": {"check_level": "re-rendered"}, "findings": []}}
     row = rows.row(outcome, reused=False)

@@ -4,6 +4,7 @@ NO_COLOR, and every command's --help leading with an example."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 
@@ -38,18 +39,21 @@ def test_doctor_reports_every_check_on_this_machine(tmp_path):
     assert "runs train on the CPU" in result.output or "runs train on cuda" in result.output
 
 
+@pytest.mark.unit
 def test_doctor_names_a_folder_it_cannot_write_with_a_fix(tmp_path):
     (tmp_path / "a-file").write_text("not a folder\n", "utf-8")  # the output folder would have to be inside it
     result = cli("doctor", tmp_path / "a-file" / "m.yaml")
     assert result.exit_code == 1 and "PROBLEM Output and cache folder" in result.output and "fix:" in result.output
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("shell, marker", [("bash", "complete -o"), ("zsh", "compdef"), ("fish", "--command reportgen")])
 def test_completion_scripts(shell, marker):
     result = cli("completion", shell)
     assert result.exit_code == 0 and marker in result.output and "_REPORTGEN_COMPLETE" in result.output
 
 
+@pytest.mark.unit
 def test_completion_completes_commands():
     out = subprocess.run([sys.executable, "-m", "reportgen.cli"], capture_output=True, text=True, timeout=60,
                          env={**__import__("os").environ, "_REPORTGEN_COMPLETE": "bash_complete",
@@ -62,6 +66,7 @@ def _terminal(**kw) -> tuple[TerminalReporter, io.StringIO]:
     return TerminalReporter(Console(file=buffer, force_terminal=True, width=120, **kw)), buffer
 
 
+@pytest.mark.unit
 def test_on_a_terminal_epoch_lines_become_a_live_bar_and_other_lines_are_printed():
     live, buffer = _terminal()
     live("dataset: digits")
@@ -75,6 +80,7 @@ def test_on_a_terminal_epoch_lines_become_a_live_bar_and_other_lines_are_printed
     assert "\x1b[" in text  # drawn with terminal control codes, then taken away (transient)
 
 
+@pytest.mark.unit
 def test_no_color_leaves_out_colours_but_keeps_the_bar(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     live, buffer = _terminal()
@@ -85,6 +91,7 @@ def test_no_color_leaves_out_colours_but_keeps_the_bar(monkeypatch):
     assert "1/2" in buffer.getvalue() and "\x1b[3" not in buffer.getvalue()  # no foreground colour codes
 
 
+@pytest.mark.unit
 def test_pipes_and_ci_get_plain_lines():
     lines: list[str] = []
     assert type(reporter(lines.append, None, io.StringIO())) is Reporter
@@ -95,6 +102,7 @@ COMMANDS = ["build", "run", "render", "validate", "params", "schema", "diff", "c
             "completion", "init", "serve"]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("command", COMMANDS)
 def test_each_commands_help_gives_an_example_first(command):
     result = cli(command, "--help")
@@ -102,3 +110,13 @@ def test_each_commands_help_gives_an_example_first(command):
     body = result.output.split("\n\n")
     assert any(part.strip().startswith("Example: reportgen " if command != "completion" else "Example: eval")
                for part in body[1:3]), result.output[:400]
+
+
+@pytest.mark.unit
+def test_every_format_json_is_one_ascii_json_that_carries_no_control_character():
+    from reportgen.textsafe import json_text
+
+    data = {"team": "Eve\u202egnp.exe\x1b]52;c;AAAA\x07", "accuracy": 0.9861, "name": "Zoë"}
+    text = json_text(data)
+    assert text.isascii() and "\x1b" not in text and "\x07" not in text and text.endswith("}\n")
+    assert json.loads(text) == data and text.index('"accuracy"') < text.index('"name"') < text.index('"team"')

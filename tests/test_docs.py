@@ -106,6 +106,7 @@ BLOCKS = shell_blocks()
 EXAMPLES = [block for block in BLOCKS if block.not_run is None]
 
 
+@pytest.mark.unit
 def test_every_shell_block_runs_or_says_why_not():
     """A shell block either holds only reportgen commands, which the tests run, or is marked not-run with a reason."""
     unmarked = [f"{block.page}:{block.line}" for block in EXAMPLES if not block.runnable]
@@ -182,6 +183,7 @@ def links(page: Path) -> list[str]:
     return re.findall(r"!?\[[^\]]*\]\(([^)\s]+)\)", text)
 
 
+@pytest.mark.unit
 def test_every_link_and_anchor_resolves():
     """Every relative link of README.md and docs/ names an existing file, and every #anchor one of its headings."""
     broken = []
@@ -198,6 +200,7 @@ def test_every_link_and_anchor_resolves():
     assert not broken, "\n".join(broken)
 
 
+@pytest.mark.unit
 def test_readme_picture_is_small():
     """The report page on the README's first screen stays under 200 KB."""
     assert (DOCS / "_static" / "report-page.png").stat().st_size <= 200_000
@@ -211,6 +214,7 @@ def schema_reference():
     return module
 
 
+@pytest.mark.unit
 def test_manifest_reference_names_every_key_and_section_kind():
     """The generated manifest reference has a row for every top-level key, section kind and layer kind."""
     from reportgen.manifest.sections import SECTION_KINDS
@@ -226,6 +230,7 @@ def test_manifest_reference_names_every_key_and_section_kind():
     assert {"report", "dataset", "models.NAME", "train", "experiments[]", "sections[]"} <= set(headings)
 
 
+@pytest.mark.unit
 def test_results_reference_names_every_field_of_a_run():
     """The generated results reference has a row for every top-level field and every field of a run's record."""
     reference = schema_reference()
@@ -235,6 +240,7 @@ def test_results_reference_names_every_field_of_a_run():
     assert set(schema["properties"]) | set(schema["$defs"]["RunRecord"]["properties"]) <= rows
 
 
+@pytest.mark.unit
 @pytest.mark.slow
 def test_docs_build_with_warnings_as_errors(tmp_path):
     """sphinx-build -W builds the site: MyST pages, generated references, links and heading anchors all resolve."""

@@ -122,6 +122,7 @@ def test_tex_and_csv_tables_hold_the_html_cells(exported):
             "training-wild-log", "parameters-tiny-cnn", "provenance"} <= names, names
 
 
+@pytest.mark.unit
 def test_latex_escapes_special_characters():
     assert escape("a_b & 50% $x$ #1 {y} ~ ^ \\") == (
         r"a\_b \& 50\% \$x\$ \#1 \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}")
@@ -182,6 +183,7 @@ def test_numbers_tex_defines_every_live_value_as_the_html_prints_it(exported):
     assert formatting.pct(results["runs"]["base"]["test"]["accuracy"]) in built.html
 
 
+@pytest.mark.unit
 def test_command_names_are_letters_only_and_distinct():
     assert camel("adam_lr_0.001") == "AdamLrZeroPointZeroZeroOne"
     assert camel("lr_study/lr=0.01") == "LrStudyLrEqZeroPointZeroOne"
@@ -209,6 +211,7 @@ def test_manifest_export_and_the_flag_that_overrides_it(tiny_build, tmp_path):
     assert result.exit_code == 2 and "docx" in result.output
 
 
+@pytest.mark.unit
 def test_table_and_figure_names_come_from_sections_and_content_never_captions_or_numbers():
     from reportgen.manifest.sections import Section
     from reportgen.report.document.assemble import Numbering, section_names

@@ -1,6 +1,10 @@
 """Percentages print as percentages; gaps print as dashes."""
 
+import pytest
+
 from reportgen.report.wording.formatting import dec, num, pct, secs, shape, sig
+
+pytestmark = pytest.mark.unit  # torch-free: the unit tier (`-m unit`) runs it with torch blocked
 
 
 def test_percentages_are_percentages():

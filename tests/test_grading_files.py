@@ -12,6 +12,8 @@ from reportgen.grading.files import UnsafeFile, entries, load_json, read_bytes
 from reportgen.grading.htmlread import HtmlEvents, parse_html
 from reportgen.textsafe import one_line, printable
 
+pytestmark = pytest.mark.unit  # torch-free: the unit tier (`-m unit`) runs it with torch blocked
+
 
 def test_a_link_out_of_the_folder_is_refused_and_one_inside_is_read(tmp_path):
     secret = tmp_path / "secret.txt"

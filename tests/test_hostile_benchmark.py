@@ -7,7 +7,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.unit  # torch-free: the unit tier (`-m unit`) runs it with torch blocked
 
 
 def test_hostile_input_benchmark_reports_consistent_figures(tmp_path):

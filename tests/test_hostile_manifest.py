@@ -422,6 +422,7 @@ def test_mutated_manifest_data_fails_clearly(workspace, case):
     validate_text(workspace, text, "mutated-" + name, expect=None)  # beside the shipped one: its prose files resolve
 
 
+@pytest.mark.unit
 @fuzz_settings(40)
 @given(case=mutated_raw_text(SMALL))
 def test_mutated_manifest_text_fails_clearly(workspace, case):
@@ -429,6 +430,7 @@ def test_mutated_manifest_text_fails_clearly(workspace, case):
     validate_text(workspace, text, "mutated-" + name, expect=None)
 
 
+@pytest.mark.unit
 @fuzz_settings(4)
 @given(case=st.one_of(mutated_data_text(LARGE), mutated_raw_text(LARGE)))
 def test_mutated_large_manifests_fail_clearly(workspace, case):
@@ -460,11 +462,13 @@ def _fails(tmp_path: Path, text: str, *fragments: str, name: str = "m.yaml") -> 
     return path, [ln.strip() for ln in result.output.splitlines()[1:] if ln.startswith(f"  {path}:")], result.output
 
 
+@pytest.mark.unit
 def test_base_manifest_is_valid(workspace):
     result = cli("validate", workspace / "base.yaml")
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("tag", [
     "!!python/object/apply:os.system [\"touch MARK\"]",
     "!!python/object/new:os.system [touch MARK]",
@@ -480,6 +484,7 @@ def test_python_tags_are_refused(tmp_path, tag):
     assert not mark.exists()
 
 
+@pytest.mark.unit
 def test_duplicate_keys_are_errors_naming_both_lines(tmp_path):
     text = _replace("  epochs: 2\n", "  epochs: 2\n  seed: 1\n  epochs: 5\n")
     text = _replace("  title: Adam\n", "  title: Adam\n    title: Again\n", text)
@@ -556,6 +561,7 @@ def test_alias_bomb_is_rejected_without_being_expanded(tmp_path, monkeypatch):
     assert expanded > 2 * defused_work, f"expanded: {expanded:,} calls; defused: {defused_work:,}"
 
 
+@pytest.mark.unit
 def test_manifest_above_the_size_limit_is_refused(tmp_path):
     text = BASE_MANIFEST + ("# " + "x" * 78 + "\n") * (1_000_000 // 80 + 1)
     assert len(text.encode("utf-8")) > 1_000_000
@@ -563,6 +569,7 @@ def test_manifest_above_the_size_limit_is_refused(tmp_path):
     assert problems and problems[0].startswith(f"{path}:1:1: ")
 
 
+@pytest.mark.unit
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_endless_manifest_is_refused_without_reading_it_all():
     """`reportgen validate /dev/zero` used to read forever (the whole file was read before the size check)."""
@@ -578,6 +585,7 @@ def test_exponent_notation_is_a_number(tmp_path):
     assert (opt.lr, opt.weight_decay) == (0.001, 0.0005) and isinstance(opt.lr, float)
 
 
+@pytest.mark.unit
 def test_five_independent_mistakes_give_five_located_problems(tmp_path):
     text = BASE_MANIFEST
     for old, new in [("  course: Testing\n", "  course: Testing\n  colour: blue\n"),       # unknown key
@@ -604,6 +612,7 @@ def test_five_independent_mistakes_give_five_located_problems(tmp_path):
     ("9" * 5000, "more than 4,300 digits"),                 # int() digit limit (was a ValueError)
     ('"\\ud800"', "lone surrogate"),                        # not a character: cannot be written to HTML/PDF
 ], ids=["deep", "recursive-alias", "bad-date", "int-tag", "timestamp-tag", "5000-digits", "surrogate"])
+@pytest.mark.unit
 def test_values_yaml_cannot_construct_are_located_problems(tmp_path, snippet, fragment):
     text = _replace("  title: Hostile-input base manifest\n", f"  title: {snippet}\n")
     path, problems, message = _fails(tmp_path, text, fragment)
@@ -613,6 +622,7 @@ def test_values_yaml_cannot_construct_are_located_problems(tmp_path, snippet, fr
 
 # ---------------------------------------------------------------- crashes outside the YAML layer (regressions)
 
+@pytest.mark.unit
 @pytest.mark.parametrize("value", ["2020-13-45", "!!int abc", "9" * 5000], ids=["date", "int-tag", "5000-digits"])
 def test_set_override_with_an_unreadable_value_is_taken_as_text(workspace, value):
     """Regression (was "internal error", exit 1): `yaml.safe_load(raw)` raises ValueError/AttributeError for these.
@@ -629,6 +639,7 @@ def test_set_override_with_an_unreadable_value_is_taken_as_text(workspace, value
     assert "as an integer" in result.output and f"(set by --set train.epochs={value})" in result.output
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("old, new, key, limit", [
     ("conv: {out: 4,", "conv: {out: 100000000000000000000000000000,", "models.base.layers[0].conv.out",
      "less than or equal to 65536"),
@@ -663,6 +674,7 @@ def _with_network(model: str) -> str:
     (_with_network("{torchvision: resnet18, weights: none, head: {dense: [100000000000000000000000000000]}}"),
      "models.net.head.dense[0]", "less than or equal to 65536"),
 ], ids=["layer-name-with-dot", "swept-huge-channels", "width-mult-inf", "head-dense-huge"])
+@pytest.mark.unit
 def test_model_options_that_torch_refuses_fail_clearly(tmp_path, text, key, limit):
     """Regressions outside the YAML layer, each once an "internal error" (exit 1) from `reportgen validate`, now a
     located problem from the manifest's schema before torch sees the value:
@@ -707,6 +719,7 @@ def test_seeds_out_of_range_fail_clearly(tmp_path, override, where, limit):
     assert not (tmp_path / "out" / "results.json").exists()  # stopped before training anything
 
 
+@pytest.mark.unit
 def test_swept_value_errors_are_plain_sentences(tmp_path):
     """Clarity (reportgen/manifest/sweeps.py): a bad swept model value once printed pydantic's raw multi-line
     ValidationError ("1 validation error for ModelSpec ... For further information visit

@@ -149,6 +149,7 @@ def folder(tmp_path) -> Path:
     return root
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("payload, visible", [
     ("<script>alert(1)</script>", "<script>alert(1)</script>"),
     ('"><img src=x onerror=alert(1)>', '"><img src=x onerror=alert(1)>'),
@@ -167,6 +168,7 @@ def test_raw_html_in_prose_is_shown_as_text(payload, visible):
     assert visible in soup.get_text()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("link", ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "vbscript:msgbox(1)",
                                   "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
                                   "data:image/png;base64,iVBORw0KGgo=", "file:///etc/passwd"])
@@ -176,6 +178,7 @@ def test_dangerous_links_lose_their_target(link):
     assert all(a.get("href") is None for a in soup.find_all("a"))
 
 
+@pytest.mark.unit
 def test_external_links_get_noopener_noreferrer():
     soup = soup_of(prose.to_html("[site](https://x.example/) <https://y.example/> [mail](mailto:a@b.example)"))
     links = soup.find_all("a")
@@ -183,6 +186,7 @@ def test_external_links_get_noopener_noreferrer():
     assert all(a["rel"] == ["noopener", "noreferrer"] for a in links)
 
 
+@pytest.mark.unit
 def test_sanitizer_allows_img_only_with_inline_raster_data():
     keep = '<img src="data:image/png;base64,iVBORw0KGgo=" alt="a" title="t" width="9" onerror="alert(1)">'
     assert prose.sanitize(keep) == '<img src="data:image/png;base64,iVBORw0KGgo=" alt="a" title="t">'
@@ -242,6 +246,7 @@ def watched(monkeypatch) -> dict[str, list]:
     return seen
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("src, reason", REFUSALS, ids=[r[1][:30] + f"-{i}" for i, r in enumerate(REFUSALS)])
 def test_image_refused_with_a_visible_reason(folder, watched, src, reason):
     before = bytes_read()
@@ -261,6 +266,7 @@ def test_image_refused_with_a_visible_reason(folder, watched, src, reason):
     assert MARKER.decode() not in html
 
 
+@pytest.mark.unit
 def test_fifo_is_refused_without_waiting(folder):
     os.mkfifo(folder / "pipe.png")
     with deadline(60):  # a reader waiting for a writer would wait for ever: fail instead
@@ -268,17 +274,20 @@ def test_fifo_is_refused_without_waiting(folder):
     assert "not a regular file" in refusals(soup_of(html))[0]
 
 
+@pytest.mark.unit
 def test_images_need_a_manifest_folder(folder):
     # notebook questions, comments and abstracts have no folder: their images are refused, never read
     [shown] = refusals(soup_of(prose.to_html("![plot](figs/plot.png)")))
     assert "only in prose sections" in shown
 
 
+@pytest.mark.unit
 def test_prose_file_outside_the_folder_embeds_nothing(folder):
     html = prose.to_html("![plot](plot.png)", base_dir=folder / "figs", source_dir=folder.parent / "outside")
     assert "prose file lies outside" in refusals(soup_of(html))[0]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("kind, mime", [("PNG", "png"), ("JPEG", "jpeg"), ("GIF", "gif"), ("WEBP", "webp")])
 def test_relative_image_is_embedded_as_data_uri(folder, kind, mime):
     notes = folder / "notes"
@@ -298,12 +307,14 @@ def test_relative_image_is_embedded_as_data_uri(folder, kind, mime):
     assert not refusals(soup)
 
 
+@pytest.mark.unit
 def test_embedded_images_share_a_budget(folder, monkeypatch):
     monkeypatch.setattr(prose, "MAX_IMAGES_BYTES", len(png_bytes()) * 2)
     soup = soup_of(prose.to_html("![a](figs/plot.png) ![b](figs/plot.png)", base_dir=folder))
     assert len(soup.find_all("img")) == 1 and "exceed" in refusals(soup)[0]
 
 
+@pytest.mark.unit
 def test_good_image_reaches_the_pdf_and_refusals_are_printed(folder):
     body = prose.to_html("![plot](figs/plot.png)\n\n![gone](../outside/secret.png)", base_dir=folder)
     data = pdf.render_pdf(f"<!DOCTYPE html><html><body>{body}</body></html>")
@@ -312,6 +323,7 @@ def test_good_image_reaches_the_pdf_and_refusals_are_printed(folder):
     assert "image not embedded" in text and MARKER not in pdf_streams(data)
 
 
+@pytest.mark.unit
 def test_pdf_renderer_reads_no_outside_file(folder):
     secret = (folder.parent / "outside" / "secret.txt").as_uri()
     svg = base64.b64encode(f'<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9">'
@@ -344,6 +356,7 @@ NESTING_BOMBS = [">", "> ", "- ", "*"]
 BRACKET_BOMBS = ["*[", "![", "["]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("unit", NESTING_BOMBS + BRACKET_BOMBS)
 def test_nesting_bombs_render_in_linear_work_or_are_refused(unit):
     """The work (calls made) and the HTML grow at most in step with the bomb: 4 times the input, at most 5 times
@@ -361,6 +374,7 @@ def test_nesting_bombs_render_in_linear_work_or_are_refused(unit):
                                            "refused"]
 
 
+@pytest.mark.unit
 def test_a_long_title_line_is_split_in_linear_time():
     """A title line that once made the heading regex backtrack for ever (`\\s*#*\\s*` after a lazy group: about n**3
     steps, 14 s for 2,000 spaces). At a million spaces that pattern would need some 10**18 steps, a linear one about
@@ -374,6 +388,7 @@ def test_a_long_title_line_is_split_in_linear_time():
     assert prose.split_title("# C# ##\nbody") == ("C#", "body") and prose.split_title("#\nx") == (None, "#\nx")
 
 
+@pytest.mark.unit
 def test_oversized_prose_is_refused_at_render_time():
     html = prose.to_html("a" * (prose.MAX_PROSE_BYTES + 1))
     assert refusals(soup_of(html)) == ["prose not rendered: prose is 262,145 bytes; the limit is 262,144 (256 KB)"]
@@ -387,6 +402,7 @@ def _line_col(text: str, needle: str) -> tuple[int, int]:
     return text.count("\n", 0, idx) + 1, idx - (text.rfind("\n", 0, idx) + 1) + 1
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("content, fragment", [
     (b"# Big\n" + b"word " * (prose.MAX_PROSE_BYTES // 5), "prose file is 262,146 bytes; the limit is 262,144"),
     (b"# Latin-1\n caf\xe9\n", "not UTF-8 text (byte 14)"),
@@ -402,6 +418,7 @@ def test_prose_file_limits_are_manifest_errors(tmp_path, content, fragment):
     assert problem.path.endswith(".prose.file") and fragment in problem.message, problem
 
 
+@pytest.mark.unit
 def test_inline_prose_limit_is_a_manifest_error(tmp_path):
     text = TINY_MANIFEST.replace("  - prose: {file: intro.md}\n",
                                  f"  - prose: {{file: intro.md}}\n  - prose: {{text: \"{'x' * 300_000}\"}}\n")

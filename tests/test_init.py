@@ -28,6 +28,7 @@ def _printed(output: str, prefix: str) -> list[str]:
     return shlex.split(line, comments=True)[1:]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("template,dataset", COMBOS)
 def test_init_writes_a_starter_that_validates(tmp_path, monkeypatch, template, dataset):
     folder, output = _init(tmp_path, monkeypatch, template, dataset)
@@ -47,6 +48,7 @@ def test_init_writes_a_starter_that_validates(tmp_path, monkeypatch, template, d
     assert _printed(output, "reportgen build --smoke") == ["build", "--smoke", "proj/proj.yaml"]
 
 
+@pytest.mark.unit
 def test_init_refuses_to_overwrite_and_names_every_existing_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "team"
@@ -62,6 +64,7 @@ def test_init_refuses_to_overwrite_and_names_every_existing_file(tmp_path, monke
     assert sorted(p.name for p in folder.rglob("*")) == [".gitignore", "team", "team.yaml"]  # nothing written
 
 
+@pytest.mark.unit
 def test_init_names_the_manifest_after_the_folder_or_report(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cli("init", "My Lab 3").exit_code == 0

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit  # torch-free: the unit tier (`-m unit`) runs it with torch blocked
+
 PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
 SHARED = {"reportgen", "reportgen.errors", "reportgen.writer", "reportgen.sourcehash", "reportgen.textsafe",
           "reportgen.hashing", "reportgen.caching"}

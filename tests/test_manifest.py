@@ -137,6 +137,7 @@ def test_exponent_float_in_an_experiment_override(tmp_path):
     assert type(raw) is float and raw == 0.0005
 
 
+@pytest.mark.unit
 def test_yaml_numbers_follow_yaml_1_2():
     from reportgen.manifest.yamlsource import parse_yaml
 
@@ -415,6 +416,7 @@ def test_python_tags_are_refused_and_not_executed(tmp_path, value):
     assert not mark.exists()
 
 
+@pytest.mark.unit
 def test_python_tag_in_a_set_override_is_not_executed(tmp_path):
     mark = tmp_path / "pwned"
     path = write_manifest(tmp_path / "m", TINY_MANIFEST)
@@ -487,6 +489,7 @@ def test_empty_manifest_lists_every_missing_section(tmp_path):
     assert all("missing required key" in p.message for p in found)
 
 
+@pytest.mark.unit
 def test_unreadable_and_non_utf8_manifests(tmp_path):
     with pytest.raises(ManifestError, match="cannot read manifest"):
         load_manifest(tmp_path / "absent.yaml")
@@ -554,6 +557,7 @@ models:
 """
 
 
+@pytest.mark.unit
 def test_layer_shape_errors_are_located_by_validate(tmp_path):
     text = sub("models:\n", BAD_MODELS)
     path = write_manifest(tmp_path, text)
@@ -583,6 +587,7 @@ def test_good_model_builds_after_a_bad_one_is_fixed(tmp_path):
 
 # ---------------------------------------------------------------- CLI: validate, schema, --set
 
+@pytest.mark.unit
 def test_validate_ok(tmp_path):
     path = write_manifest(tmp_path, TINY_MANIFEST)
     result = cli("validate", path)
@@ -591,6 +596,7 @@ def test_validate_ok(tmp_path):
     assert f"{len(TINY['experiments'])} experiment(s)" in result.output
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("text, fragment", [
     (TINY_MANIFEST + "extra: 1\n", "unknown key 'extra'"),
     (TINY_MANIFEST.replace("  epochs: 3\n", "  epochs: [3\n"), "invalid YAML"),
@@ -606,6 +612,7 @@ def test_validate_bad_manifests_exit_2_without_traceback(tmp_path, text, fragmen
     assert "Traceback" not in result.output and "internal error" not in result.output
 
 
+@pytest.mark.unit
 def test_validate_missing_file_exit_2(tmp_path):
     result = cli("validate", tmp_path / "nope.yaml")
     assert result.exit_code == 2 and "cannot read manifest" in result.output
@@ -622,6 +629,7 @@ def _walk(node):
             yield from _walk(v)
 
 
+@pytest.mark.unit
 def test_every_section_kind_has_typed_options_in_the_schema():
     from reportgen.manifest.sections import SECTION_KINDS
 
@@ -644,6 +652,7 @@ def test_every_section_kind_has_typed_options_in_the_schema():
     assert set(schema["$defs"]["DatasetSection"]["properties"]) >= {"grid", "pca", "tsne", "sample", "tsne_sample"}
 
 
+@pytest.mark.unit
 def test_schema_is_json_schema():
     result = cli("schema")
     assert result.exit_code == 0, result.output
@@ -673,6 +682,7 @@ def _as_json(text: str):
     return json.loads(json.dumps(parse_yaml(text, "m.yaml").data, default=str))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("source", ["tiny", "en3150.yaml", "digits.yaml"])
 def test_schema_accepts_valid_manifests_including_layer_shorthands(source):
     """`maxpool: 2`, `linear: 64`, `linear: classes`, `dropout: 0.5` are valid, so the schema must accept them."""
@@ -680,6 +690,7 @@ def test_schema_accepts_valid_manifests_including_layer_shorthands(source):
     assert _schema_errors(_as_json(text)) == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("layer", [{"dropout": 1.5}, {"linear": 0}, {"linear": "many"}, {"maxpool": [2, 2, 2]},
                                    {"maxpool": {"kernal": 2}}, {"conv": {"out": 8}}, {"flattn": None}])
 def test_schema_rejects_what_validation_rejects(layer):
@@ -688,6 +699,7 @@ def test_schema_rejects_what_validation_rejects(layer):
     assert _schema_errors(instance)
 
 
+@pytest.mark.unit
 def test_schema_rejects_unknown_keys():
     instance = _as_json(TINY_MANIFEST)
     instance["report"]["colour"] = "red"
@@ -713,6 +725,7 @@ def test_set_selects_a_list_item_by_id(tmp_path):
     assert load(path, ["experiments.0.title=Zero"]).manifest.experiments[0].title == "Zero"
 
 
+@pytest.mark.unit
 def test_set_invalid_value_is_a_validation_error(tmp_path):
     path = write_manifest(tmp_path, TINY_MANIFEST)
     result = cli("validate", path, "--set", "train.epochs=0")
@@ -722,6 +735,7 @@ def test_set_invalid_value_is_a_validation_error(tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("override, fragment", [
     ("train.epochs", "--set train.epochs: expected KEY=VALUE"),
     ("experiments.nope.train.epochs=1", "no list item 'nope'"),

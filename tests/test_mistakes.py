@@ -71,6 +71,7 @@ def planted(tmp_path: Path, manifest: str = MISTAKES, prose: str = PROSE) -> Pat
     return path
 
 
+@pytest.mark.unit
 def test_validate_reports_every_planted_mistake_at_once(tmp_path):
     path = planted(tmp_path)
     prose = path.parent / "prose" / "intro.md"
@@ -119,6 +120,7 @@ def test_build_on_the_planted_manifest_trains_nothing(tmp_path):
     assert result.exit_code == 2 and not out_dir.exists(), result.output
 
 
+@pytest.mark.unit
 def test_an_unknown_run_id_lists_the_valid_ones_and_its_example_is_valid(tmp_path):
     text = TINY_MANIFEST.replace("  - training\n", "  - training: {experiments: [bse]}\n")
     result = cli("validate", write_manifest(tmp_path, text))
@@ -127,6 +129,7 @@ def test_an_unknown_run_id_lists_the_valid_ones_and_its_example_is_valid(tmp_pat
     assert "did you mean 'base'?" in result.output
 
 
+@pytest.mark.unit
 def test_set_problems_are_located_at_the_argument(tmp_path):
     path = write_manifest(tmp_path)
     result = cli("validate", path, "--set", "train.epoch=3", "--set", "train.optimizer.learning_rate=0.1")
@@ -137,6 +140,7 @@ def test_set_problems_are_located_at_the_argument(tmp_path):
     assert ":1:1:" not in result.output
 
 
+@pytest.mark.unit
 def test_set_bracket_form_names_ids_with_dots(tmp_path):
     text = TINY_MANIFEST.replace("  - id: sgd\n", "  - id: sgd_lr_0.05\n")
     path = write_manifest(tmp_path, text)
@@ -151,6 +155,7 @@ def test_set_bracket_form_names_ids_with_dots(tmp_path):
     assert loaded.experiment("wild").title == "Wild"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("old, new, needle, offset, words", [
     ("  epochs: 3\n", "  epochs: 3\n    seed: 1\n", "    seed: 1", 4,
      "bad indentation: a key at column 5 where the mapping above starts at column 3"),
@@ -170,6 +175,7 @@ def test_yaml_syntax_errors_are_explained_with_a_caret(tmp_path, old, new, needl
     assert lines[i + 1].index("^") == len(lines[i]) - len(shown) + col - 1
 
 
+@pytest.mark.unit
 def test_strict_turns_warnings_into_errors(tmp_path):
     text = TINY_MANIFEST
     path = write_manifest(tmp_path, text)
@@ -187,6 +193,7 @@ def test_strict_turns_warnings_into_errors(tmp_path):
     assert "3 problems in the manifest" in strict.output and "(--strict)" in strict.output
 
 
+@pytest.mark.unit
 def test_strict_warns_of_a_comparison_across_datasets(tmp_path):
     text = TINY_MANIFEST.replace("    title: Plain SGD\n", "    title: Plain SGD\n    dataset: {name: cifar10}\n")
     path = write_manifest(tmp_path, text)

@@ -130,6 +130,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("block", HOSTILE)
 def test_hostile_attribute_blocks_never_reach_the_markup(block):
     text = f"![Cap](a.png){block}\n"
@@ -153,6 +154,7 @@ def test_hostile_attribute_blocks_never_reach_the_markup(block):
     assert all(f.problems for f in found) or not found  # every hostile block is noted as ignored
 
 
+@pytest.mark.unit
 def test_sanitizer_drops_figure_attributes_it_did_not_write():
     dirty = ('<figure id="fig-1 x" class="figure evil" style="width:5%;margin-left:auto;margin-right:auto">'
              '<img src="data:image/png;base64,AAAA" style="width:1000px"><figcaption class="x">c</figcaption></figure>')
@@ -187,6 +189,7 @@ def test_refused_images_print_located_warnings_and_fail_under_strict(tiny_build,
     assert len(err.value.warnings) == 4 and outcome.warnings == err.value.warnings
 
 
+@pytest.mark.unit
 def test_a_missing_image_is_noted_with_its_position():
     notes: list = []
     html = prose.to_html("Text\n\nsee ![gone](nope.png) here\n", base_dir=Path("/nonexistent-dir-for-test"),

@@ -318,6 +318,7 @@ def _run(rid, acc, epochs=(), status="completed", **extra):
             "test": {"accuracy": acc, "confusion_matrix": [[0] * 10 for _ in range(10)]}} | extra
 
 
+@pytest.mark.unit
 def test_best_and_worst_sentence():
     runs = [_run("lr_sweep/lr=0.001", 0.712), _run("lr_sweep/lr=0.01", 0.5), _run("lr_sweep/lr=0.1", 0.101)]
     assert _norm(findings.best_and_worst(runs)) == ("lr_sweep/lr=0.001 has the best test accuracy, 71.20 %, 61.10 "
@@ -330,6 +331,7 @@ def test_best_and_worst_sentence():
     assert _norm(findings.best_and_worst(tied[-2:-1] * 2)) == "All 2 runs have the same test accuracy, 10.10 %."
 
 
+@pytest.mark.unit
 def test_overfitting_needs_a_rise_over_the_patience_window_while_training_loss_falls():
     # val loss bottoms out at epoch 3 and rises for 4 epochs, training loss keeps falling: over-fitting from epoch 4
     curve = [(2.0, 1.8), (1.5, 1.2), (1.0, 0.9), (0.7, 1.0), (0.5, 1.3), (0.4, 1.6), (0.3, 1.9)]
@@ -342,6 +344,7 @@ def test_overfitting_needs_a_rise_over_the_patience_window_while_training_loss_f
     assert findings.overfitting(_run("e", 0.5, curve, status="diverged")) is None
 
 
+@pytest.mark.unit
 def test_status_sentences():
     assert _norm(findings.diverged(_run("w", 0.0972, [(2.3, 2.2)], status="diverged", diverged_epoch=2))) == (
         "w diverged at epoch 2: its loss became infinite or NaN; 1 finite epoch is kept, and its test accuracy, "
@@ -358,6 +361,7 @@ def test_status_sentences():
     assert findings.early_stopped(_run("f", 0.8)) is None
 
 
+@pytest.mark.unit
 def test_efficiency_and_full_list():
     two = [_run("x", 0.7414), _run("z", 0.9, model="big")]
     assert _norm(findings.efficiency(two, {"m": {"total_params": 390_000}, "big": {"total_params": 2_000_000}})) == (
@@ -370,6 +374,7 @@ def test_efficiency_and_full_list():
     assert [s.split(" ")[0] for s in out] == ["a", "b"]
 
 
+@pytest.mark.unit
 def test_sweep_axis_kinds():
     def runs(*values, label="lr"):
         return [{"id": str(v), "varied": {label: v}} for v in values]

@@ -25,6 +25,7 @@ def fixture_json() -> dict:
     return json.loads(FIXTURE.read_text("utf-8"))
 
 
+@pytest.mark.unit
 def test_results_json_is_the_records_json_byte_for_byte(fixture_json):
     record = read_results(FIXTURE)
     assert isinstance(record, Results) and list(record.runs) == record.run_order == ["adam", "sgd"]
@@ -33,6 +34,7 @@ def test_results_json_is_the_records_json_byte_for_byte(fixture_json):
     assert dumps(record) == FIXTURE.read_text("utf-8")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("change,where", [
     (lambda r: r["runs"]["adam"]["test"].update(accuracy="0.99"), "runs.adam.test.accuracy"),
     (lambda r: r["runs"]["sgd"].pop("status"), "runs.sgd.status"),
@@ -54,6 +56,7 @@ def test_a_record_that_does_not_fit_is_named_where(fixture_json, tmp_path, chang
     assert str(caught.value).count("\n") == 0
 
 
+@pytest.mark.unit
 def test_a_record_of_another_version_says_so_in_one_message(fixture_json, tmp_path):
     path = tmp_path / "results.json"
     path.write_text(json.dumps({**fixture_json, "schema": "reportgen.results/2"}), "utf-8")
@@ -66,6 +69,7 @@ def test_a_record_of_another_version_says_so_in_one_message(fixture_json, tmp_pa
         read_results(path)
 
 
+@pytest.mark.unit
 def test_schema_command_prints_a_json_schema_that_the_record_fits(fixture_json):
     result = cli("schema", "--results")
     assert result.exit_code == 0, result.output
@@ -81,6 +85,7 @@ def test_schema_command_prints_a_json_schema_that_the_record_fits(fixture_json):
         jsonschema.validate(broken, schema)
 
 
+@pytest.mark.unit
 def test_a_run_cache_entry_is_typed_and_one_of_another_shape_is_refused(fixture_json):
     entry = {**fixture_json["runs"]["adam"], "predictions": {"n": 2, "dtype": "uint8", "predicted": "AAE=",
                                                             "labels": "AAE="}}

@@ -66,6 +66,7 @@ def test_the_child_reaches_no_network_no_secret_and_writes_only_its_scratch(tmp_
     assert not (tmp_path / "pwned").exists() and not (submission / "pwned").exists()
 
 
+@pytest.mark.unit
 @needs_bwrap
 def test_nothing_the_child_forks_outlives_it(tmp_path):
     marker = f"reportgen-sandbox-sleeper-{os.getpid()}"
@@ -94,6 +95,7 @@ def _cmdline(proc: Path) -> str:
         return ""
 
 
+@pytest.mark.unit
 def test_a_child_looping_forever_is_killed_at_the_wall_clock_limit(tmp_path):
     started = time.monotonic()
     answer, error, _ = _child("while True:\n    pass\n", tmp_path, [], Limits(wall_seconds=3))
@@ -101,6 +103,7 @@ def test_a_child_looping_forever_is_killed_at_the_wall_clock_limit(tmp_path):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.unit
 def test_a_child_allocating_without_bound_stops_at_its_memory_limit(tmp_path):
     answer, error, _ = _child("""
         grow = []
@@ -217,6 +220,7 @@ def test_a_module_cannot_forge_the_re_run_of_a_run_that_does_not_use_it(tmp_path
     assert any("runs the submission's own code (net.py)" in n for n in verdicts["base"]["notes"])
 
 
+@pytest.mark.unit
 def test_python_and_reportgen_are_bound_over_the_sandboxs_tmp(tmp_path):
     """A checkout under /tmp (CI's clone may be one) stays visible: /tmp is emptied first, the binds come after."""
     from reportgen.grading.sandbox import bwrap_command

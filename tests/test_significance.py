@@ -47,6 +47,7 @@ sections:
 
 # ---- the statistics against the libraries -------------------------------------------------------------------------
 
+@pytest.mark.unit
 def test_summary_is_numpy_mean_and_std_with_a_student_t_interval():
     values = [0.91, 0.94, 0.925, 0.9]
     got = statistics.summary(values)
@@ -69,6 +70,7 @@ def _planted(n: int, a_only: int, b_only: int, both: int, seed: int = 0):
     return a[order], b[order]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("a_only,b_only", [(30, 10), (12, 11), (0, 6), (5, 0)])
 def test_mcnemar_and_bootstrap_agree_with_statsmodels_and_scipy(a_only, b_only):
     a, b = _planted(400, a_only, b_only, 300)
@@ -85,12 +87,14 @@ def test_mcnemar_and_bootstrap_agree_with_statsmodels_and_scipy(a_only, b_only):
     assert got["ci_low"] <= got["difference"] <= got["ci_high"]
 
 
+@pytest.mark.unit
 def test_holm_is_statsmodels_holm():
     ps = [0.01, 0.04, 0.03, 0.2]
     assert statistics.holm(ps) == pytest.approx(list(multipletests(ps, method="holm")[1]))
     assert statistics.holm(ps)[:3] == pytest.approx([0.04, 0.09, 0.09]) and statistics.holm([]) == []
 
 
+@pytest.mark.unit
 def test_predictions_round_trip_and_pairs_only_on_the_same_test_set():
     labels = np.arange(300) % 10
     good = np.where(np.arange(300) % 7 == 0, (labels + 1) % 10, labels)
@@ -106,6 +110,7 @@ def test_predictions_round_trip_and_pairs_only_on_the_same_test_set():
     assert pair["a_only"] == 100 - 15 and pair["p_holm"] == pair["p"] < 1e-6
 
 
+@pytest.mark.unit
 def test_repeat_seeds_start_with_the_runs_own_and_are_stable():
     assert repeat_seeds(7, 1) == [7]
     three, four = repeat_seeds(7, 3), repeat_seeds(7, 4)
@@ -131,6 +136,7 @@ def _agg(mean, std, low, high, n=3):
     return {"accuracy": {"mean": mean, "std": std, "ci_low": low, "ci_high": high, "n": n}}
 
 
+@pytest.mark.unit
 def test_a_tie_within_noise_has_no_clear_winner_and_no_star():
     runs = [_run("a", 0.9167), _run("b", 0.9139)]
     results = {"paired": [_paired("a", "b", 0.62, 0.0028, -0.011, 0.017)]}
@@ -141,6 +147,7 @@ def test_a_tie_within_noise_has_no_clear_winner_and_no_star():
     assert "0.28 points (95 % CI -1.10 to 1.70, p = 0.620)" in lead
 
 
+@pytest.mark.unit
 def test_a_clear_win_is_starred_and_stated_with_its_numbers():
     runs = [_run("b", 0.88), _run("a", 0.92)]
     results = {"paired": [_paired("b", "a", 0.001, -0.04, -0.06, -0.02)]}
@@ -151,6 +158,7 @@ def test_a_clear_win_is_starred_and_stated_with_its_numbers():
                     "points (95 % CI 2.00 to 6.00, p = 0.001); McNemar's exact test.")
 
 
+@pytest.mark.unit
 def test_with_seeds_the_star_needs_confidence_intervals_that_do_not_overlap():
     apart = [_run("a", 0.9, aggregate=_agg(0.95, 0.004, 0.94, 0.96)), _run("b", 0.9, aggregate=_agg(0.9, 0.01, 0.88, 0.92))]
     assert winner(apart, {}).starred == ["a"] and winner(apart, {}).basis == "seeds"
@@ -161,6 +169,7 @@ def test_with_seeds_the_star_needs_confidence_intervals_that_do_not_overlap():
     assert tied.best == ["x", "y"] and tied.starred == []
 
 
+@pytest.mark.unit
 def test_a_stalled_run_is_described_as_stalled_and_nothing_more():
     rising = [(2.3026, 2.3020), (2.3025, 2.3030), (2.3024, 2.3050), (2.3023, 2.3080), (2.3022, 2.3100)]
     out = findings.findings([_run("flat", 0.1, rising, status="stalled"), _run("ok", 0.9)], {})
@@ -169,12 +178,14 @@ def test_a_stalled_run_is_described_as_stalled_and_nothing_more():
         about == ["flat stayed at chance level: its test accuracy is 10.00\u00a0%."]
 
 
+@pytest.mark.unit
 def test_one_noisy_last_epoch_is_not_over_fitting():
     curve = [(2.0, 1.5), (1.0, 0.8), (0.6, 0.5), (0.4, 0.3), (0.3, 0.2), (0.25, 0.15), (0.2, 0.12), (0.18, 0.1),
              (0.15, 0.09), (0.13, 0.08), (0.12, 0.07), (0.11, 0.06), (0.1, 0.05), (0.09, 0.017), (0.08, 0.0296)]
     assert findings.overfitting(_run("sgd", 0.97, curve)) is None
 
 
+@pytest.mark.unit
 def test_real_over_fitting_is_reported_with_the_numbers_it_rests_on():
     curve = [(2.0, 1.6), (1.2, 1.0), (0.8, 0.7), (0.5, 0.62), (0.35, 0.66), (0.25, 0.74), (0.18, 0.83), (0.12, 0.93)]
     sentence = findings.overfitting(_run("big", 0.8, curve))
@@ -187,6 +198,7 @@ def test_real_over_fitting_is_reported_with_the_numbers_it_rests_on():
     assert findings.overfitting(_run("flat", 0.8, noisy)) is None
 
 
+@pytest.mark.unit
 def test_efficiency_only_compares_networks_of_different_sizes():
     same = [_run("a", 0.9), _run("b", 0.8)]
     assert findings.efficiency(same, {"m": {"total_params": 1000}}) is None

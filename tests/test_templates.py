@@ -19,13 +19,15 @@ from jinja2.sandbox import SecurityError
 from reportgen.report.document import assemble as document
 from reportgen.report.figures import draw as figures
 from reportgen.report.writers import html as render
-from reportgen.build import load
+from reportgen.manifest.loaded import load_manifest
 from reportgen.errors import UserError
 from reportgen.report.wording.formatting import pct, secs
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MANIFEST = FIXTURES / "results-small.yaml"
 RESULTS = FIXTURES / "results-small.json"
+pytestmark = pytest.mark.unit  # torch-free, from the committed golden results: the unit tier runs it with torch blocked
+
 PACKS = ("assignment", "paper", "lab")
 WIDE_IN_PAPER = ("parameters", "comparison", "results-table", "tradeoff")
 
@@ -37,7 +39,7 @@ def _norm(text: str) -> str:
 @pytest.fixture(scope="module")
 def loaded():
     """The fixture's manifest (for its sections and folder)."""
-    return load(MANIFEST)
+    return load_manifest(MANIFEST)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,6 @@ def test_fixture_numbers_agree_with_each_other(results):
 
 # ---- snapshots ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.slow
 @pytest.mark.parametrize("pack", PACKS)
 def test_html_snapshot(pack, results, loaded, figs, snapshot):
     assert _readable(_html(results, loaded, _stubs(figs), pack)) == snapshot
@@ -154,7 +155,6 @@ def test_letter_changes_only_the_page_size(pack, snapshot):
     assert "\n".join(changed) == snapshot
 
 
-@pytest.mark.slow
 def test_rendering_twice_is_byte_identical(results, loaded, figs):
     again = figures.draw_all(results, loaded.sections)
     assert again == figs

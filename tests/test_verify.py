@@ -277,6 +277,7 @@ def test_a_transfer_child_re_runs_its_parent_first_and_keeps_its_schedule(tmp_pa
     assert "[1/2] parent: re-running mob for 1 epoch (re-run first" in result.stderr
 
 
+@pytest.mark.unit
 def test_help_and_unusable_input_answer_without_importing_torch(tmp_path):
     code = ("import sys\nfrom click.testing import CliRunner\nfrom reportgen.cli import main\n"
             "shown = CliRunner().invoke(main, ['verify', '--help']).output\n"

@@ -7,6 +7,8 @@ import pytest
 
 from reportgen.writer import write_bytes
 
+pytestmark = pytest.mark.unit  # torch-free: the unit tier (`-m unit`) runs it with torch blocked
+
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
     target = tmp_path / "sub" / "report.html"

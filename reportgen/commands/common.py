@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from reportgen import build
-from reportgen.textsafe import printable
+from reportgen.textsafe import json_text, printable
 from reportgen.errors import UserError
 from reportgen.writer import write_all
 
@@ -89,3 +89,9 @@ export_option = click.option("--export", "export", default=None, metavar="FORMAT
                             "e.g. --export latex,csv; overrides the manifest's report.export (none: nothing).")
 
 
+
+
+def echo_report(fmt: str, data, text: str) -> None:
+    """A command's result on stdout: `data` as JSON with `--format json`, else `text` with its control characters
+    escaped."""
+    click.echo(json_text(data) if fmt == "json" else printable(text), nl=False)

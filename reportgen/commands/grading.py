@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from reportgen.commands.common import guard, say, write_outputs
+from reportgen.commands.common import echo_report, guard, say, write_outputs
 from reportgen.grading.diff.compare import IGNORED_HELP
 from reportgen.textsafe import printable
 
@@ -51,8 +50,7 @@ def check_cmd(submission: Path, fmt: str, no_pdf: bool) -> None:
     from reportgen.grading.check.command import check_submission, report_json, report_text
 
     report = check_submission(submission, with_pdf=not no_pdf)
-    click.echo(json.dumps(report_json(report), indent=2) if fmt == "json" else printable(report_text(report)),
-               nl=fmt == "json")
+    echo_report(fmt, report_json(report), report_text(report))
     sys.exit(report.exit_code())
 
 
@@ -129,7 +127,7 @@ def verify_cmd(submission: Path, manifest: Path | None, runs: tuple[str, ...], s
 
     ask = Ask(manifest, runs, sample, seed, epochs, rtol, sandboxing["trust_code"], limits_of(sandboxing))
     verification = verify_submission(submission, ask, Reporter(say))
-    click.echo(json_report(verification) if fmt == "json" else printable(text_report(verification)), nl=False)
+    echo_report(fmt, json_report(verification), text_report(verification))
     sys.exit(0 if verification.ok else 1)
 
 
@@ -170,8 +168,7 @@ def grade_cmd(class_dir: Path, jobs: int, out_file: Path | None, verify: bool, s
     except KeyboardInterrupt:
         say(f"interrupted; finished submissions are recorded in {opts.out_dir / '.reportgen-grade'}")
         sys.exit(130)
-    click.echo(json.dumps(graded.record(), indent=2) if fmt == "json" else printable(graded.text()),
-               nl=fmt == "json")
+    echo_report(fmt, graded.record(), graded.text())
     for path in graded.written:
         say(f"wrote {path}")
     sys.exit(graded.exit_code)

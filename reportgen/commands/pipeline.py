@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from reportgen import build
 from reportgen.commands.common import (export_option, guard, manifest_argument, out_dir_of, out_option, say, set_option,
                                        smoke_option, strict_option, write_outputs)
 from reportgen.errors import UserError
+from reportgen.textsafe import json_text
 
 
 _execution_options = (
@@ -201,7 +201,7 @@ def params_cmd(manifest: Path, model_name: str | None, as_json: bool, overrides:
         names = [model_name]
     records = {n: model_record(loaded, n) for n in names}
     if as_json:
-        click.echo(json.dumps(records, indent=2))
+        click.echo(json_text(records), nl=False)
         return
     for name, rec in records.items():
         click.echo(_params_text(name, rec))
@@ -246,4 +246,4 @@ def schema_cmd(of_results: bool) -> None:
         return
     from reportgen.manifest.jsonschema import json_schema
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    click.echo(json_text(json_schema()), nl=False)

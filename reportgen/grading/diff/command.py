@@ -7,13 +7,13 @@ from pathlib import Path
 from reportgen.grading.diff.compare import Comparison, DiffError, compare, load
 from reportgen.grading.diff.page import page
 from reportgen.grading.diff.summary import to_text
-from reportgen.writer import to_json
+from reportgen.textsafe import json_text
 
 
 def render(c: Comparison, fmt: str, full: bool = False) -> str:
     """The comparison as text (causes first; every difference with `full`), json or html (always everything)."""
     if fmt == "json":
-        return to_json(c.record())
+        return json_text(c.record())
     if fmt == "html":
         return page(c)
     return to_text(c, full)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from reportgen.grading.verify.command import OUTCOMES, RunVerdict, Verification
 
@@ -98,7 +97,7 @@ def text_report(v: Verification) -> str:
     return "\n".join(lines) + "\n"
 
 
-def json_report(v: Verification) -> str:
+def json_report(v: Verification) -> dict:
     """Everything as JSON: submission, manifest, selection, mode, per-run verdicts with differences, counts."""
     sub, s = v.submission, v.selection
     modes = v.modes()
@@ -113,4 +112,4 @@ def json_report(v: Verification) -> str:
         "notes": v.notes, "runs": [r.record() for r in v.runs],
         "counts": v.counts(), "ok": v.ok,
     }
-    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    return data

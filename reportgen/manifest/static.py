@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 from reportgen.errors import Problem
 from reportgen.manifest.files import MAX_PROSE_BYTES, check_file
+from reportgen.manifest.prose_rules import code_spans, inside
 from reportgen.manifest.suggest import did_you_mean
 from reportgen.manifest.sweeps import label, show
 from reportgen.manifest.yamlsource import Located
@@ -21,7 +22,6 @@ from reportgen.manifest.yamlsource import Located
 MAX_NAMED_RUNS = 10_000
 MAX_MODULE_BYTES = 4 * 1024 * 1024
 IMAGE = re.compile(r"!\[(?:[^\]\n]|\](?!\())*\]\(\s*<?([^)\s>]*)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
-CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|`[^`\n]+`", re.MULTILINE | re.DOTALL)
 EMBEDDED = (".png", ".jpg", ".jpeg", ".gif", ".webp")
 
 
@@ -129,7 +129,7 @@ def place(prose: Prose, line: int, column: int, message: str) -> Problem:
 
 
 def _refusal(src: str, folder: Path, top: Path) -> tuple[str, str] | None:
-    """('error'|'warning', why) for an image the report would not embed (as report/prose/markdown.py judges it)."""
+    """('error'|'warning', why) for an image the report would not embed (as report/prose/markdown.py judges it; that one also reads and decodes the file)."""
     low = src.strip().lower()
     if low.startswith(("http:", "https:", "//")):
         return "warning", f"remote image {src!r} is not fetched (it shows as a refusal in the report)"
@@ -155,9 +155,9 @@ def check_images(prose: list[Prose], base_dir: Path) -> tuple[list[Problem], lis
     """(errors, warnings) for the images of every prose text: missing files; refused kinds and places."""
     errors, warnings = [], []
     for p in prose:
-        skip = [(m.start(), m.end()) for m in CODE.finditer(p.text)]
+        skip = code_spans(p.text)
         for m in IMAGE.finditer(p.text):
-            if any(a <= m.start() < b for a, b in skip):
+            if inside(m.start(), skip):
                 continue
             found = _refusal(m[1], p.folder, base_dir.resolve())
             if found:

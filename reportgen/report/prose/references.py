@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 from html import escape
 
+from reportgen.manifest.prose_rules import code_spans, inside
 from reportgen.report.wording.formatting import dec, num, pct, secs, si, sig
 
 REF = re.compile(r"@\{([^{}\n]{1,200})\}|@(fig|tab|sec):([A-Za-z0-9_.=/-]*[A-Za-z0-9_=])|\[@([A-Za-z0-9_:.-]+)\]"
                  r"|\$\$([^$]{1,2000}?)\$\$|(?<![\\$\w])\$(?=\S)([^$\n]{1,500}?)(?<=\S)\$(?![\w$])")
-CODE = re.compile(r"^(```|~~~).*?^\1[^\n]*$|`[^`\n]+`", re.MULTILINE | re.DOTALL)
 FORMATS = {"pct": pct, "pct0": lambda x: pct(x, 0), "pct1": lambda x: pct(x, 1), "pct2": pct, "num": num,
            "si": si, "secs": secs, **{f"dec{n}": (lambda n: lambda x: dec(x, n))(n) for n in range(7)},
            **{f"sig{n}": (lambda n: lambda x: sig(x, n))(n) for n in range(1, 7)}, "text": str}
@@ -257,9 +257,9 @@ def math_svg(tex: str, display: bool, prefix: str) -> str:
 def expand(text: str, ctx: Context) -> str:
     """Prose with every reference replaced (math by placeholders, see `place_math`); code is left alone."""
     out, last = [], 0
-    skip = [(m.start(), m.end()) for m in CODE.finditer(text)]
+    skip = code_spans(text)
     for m in REF.finditer(text):
-        if any(a <= m.start() < b for a, b in skip):
+        if inside(m.start(), skip):
             continue
         line = text.count("\n", 0, m.start()) + 1
         column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
@@ -325,9 +325,9 @@ def static_problems(text: str, names: dict) -> list[tuple[int, int, str]]:
     fields, formats, section labels and citation keys. `names` is what manifest.static.names_of returns; no
     results are needed (figure and table counts are not checked, only that the label exists)."""
     found = []
-    skip = [(m.start(), m.end()) for m in CODE.finditer(text)]
+    skip = code_spans(text)
     for m in REF.finditer(text):
-        if any(a <= m.start() < b for a, b in skip):
+        if inside(m.start(), skip):
             continue
         why = _static_value(m[1], names) if m[1] is not None else _static_label(m[2], m[3], names) \
             if m[2] is not None else _static_cite(m[4], names) if m[4] is not None else None

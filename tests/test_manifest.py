@@ -787,3 +787,32 @@ def test_params_unknown_model_lists_the_models():
     assert result.exit_code == 2, result.output
     assert "no model 'nope'" in result.output and "en3150_cnn" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.unit
+def test_an_option_the_activation_or_optimizer_would_ignore_is_a_located_error(tmp_path):
+    text = """\
+report: {title: T}
+dataset: {name: digits, image_size: 8, channels: 1}
+models:
+  net:
+    layers: [{conv: {out: 4, kernel: 3}}, {leaky_relu: {alpha: 0.2}}, {relu: {negative_slope: 0.1}}, flatten,
+             {linear: classes}]
+train: {optimizer: {name: sgd, lr: 0.1, nesterov: true}, epochs: 1}
+experiments: [{id: a, model: net}]
+sections: [cover]
+"""
+    path = tmp_path / "m.yaml"
+    path.write_text(text, "utf-8")
+    done = cli("validate", path)
+    assert done.exit_code == 2
+    assert ("m.yaml:5:44: models.net.layers[1].leaky_relu: leaky_relu has no option alpha; its slope for negative "
+            "inputs is negative_slope (Keras's alpha)") in done.output
+    assert "models.net.layers[2].relu: relu has no option negative_slope; it takes only name" in done.output
+    assert "m.yaml:7:9: train.optimizer: nesterov: true needs a momentum above 0 (e.g. momentum: 0.9)" in done.output
+    fixed = (text.replace("{leaky_relu: {alpha: 0.2}}", "{leaky_relu: {negative_slope: 0.2}}")
+             .replace("{relu: {negative_slope: 0.1}}", "{elu: {alpha: 0.5}}")
+             .replace("nesterov: true", "nesterov: true, momentum: 0.9"))
+    path.write_text(fixed, "utf-8")
+    done = cli("validate", path)
+    assert done.exit_code == 0, done.output

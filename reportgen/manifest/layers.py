@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, WithJsonSchema, model_validator
 
 ACTIVATIONS = ("relu", "leaky_relu", "gelu", "tanh", "sigmoid", "relu6", "elu", "silu")
 BARE_LAYERS = ("batchnorm", "flatten", "global_avgpool", "dropout", *ACTIVATIONS)
@@ -132,9 +132,9 @@ class ActivationParams(Strict):
     """An activation with options (e.g. leaky_relu's negative slope)."""
 
     negative_slope: float | None = Field(default=None, description="leaky_relu: the slope for negative inputs "
-                                         "(default 0.01); other activations ignore it")
+                                         "(default 0.01); other activations refuse it")
     alpha: float | None = Field(default=None, description="elu: α in α·(exp(x) − 1) for negative inputs (default 1.0); "
-                                "other activations ignore it")
+                                "other activations refuse it")
     name: LayerName | None = None
 
 
@@ -235,10 +235,28 @@ ACTIVATION_DOCS = {  # each activation's row in the JSON Schema (and so the mani
 }
 
 
+ACTIVATION_OPTIONS = {"leaky_relu": ("negative_slope",), "elu": ("alpha",)}  # the options each one uses
+
+
+def _options_it_takes(kind: str):
+    """A validator refusing an option this activation would ignore (Keras's LeakyReLU(alpha=…) is negative_slope)."""
+    def check(self):
+        params = getattr(self, kind)
+        for option in ("negative_slope", "alpha"):
+            if getattr(params, option) is not None and option not in ACTIVATION_OPTIONS.get(kind, ()):
+                takes = ACTIVATION_OPTIONS.get(kind)
+                raise ValueError(f"{kind} has no option {option}" + (
+                    "; its slope for negative inputs is negative_slope (Keras's alpha)" if kind == "leaky_relu"
+                    else f"; it takes {takes[0]}" if takes else "; it takes only name"))
+        return self
+    return model_validator(mode="after")(check)
+
+
 def _activation_item(kind: str) -> type[BaseModel]:
     """The one-key layer item class of an activation, e.g. `gelu: {...}`."""
     return type(kind.title().replace("_", ""), (Strict,),
-                {"__annotations__": {kind: ActivationParams}, "__doc__": ACTIVATION_DOCS[kind]})
+                {"__annotations__": {kind: ActivationParams}, "__doc__": ACTIVATION_DOCS[kind],
+                 "_options_it_takes": _options_it_takes(kind)})
 
 
 _ITEMS: dict[str, type[BaseModel]] = {

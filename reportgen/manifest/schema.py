@@ -247,6 +247,13 @@ class OptimizerSpec(Strict):
     eps: float | None = Field(default=None, gt=0, description="every optimizer but sgd: the term added for numerical "
                               "stability (default: PyTorch's own for each)")
 
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> OptimizerSpec:
+        """SGD with Nesterov momentum and no momentum: PyTorch would refuse it only once the run trains."""
+        if self.name == "sgd" and self.nesterov and self.momentum <= 0:
+            raise ValueError("nesterov: true needs a momentum above 0 (e.g. momentum: 0.9)")
+        return self
+
 
 class EarlyStoppingSpec(Strict):
     """Stop when validation loss has not improved by min_delta for `patience` epochs."""

@@ -28,25 +28,14 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)  # located prose warnings (refused images), see render_files
 
 
-def load(path: str | Path, overrides: list[str] | None = None) -> LoadedManifest:
-    """Load and fully validate a manifest, including that every model can be built (imports torch)."""
-    from reportgen.models.build import check_models
-
-    loaded = load_manifest(path, overrides)
-    problems = check_models(loaded)
-    if problems:
-        raise ManifestError(problems)
-    return loaded
-
-
-def validate(path: str | Path, overrides: list[str] | None = None, strict: bool = False, warn=None,
-             build_models: bool = False) -> LoadedManifest:
-    """Every mistake findable before training, all at once: keys, types, names, prose references and images, then
-    each model's shapes by arithmetic (only torchvision/timm networks are built, which imports torch; with
-    `build_models`, as build and run call it, every model is built). Warnings go to `warn` (errors with `strict`)."""
+def load(path: str | Path, overrides: list[str] | None = None, strict: bool = False, warn=None,
+         models: str = "build") -> LoadedManifest:
+    """The one way to load a manifest for a command: every mistake findable before training, all at once (keys,
+    types, names, prose references and images), then the models: `build` builds every one (imports torch), as
+    build, run and params need; `shapes` checks their shapes by arithmetic and builds only torchvision/timm
+    networks, as validate does. Warnings go to `warn` (errors with `strict`); problems raise one ManifestError."""
     from reportgen.errors import Problem
     from reportgen.manifest.loaded import gather
-    from reportgen.manifest.shapes import check_shapes, network_models
     from reportgen.manifest.static import place
     from reportgen.report.prose.references import static_problems
 
@@ -61,17 +50,7 @@ def validate(path: str | Path, overrides: list[str] | None = None, strict: bool 
         for note in module_notes(loaded):
             warn(f"note: {note}")
     if found.complete:  # shapes of a model with other mistakes would only add noise
-        if build_models:
-            from reportgen.models.build import check_models
-
-            problems += check_models(loaded)
-        else:
-            problems += check_shapes(loaded)
-            networks = network_models(loaded)
-            if networks:
-                from reportgen.models.build import check_networks
-
-                problems += check_networks(loaded, networks)
+        problems += _model_problems(loaded, models)
     if strict:
         problems += [Problem(w.file, w.line, w.column, w.path, f"{w.message} (--strict)") for w in found.warnings]
     elif warn is not None:
@@ -80,6 +59,22 @@ def validate(path: str | Path, overrides: list[str] | None = None, strict: bool 
     if problems:
         raise ManifestError(problems)
     return loaded
+
+
+def _model_problems(loaded: LoadedManifest, models: str) -> list:
+    """Every model built (`build`), or checked by arithmetic with only the named networks built (`shapes`)."""
+    if models == "build":
+        from reportgen.models.build import check_models
+
+        return check_models(loaded)
+    from reportgen.manifest.shapes import check_shapes, network_models
+
+    problems, networks = check_shapes(loaded), network_models(loaded)
+    if networks:
+        from reportgen.models.build import check_networks
+
+        problems += check_networks(loaded, networks)
+    return problems
 
 
 def shown_path(path: Path) -> Path:

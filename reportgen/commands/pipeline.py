@@ -77,7 +77,7 @@ def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str
 
     execution = Execution(executor, jobs, ray_address, gpu_share, cpus_per_run)
     execution.check()
-    loaded = build.validate(manifest, list(overrides), strict, say, build_models=True)
+    loaded = build.load(manifest, list(overrides), strict, say)
     out = out_dir_of(loaded, out_dir, smoke)
     outcome = build.Outcome(out)
     progress = reporter(say, quiet, sys.stderr)
@@ -174,7 +174,7 @@ def validate_cmd(manifest: Path, overrides: tuple[str, ...], strict: bool) -> No
 
     Example: reportgen validate experiments/digits.yaml --set train.epochs=3
     """
-    loaded = build.validate(manifest, list(overrides), strict, say)
+    loaded = build.load(manifest, list(overrides), strict, say, models="shapes")
     m = loaded.manifest
     click.echo(f"{manifest}: ok ({len(m.models)} model(s), {len(m.experiments)} experiment(s) giving "
                f"{len(loaded.runs)} run(s), {len(loaded.sections)} section(s))")

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reportgen import messages
 from reportgen.errors import ManifestError, ResultsMissing
 from reportgen.hashing import file_digest
 from reportgen.manifest.digest import run_digests
@@ -227,12 +228,6 @@ def with_recorded_overrides(loaded: LoadedManifest, out_dir: Path, say=None) -> 
     return load_manifest(loaded.path, recorded)
 
 
-def _warn(message: str) -> None:
-    import sys
-
-    print(message, file=sys.stderr, flush=True)
-
-
 def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcome: Outcome, with_pdf: bool = True,
                  strict: bool = False, warn=None, export: list[str] | None = None) -> dict[Path, bytes]:
     """Figures (from OUT/cache/figures where drawn before) → HTML → PDF, in memory; only the figure cache is
@@ -258,7 +253,7 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
 
         raise ProseWarnings(outcome.warnings)
     for message in outcome.warnings:
-        (warn or _warn)(f"warning: {message}")
+        (warn or messages.warn)(f"warning: {message}")
     text = html.render_html(doc, loaded.template_override())
     outcome.timings["html"] = time.perf_counter() - t0
     files = {out_dir / "results.json": dumps(results).encode("utf-8"), out_dir / "report.html": text.encode("utf-8")}

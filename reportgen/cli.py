@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from reportgen import messages
 from reportgen.commands import grading, pipeline, project
 
 # Only build, run, params and verify import torch (lazily, inside the commands), and validate for torchvision/timm
@@ -25,6 +26,7 @@ def _version(ctx: click.Context, _param, value: bool) -> None:
               help="Show reportgen's, torch's (and its CUDA build's) and WeasyPrint's versions and exit.")
 def main() -> None:
     """reportgen: CNN assignment reports (HTML + PDF) from a manifest and real training runs."""
+    messages.to_console()
 
 
 for _module in (pipeline, grading, project):

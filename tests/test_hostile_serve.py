@@ -63,7 +63,6 @@ def test_a_template_link_out_of_the_manifest_folder_is_a_located_error(command, 
     assert not out.exists()  # nothing written, nothing trained
 
 
-@pytest.mark.unit
 def test_a_fifo_in_the_template_folder_is_refused_before_it_can_block(tmp_path):
     if not hasattr(os, "mkfifo"):
         pytest.skip("no FIFOs here")
@@ -74,7 +73,6 @@ def test_a_fifo_in_the_template_folder_is_refused_before_it_can_block(tmp_path):
     assert result.exit_code == 2 and "templates/style.css is neither a file nor a folder" in result.output
 
 
-@pytest.mark.unit
 def test_links_that_stay_inside_the_manifest_folder_still_work(tmp_path):
     manifest = write_manifest(tmp_path / "submission")
     brand = manifest.parent / "brand"
@@ -93,7 +91,6 @@ def test_links_that_stay_inside_the_manifest_folder_still_work(tmp_path):
     assert env.get_template("sections/cover.html.j2").render() == "<p>our own cover</p>\n"
 
 
-@pytest.mark.unit
 def test_serve_shows_the_template_link_as_an_error_and_never_the_secret(tmp_path):
     manifest = write_manifest(tmp_path / "submission")
     _attack(manifest.parent, "file")
@@ -133,7 +130,6 @@ def _get(port: int, target: str, headers: dict[str, str]) -> tuple[int, str]:
         conn.close()
 
 
-@pytest.mark.unit
 def test_only_this_machines_host_names_are_answered(broken):
     port = int(broken.url.rsplit(":", 1)[1].strip("/"))
     for host in ("127.0.0.1", "localhost"):
@@ -153,7 +149,6 @@ def _exchange(port: int, target: str) -> bytes:
         return _drain(sock)
 
 
-@pytest.mark.unit
 def test_a_huge_or_malformed_version_is_400_without_a_traceback(broken, tmp_path):
     port = int(broken.url.rsplit(":", 1)[1].strip("/"))
     for query in ("v=" + "9" * 5000, "v=abc", "v=-1", "v=1&v=2", "v=1&x=2", "v=%ff", "&" * 3000):
@@ -186,7 +181,6 @@ def _drain(sock: socket.socket) -> bytes:
     return data
 
 
-@pytest.mark.unit
 def test_two_hundred_idle_connections_are_capped_refused_and_closed(server):
     port, baseline = server.server_address[1], threading.active_count()
     socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(200)]
@@ -207,7 +201,6 @@ def test_two_hundred_idle_connections_are_capped_refused_and_closed(server):
         sock.close()
 
 
-@pytest.mark.unit
 def test_a_slow_request_head_and_an_idle_kept_alive_connection_are_cut_off(server):
     port, limit = server.server_address[1], server.limits.request_s
     t0 = time.monotonic()  # before the connection: the server's deadline for its head starts later
@@ -233,7 +226,6 @@ def test_a_slow_request_head_and_an_idle_kept_alive_connection_are_cut_off(serve
     slow.close(), kept.close()
 
 
-@pytest.mark.unit
 def test_event_streams_outlive_the_idle_deadline_count_in_the_cap_and_free_their_slot(server):
     port = server.server_address[1]
     streams = []

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.unit  # torch-free: the unit tier (`-m unit`) runs it w
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
 SHARED = {"reportgen", "reportgen.errors", "reportgen.writer", "reportgen.sourcehash", "reportgen.textsafe",
-          "reportgen.hashing", "reportgen.caching"}
+          "reportgen.messages", "reportgen.strictjson", "reportgen.hashing", "reportgen.caching"}
 
 
 def rule_of(init: Path) -> tuple[set[str], set[str]] | None:

@@ -42,7 +42,8 @@ def test_results_json_is_the_records_json_byte_for_byte(fixture_json):
     (lambda r: r["runs"]["adam"]["epochs"][1].update(note="added by hand"), "runs.adam.epochs.1.note"),
     (lambda r: r["models"]["tiny_cnn"].update(source="quantum"), "models.tiny_cnn"),
     (lambda r: r.update(runs=[]), "runs"),
-], ids=["number-as-text", "missing", "unknown-status", "extra-key", "unknown-model-kind", "wrong-type"])
+    (lambda r: r["runs"]["sgd"]["test"].update(accuracy=-5), "runs.sgd.test.accuracy"),
+], ids=["number-as-text", "missing", "unknown-status", "extra-key", "unknown-model-kind", "wrong-type", "below-zero"])
 def test_a_record_that_does_not_fit_is_named_where(fixture_json, tmp_path, change, where):
     broken = copy.deepcopy(fixture_json)
     change(broken)
@@ -63,10 +64,21 @@ def test_a_record_of_another_version_says_so_in_one_message(fixture_json, tmp_pa
     with pytest.raises(ResultsMissing) as caught:
         read_results(path)
     assert str(caught.value) == (f"{path} was written by another version of reportgen (reportgen.results/2, this one "
-                                 "reads reportgen.results/3); run the build again to remake it from the run cache")
+                                 "reads reportgen.results/3)")
     path.write_text(json.dumps({"schema": "something/else", "runs": {}}), "utf-8")
     with pytest.raises(ResultsUnreadable, match="is not a reportgen results record"):
         read_results(path)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("number,why", [("NaN", "NaN is not a JSON number"), ("-Infinity", "-Infinity is not a JSON number"),
+                                        ("1e400", "the number 1e400 is out of range")])
+def test_numbers_that_json_has_not_are_refused_as_not_json(tmp_path, number, why):
+    path = tmp_path / "results.json"
+    path.write_text(FIXTURE.read_text("utf-8").replace('"accuracy": 0.', f'"accuracy": {number}, "x": 0.', 1), "utf-8")
+    with pytest.raises(ResultsUnreadable) as caught:
+        read_results(path)
+    assert str(caught.value).startswith(f"{path} is not valid JSON ({why}")
 
 
 @pytest.mark.unit

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from reportgen import build
+from reportgen import build, messages
 from reportgen.textsafe import json_text, printable
 from reportgen.errors import UserError
 from reportgen.writer import write_all
@@ -27,9 +27,9 @@ strict_option = click.option("--strict", is_flag=True, help="Treat warnings (ref
 
 
 def say(message: str) -> None:
-    """A line on stderr (progress, what was written, warnings), control characters shown escaped: messages quote
-    names, titles and files that students wrote."""
-    click.echo(printable(str(message)), err=True)
+    """A line on stderr (progress, what was written, warnings) through the `reportgen` logger, control characters
+    shown escaped: messages quote names, titles and files that students wrote."""
+    messages.say(message)
 
 
 def guard(fn):

@@ -3,12 +3,12 @@ than a stated size, and JSON of bounded depth."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from reportgen import strictjson
 from reportgen.errors import UserError
 
 MiB = 1 << 20
@@ -114,8 +114,9 @@ def read_bytes(folder: Path, path: Path, limit: int | None = None) -> bytes:
 
 
 def load_json(text: str | bytes, name: str) -> object:
-    """JSON from a submission; UnsafeFile (exit 2) when it nests deeper than Python's parser can go."""
+    """JSON from a submission (NaN, Infinity and out-of-range numbers refused as not valid JSON); UnsafeFile
+    (exit 2) when it nests deeper than Python's parser can go."""
     try:
-        return json.loads(text)
+        return strictjson.loads(text)
     except RecursionError:
         raise UnsafeFile(f"{name} nests its JSON too deeply to read; not read") from None

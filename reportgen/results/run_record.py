@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Status = Literal["completed", "stalled", "diverged", "failed"]
+Fraction = Annotated[float, Field(ge=0, le=1)]  # an accuracy, precision, recall or F1
 Json = dict[str, Any]  # settings the manifest's own schema validated (training config, weights' origin, sweeps)
 
 
 class Record(BaseModel):
     """A part of the results record: every field always present, nothing else accepted."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 class EpochRow(Record):
@@ -22,8 +23,8 @@ class EpochRow(Record):
     epoch: int
     train_loss: float | None
     val_loss: float | None
-    train_acc: float | None
-    val_acc: float | None
+    train_acc: Fraction | None
+    val_acc: Fraction | None
     lr: float | None
     seconds: float
     images: int
@@ -34,9 +35,9 @@ class ClassMetrics(Record):
     """Precision, recall, F1 and support of one class on the test set."""
 
     name: str = Field(alias="class")
-    precision: float
-    recall: float
-    f1: float
+    precision: Fraction
+    recall: Fraction
+    f1: Fraction
     support: int
 
 
@@ -44,13 +45,13 @@ class Evaluation(Record):
     """Test-set metrics: accuracy, weighted and macro precision/recall/F1, per class, confusion matrix."""
 
     loss: float | None
-    accuracy: float
-    precision_weighted: float
-    recall_weighted: float
-    f1_weighted: float
-    precision_macro: float
-    recall_macro: float
-    f1_macro: float
+    accuracy: Fraction
+    precision_weighted: Fraction
+    recall_weighted: Fraction
+    f1_weighted: Fraction
+    precision_macro: Fraction
+    recall_macro: Fraction
+    f1_macro: Fraction
     support: int
     per_class: list[ClassMetrics]
     confusion_matrix: list[list[int]]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
+from reportgen import strictjson
 from reportgen.errors import ResultsMissing, UserError
 from reportgen.hashing import cache_key, digest
 from reportgen.results.record import SCHEMA, SCHEMA_PREFIX, RecordInvalid, Results, parse_results
@@ -47,15 +47,17 @@ def read_results(path: Path) -> Results:
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsUnreadable(f"cannot read {path}: {exc}") from None
     try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        data = strictjson.loads(text)
+    except RecursionError:
+        raise ResultsUnreadable(f"{path} nests its JSON too deeply to read") from None
+    except ValueError as exc:
         raise ResultsUnreadable(f"{path} is not valid JSON ({exc})") from None
     schema = data.get("schema") if isinstance(data, dict) else None
     if not (isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX)):
         raise ResultsUnreadable(f"{path} is not a reportgen results record")
     if schema != SCHEMA:
         raise ResultsMissing(f"{path} was written by another version of reportgen ({schema}, this one reads "
-                             f"{SCHEMA}); run the build again to remake it from the run cache")
+                             f"{SCHEMA})")
     try:
         return parse_results(data)
     except RecordInvalid as exc:

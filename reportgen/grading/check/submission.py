@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from reportgen import strictjson
 from reportgen.grading.check.reading import Page, read_page
 from reportgen.grading.files import check_file, load_json, read_bytes
 from reportgen.errors import UserError
@@ -87,7 +87,7 @@ def read_submission(path: str | Path) -> Submission:
     if not is_results_record(results):
         raise SubmissionUnusable(f"{html_path}: the embedded JSON is not a reportgen results record")
     try:
-        provenance = json.loads(page.embedded.get(PROVENANCE_ID) or "null")
+        provenance = strictjson.loads(page.embedded.get(PROVENANCE_ID) or "null")
     except (ValueError, RecursionError):
         provenance = None
     beside = folder / RESULTS

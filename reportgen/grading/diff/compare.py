@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reportgen import strictjson
 from reportgen.grading.files import UnsafeFile, read_bytes
 from reportgen.grading.diff.sections import compare_sections, embedded
 from reportgen.errors import UserError
@@ -76,7 +77,7 @@ def _from_html(path: Path, text: str, label: str, what: str, results: dict | Non
             raise DiffError(f"{path} holds no reportgen results (no <script type=\"application/json\" "
                             f"id=\"{EMBED_ID}\">); is it a report made by reportgen?")
         try:
-            results = json.loads(data[EMBED_ID])
+            results = strictjson.loads(data[EMBED_ID])
         except RecursionError:
             raise DiffError(f"{path}: the embedded {EMBED_ID} element nests its JSON too deeply to read")
         except ValueError:
@@ -114,7 +115,7 @@ def load(path: str | Path, label: str) -> Side:
 
 def _parse_json(path: Path, text: str):
     try:
-        return json.loads(text)
+        return strictjson.loads(text)
     except RecursionError:
         raise DiffError(f"{path} nests its JSON too deeply to read")
     except ValueError as exc:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from reportgen import messages
 from reportgen.errors import UserError
 from reportgen.grading.grade import folders
 from reportgen.grading.grade.checking import NOT_VERIFIED, verification
@@ -26,11 +27,6 @@ from reportgen.writer import to_json, write_all
 CHECK_LIMITS = Limits(wall_seconds=120.0, cpu_seconds=240, address_space=4 << 30, file_size=64 << 20)
 
 
-
-
-def _stderr(line: str) -> None:
-    """Say a line on stderr (progress, what was written)."""
-    print(printable(line), file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -184,7 +180,7 @@ def failed(folder: Path, print_: str, code: str, why: str) -> dict:
             "error": f"not checked: {why}"}
 
 
-def grade(opts: Options, say: Callable[[str], None] = _stderr) -> Graded:
+def grade(opts: Options, say: Callable[[str], None] = messages.say) -> Graded:
     """Check (or take from the previous run) every submission, then write the CSV, HTML and findings files."""
     if opts.csv.suffix.lower() == ".html":
         raise UserError(f"--out {opts.csv}: give the CSV's path; the HTML page is written beside it")

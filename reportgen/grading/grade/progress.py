@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, TextIO
 
+from reportgen import messages
 from reportgen.textsafe import one_line
 
 
@@ -28,7 +29,7 @@ class Progress:
         """`reused` submissions count as done from the start."""
         self.total, self.done = total, reused
         self.stream = stream or sys.stderr
-        self._say = say or (lambda line: print(line, file=self.stream, flush=True))
+        self._say = say or messages.say
         self._bar = None
         self._task = None
 

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from reportgen import messages
 from reportgen.project.serve.guard import Connections, Limits, client_gone, query_of, refusal
 from reportgen.project.serve.page import EVENTS, message_page, served_copy
 
@@ -213,7 +214,7 @@ class Server(ThreadingHTTPServer):
         that misbehaves must not flood the console."""
         kind, exc = sys.exc_info()[:2]
         if kind is not None and not issubclass(kind, OSError):
-            print(f"reportgen serve: a request failed: {kind.__name__}: {exc}", file=sys.stderr)
+            messages.LOG.error(f"reportgen serve: a request failed: {kind.__name__}: {exc}")
 
     def start(self) -> threading.Thread:
         """Start the reaper, then serve in a daemon thread."""

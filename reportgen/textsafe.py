@@ -27,6 +27,7 @@ def one_line(text: str) -> str:
 
 
 def json_text(data) -> str:
-    """The one JSON of every `--format json`: sorted keys, two-space indent, everything past ASCII escaped (so a
-    student's control or bidi characters reach no terminal), a trailing newline."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True, allow_nan=False) + "\n"
+    """The one JSON of every `--format json`: keys in the order the command gives them (runs and models in the
+    manifest's), two-space indent, everything past ASCII escaped (so a student's control or bidi characters reach
+    no terminal), a trailing newline."""
+    return json.dumps(data, indent=2, ensure_ascii=True, allow_nan=False) + "\n"

@@ -357,7 +357,8 @@ def test_the_fashion_mnist_manifest_builds_for_real_once_the_idx_files_are_place
     assert [x["params"] for x in layered["layers"] if x["params"]] == [x["params"] for x in module["layers"] if x["params"]]
     for run in r["runs"].values():
         assert run["config"]["schedule"]["name"] == "plateau" and run["config"]["checkpoint"] == "best"
-        assert run["best_epoch"] in (1, 2)
+        # the epoch of lowest validation loss (the first of equals) is the one whose weights were tested
+        assert run["best_epoch"] == min(run["epochs"], key=lambda e: e["val_loss"])["epoch"]
     assert len(r["paired"][0]["pairs"]) == 3
     soup = BeautifulSoup((tmp_path / "out" / "report.html").read_text("utf-8"), "html.parser")
     assert soup.select("section.comparison table.pairs tbody tr")

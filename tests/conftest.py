@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -137,6 +139,21 @@ def pytest_ignore_collect(collection_path, config):
     if _unit_tier(config) and collection_path.suffix == ".py" and collection_path.name.startswith("test_"):
         return "mark.unit" not in collection_path.read_text("utf-8")
     return None
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """Fail instead of hanging the suite if the block runs longer than seconds: a bound on a hang, not a timing."""
+    def expired(*_):
+        raise TimeoutError(f"took longer than {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def execute_json(*args, **kwargs) -> tuple[dict, dict | None]:

@@ -21,7 +21,6 @@ import json
 import pstats
 import re
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
@@ -34,7 +33,7 @@ from reportgen.errors import ManifestError
 from reportgen.manifest import yamlsource
 from reportgen.manifest.loaded import load_manifest
 
-from conftest import REPO, cli
+from conftest import REPO, cli, deadline
 
 EXPERIMENTS = REPO / "experiments"
 
@@ -520,21 +519,6 @@ def _calls(fn, *args) -> tuple[int, Exception | None]:
         except ManifestError as exc:
             error = exc
     return pstats.Stats(profile).total_calls, error
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Fail instead of hanging the suite if the block runs longer than seconds (a bound on a hang, not a timing)."""
-    def expired(*_):
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def test_alias_bomb_is_rejected_without_being_expanded(tmp_path, monkeypatch):

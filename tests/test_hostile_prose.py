@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import cProfile
 import io
 import os
 import pstats
 import re
-import signal
 import socket
 import struct
 import zlib
@@ -26,7 +24,7 @@ from reportgen.report.prose import markdown as prose
 from reportgen.errors import ManifestError
 from reportgen.manifest.loaded import load_manifest
 
-from conftest import TINY_MANIFEST, cli, write_manifest
+from conftest import TINY_MANIFEST, cli, deadline, write_manifest
 
 MARKER = b"SECRET-MARKER-7f3a9c"
 
@@ -64,21 +62,6 @@ def png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Fail instead of hanging the suite if the block runs longer than seconds: a bound on a hang, not a timing."""
-    def expired(*_):
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def calls(fn, *args) -> tuple[int, object]:

@@ -12,7 +12,6 @@ import functools
 import json
 import pstats
 import re
-import signal
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from reportgen.manifest.loaded import load_manifest
 from reportgen.manifest.schema import DEFAULT_SECTIONS
 from reportgen.manifest.sections import Section
 
-from conftest import REPO, TINY_MANIFEST, cli, write_manifest
+from conftest import REPO, TINY_MANIFEST, cli, deadline, write_manifest
 
 TINY = yaml.safe_load(TINY_MANIFEST)  # plain reading, only to derive indices/names the tests expect
 EN3150 = REPO / "experiments" / "en3150.yaml"
@@ -83,21 +82,6 @@ def only(tmp_path: Path, text: str, overrides: list[str] | None = None) -> tuple
     assert message.startswith("1 problem in the manifest:\n"), message
     assert str(found[0]) in message
     return path, found[0], message
-
-
-@contextlib.contextmanager
-def deadline(seconds: int):
-    """Fail (instead of hanging the suite) if the block runs longer than seconds."""
-    def expired(*_):
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 # ---------------------------------------------------------------- a valid manifest

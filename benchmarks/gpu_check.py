@@ -315,7 +315,7 @@ def _measure(check: Check, args, device: torch.device, tmp: Path, notes: list) -
 
     overrides = [f"dataset.root={folder}", "dataset.download=false", *tp.random_weights(args.manifest),
                  *(_dry_run(args.manifest) if args.quick else []), *args.overrides]
-    loaded = check.run("load manifest", lambda: build.load(args.manifest, overrides))
+    loaded = check.run("load manifest", lambda: build.Pipeline.open(args.manifest, overrides).loaded)
     if loaded is None:
         return _skip(check, args, "the manifest did not load")
     notes.append("pretrained networks get random weights (" + ", ".join(o.split("=")[0] for o in overrides

@@ -82,10 +82,10 @@ class SyntheticCIFAR10(torchvision.datasets.CIFAR10):
 def en3150_cnn(loaded=None) -> nn.Module:
     """The EN3150 report's CNN, built by reportgen from experiments/en3150.yaml (or from `loaded`, that manifest
     already loaded)."""
-    from reportgen.build import load
+    from reportgen.build import Pipeline
     from reportgen.models.build import build_manifest_model
 
-    loaded = loaded or load(REPO / "experiments" / "en3150.yaml")
+    loaded = loaded or Pipeline.open(REPO / "experiments" / "en3150.yaml").loaded
     return build_manifest_model(loaded, "en3150_cnn", loaded.manifest.dataset)
 
 
@@ -171,13 +171,13 @@ def compare(name: str, make_model, root: Path, x, y, device, batch: int, epochs:
 def whole_manifest(path: Path, overrides: list[str], smoke: bool) -> dict:
     """Every run of a manifest (forced, nothing from the cache) and its rendering: wall time per run and in total."""
     from reportgen import build
-    loaded = build.load(path, overrides)
     with tempfile.TemporaryDirectory() as tmp:
-        out, outcome = Path(tmp), build.Outcome(Path(tmp))
+        pipe = build.Pipeline.open(path, overrides, Path(tmp), smoke)
+        outcome = pipe.outcome
         t0 = time.perf_counter()
-        results = build.run(loaded, out, smoke, lambda *_: None, True, outcome)
+        results = pipe.run(lambda *_: None, force=True)
         t_runs = time.perf_counter() - t0
-        build.render_files(loaded, results, out, outcome, with_pdf=True)
+        pipe.render(results, with_pdf=True)
         total = time.perf_counter() - t0
     runs = {rid: r.train_seconds for rid, r in results.runs.items()}
     for rid, seconds in runs.items():
@@ -294,7 +294,7 @@ def predict_manifest(path: Path, overrides: list[str], smoke: bool, timed_epochs
     """A few timed epochs of every run of a manifest, and the manifest's predicted wall time (datasets, then each
     run at its full epoch count; rendering not included)."""
     from reportgen import build
-    loaded = build.load(path, overrides)
+    loaded = build.Pipeline.open(path, overrides).loaded
     datasets, plans, load_seconds = load_runs(loaded, smoke)
     rows = []
     for _, row in time_runs(loaded, datasets, plans, smoke, timed_epochs):

@@ -1,4 +1,7 @@
-"""The pipeline: manifest → data → runs → results → figures → HTML → PDF; the run side imported only to run."""
+"""The pipeline: manifest → data → runs → results → figures → HTML → PDF; the run side imported only to run.
+
+`Pipeline` is what every command, serve, check, verify and the benchmarks drive: `Pipeline.open` loads and checks
+the manifest, `run` trains what is not cached, `recorded` reads OUT/results.json, `render` makes the files."""
 
 from __future__ import annotations
 
@@ -27,6 +30,45 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     figures: dict[str, int] = field(default_factory=lambda: {"drawn": 0, "cached": 0})  # drawn now / from the cache
     warnings: list[str] = field(default_factory=list)  # located prose warnings (refused images), see render_files
+
+
+@dataclass
+class Pipeline:
+    """One manifest on its way through the stages, into one output folder."""
+
+    loaded: LoadedManifest
+    out_dir: Path
+    smoke: bool = False
+    outcome: Outcome = field(init=False)
+
+    def __post_init__(self):
+        self.outcome = Outcome(self.out_dir)
+
+    @classmethod
+    def open(cls, manifest: str | Path, overrides=(), out_dir: Path | None = None, smoke: bool = False, *,
+             models: str | None = "build", strict: bool = False, warn=None) -> Pipeline:
+        """The manifest loaded and checked by `load` (`models`: build or shapes), or with models None only parsed
+        and validated (render and serve: no torch); the output folder by default beside the manifest."""
+        if models is None:
+            loaded = load_manifest(manifest, list(overrides))
+        else:
+            loaded = load(manifest, list(overrides), strict, warn, models)
+        return cls(loaded, Path(out_dir) if out_dir is not None else default_out(loaded, smoke), smoke)
+
+    def run(self, progress, force: bool = False, execution=None) -> Results:
+        """Train what is not cached; the full results record."""
+        return run(self.loaded, self.out_dir, self.smoke, progress, force, self.outcome, execution)
+
+    def recorded(self, say=None) -> Results:
+        """OUT/results.json (with the --set overrides it records when none were given), checked to belong to the
+        manifest."""
+        self.loaded = with_recorded_overrides(self.loaded, self.out_dir, say)
+        return recorded_results(self.loaded, self.out_dir, self.smoke)
+
+    def render(self, results: Results, with_pdf: bool = True, strict: bool = False, warn=None,
+               export: list[str] | None = None) -> dict[Path, bytes]:
+        """Figures, HTML, PDF and the export, in memory."""
+        return render_files(self.loaded, results, self.out_dir, self.outcome, with_pdf, strict, warn, export)
 
 
 def load(path: str | Path, overrides: list[str] | None = None, strict: bool = False, warn=None,
@@ -242,7 +284,7 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
     t0 = time.perf_counter()
     results = results.as_json()  # the report reads numbers by their results keys: paths in this JSON
     formats = export_formats(loaded, export)
-    cache = FigureCache(out_dir / "cache", raster=with_pdf or "latex" in formats)  # export: PNG figures
+    cache = FigureCache(out_dir / "cache", raster=with_pdf or bool({"latex", "markdown"} & set(formats)))
     figs = figures.draw_all(results, loaded.sections, cache)
     outcome.figures = dict(cache.counts)
     outcome.timings["figures"] = time.perf_counter() - t0
@@ -261,12 +303,13 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
         from reportgen.report.writers import pdf
 
         t1 = time.perf_counter()
-        # the HTML keeps its vector figures; the PDF gets their PNGs, which WeasyPrint lays out far faster
-        files[out_dir / "report.pdf"] = pdf.render_pdf(cache.for_print(text), results["report"].get("date"),
+        # the HTML keeps its vector figures; the PDF's version has their PNGs, which WeasyPrint lays out far faster
+        printed = html.render_html(doc, loaded.template_override(), medium="print")
+        files[out_dir / "report.pdf"] = pdf.render_pdf(printed, results["report"].get("date"),
                                                        doc["provenance"]["results_sha256"])
         outcome.timings["pdf"] = time.perf_counter() - t1
     if formats:
-        files.update(export_files(text, cache, doc, out_dir, formats, outcome))
+        files.update(export_files(doc, out_dir, formats, outcome))
     return files
 
 
@@ -275,13 +318,12 @@ def export_formats(loaded: LoadedManifest, export: list[str] | None) -> list[str
     return list(export) if export is not None else list(getattr(loaded.manifest.report, "export", None) or [])
 
 
-def export_files(text: str, cache, doc: dict, out_dir: Path, formats: list[str], outcome: Outcome
-                 ) -> dict[Path, bytes]:
-    """OUT/export/: LaTeX tables, numbers.tex and figures, CSV tables (see reportgen.report.writers.export), in memory."""
+def export_files(doc: dict, out_dir: Path, formats: list[str], outcome: Outcome) -> dict[Path, bytes]:
+    """OUT/export/: LaTeX tables, numbers.tex and figures, CSV tables, report.md (see
+    reportgen.report.writers.export), in memory, from the document."""
     from reportgen.report.writers import export
 
     t0 = time.perf_counter()
-    files = export.export_files(text, cache.for_print(text) if "latex" in formats else None, doc,
-                                out_dir / "export", formats)
+    files = export.export_files(doc, out_dir / "export", formats)
     outcome.timings["export"] = time.perf_counter() - t0
     return files

@@ -288,17 +288,22 @@ def test_another_reportgen_or_weasyprint_version_falls_back_and_says_so_in_a_fin
 
 def test_a_pdf_made_from_an_edited_report_is_located_by_page(tiny_build, tmp_path):
     from reportgen.manifest.loaded import load_manifest
+    from reportgen.report.document.assemble import build
     from reportgen.report.figures.cache import FigureCache
     from reportgen.report.figures.draw import draw_all
+    from reportgen.report.writers.html import render_html
     from reportgen.report.writers.pdf import render_pdf
 
     team = _hand_in(tiny_build, tmp_path / "team", pdf=True)
-    edited = tiny_build.html.replace("beats the runner-up", "crushes the runner-up")
-    # printed as the build prints: figures as the PNGs of the build's figure cache, the results digest kept
+    # printed as the build prints (figures as the PNGs of the build's figure cache), then edited
+    loaded = load_manifest(tiny_build.manifest)
     cache = FigureCache(tiny_build.out / "cache", raster=True)
-    draw_all(tiny_build.results, load_manifest(tiny_build.manifest).sections, cache)
+    doc = build(tiny_build.results, loaded.sections, draw_all(tiny_build.results, loaded.sections, cache),
+                loaded.base_dir)
+    edited = render_html(doc, medium="print").replace("beats the runner-up", "crushes the runner-up")
+    assert "crushes the runner-up" in edited
     digest = re.search(r'name="reportgen-results-sha256" content="([^"]+)"', edited)[1]
-    (team / "report.pdf").write_bytes(render_pdf(cache.for_print(edited), tiny_build.results["report"]["date"], digest))
+    (team / "report.pdf").write_bytes(render_pdf(edited, tiny_build.results["report"]["date"], digest))
     report = check_submission(team)
     assert {f.check for f in report.findings} == {"pdf"}
     [page] = report.findings

@@ -1,5 +1,6 @@
-"""`--export latex,csv`: tables as booktabs LaTeX and CSV with the HTML's exact cell texts, the figures as PNG, and
-numbers.tex with one \\newcommand per live-reference value, formatted as the HTML formats it."""
+"""`--export latex,csv,markdown`: tables as booktabs LaTeX with the HTML's exact cell texts, as CSV with the recorded
+numbers (units in the header), the figures as PNG, numbers.tex with one \\newcommand per live-reference value
+formatted as the HTML formats it, and report.md; all written from the document, checked here against the HTML."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def exported(tiny_build, tmp_path_factory):
     assert plain.exit_code == 0, plain.output
     before = Exported(out, (out / "report.html").read_text("utf-8"), (out / "report.pdf").read_bytes(),
                       json.loads((out / "results.json").read_text("utf-8")))
-    result = cli("render", tiny_build.manifest, "--out", out, "--export", "latex,csv", "--no-pdf")
+    result = cli("render", tiny_build.manifest, "--out", out, "--export", "latex,csv,markdown", "--no-pdf")
     assert result.exit_code == 0, result.output
     return before, out
 
@@ -92,7 +93,7 @@ def test_render_with_export_leaves_the_report_as_it_was(exported):
     assert (out / "report.pdf").read_bytes() == built.pdf  # the same HTML, so --no-pdf keeps the PDF
 
 
-def test_tex_and_csv_tables_hold_the_html_cells(exported):
+def test_tex_tables_hold_the_html_cells_and_every_table_has_a_csv(exported):
     built, out = exported
     tables = html_tables(built.html)
     assert len(tables) >= 8
@@ -114,12 +115,61 @@ def test_tex_and_csv_tables_hold_the_html_cells(exported):
             for tex_cell, html_cell in zip(tex_row, html_row):
                 assert NUMBER.findall(tex_cell) == NUMBER.findall(html_cell), (tex_path.name, tex_cell, html_cell)
         with csv_path.open(encoding="utf-8", newline="") as fh:
-            assert list(csv.reader(fh)) == html["rows"], csv_path.name
+            rows = list(csv.reader(fh))
+        assert len(rows) == len(html["rows"]) and len({len(r) for r in rows}) == 1, csv_path.name
     assert numbered == set(tables)  # every numbered table, once
     # named by section and content, never by caption or number: \input{export/tables/comparison.tex} keeps working
     names = {p.stem for p in texs}
     assert {"comparison", "comparison-pairs", "evaluation-base-metrics", "evaluation-sgd-report",
             "training-wild-log", "parameters-tiny-cnn", "provenance"} <= names, names
+
+
+def _csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_csv_tables_hold_the_recorded_numbers_in_the_units_their_headers_name(exported):
+    built, out = exported
+    r = built.results
+    rows = _csv(out / "export" / "tables" / "comparison.csv")
+    head = rows[0]
+    assert {"Run", "Parameters", "Test accuracy (%)", "Final val loss", "Training time (s)"} <= set(head), head
+    by_run = {row[0].split(" ")[0]: dict(zip(head, row)) for row in rows[1:]}
+    assert set(by_run) == set(r["runs"])
+    for rid, run in r["runs"].items():
+        cells, test = by_run[rid], run.get("test") or {}
+        assert cells["Test accuracy (%)"] == ("" if test.get("accuracy") is None else
+                                              repr(round(test["accuracy"] * 100, 10))), rid
+        assert float(cells["Training time (s)"]) == run["train_seconds"]
+        assert int(cells["Parameters"]) == r["models"][run["model"]]["total_params"]
+    metrics = dict(_csv(out / "export" / "tables" / "evaluation-base-metrics.csv"))
+    assert float(metrics["Test accuracy (%)"]) == pytest.approx(r["runs"]["base"]["test"]["accuracy"] * 100)
+    assert int(metrics["Test images"]) == r["runs"]["base"]["test"]["support"]
+    log = _csv(out / "export" / "tables" / "training-base-log.csv")
+    assert log[0][:2] == ["Epoch, epoch", "Epoch, planned"] and "Val accuracy (%)" in log[0]
+    assert [row[:2] for row in log[1:]] == [[str(e["epoch"]), str(r["runs"]["base"]["config"]["epochs"])]
+                                           for e in r["runs"]["base"]["epochs"]]
+    for path in (out / "export" / "tables").glob("*.csv"):  # nothing formatted is left where a number is recorded
+        for row in _csv(path)[1:]:
+            assert not any(re.fullmatch(r"[\d,.]+\u00a0(%|s)|\d{1,3}(,\d{3})+", cell) for cell in row), (path.name, row)
+
+
+def test_markdown_export_holds_every_section_table_and_figure(exported):
+    built, out = exported
+    md = (out / "export" / "report.md").read_text("utf-8")
+    soup = BeautifulSoup(built.html, "html.parser")
+    for h2 in soup.select("section h2"):
+        number = h2.find(class_="secnum")
+        if number is not None:
+            assert f"## {number.get_text(strip=True)} " in md, h2
+    tables = html_tables(built.html)
+    assert len(re.findall(r"^\*\*Table \d+\.\*\* ", md, flags=re.M)) == len(tables)
+    images = re.findall(r"^!\[Figure (\d+)\. [^\]]*\]\((figures/[a-z0-9-]+\.png)\)$", md, flags=re.M)
+    assert [int(n) for n, _ in images] == [int(n) for n in re.findall(r'<figure id="fig-(\d+)"', built.html)]
+    assert all((out / "export" / path).is_file() for _, path in images)
+    accuracy = formatting.pct(built.results["runs"]["base"]["test"]["accuracy"])
+    assert f"| Test accuracy | {accuracy} |" in md
 
 
 @pytest.mark.unit
@@ -225,9 +275,9 @@ def test_table_and_figure_names_come_from_sections_and_content_never_captions_or
         num = Numbering()
         num.table = num.figure = 6 if "adam" in caption else 2  # other sections before it: other numbers
         num.section_name = "lr-study"
-        names.append([num.tab(caption)["name"], num.tab("Paired differences", "pairs")["name"],
-                      num.tab("Test metrics of lr_study/lr=0.0003", "lr_study/lr=0.0003", "metrics")["name"],
-                      num.tab("Test metrics of lr_study/lr=0.0003", "lr_study/lr=0.0003", "metrics")["name"],
+        names.append([num.tab(caption).name, num.tab("Paired differences", "pairs").name,
+                      num.tab("Test metrics of lr_study/lr=0.0003", "lr_study/lr=0.0003", "metrics").name,
+                      num.tab("Test metrics of lr_study/lr=0.0003", "lr_study/lr=0.0003", "metrics").name,
                       num.fig("cm/3/lr_study/lr=0.0003", "Confusion matrix", "<svg/>")["name"]])
     assert names[0] == names[1] == ["lr-study", "lr-study-pairs", "lr-study-lr-study-lr-0-0003-metrics",
                                     "lr-study-lr-study-lr-0-0003-metrics-2", "lr-study-lr-study-lr-0-0003-confusion"]

@@ -29,10 +29,9 @@ def _copy(tiny_build, tmp_path):
 
 def _rebuild(manifest, out, *overrides: str, with_pdf: bool = True):
     """`reportgen build` through the pipeline's stages: (outcome, rendered files)."""
-    loaded = build.load(manifest, list(overrides))
-    outcome = build.Outcome(out)
-    results = build.run(loaded, out, False, lambda *args, **kwargs: None, outcome=outcome)
-    return outcome, build.render_files(loaded, results, out, outcome, with_pdf=with_pdf)
+    pipe = build.Pipeline.open(manifest, overrides, out)
+    results = pipe.run(lambda *args, **kwargs: None)
+    return pipe.outcome, pipe.render(results, with_pdf=with_pdf)
 
 
 @pytest.mark.slow

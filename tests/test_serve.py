@@ -29,7 +29,8 @@ class Serving:
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      cwd=manifest.parent)
         self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         self.url = self.wait_line(r"serving (http://127\.0\.0\.1:\d+/)").group(1)
 
     def _read(self) -> None:
@@ -75,7 +76,7 @@ class Serving:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"serve did not stop within 30 s of SIGINT; console:\n{self.log}") from None
-        time.sleep(0.2)
+        self.reader.join(timeout=30)  # the process has exited: its last lines are read once its output closes
         return code, self.log
 
     def kill(self) -> None:
@@ -203,8 +204,9 @@ def test_its_own_write_of_results_json_is_not_a_change_but_another_is(folder):
     from reportgen.project.serve.session import Options, Session
 
     out = folder.parent / "out"
-    session = Session(Options(folder, out), Shared(), lambda line: None)
-    assert session.render("start") == "ok"
+    said: list[str] = []
+    session = Session(Options(folder, out), Shared(), said.append)
+    assert session.render("start") == "ok", said
     results = (out / "results.json").resolve()
     assert session.targets.results == results and session.targets.matters(results)
     assert out.resolve() in session.targets.folders()

@@ -288,11 +288,14 @@ def test_paper_pdf_keeps_every_figure_and_table(results, loaded, figs):
     from reportgen.report.figures.cache import FigureCache
 
     cache = FigureCache(None, raster=True)  # as builds do: vector figures in the HTML, raster ones in the PDF
-    html = _html(results, loaded, figures.draw_all(results, loaded.sections, cache), "paper", "letter")
+    drawn = figures.draw_all(results, loaded.sections, cache)
+    doc = document.build(_with(results, "paper", "letter"), loaded.sections, drawn, loaded.base_dir)
+    html, printed = render.render_html(doc), render.render_html(doc, medium="print")
     captions = [_norm(c.text).split(".")[0] + "." for c in BeautifulSoup(html, "html.parser").select(
         "figcaption, table.data > caption")]
-    reader = PdfReader(io.BytesIO(pdf.render_pdf(cache.for_print(html))))
-    assert sum(len(page.images) for page in reader.pages) >= len(cache._print) > 0
+    assert html.count("<svg") >= len(drawn) > 0 and printed.count('<img class="figure-raster"') == len(drawn)
+    reader = PdfReader(io.BytesIO(pdf.render_pdf(printed)))
+    assert sum(len(page.images) for page in reader.pages) >= len(drawn)
     text = _norm(" ".join(page.extract_text() for page in reader.pages))
     assert [c for c in captions if c not in text] == []
     assert all((round(p.mediabox.width), round(p.mediabox.height)) == (612, 792) for p in reader.pages)

@@ -56,11 +56,6 @@ def guard(fn):
     return click.option("--debug", is_flag=True, help="Show tracebacks.")(wrapper)
 
 
-def out_dir_of(loaded, out_dir: Path | None, smoke: bool) -> Path:
-    """--out, else the manifest's default output folder."""
-    return out_dir or build.default_out(loaded, smoke)
-
-
 def write_outputs(files: dict[Path, bytes], out_dir: Path | None = None) -> None:
     """Write outputs atomically, remove the ones they leave stale, and say both."""
     stale = build.stale_reports(out_dir, files) if out_dir is not None else []
@@ -74,19 +69,20 @@ def write_outputs(files: dict[Path, bytes], out_dir: Path | None = None) -> None
 
 
 def _export_formats(ctx, param, value: str | None) -> list[str] | None:
-    """--export latex,csv as a list (none: an empty one)."""
+    """--export latex,csv,markdown as a list (none: an empty one)."""
     if value is None:
         return None
     formats = [f.strip().lower() for f in value.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in ("latex", "csv", "none")]
+    unknown = [f for f in formats if f not in ("latex", "csv", "markdown", "none")]
     if unknown:
-        raise click.BadParameter(f"{', '.join(unknown)}: export formats are latex, csv (or none)")
+        raise click.BadParameter(f"{', '.join(unknown)}: export formats are latex, csv, markdown (or none)")
     return list(dict.fromkeys(f for f in formats if f != "none"))
 
 
 export_option = click.option("--export", "export", default=None, metavar="FORMATS", callback=_export_formats,
-                       help="Also write OUT/export/: latex (booktabs tables, numbers.tex, figures) and/or csv, "
-                            "e.g. --export latex,csv; overrides the manifest's report.export (none: nothing).")
+                       help="Also write OUT/export/: latex (booktabs tables, numbers.tex, figures), csv (numbers "
+                            "as numbers) and/or markdown (report.md), e.g. --export latex,csv; overrides the "
+                            "manifest's report.export (none: nothing).")
 
 
 

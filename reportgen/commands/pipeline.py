@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from reportgen import build
-from reportgen.commands.common import (export_option, guard, manifest_argument, out_dir_of, out_option, say, set_option,
+from reportgen.commands.common import (export_option, guard, manifest_argument, out_option, say, set_option,
                                        smoke_option, strict_option, write_outputs)
 from reportgen.errors import UserError
 from reportgen.textsafe import json_text
@@ -50,14 +50,13 @@ def _sandboxed(verb: str, manifest: Path, out_dir: Path | None, flags: dict) -> 
     """Run `reportgen VERB` again inside the sandbox, with absolute paths and the same flags; exit with its code."""
     from reportgen.errors import UserError
     from reportgen.grading.sandbox import Limits, probe, run_sandboxed
-    from reportgen.manifest.loaded import load_manifest
 
     if not probe().isolated:
         raise UserError(f"--sandbox: {probe().text()}")
     if flags.get("executor") == "ray":
         raise UserError("--sandbox runs on this machine: it cannot be combined with --executor ray")
-    loaded = load_manifest(manifest, list(flags["overrides"]))
-    out = out_dir_of(loaded, out_dir, flags["smoke"]).resolve()
+    pipe = build.Pipeline.open(manifest, flags["overrides"], out_dir, flags["smoke"], models=None)
+    loaded, out = pipe.loaded, pipe.out_dir.resolve()
     argv = [sys.executable, "-m", "reportgen.cli", verb, str(manifest.resolve()), "--out", str(out)]
     argv += [a for o in flags["overrides"] for a in ("--set", o)] + [a for e in flags.get("export") or []
                                                                     for a in ("--export", e)]
@@ -77,20 +76,19 @@ def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str
 
     execution = Execution(executor, jobs, ray_address, gpu_share, cpus_per_run)
     execution.check()
-    loaded = build.load(manifest, list(overrides), strict, say)
-    out = out_dir_of(loaded, out_dir, smoke)
-    outcome = build.Outcome(out)
+    pipe = build.Pipeline.open(manifest, overrides, out_dir, smoke, strict=strict, warn=say)
     progress = reporter(say, quiet, sys.stderr)
     try:
-        results = build.run(loaded, out, smoke, progress, force, outcome, execution)
+        results = pipe.run(progress, force, execution)
     finally:
         getattr(progress, "close", lambda: None)()
+    outcome = pipe.outcome
     if outcome.trained == 0:
         say(f"all {outcome.cached} runs were cached; nothing was trained")
     else:
         say(f"trained {outcome.trained} run(s), {outcome.cached} cached, in {outcome.timings['runs']:.1f} s"
              + (f"; {outcome.failed} failed (see the warnings above)" if outcome.failed else ""))
-    return loaded, out, outcome, results
+    return pipe, results
 
 
 @click.command("build")
@@ -107,11 +105,11 @@ def build_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tupl
     if execution.pop("sandbox"):
         _sandboxed("build", manifest, out_dir, {**execution, "overrides": overrides, "smoke": smoke, "force": force,
                                                 "no_pdf": no_pdf, "export": export})
-    loaded, out, outcome, results = _run(manifest, out_dir, smoke, overrides, force, **execution)
+    pipe, results = _run(manifest, out_dir, smoke, overrides, force, **execution)
     say("rendering HTML" + ("" if no_pdf else " and PDF") + " ...")
-    write_outputs(build.render_files(loaded, results, out, outcome, with_pdf=not no_pdf, export=export,
-                                     strict=execution.get("strict", False)), out)
-    _rendered(outcome, no_pdf)
+    write_outputs(pipe.render(results, with_pdf=not no_pdf, export=export, strict=execution.get("strict", False)),
+                  pipe.out_dir)
+    _rendered(pipe.outcome, no_pdf)
 
 
 def _rendered(outcome, no_pdf: bool) -> None:
@@ -132,8 +130,8 @@ def run_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[
 
     if execution.pop("sandbox"):
         _sandboxed("run", manifest, out_dir, {**execution, "overrides": overrides, "smoke": smoke, "force": force})
-    _, out, _, results = _run(manifest, out_dir, smoke, overrides, force, **execution)
-    write_outputs({out / "results.json": dumps(results).encode("utf-8")}, out)
+    pipe, results = _run(manifest, out_dir, smoke, overrides, force, **execution)
+    write_outputs({pipe.out_dir / "results.json": dumps(results).encode("utf-8")}, pipe.out_dir)
 
 
 @click.command("render")
@@ -151,16 +149,10 @@ def render_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tup
 
     Example: reportgen render experiments/digits.yaml --no-pdf
     """
-    from reportgen.manifest.loaded import load_manifest
-
-    loaded = load_manifest(manifest, list(overrides))
-    out = out_dir_of(loaded, out_dir, smoke)
-    loaded = build.with_recorded_overrides(loaded, out, say)
-    results = build.recorded_results(loaded, out, smoke)
-    outcome = build.Outcome(out)
-    write_outputs(build.render_files(loaded, results, out, outcome, with_pdf=not no_pdf, export=export,
-                                     strict=strict), out)
-    _rendered(outcome, no_pdf)
+    pipe = build.Pipeline.open(manifest, overrides, out_dir, smoke, models=None)
+    results = pipe.recorded(say)
+    write_outputs(pipe.render(results, with_pdf=not no_pdf, export=export, strict=strict), pipe.out_dir)
+    _rendered(pipe.outcome, no_pdf)
 
 
 @click.command("validate")
@@ -174,7 +166,7 @@ def validate_cmd(manifest: Path, overrides: tuple[str, ...], strict: bool) -> No
 
     Example: reportgen validate experiments/digits.yaml --set train.epochs=3
     """
-    loaded = build.load(manifest, list(overrides), strict, say, models="shapes")
+    loaded = build.Pipeline.open(manifest, overrides, models="shapes", strict=strict, warn=say).loaded
     m = loaded.manifest
     click.echo(f"{manifest}: ok ({len(m.models)} model(s), {len(m.experiments)} experiment(s) giving "
                f"{len(loaded.runs)} run(s), {len(loaded.sections)} section(s))")
@@ -193,7 +185,7 @@ def params_cmd(manifest: Path, model_name: str | None, as_json: bool, overrides:
     """
     from reportgen.models.build import model_record
 
-    loaded = build.load(manifest, list(overrides))
+    loaded = build.Pipeline.open(manifest, overrides).loaded
     names = list(dict.fromkeys([*loaded.manifest.models, *(r.model for r in loaded.runs)]))
     if model_name is not None:
         if model_name not in names:

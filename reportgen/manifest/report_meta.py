@@ -46,9 +46,10 @@ class ReportMeta(Strict):
     keywords: list[str] = Field(default_factory=list, description="paper template: printed under the abstract")
     references: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_:.-]+$")], str] = Field(
         default_factory=dict, description="bibliography: key → reference text (Markdown); prose cites [@key]")
-    export: list[Literal["latex", "csv"]] = Field(
+    export: list[Literal["latex", "csv", "markdown"]] = Field(
         default_factory=list, description="also write OUT/export/: latex (booktabs tables, numbers.tex with one "
-        "\\newcommand per live-reference value, PNG figures) and/or csv (the tables); `--export` overrides it")
+        "\\newcommand per live-reference value, PNG figures), csv (the tables, numbers as numbers) and/or markdown "
+        "(report.md and its figures); `--export` overrides it")
 
     @field_validator("date", mode="before")
     @classmethod

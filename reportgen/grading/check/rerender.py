@@ -126,11 +126,9 @@ def render(loaded, results: Results) -> tuple[str, list[str]]:
     from reportgen import build
 
     with tempfile.TemporaryDirectory(prefix="reportgen-check-") as tmp:
-        out = Path(tmp)
-        outcome = build.Outcome(out)
-        files = build.render_files(loaded, build.present(results, loaded), out, outcome, with_pdf=False,
-                                   warn=lambda _message: None, export=[])
-        return files[out / "report.html"].decode("utf-8"), list(outcome.warnings)
+        pipe = build.Pipeline(loaded, Path(tmp))
+        files = pipe.render(build.present(results, loaded), with_pdf=False, warn=lambda _message: None, export=[])
+        return files[pipe.out_dir / "report.html"].decode("utf-8"), list(pipe.outcome.warnings)
 
 
 def rerender(sub: Submission, printed: Printed | None) -> Rerendered:

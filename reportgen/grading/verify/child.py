@@ -30,7 +30,7 @@ def load_for_runs(path: Path, notes: list[str], overrides: list[str], loader: Ca
     decide none of a run's numbers."""
     from reportgen import build
 
-    loader = loader or build.load
+    loader = loader or (lambda manifest, sets: build.Pipeline.open(manifest, sets).loaded)
     try:
         return loader(path, overrides)
     except ManifestError as exc:

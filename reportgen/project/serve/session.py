@@ -10,9 +10,10 @@ from pathlib import Path
 
 from reportgen import build
 from reportgen.errors import ResultsMissing, UserError
-from reportgen.manifest.loaded import LoadedManifest, load_manifest
+from reportgen.manifest.loaded import LoadedManifest
 from reportgen.project.serve.page import message_page
 from reportgen.project.serve.server import Shared
+from reportgen.results.record import Results
 from reportgen.writer import write_all
 
 # the destination of a Markdown image, inline form: ![alt](dest "title") or ![alt](<dest>)
@@ -109,12 +110,11 @@ class Session:
         if not detail:
             self.say(str(message))
 
-    def _train(self, loaded: LoadedManifest, out: Path) -> dict:
-        """build.run for the runs that are missing or stale (imports torch; only with --train)."""
-        full = build.load(self.options.manifest, self.options.overrides)
-        outcome = build.Outcome(out)
-        results = build.run(full, out, self.options.smoke, self._progress, False, outcome)
-        self.say(f"trained {outcome.trained} run(s), {outcome.cached} cached")
+    def _train(self, pipe: build.Pipeline) -> Results:
+        """The runs that are missing or stale, trained (imports torch; only with --train)."""
+        trained = build.Pipeline.open(self.options.manifest, self.options.overrides, pipe.out_dir, pipe.smoke)
+        results = trained.run(self._progress)
+        self.say(f"trained {trained.outcome.trained} run(s), {trained.outcome.cached} cached")
         return results
 
     def render(self, reason: str = "start") -> str:
@@ -122,8 +122,8 @@ class Session:
         t0 = time.perf_counter()
         opts = self.options
         try:
-            loaded = load_manifest(opts.manifest, list(opts.overrides))
-            out = opts.out_dir or build.default_out(loaded, opts.smoke)
+            pipe = build.Pipeline.open(opts.manifest, opts.overrides, opts.out_dir, opts.smoke, models=None)
+            loaded, out = pipe.loaded, pipe.out_dir
             # the template folder is checked again as it is resolved; results.json: `reportgen run` ends the staleness
             self.targets = targets_of(loaded, out / "results.json")
         except UserError as exc:
@@ -138,9 +138,8 @@ class Session:
                                       "or run the command above in another terminal (this page reloads when it has "
                                       "written the results).")
                 self.say("the results are missing or stale; training (--train) ...")
-                results = self._train(loaded, out)
-            outcome = build.Outcome(out)
-            files = build.render_files(loaded, results, out, outcome, with_pdf=opts.pdf, warn=self.say)
+                results = self._train(pipe)
+            files = pipe.render(results, with_pdf=opts.pdf, warn=self.say)
             stale = build.stale_reports(out, files)  # a report.pdf older than this HTML is removed, as render does
             self.written = files[out / "results.json"]
             write_all(files, stale)

@@ -7,6 +7,7 @@ from pathlib import Path
 from reportgen.report.document import registry
 from reportgen.report.document.selection import runs_for
 from reportgen.report.document.slugs import slug
+from reportgen.report.document.tree import Table
 from reportgen.report.document.views import prose as document_prose
 from reportgen.report.document.provenance_record import provenance
 from reportgen.report.wording.describe import source_text
@@ -30,34 +31,42 @@ class Numbering:
         self.section = self.figure = self.table = 0
         self.section_name = "report"
         self.figures: list[dict] = []
-        self.tables: list[dict] = []
-        self.names: set[str] = set()
+        self.tables: list[Table] = []
+        self.names: dict[str, set[str]] = {"table": set(), "figure": set()}  # unique within tables/, figures/
+        self.blocks: list[tuple[str, object]] = []  # ("table", Table) and ("figure", dict) in document order
 
     def next_section(self) -> int:
         self.section += 1
         return self.section
 
-    def _name(self, *parts) -> str:
-        """A stable name not handed out before: the section's name and the parts as one slug."""
+    def _name(self, kind: str, *parts) -> str:
+        """A stable name not handed out to a table (or figure) before: the section's name and the parts as one
+        slug."""
         name = slug("-".join(str(p) for p in (self.section_name, *parts) if p not in (None, "")), limit=80)
         unique, n = name, 2
-        while unique in self.names:
+        while unique in self.names[kind]:
             unique, n = f"{name}-{n}", n + 1
-        self.names.add(unique)
+        self.names[kind].add(unique)
         return unique
 
-    def fig(self, key: str, caption: str, svg: str) -> dict:
+    def fig(self, key: str, caption: str, drawing) -> dict:
+        """The next numbered figure: its drawing (an SVG string or a figures.cache.Drawing with its PNG)."""
         self.figure += 1
         role, _, subject = key.partition("/")  # role/section index/subject (figures.keys)
         role = role.removeprefix("ds-").removeprefix("tradeoff-").removeprefix("prose-")
+        svg, png = (drawing, b"") if isinstance(drawing, str) else (drawing.svg, drawing.png)
         self.figures.append({"number": self.figure, "id": f"fig-{self.figure}", "key": key, "caption": caption,
-                             "svg": svg, "name": self._name(subject.partition("/")[2], FIGURE_ROLES.get(role, role))})
+                             "svg": svg, "png": png, "img": "" if isinstance(drawing, str) else drawing.img,
+                             "name": self._name("figure", subject.partition("/")[2],
+                                                 FIGURE_ROLES.get(role, role))})
+        self.blocks.append(("figure", self.figures[-1]))
         return self.figures[-1]
 
-    def tab(self, caption: str, *parts) -> dict:
+    def tab(self, caption, *parts, classes: str = "data") -> Table:
+        """The next numbered table, its rows for the view to fill."""
         self.table += 1
-        self.tables.append({"number": self.table, "id": f"tab-{self.table}", "caption": caption,
-                            "name": self._name(*parts)})
+        self.tables.append(Table(self.table, caption, self._name("table", *parts), classes))
+        self.blocks.append(("table", self.tables[-1]))
         return self.tables[-1]
 
 
@@ -87,10 +96,11 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
         view["number"] = num.next_section()
         view["anchor"] = f"sec-{view['number']}"
         view["subsections"] = []
-        first_fig, first_tab = len(num.figures), len(num.tables)
+        first_fig, first_tab, first_block = len(num.figures), len(num.tables), len(num.blocks)
         if kind.view:
             kind.view(view, sec, results, figures, num)
         view["_figures"], view["_tables"] = num.figures[first_fig:], num.tables[first_tab:]
+        view["blocks"] = num.blocks[first_block:]
         views.append(view)
     abstract_html, ctx = document_prose.render_all(views, sections, results, base_dir, results["manifest"]["file"])
     if ctx.cited:

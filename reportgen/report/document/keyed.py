@@ -63,3 +63,34 @@ def at_in(record: dict, prefix: tuple, *parts, fmt: str = "num", digits: int | N
         return Keyed(key, resolve(record, key_of(*path)), spec)
     except KeyError:
         return Keyed(key, None, spec, found=False)
+
+
+class Joined:
+    """Keyed numbers printed in a row with a separator ('mean ± std', 'low to high', 'train / validation'); `names`
+    says what each one is, for outputs that put them in columns of their own."""
+
+    __slots__ = ("parts", "sep", "names", "end")
+
+    def __init__(self, parts, sep: str, names: tuple[str, ...], end: str = ""):
+        self.parts, self.sep, self.names, self.end = tuple(parts), sep, names, end
+
+    def __html__(self) -> str:
+        return Markup(escape(self.sep)).join(self.parts) + self.end
+
+    def __str__(self) -> str:
+        return self.sep.join(str(p) for p in self.parts) + self.end
+
+
+class Emphasis:
+    """A number (or numbers) printed in bold: the best run's."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __html__(self) -> str:
+        return Markup("<strong>{}</strong>").format(self.inner)
+
+    def __str__(self) -> str:
+        return str(self.inner)

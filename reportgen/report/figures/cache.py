@@ -105,6 +105,20 @@ class Entry:
                 f'style="width: {width_pt:.2f}pt; max-width: 100%; height: auto">')
 
 
+@dataclass(frozen=True)
+class Drawing:
+    """A figure as the document holds it: its SVG for screens (ids prefixed) and its PNG for print (empty when
+    not rasterised)."""
+
+    svg: str
+    png: bytes = b""
+
+    @property
+    def img(self) -> str:
+        """The print version: an <img> of the PNG, or '' when there is none."""
+        return Entry(self.svg, self.png).img() if self.png else ""
+
+
 def draw(draw_fn: Callable, args: tuple, raster: bool) -> Entry:
     """Run a drawing function (which returns a matplotlib figure) in the report's style and export it."""
     with plt.rc_context(STYLE):
@@ -124,10 +138,10 @@ class FigureCache:
         self.entries = JsonCache(Path(root) / "figures") if root is not None else None
         self.raster = raster
         self.counts = {"drawn": 0, "cached": 0}
-        self._print: dict[str, str] = {}  # a figure's SVG as it appears in the HTML → its <img> for the PDF
 
-    def figure(self, draw_fn: Callable, *args, prefix: str) -> str:
-        """The SVG of draw_fn(*args), ids prefixed with `prefix`: from the cache, or drawn now and cached."""
+    def figure(self, draw_fn: Callable, *args, prefix: str) -> Drawing:
+        """draw_fn(*args) (SVG ids prefixed with `prefix`, PNG when rasterising): from the cache, or drawn now and
+        cached."""
         key = figure_key(draw_fn, args)
         entry = self._load(key)
         if entry is None or (self.raster and not entry.png):  # an HTML-only build cached no PNG: draw it now
@@ -136,16 +150,7 @@ class FigureCache:
             self._store(key, entry)
         else:
             self.counts["cached"] += 1
-        svg = prefix_ids(entry.svg, prefix)
-        if self.raster:
-            self._print[svg] = entry.img()
-        return svg
-
-    def for_print(self, html: str) -> str:
-        """The HTML with each figure served here as its PNG instead of its SVG (the PDF's version)."""
-        for svg, img in self._print.items():
-            html = html.replace(svg, img)
-        return html
+        return Drawing(prefix_ids(entry.svg, prefix), entry.png if self.raster else b"")
 
     def _load(self, key: str) -> Entry | None:
         """A sound entry, else None (absent, unreadable, truncated or failing its checksum: it is drawn again)."""

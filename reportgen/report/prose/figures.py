@@ -83,6 +83,7 @@ def wrap_figures(tokens, captions: dict[int, tuple[dict, list]]) -> None:
         image = inline.children[0]
         if image.type == "image":
             image.attrSet("style", "width:100%" if width else "max-width:100%")
+            fig["src"] = str(image.attrGet("src") or "")  # the embedded data: URI, for the exported figure files
         label = Token("html_inline", "", 0)
         label.content = f'\n<figcaption><span class="label">Figure {int(fig["number"])}.</span> '
         end = Token("html_inline", "", 0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
@@ -11,8 +10,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from reportgen.errors import UserError
-from reportgen.report.wording.formatting import FILTERS
-from reportgen.report.document.keyed import at
 
 TEMPLATE_PACKS = ("assignment", "paper", "lab")
 DEFAULT_PACK = "assignment"
@@ -55,7 +52,6 @@ def environment(pack: str, override: Path | None = None) -> jinja2.Environment:
         loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
-    env.filters.update(FILTERS)
     # figures are SVG produced by our own figure stage, prose is sanitized HTML: both are trusted markup
     env.filters["trusted"] = Markup
     return env
@@ -93,12 +89,16 @@ def _with_csp(html: str) -> str:
     return meta + "\n" + html
 
 
-def render_html(document: dict, override: Path | None = None) -> str:
-    """The report as HTML text, through the manifest's template pack and optional override folder."""
+MEDIA = ("screen", "print")  # print: figures as their PNGs, which WeasyPrint lays out far faster than SVG
+
+
+def render_html(document: dict, override: Path | None = None, medium: str = "screen") -> str:
+    """The report as HTML text, through the manifest's template pack and optional override folder; for `medium`
+    print, the version the PDF is made from."""
     report = document["report"]
     pack = report.get("template") or DEFAULT_PACK
     env = environment(pack, override)
-    env.globals["v"] = functools.partial(at, document.get("results") or {})  # v("runs", id, "test", "accuracy", fmt="pct")
+    env.globals["medium"] = MEDIA[MEDIA.index(medium)]
     css = stylesheet(env, report.get("paper") or "a4")
     try:
         html = env.get_template("report.html.j2").render(doc=document, css=Markup(css))

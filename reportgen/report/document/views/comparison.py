@@ -7,7 +7,8 @@ from markupsafe import Markup
 
 from reportgen.report.figures import keys
 from reportgen.report.wording.findings import findings, seed_statuses, sweep_axis, varied_labels
-from reportgen.report.document.keyed import at
+from reportgen.report.document.keyed import Emphasis, Joined, at
+from reportgen.report.document.tree import Cell, Row, Table, num, row, td, th
 from reportgen.report.document.selection import runs_for
 from reportgen.report.wording.significance import ALPHA, holds, spread, winner
 from reportgen.report.wording.findings import show_value
@@ -15,15 +16,14 @@ from reportgen.report.wording.formatting import DASH
 from reportgen.report.document.views.runs import (_epochs_text, _last, _params, _status_text, _varied_cell, optimizer_name,
                                          precision_note)
 
-PM = Markup(" ± ")
 
 
 def measured(results: dict, run: dict, metric: str, path: tuple, fmt: str, digits: int | None = None):
     """A compared number: mean ± std over the seeds of a repeated run (both keyed), else the run's one value."""
     if spread(run, metric):
         base = ("runs", run["id"], "aggregate", metric)
-        return PM.join([at(results, *base, "mean", fmt=fmt, digits=digits),
-                        at(results, *base, "std", fmt=fmt, digits=digits)])
+        return Joined([at(results, *base, "mean", fmt=fmt, digits=digits),
+                       at(results, *base, "std", fmt=fmt, digits=digits)], " ± ", ("mean", "std"))
     return at(results, "runs", run["id"], *path, fmt=fmt, digits=digits)
 
 
@@ -75,21 +75,54 @@ def confidence_note(results: dict, runs: list[dict]):
                   "(Student t): ") + Markup("; ").join(parts) + Markup(".")
 
 
-def pair_rows(results: dict, entry: dict) -> list[dict]:
+def pair_rows(results: dict, entry: dict) -> list[Row]:
     """One row per paired test of a comparison, every number keyed to results' `paired` record."""
     index = results["paired"].index(entry)
     rows = []
     for j, p in enumerate(entry["pairs"]):
         base = ("paired", index, "pairs", j)
         ahead = p["a"] if p["difference"] > 0 else p["b"]
-        rows.append({"a": p["a"], "b": p["b"], "holds": holds(p),
-                     "verdict": f"{ahead} ahead" if holds(p) else "indistinguishable",
-                     "difference": at(results, *base, "difference", fmt="pts"),
-                     "interval": Markup(" to ").join([at(results, *base, "ci_low", fmt="pts"),
-                                                      at(results, *base, "ci_high", fmt="pts")]),
-                     "a_only": at(results, *base, "a_only"), "b_only": at(results, *base, "b_only"),
-                     "p": at(results, *base, "p", fmt="pval"), "p_holm": at(results, *base, "p_holm", fmt="pval")})
+        interval = Joined([at(results, *base, "ci_low", fmt="pts"), at(results, *base, "ci_high", fmt="pts")], " to ",
+                          ("low", "high"))
+        rows.append(row(td(f"{p['a']} − {p['b']}", "run-id"), num(at(results, *base, "difference", fmt="pts")),
+                        num(interval), num(at(results, *base, "a_only")), num(at(results, *base, "b_only")),
+                        num(at(results, *base, "p", fmt="pval")), num(at(results, *base, "p_holm", fmt="pval")),
+                        td(f"{ahead} ahead" if holds(p) else "indistinguishable"),
+                        classes="holds" if holds(p) else "", data_pair=f"{p['a']} | {p['b']}"))
     return rows
+
+
+PAIR_HEADS = ("Difference", "95 % interval", "Only the first right", "Only the second right", "p", "Holm p")
+RUN_HEADS = ("Epochs", "Parameters", "Final train loss", "Final val loss", "Test accuracy", "Weighted precision",
+             "Weighted recall", "Training time")
+
+
+def _run_cell(run: dict, best: bool, status: str | None) -> Markup:
+    """A run's id, starred when best, with its status when it did not simply complete."""
+    tag = Markup(' <span class="status-tag">({})</span>').format(status) if status else ""
+    return Markup("{}{}{}").format(run["id"], " ★" if best else "", tag)
+
+
+def comparison_table(table: Table, results: dict, runs: list[dict], labels: list[str], starred) -> Table:
+    """The comparison table: one row per run, its varied settings (or model and optimizer) and its results."""
+    varied = [th(label, "varied", numeric=True) for label in labels] or [
+        th("Model"), th("Optimizer"), th("Learning rate", numeric=True)]
+    table.head = [row(th("Run"), *varied, *(th(h, numeric=True) for h in RUN_HEADS))]
+    rows = []
+    for r in runs:
+        given = [num(_varied_cell(results, r, k), "varied") for k in labels] or [
+            td(r["model"]), td(optimizer_name(r["config"]["optimizer"])),
+            num(at(results, "runs", r["id"], "config", "optimizer", "lr", fmt="sig", digits=4))]
+        rows.append(row(
+            td(_run_cell(r, r["id"] in starred, status_tag(r)), "run-id"), *given, num(_epochs_text(r)),
+            num(_params(results, r)), num(_final(results, r, "train_loss")), num(_final(results, r, "val_loss")),
+            num(measured(results, r, "accuracy", ("test", "accuracy"), "pct"), data_metric="cmp-accuracy"),
+            num(measured(results, r, "precision_weighted", ("test", "precision_weighted"), "dec")),
+            num(measured(results, r, "recall_weighted", ("test", "recall_weighted"), "dec")),
+            num(measured(results, r, "train_seconds", ("train_seconds",), "secs")),
+            classes="best" if r["id"] in starred else "", data_run=r["id"]))
+    table.body = rows
+    return table
 
 
 def comparison(view, sec, results, figures, num_):
@@ -98,32 +131,25 @@ def comparison(view, sec, results, figures, num_):
     win = winner(runs, results)
     starred = win.starred if win else []
     view["winner"] = win
-    view["labels"] = varied_labels(runs)
-    view["rows"] = [{
-        "run": r, "best": r["id"] in starred, "status": status_tag(r),
-        "varied": [_varied_cell(results, r, k) for k in view["labels"]],
-        "optimizer": optimizer_name(r["config"]["optimizer"]), "params": _params(results, r),
-        "epochs": _epochs_text(r), "train_loss": _final(results, r, "train_loss"),
-        "val_loss": _final(results, r, "val_loss"),
-        "accuracy": measured(results, r, "accuracy", ("test", "accuracy"), "pct"),
-        "precision": measured(results, r, "precision_weighted", ("test", "precision_weighted"), "dec"),
-        "recall": measured(results, r, "recall_weighted", ("test", "recall_weighted"), "dec"),
-        "time": measured(results, r, "train_seconds", ("train_seconds",), "secs"),
-    } for r in runs]
+    labels = varied_labels(runs)
     view["runs"] = runs
-    view["wide"] = 1 + (len(view["labels"]) or 3) + 8 > 11 or any(spread(r) for r in runs)
-    view["table"] = num_.tab(verdict_caption(win) + precision_note(runs))
+    wide = 1 + (len(labels) or 3) + 8 > 11 or any(spread(r) for r in runs)
+    view["table"] = comparison_table(num_.tab(verdict_caption(win) + precision_note(runs),
+                                              classes="data compare" + (" wide" if wide else "")),
+                                     results, runs, labels, starred)
     view["note"] = confidence_note(results, runs)
     entry = win.entry if win else None
-    view["pairs"] = pair_rows(results, entry) if entry and entry["pairs"] else []
-    if view["pairs"]:
+    view["pairs_table"] = None
+    if entry and entry["pairs"]:
         repeated = " (the first seed of each repeated run)" if any(spread(r) for r in runs) else ""
         view["pairs_table"] = num_.tab(
             f"Paired differences of test accuracy in percentage points (row's first run minus second) on the same "
             f"{entry['pairs'][0]['n']:,} test images{repeated}: McNemar's exact test on the images only one of the two "
             f"gets right, a paired bootstrap 95 % interval ({entry['resamples']:,} resamples), and p-values "
             f"Holm-corrected over the {len(entry['pairs'])} pairs; a difference holds up when the corrected p is "
-            f"below {ALPHA:g} and the interval excludes zero", "pairs")
+            f"below {ALPHA:g} and the interval excludes zero", "pairs", classes="data pairs")
+        view["pairs_table"].head = [row(th("Runs"), *(th(h, numeric=True) for h in PAIR_HEADS), th("Verdict"))]
+        view["pairs_table"].body = pair_rows(results, entry)
     view["findings"] = findings(runs, results["models"], results)
     diverged = any(r["status"] == "diverged" for r in runs)
     ended = " An × marks the last finite epoch of a diverged run." if diverged else ""
@@ -196,15 +222,27 @@ def _run(results: dict, run: dict, *path, fmt: str = "num", digits: int | None =
     return at(results, "runs", run["id"], *path, fmt=fmt, digits=digits)
 
 
+def _result_cell(results: dict, run: dict, column: str, best: bool):
+    """One cell of the results table; the best run's accuracy in bold."""
+    _, numeric, content = RESULT_CELLS[column]
+    value = content(results, run)
+    if best and column == "accuracy":
+        return Cell(Emphasis(value), numeric=numeric, classes="" if numeric else "text", attrs=(("data-col", column),))
+    return Cell(value, numeric=numeric, classes="" if numeric else "text", attrs=(("data-col", column),))
+
+
 def results_table(view, sec, results, figures, num_):
     runs = runs_for(results, sec.options.get("experiments"))
     cols = sec.options.get("columns") or ["run", "architecture", "optimizer", "lr", "params", "accuracy"]
     win = winner(runs, results)
     best = win.starred if win else []
-    view["columns"] = [{"key": c, "label": RESULT_CELLS[c][0], "num": RESULT_CELLS[c][1]} for c in cols]
-    view["rows"] = [{"id": r["id"], "best": r["id"] in best,
-                     "cells": [RESULT_CELLS[c][2](results, r) for c in cols]} for r in runs]
-    view["wide"] = len(cols) > 9  # compact font; a landscape page in print
+    wide = len(cols) > 9  # compact font; a landscape page in print
+    view["wide"] = wide
     clear = "best test accuracy in bold" if best else "no clear winner, so none in bold"
-    view["table"] = num_.tab((sec.options.get("caption") or f"Results of the runs ({clear})") + precision_note(runs))
+    table = num_.tab((sec.options.get("caption") or f"Results of the runs ({clear})") + precision_note(runs),
+                     classes="data results" + (" wide" if wide else ""))
+    table.head = [row(*(th(RESULT_CELLS[c][0], numeric=RESULT_CELLS[c][1], data_col=c) for c in cols))]
+    table.body = [row(*(_result_cell(results, r, c, r["id"] in best) for c in cols),
+                      classes="best" if r["id"] in best else "", data_run=r["id"]) for r in runs]
+    view["table"] = table
     view["note"] = confidence_note(results, runs)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from reportgen.report.document.selection import sub
 from reportgen.report.figures.keys import dataset_key
-from reportgen.report.wording.formatting import num
+from reportgen.report.document.keyed import Joined, at
+from reportgen.report.document.tree import Table, num, row, td, th
+from reportgen.report.wording.formatting import num as thousands, pct
 
 SPLIT_NAMES = {"train": "Training", "validation": "Validation", "test": "Test"}
 CHANNEL_WORDS = {1: "1 channel (grayscale)", 3: "3 channels (RGB)"}
 
 
 def _plural(n: int, word: str, words: str | None = None) -> str:
-    return f"{num(n)} {word if n == 1 else (words or word + 's')}"
+    return f"{thousands(n)} {word if n == 1 else (words or word + 's')}"
 
 
 def size_sentences(sizes: dict) -> list[str]:
@@ -22,7 +24,7 @@ def size_sentences(sizes: dict) -> list[str]:
     elif sizes["uniform"]:
         text = [f"All {_plural(n, 'image')} are {first} pixels as loaded (the loader recorded no original sizes)."]
     else:
-        text = [f"The images do not all have the same size: {num(sizes['distinct'])} different sizes occur "
+        text = [f"The images do not all have the same size: {thousands(sizes['distinct'])} different sizes occur "
                 f"among {_plural(n, 'image')}; the most common is {first} pixels."]
     channels = CHANNEL_WORDS.get(sizes["channels"], f"{sizes['channels']} channels")
     kept = sizes["uniform"] and first == sizes["resized_to"]
@@ -31,21 +33,67 @@ def size_sentences(sizes: dict) -> list[str]:
     if sizes["skipped_count"]:
         text.append(f"{_plural(sizes['skipped_count'], 'unreadable file')} "
                     f"{'was' if sizes['skipped_count'] == 1 else 'were'} skipped"
-                    + (f" (the first {num(len(sizes['skipped']))} are listed):" if sizes["skipped_count"] >
+                    + (f" (the first {thousands(len(sizes['skipped']))} are listed):" if sizes["skipped_count"] >
                        len(sizes["skipped"]) else ":"))
     else:
         text.append("No file was skipped as unreadable.")
     return text
 
 
-def _split_rows(ex: dict) -> tuple[list[dict], dict]:
-    """One row per class (count and share of the class in each split), and the row of all classes."""
-    counts, names = ex["counts"], ex["splits"]
-    rows = [{"name": cls, "cells": [{"count": counts["per_split"][s][c], "share": counts["split_share"][s][c]}
-                                    for s in names], "total": counts["per_class"][c]}
-            for c, cls in enumerate(ex["classes"])]
-    return rows, {"name": "All classes", "total": counts["total"],
-                  "cells": [{"count": counts["split_totals"][s], "share": counts["split_share_total"][s]} for s in names]}
+COUNTS = ("dataset", "exploration", "counts")
+CHANNELS = ("dataset", "exploration", "channels")
+
+
+def _in_split(results: dict, count: tuple, share: tuple) -> Joined:
+    """'1,234 (60.0 %)': images of a split and their share."""
+    return Joined([at(results, *COUNTS, *count), at(results, *COUNTS, *share, fmt="pct", digits=1)], " (",
+                  ("images", "share"), ")")
+
+
+def class_counts(table: Table, results: dict, ex: dict) -> None:
+    """Images per class and the class's share, all splits together."""
+    table.head = [row(th("Class"), th("Images", numeric=True), th("Share", numeric=True))]
+    table.body = [row(td(name), num(at(results, *COUNTS, "per_class", k), data_count=ex["counts"]["per_class"][k]),
+                      num(at(results, *COUNTS, "class_share", k, fmt="pct")), data_class=name)
+                  for k, name in enumerate(ex["classes"])]
+    table.foot = [row(th("All classes"), num(at(results, *COUNTS, "total"), data_count=ex["counts"]["total"]),
+                      num(pct(1)))]
+
+
+def split_counts(table: Table, results: dict, ex: dict) -> None:
+    """Images per class in each split with the split's share of the class, then the splits' totals."""
+    table.head = [row(th("Class"), *(th(SPLIT_NAMES[s], numeric=True) for s in ex["splits"]),
+                      th("Total", numeric=True))]
+    table.body = [row(td(name), *(num(_in_split(results, ("per_split", s, k), ("split_share", s, k)))
+                                  for s in ex["splits"]), num(at(results, *COUNTS, "per_class", k)))
+                  for k, name in enumerate(ex["classes"])]
+    table.foot = [row(th("All classes"), *(num(_in_split(results, ("split_totals", s), ("split_share_total", s)))
+                                           for s in ex["splits"]), num(at(results, *COUNTS, "total")))]
+
+
+def image_sizes(table: Table, results: dict, ex: dict) -> None:
+    """The image sizes found, how many images have each and what they were resized to."""
+    sizes = ex["sizes"]
+    table.head = [row(th("Size"), th("Images", numeric=True), th("Share", numeric=True), th("Used as"))]
+    table.body = [row(td(r["size"]), num(at(results, "dataset", "exploration", "sizes", "original", i, "count")),
+                      num(pct(r["count"] / sizes["images"] if sizes["images"] else None)), td(sizes["resized_to"]))
+                  for i, r in enumerate(sizes["original"])]
+
+
+def channel_stats(table: Table, results: dict, ex: dict) -> None:
+    """Per channel, the pixel values' mean and standard deviation over all splits and over the training split."""
+    table.head = [row(th("Channel"), *(th(h, numeric=True) for h in ("Mean, all splits", "Std, all splits",
+                                                                       "Mean, training", "Std, training")))]
+    table.body = [row(td(name), *(num(at(results, *CHANNELS, part, stat, c, fmt="dec"))
+                                  for part, stat in (("all", "mean"), ("all", "std"), ("train", "mean"),
+                                                     ("train", "std"))))
+                  for c, name in enumerate(ex["channels"]["names"])]
+
+
+def _table(num_, fill, results: dict, ex: dict, caption: str, name: str, classes: str) -> Table:
+    table = num_.tab(caption, name, classes=f"data {classes}")
+    fill(table, results, ex)
+    return table
 
 
 def dataset(view, sec, results, figures, num_):
@@ -57,15 +105,14 @@ def dataset(view, sec, results, figures, num_):
     def fig(name: str, caption: str) -> dict:
         return num_.fig(dataset_key(name, i), caption, figures[dataset_key(name, i)])
 
-    view["split_names"] = [SPLIT_NAMES[s] for s in ex["splits"]]
-    view["class_rows"] = [{"name": c, "count": counts["per_class"][k], "share": counts["class_share"][k]}
-                          for k, c in enumerate(ex["classes"])]
+    view["total"] = at(results, *COUNTS, "total")
     view["classes_sub"] = sub(view, "Classes")
-    view["counts_table"] = num_.tab("Images per class, all splits together", "counts")
+    view["counts_table"] = _table(num_, class_counts, results, ex, "Images per class, all splits together", "counts",
+                                  "class-counts")
     view["counts_fig"] = fig("counts", "Number of images per class, all splits together")
     view["splits_sub"] = sub(view, "Training, validation and test splits")
-    view["split_rows"], view["split_total"] = _split_rows(ex)
-    view["splits_table"] = num_.tab("Images per class in each split, with the split's share of the class", "splits")
+    view["splits_table"] = _table(num_, split_counts, results, ex, "Images per class in each split, with the split's "
+                                  "share of the class", "splits", "split-counts")
     view["splits_fig"] = fig("splits", "Images per class, stacked by split; the percentages are each split's share of "
                              "the class")
     view["grid_sub"] = sub(view, "Sample images")
@@ -74,17 +121,12 @@ def dataset(view, sec, results, figures, num_):
                            f"classes (seed {seed})")
     view["sizes_sub"] = sub(view, "Image sizes")
     view["size_text"] = size_sentences(ex["sizes"])
-    view["size_rows"] = [{"size": r["size"], "count": r["count"], "share": r["count"] / ex["sizes"]["images"]
-                          if ex["sizes"]["images"] else None} for r in ex["sizes"]["original"]]
-    view["sizes_table"] = num_.tab("Image sizes before resizing (width × height in pixels)"
-                                   if ex["sizes"]["source"] == "files" else "Image sizes as loaded (width × height)",
-                                   "sizes")
+    view["sizes_table"] = _table(num_, image_sizes, results, ex, "Image sizes before resizing (width × height in "
+                                 "pixels)" if ex["sizes"]["source"] == "files" else "Image sizes as loaded (width × "
+                                 "height)", "sizes", "image-sizes")
     view["channels_sub"] = sub(view, "Channel statistics")
-    view["channel_rows"] = [{"name": name, "mean_all": ex["channels"]["all"]["mean"][c],
-                             "std_all": ex["channels"]["all"]["std"][c], "mean_train": ex["channels"]["train"]["mean"][c],
-                             "std_train": ex["channels"]["train"]["std"][c]}
-                            for c, name in enumerate(ex["channels"]["names"])]
-    view["channels_table"] = num_.tab("Per-channel mean and standard deviation of the pixel values (0–1 scale)", "channels")
+    view["channels_table"] = _table(num_, channel_stats, results, ex, "Per-channel mean and standard deviation of the "
+                                    "pixel values (0–1 scale)", "channels", "channel-stats")
     view["projection_figs"] = []
     if ex.get("pca") or ex.get("tsne"):
         view["projections_sub"] = sub(view, "PCA and t-SNE projections")

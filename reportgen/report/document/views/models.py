@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
+from reportgen.report.document.keyed import Joined, at
+from reportgen.report.document.views import model_tables as tables
+from reportgen.report.wording.formatting import shape
 from reportgen.report.wording import describe as wording
 from reportgen.report.document.selection import sub
 
@@ -71,19 +76,36 @@ def sum_terms(m: dict) -> list[tuple[str, int]]:
     return [t for _, t in sorted(terms)]
 
 
+TOTALS = ("total_params", "trainable_params", "non_trainable_params", "keras_total_params",
+          "keras_non_trainable_params")
+
+
+def counts(results: dict, name: str) -> dict:
+    """A model's totals (keyed), its input shape in words and the sum of the counts its total is checked by."""
+    m, mk = results["models"][name], ("models", name)
+    out = {total: at(results, *mk, total) for total in TOTALS}
+    out["input_shape"] = shape(m.get("input_shape"))
+    if m.get("groups"):
+        terms = [at(results, *mk, part, i, "params") for part, i in sum_terms(m)]
+    else:
+        terms = [at(results, *mk, "layers", i, "params") for i, layer in enumerate(m.get("layers") or [])
+                 if layer.get("params")]
+    out["sum"] = Joined(terms, " + ", tuple(f"term {i + 1}" for i in range(len(terms))))
+    return out
+
+
 def worded(m: dict) -> dict:
     """The model record's structured facts in the report's words: each layer's configuration, the freezing policy."""
     return {"layers": [layer | {"config_text": wording.layer_config(layer)} for layer in m.get("layers") or []],
             "groups": [g | {"config_text": block_text(g.get("config") or {})} for g in m.get("groups") or []],
             "segments": segments(m) if m.get("groups") else None,
-            "sum_terms": sum_terms(m),
-            "param_layers": [i for i, layer in enumerate(m.get("layers") or []) if layer.get("params")],
             "freeze_text": wording.freeze_policy(m.get("freeze")) if m.get("blocks") else None,
             "head_text": wording.head_layers(m.get("head_dense")) if m.get("blocks") else None}
 
 
-def model_tables(caption: str):
-    """Section builder for per-model tables; `caption` names the model ({name}) and its input shape ({shape})."""
+def model_tables(caption: str, classes: str, blocks: Callable, layers: Callable):
+    """Section builder for per-model tables; `caption` names the model ({name}) and its input shape ({shape});
+    `blocks` fills a network's table, `layers` a layer model's."""
 
     def builder(view, sec, results, figures, num):
         view["models"] = []
@@ -92,11 +114,16 @@ def model_tables(caption: str):
             text = caption.format(name=name, shape=m["input_shape"])
             if m.get("blocks"):
                 text = text.replace("layer by layer", "block by block").replace("Layers of", "Blocks of")
-            view["models"].append({"name": name, "summary": m, "sub": sub(view, name), "table": num.tab(text, name),
-                                   **worded(m)})
+            entry = {"name": name, "summary": m, "sub": sub(view, name), "table": num.tab(text, name, classes=classes),
+                     "counts": counts(results, name), **worded(m)}
+            (blocks if m.get("blocks") else layers)(entry["table"], results, entry)
+            entry["settings_table"] = tables.inverted_residual(m["inverted_residual"]) if m.get(
+                "inverted_residual") else None
+            view["models"].append(entry)
 
     return builder
 
 
-architecture = model_tables("Layers of {name}, input {shape}")
-parameters = model_tables("Parameters of {name}, layer by layer")
+architecture = model_tables("Layers of {name}, input {shape}", "data", tables.network_blocks, tables.layer_list)
+parameters = model_tables("Parameters of {name}, layer by layer", "data params", tables.block_counts,
+                          tables.layer_counts)

@@ -43,7 +43,7 @@ def labels(views: list[dict], sections) -> Labels:
         if label and "number" in view:
             out.sections[label] = view["number"]
             out.figures[label] = view.get("_figures", [])
-            out.tables[label] = view.get("_tables", [])
+            out.tables[label] = [{"number": t.number, "id": t.id} for t in view.get("_tables", [])]
             places[label] = f"the label of section {view['number']}"
     for view in views:
         for fig in (view.get("_prose") or {}).get("figures", {}).values():
@@ -83,8 +83,9 @@ def section(view, sec, results, figures, num):
     found = {}
     for fig in prose.find_figures(body):
         item = num.fig(f"prose-figure/{view['index']}/{fig.line}", fig.caption, "")
-        found[fig.line] = {**item, "label": fig.label, "width": fig.width, "problems": fig.problems,
-                           "where": f"{where}:{fig.line + 1 + offset}:{fig.column}"}
+        item.update(label=fig.label, width=fig.width, problems=fig.problems,
+                    where=f"{where}:{fig.line + 1 + offset}:{fig.column}")
+        found[fig.line] = item  # the document's own entry: rendering adds its image (`src`)
     spec.update(source=source, body=body, offset=offset, shift=shift, where=where, figures=found)
 
 

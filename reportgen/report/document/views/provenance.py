@@ -1,7 +1,66 @@
-"""Section builder for the provenance section: its table's number (the facts come from document.provenance_record)."""
+"""Section builder for the provenance section: the facts of the build, as one table (gathered by
+document.provenance_record), the machine-dependent rows marked data-volatile."""
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
+from reportgen.report.document.keyed import Joined, at
+from reportgen.report.document.provenance_record import provenance as provenance_record
+from reportgen.report.document.tree import row, rowhead, td
+from reportgen.report.wording.describe import source_text
+from reportgen.report.wording.formatting import DASH, shape
+from reportgen.results.store import results_digest
+
+SMOKE = "smoke build (1 epoch, at most 256 images per split): not results"
+NORMALIZED = ", standardised per channel with the training split’s mean and standard deviation"
+
+
+def _software(env: dict) -> Markup:
+    return Markup('reportgen <span data-provenance="version">{}</span> (code {}), Python {}, PyTorch {}, '
+                  'torchvision {}, NumPy {}, scikit-learn {}').format(
+        env["reportgen"], env["code_version"], env["python"], env["torch"], env["torchvision"], env["numpy"],
+        env["scikit_learn"])
+
+
+def _run_row(run: dict, seed):
+    compute = run.get("compute")
+    text = Markup("{}{}{}").format(f"seed {seed}, " if seed is not None else "", run["status"],
+                                   f", {compute['precision']} on {compute['device']}" if compute else "")
+    key = Markup('<span data-volatile>, cache key <code>{}</code></span>').format(run["cache_key"])
+    return row(rowhead(f"Run {run['id']}"), td(text + key))
+
+
+def facts(results: dict) -> list:
+    """The table's rows: manifest, build, dataset, seeds and digests, then the machine and each run."""
+    prov, env, ds = provenance_record(results), results["environment"], results["dataset"]
+    sha = prov["manifest"]["sha256"]
+    manifest = Markup("{}{}").format(prov["manifest"]["file"], Markup(
+        ', SHA-256 <code class="hash" data-provenance="manifest-sha256">{}</code>').format(sha) if sha else "")
+    sizes = Joined([at(results, "dataset", "sizes", s) for s in ("train", "validation", "test")], " / ",
+                   ("train", "validation", "test"))
+    seeds = prov["seeds"]["training"]
+    threads = env["cpu_threads"]
+    threads = " or ".join(map(str, threads)) if isinstance(threads, list) else threads
+    rows = [row(rowhead("Manifest"), td(manifest)),
+            row(rowhead("Build"), td(SMOKE if prov["smoke"] else "full build", data_provenance="smoke")),
+            row(rowhead("Dataset"), td(source_text(ds["source"]))),
+            row(rowhead("Classes"), td(", ".join(ds["classes"]))),
+            row(rowhead("Images (train / validation / test)"), td(sizes)),
+            row(rowhead("Input shape"), td(shape(ds["input_shape"]) + (NORMALIZED if ds.get("normalized") else ""))),
+            row(rowhead("Split seed"), td(str(ds["seed"]))),
+            row(rowhead("Training seed" + ("" if len(seeds) == 1 else "s")),
+                td(", ".join(map(str, seeds)) if seeds else DASH, data_provenance="seeds")),
+            row(rowhead("Data fingerprint"), td(Markup("<code>{}</code>").format(ds["fingerprint"][:16]))),
+            row(rowhead("Results digest"), td(Markup('<code class="hash" data-provenance="results-sha256">{}</code>')
+                                                .format(results_digest(results))), data_volatile=True),
+            row(rowhead("Device"), td(env["device"] + (f" ({env['gpu']})" if env.get("gpu") else ""),
+                                      data_provenance="device"), data_volatile=True),
+            row(rowhead("Software"), td(_software(env)), data_volatile=True),
+            row(rowhead("Platform"), td(f"{env['platform']}, {threads} CPU threads"), data_volatile=True)]
+    return rows + [_run_row(run, prov["seeds"]["runs"][rid]) for rid, run in results["runs"].items()]
+
 
 def provenance(view, sec, results, figures, num):
-    view["table"] = num.tab("Environment and cache keys")
+    view["table"] = num.tab("Environment and cache keys", classes="data provenance")
+    view["table"].body = facts(results)

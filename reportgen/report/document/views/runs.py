@@ -8,7 +8,8 @@ from reportgen.report.document.selection import runs_for, sub
 from reportgen.report.figures import keys
 from reportgen.report.wording.findings import show_value, varied_value
 from reportgen.report.wording.formatting import dec, sig
-from reportgen.report.document.keyed import at, at_in
+from reportgen.report.document.keyed import Joined, at, at_in
+from reportgen.report.document.tree import Table, num, row, rowhead, td, th
 from reportgen.report.document.views.training_settings import clip_text, loss_text, schedule_text, tested_weights, \
     trains_other_loss
 from reportgen.report.wording.describe import smoke_random_weights
@@ -148,12 +149,15 @@ def training(view, sec, results, figures, num_):
         seeds = run.get("repeats") or []
         first = f" (its first seed, {seeds[0]['seed']}, of {len(seeds)})" if len(seeds) > 1 else ""
         band = f"; the mean over its {len(seeds)} seeds, shaded ± one standard deviation" if len(seeds) > 1 else ""
+        config = _keyed_sizes(config_rows(run, ("runs", rid, "dataset", "sizes") if (run.get("dataset") or {})
+                                          .get("sizes") else ("dataset", "sizes")), results)
+        config_table = num_.tab(f"Training settings of {rid}", rid, "settings", classes="data config")
+        config_table.body = [row(rowhead(label), td(value)) for label, value in config]
         view["runs"].append({
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
-            "config": _keyed_sizes(config_rows(run, ("runs", rid, "dataset", "sizes") if (run.get("dataset") or {})
-                                               .get("sizes") else ("dataset", "sizes")), results),
-            "config_table": num_.tab(f"Training settings of {rid}", rid, "settings"),
-            "log_table": num_.tab(f"Epoch log of {rid}{first}", rid, "log"),
+            "config_table": config_table,
+            "log_table": epoch_log(num_.tab(f"Epoch log of {rid}{first}", rid, "log", classes="data log"), results,
+                                   run),
             "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}{band}"
                                  + ("; the training loss is the one trained, the validation loss plain cross-entropy"
                                     if trains_other_loss(run["config"]) else ""), figures[keys.loss_key(i, rid)]),
@@ -162,15 +166,63 @@ def training(view, sec, results, figures, num_):
         })
 
 
+LOG_HEADS = ("Train loss", "Val loss", "Train accuracy", "Val accuracy", "Time")
+
+
+def epoch_log(table: Table, results: dict, run: dict) -> Table:
+    """The epoch log: per epoch, its number of the planned, losses, accuracies and time."""
+    table.head = [row(th("Epoch"), *(th(h, numeric=True) for h in LOG_HEADS))]
+    planned = at(results, "runs", run["id"], "config", "epochs")
+    rows = []
+    for i in range(len(run.get("epochs") or [])):
+        k = ("runs", run["id"], "epochs", i)
+        rows.append(row(num(Joined([at(results, *k, "epoch"), planned], "/", ("epoch", "planned"))),
+                        num(at(results, *k, "train_loss", fmt="dec")), num(at(results, *k, "val_loss", fmt="dec")),
+                        num(at(results, *k, "train_acc", fmt="pct")), num(at(results, *k, "val_acc", fmt="pct")),
+                        num(at(results, *k, "seconds", fmt="secs"))))
+    table.body = rows
+    return table
+
+
 def _keyed_sizes(rows: list[tuple], results: dict) -> list[tuple]:
     """Rows with a (path, name) pair per number become (label, 'n / m') with each number keyed."""
     out = []
     for label, *cells in rows:
         if len(cells) == 2:
-            out.append((label, Markup(" / ").join(at(results, path, name) for path, name in cells)))
+            out.append((label, Joined([at(results, path, name) for path, name in cells], " / ",
+                                      tuple(name for _, name in cells))))
         else:
             out.append((label, cells[0]))
     return out
+
+
+METRICS = (("Test accuracy", "accuracy", "pct"), ("Test loss", "loss", "dec"),
+           ("Weighted precision", "precision_weighted", "dec"), ("Weighted recall", "recall_weighted", "dec"),
+           ("Weighted F1", "f1_weighted", "dec"))
+
+
+def test_metrics(table: Table, results: dict, run: dict) -> Table:
+    """A run's test metrics, one per row."""
+    r = ("runs", run["id"], "test")
+    table.body = [*(row(rowhead(label), num(at(results, *r, key, fmt=fmt), data_metric=key))
+                    for label, key, fmt in METRICS), row(rowhead("Test images"), num(at(results, *r, "support")))]
+    return table
+
+
+def class_report(table: Table, results: dict, run: dict) -> Table:
+    """Precision, recall, F1 and support per class on the test set, then their macro and weighted averages."""
+    r = ("runs", run["id"], "test")
+    table.head = [row(th("Class"), *(th(h, numeric=True) for h in ("Precision", "Recall", "F1", "Support")))]
+    rows = []
+    for i, c in enumerate(((run.get("test") or {}).get("per_class")) or []):
+        k = (*r, "per_class", i)
+        rows.append(row(td(c["class"]), *(num(at(results, *k, m, fmt="dec")) for m in ("precision", "recall", "f1")),
+                        num(at(results, *k, "support"))))
+    table.body = rows
+    table.foot = [row(th(f"{name.capitalize()} average"),
+                      *(num(at(results, *r, f"{m}_{name}", fmt="dec")) for m in ("precision", "recall", "f1")),
+                      num(at(results, *r, "support"))) for name in ("macro", "weighted")]
+    return table
 
 
 def evaluation(view, sec, results, figures, num_):
@@ -180,8 +232,10 @@ def evaluation(view, sec, results, figures, num_):
         rid = run["id"]
         view["runs"].append({
             "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
-            "metrics_table": num_.tab(f"Test metrics of {rid}", rid, "metrics"),
-            "report_table": num_.tab(f"Classification report of {rid} on the test set", rid, "report"),
+            "metrics_table": test_metrics(num_.tab(f"Test metrics of {rid}", rid, "metrics", classes="data metrics"),
+                                          results, run),
+            "report_table": class_report(num_.tab(f"Classification report of {rid} on the test set", rid, "report",
+                                                  classes="data report"), results, run),
             "cm_fig": num_.fig(keys.cm_key(i, rid), f"Confusion matrix of {rid} on the test set",
                                figures[keys.cm_key(i, rid)]) if keys.cm_key(i, rid) in figures else None,
         })
@@ -226,6 +280,29 @@ def _size(n) -> str | None:
     return f"{dec(n / 1024, 1)} KB" if n < 1024 * 1024 else f"{dec(n / 1024 / 1024, 2)} MB"
 
 
+def code(name) -> Markup:
+    """A module or layer name, set as code."""
+    return Markup("<code>{}</code>").format(name)
+
+
+def model_summary(table: Table, results: dict, name: str) -> Table:
+    """A model's layers (or a network's blocks) with output shapes and parameters, then its totals."""
+    model, mk = results["models"].get(name) or {}, ("models", name)
+    part = "blocks" if model.get("blocks") is not None else "layers"
+    table.head = [row(th("Block" if part == "blocks" else "Layer"), th("Type"), th("Output shape", numeric=True),
+                      th("Parameters", numeric=True))]
+    table.body = [row(td(code(layer["name"])), td(layer["type"]),
+                      num(at(results, *mk, part, i, "output_shape", fmt="shape")), num(at(results, *mk, part, i, "params")))
+                  for i, layer in enumerate(model.get(part) or [])]
+    table.foot = [row(th("Total parameters", span=3), num(at(results, *mk, "total_params"), data_total="total_params")),
+                  row(th("Trainable parameters", span=3),
+                      num(at(results, *mk, "trainable_params"), data_total="trainable_params"))]
+    size = _size(model.get("size_bytes"))
+    if size:
+        table.foot.append(row(th("Size (1 KB = 1,024 bytes)", span=3), num(size, data_total="size")))
+    return table
+
+
 def notebook(view, sec, results, figures, num_):
     i = view["index"]
     view["questions"] = []
@@ -235,12 +312,15 @@ def notebook(view, sec, results, figures, num_):
                  "_question": item.get("question"), "_comment": item.get("comment")}
         shown: dict[str, dict] = {}  # a model's summary is printed once per item, then referred to
         for run in runs_for(results, item["experiments"]):
-            rid, model = run["id"], results["models"].get(run["model"]) or {}
+            rid = run["id"]
             table = None
             if run["model"] not in shown:
-                table = shown[run["model"]] = num_.tab(f"Summary of model {run['model']}", run["model"])
+                table = shown[run["model"]] = model_summary(
+                    num_.tab(f"Summary of model {run['model']}", run["model"], classes="data summary"), results,
+                    run["model"])
             entry["runs"].append({
-                "run": run, "model": model, "note": status_note(run), "size": _size(model.get("size_bytes")),
+                "run": run, "note": status_note(run), "time": at(results, "runs", rid, "train_seconds", fmt="secs"),
+                "accuracy": at(results, "runs", rid, "test", "accuracy", fmt="pct"),
                 "table": table, "table_ref": shown[run["model"]],
                 "fig": num_.fig(keys.notebook_key(i, j, rid), f"Loss (left) and accuracy (right) per epoch of {rid}",
                                 figures[keys.notebook_key(i, j, rid)]),

@@ -6,6 +6,7 @@ from reportgen.report.document.selection import runs_for
 from reportgen.report.figures.keys import tradeoff_key
 from reportgen.report.wording.formatting import num, pct
 from reportgen.report.document.keyed import at_in
+from reportgen.report.document.tree import Cell, Row, row, th
 
 COLUMNS = (("model", "Model", False), ("source", "Kind", False), ("params", "Parameters", True),
            ("trainable", "Trainable", True), ("size", "Size (MB)", True), ("macs", "MACs / image", True),
@@ -24,7 +25,7 @@ def _kind(run: dict) -> str:
     return f"{source}, {how}"
 
 
-def _row(run: dict, note: str | None) -> dict:
+def _row(run: dict) -> Row:
     key = ("runs", run["id"])
 
     def measured(name: str, fmt: str = "num", digits: int | None = None):
@@ -37,7 +38,8 @@ def _row(run: dict, note: str | None) -> dict:
         "latency": measured("latency_ms", "dec", 2), "throughput": measured("throughput"),
         "accuracy": at_in(run, key, "test", "accuracy", fmt="pct"),
     }
-    return {"id": run["id"], "cells": [cells[k] for k, _, _ in COLUMNS], "note": note}
+    return row(*(Cell(cells[k], numeric=is_num, classes="" if is_num else "text", attrs=(("data-col", k),))
+                 for k, _, is_num in COLUMNS), data_run=run["id"])
 
 
 def _extremes(runs: list[dict]) -> list[str]:
@@ -66,10 +68,11 @@ def tradeoff(view, sec, results, figures, num_):
     runs = runs_for(results, sec.options.get("experiments"))
     notes = sec.options.get("notes") or {}
     i = view["index"]
-    view["columns"] = [{"key": k, "label": label, "num": is_num} for k, label, is_num in COLUMNS]
-    view["rows"] = [_row(r, notes.get(r["id"]) or notes.get(r.get("group"))) for r in runs]
-    view["has_notes"] = any(r["note"] for r in view["rows"])
-    view["table"] = num_.tab(sec.options.get("caption") or "Measured trade-off between cost and accuracy")
+    view["notes"] = [(r["id"], note) for r in runs if (note := notes.get(r["id"]) or notes.get(r.get("group")))]
+    view["table"] = num_.tab(sec.options.get("caption") or "Measured trade-off between cost and accuracy",
+                             classes="data tradeoff-table wide")
+    view["table"].head = [row(*(th(label, numeric=is_num, data_col=k) for k, label, is_num in COLUMNS))]
+    view["table"].body = [_row(r) for r in runs]
     devices = sorted({(r.get("measured") or {}).get("device", r.get("device"))
                       + (f" in {r['measured']['precision']}" if (r.get("measured") or {}).get("precision") else "")
                       for r in runs if (r.get("measured") or {}).get("device", r.get("device"))})

@@ -1,46 +1,36 @@
-"""Export for LaTeX and spreadsheets, beside the report in OUT/export/:
+"""Export for LaTeX, spreadsheets and Markdown, beside the report in OUT/export/, written from the document:
 
     tables/<name>.tex   each numbered table as a booktabs `table` with \\caption and \\label{tab:<name>}
-    tables/<name>.csv   the same rows as CSV (UTF-8, the values as the report prints them)
-    figures/<name>.png  each numbered figure (the PDF's 200-dpi PNG)
+    tables/<name>.csv   the same rows as CSV (UTF-8): numbers as numbers, units in the header (spreadsheet.py)
+    figures/<name>.png  each numbered figure (the PDF's 200-dpi PNG; a prose figure its own image)
     numbers.tex         one \\newcommand per live-reference value (see latex.py for the names)
+    report.md           the whole report as Markdown, its figures in figures/ (markdown.py)
 
 <name> is the table's or figure's stable name (document.Numbering): its section's `label:` or kind and what it
 shows, e.g. `comparison-pairs` or `evaluation-adam-metrics`; it never changes with the results or the numbering.
 
-`latex` writes the .tex files and the figures, `csv` the .csv files. Tables and figures are read back from the
-rendered HTML, so every exported number is the printed one; numbers.tex formats each value as `@{…}` prose does."""
+`latex` writes the .tex files and the figures, `csv` the .csv files, `markdown` report.md and the figures. Every
+table cell is the document's own (the printed text for LaTeX and Markdown, the recorded value for CSV);
+numbers.tex formats each value as `@{…}` prose does."""
 
 from __future__ import annotations
 
-import csv
-import io
+import base64
+import binascii
 from pathlib import Path
 
-from reportgen.report.writers.export.figures import read_figures, svg_of
 from reportgen.report.writers.export.latex import CommandNames, newcommand, table_tex
-from reportgen.report.writers.export.tables import read_tables
+from reportgen.report.writers.export.markdown import markdown
+from reportgen.report.writers.export.spreadsheet import csv_text
 from reportgen.report.prose.references import FORMATS, MODEL_FIELDS, RUN_FIELDS, field_at
 from reportgen.results.store import results_digest
 
-FORMATS_EXPORTED = ("latex", "csv")
+FORMATS_EXPORTED = ("latex", "csv", "markdown")
+IMAGE_SUFFIXES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 NUMBER_RUN_FIELDS = ("accuracy", "loss", "precision", "recall", "f1", "lr", "epochs", "time", "params")
 NUMBER_MODEL_FIELDS = ("params", "trainable")
 
-__all__ = ["FORMATS_EXPORTED", "export_files", "numbers", "csv_text", "read_tables", "read_figures"]
-
-
-def csv_text(table) -> str:
-    """The table's header, body and footer rows as CSV; a cell spanning N columns is followed by N-1 empty ones."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    width = table.width()
-    for row in table.rows():
-        cells = []
-        for cell in row:
-            cells += [cell.text] + [""] * (cell.span - 1)
-        writer.writerow(cells + [""] * (width - len(cells)))
-    return buf.getvalue()
+__all__ = ["FORMATS_EXPORTED", "export_files", "numbers", "csv_text", "figure_files"]
 
 
 def _shown(value, fmt: str) -> str:
@@ -90,27 +80,44 @@ def numbers(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_files(html: str, printed: str | None, doc: dict, folder: Path, formats) -> dict[Path, bytes]:
-    """The export files (path → bytes), in memory: from the report's HTML, its print version (PNG figures) and
-    the document (the tables' and figures' names, the results)."""
+def figure_file(fig: dict) -> tuple[str, bytes] | None:
+    """(file suffix, bytes) of a figure: its PNG, a prose figure's embedded image, else its SVG; None if none."""
+    if fig.get("png"):
+        return "png", fig["png"]
+    kind, _, data = (fig.get("src") or "").partition(";base64,")
+    if kind.removeprefix("data:") in IMAGE_SUFFIXES and data:
+        try:
+            return IMAGE_SUFFIXES[kind.removeprefix("data:")], base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    return ("svg", fig["svg"].encode("utf-8")) if fig.get("svg") else None
+
+
+def figure_files(doc: dict) -> dict[int, tuple[str, bytes]]:
+    """Each numbered figure that has an image: number → (figures/<name>.<suffix>, bytes)."""
+    files = {}
+    for fig in doc["figures"]:
+        found = figure_file(fig)
+        if found is not None:
+            files[fig["number"]] = (f"figures/{fig['name']}.{found[0]}", found[1])
+    return files
+
+
+def export_files(doc: dict, folder: Path, formats) -> dict[Path, bytes]:
+    """The export files (path → bytes), in memory, from the document (its tables, figures and results)."""
     formats = set(formats)
     files: dict[Path, bytes] = {}
-    table_names = {t["number"]: t["name"] for t in doc["tables"]}
-    figure_names = {f["number"]: f["name"] for f in doc["figures"]}
-    for table in read_tables(html):
-        name = table_names[table.number]
+    for table in doc["tables"]:
         if "latex" in formats:
-            files[folder / "tables" / f"{name}.tex"] = table_tex(table, f"tab:{name}", "report.html").encode("utf-8")
+            files[folder / "tables" / f"{table.name}.tex"] = table_tex(table, f"tab:{table.name}",
+                                                                       "report.html").encode("utf-8")
         if "csv" in formats:
-            files[folder / "tables" / f"{name}.csv"] = csv_text(table).encode("utf-8")
+            files[folder / "tables" / f"{table.name}.csv"] = csv_text(table).encode("utf-8")
+    images = figure_files(doc) if formats & {"latex", "markdown"} else {}
+    files.update({folder / where: data for where, data in images.values()})
     if "latex" in formats:
-        for fig in read_figures(printed if printed is not None else html):
-            name = figure_names[fig.number]
-            if fig.png is not None:
-                files[folder / "figures" / f"{name}.png"] = fig.png
-            else:  # no raster version: the vector figure as it is in the HTML
-                svg = svg_of(html, fig.number)
-                if svg is not None:
-                    files[folder / "figures" / f"{name}.svg"] = svg.encode("utf-8")
         files[folder / "numbers.tex"] = numbers(doc["results"]).encode("utf-8")
+    if "markdown" in formats:
+        where = {number: path for number, (path, _) in images.items()}
+        files[folder / "report.md"] = markdown(doc, where).encode("utf-8")
     return files

@@ -14,8 +14,7 @@ gets `B`, then `C`, … `Z`, `BB`, `BC`, … appended, in the order runs, best r
 
 from __future__ import annotations
 
-
-from reportgen.report.writers.export.tables import Table
+from reportgen.report.document.tree import Row, Table
 
 SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
@@ -43,9 +42,9 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
-def _cells(row, numeric: list[bool]) -> str:
+def _cells(row: Row, numeric: list[bool]) -> str:
     parts, i = [], 0
-    for cell in row:
+    for cell in row.cells:
         text = escape(cell.text)
         if cell.span > 1:
             text = f"\\multicolumn{{{cell.span}}}{{{'r' if cell.numeric else 'l'}}}{{{text}}}"
@@ -60,7 +59,7 @@ def table_tex(table: Table, label: str, source: str) -> str:
     numeric = table.numeric_columns()
     lines = [f"% Table {table.number} of {source}, exported by reportgen: the cells as the report prints them.",
              "% Needs \\usepackage{booktabs}.",
-             r"\begin{table}[htbp]", r"  \centering", f"  \\caption{{{escape(table.caption)}}}",
+             r"\begin{table}[htbp]", r"  \centering", f"  \\caption{{{escape(table.caption_text)}}}",
              f"  \\label{{{label}}}", f"  \\begin{{tabular}}{{{''.join('r' if n else 'l' for n in numeric)}}}",
              r"    \toprule"]
     lines += [f"    {_cells(row, numeric)}" for row in table.head]

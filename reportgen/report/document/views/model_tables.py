@@ -1,0 +1,142 @@
+"""The rows of the architecture and parameter tables of one model: its layers (or blocks), grouped by block,
+every shape and count keyed to its record in results["models"]."""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+from reportgen.report.document.keyed import at
+from reportgen.report.document.tree import Body, Table, num, row, td, th
+from reportgen.report.wording.formatting import DASH
+
+SUM_CODE = Markup("<code>sum(p.numel() for p in model.parameters())</code>")
+FOLD = Markup('<input type="checkbox" class="fold" checked title="show or hide the rows of {}"> ')
+
+
+def code(name) -> Markup:
+    """A module or layer name, set as code."""
+    return Markup("<code>{}</code>").format(name)
+
+
+def _trained(block: dict) -> str:
+    return "yes" if block["trainable"] == block["params"] else ("no (frozen)" if block["trainable"] == 0 else "partly")
+
+
+def network_blocks(table: Table, results: dict, m: dict) -> None:
+    """A network's blocks: name, type, output shape and whether it is trained."""
+    mk = ("models", m["name"])
+    table.head = [row(*map(th, ("#", "Block", "Type", "Output shape", "Trained")))]
+    table.body = [row(num(str(i + 1)), td(code(b["name"])), td(b["type"]),
+                      num(at(results, *mk, "blocks", i, "output_shape", fmt="shape")), td(_trained(b)),
+                      classes="head" if b.get("head") else "")
+                  for i, b in enumerate(m["summary"]["blocks"])]
+
+
+def layer_list(table: Table, results: dict, m: dict) -> None:
+    """A model's layers, in blocks where it has them: number, name, type, configuration, output shape."""
+    mk = ("models", m["name"])
+    table.head = [row(*map(th, ("#", "Layer", "Type", "Configuration", "Output shape")))]
+    if not m["segments"]:
+        table.body = [row(num(str(i + 1)), td(code(layer["name"])), td(layer["type"]), td(layer["config_text"]),
+                          num(at(results, *mk, "layers", i, "output_shape", fmt="shape")))
+                      for i, layer in enumerate(m["layers"])]
+        return
+    bodies = []
+    for seg in m["segments"]:
+        rows = []
+        for r in seg["rows"]:
+            if "group" in r:
+                g = m["groups"][r["group"]]
+                rows.append(row(td(), td(code(g["name"]), "layer-name"), td(g["type"]), td(g["config_text"]),
+                                num(at(results, *mk, "groups", r["group"], "output_shape", fmt="shape")),
+                                classes=f"block-head depth-{r['depth']}"))
+            else:
+                layer = m["layers"][r["layer"]]
+                rows.append(row(num(str(r["layer"] + 1)), td(code(layer["name"] or "(model)"), "layer-name"),
+                                td(layer["type"]), td(layer["config_text"]),
+                                num(at(results, *mk, "layers", r["layer"], "output_shape", fmt="shape")),
+                                classes=f"depth-{r['depth']}"))
+        bodies.append(Body(rows))
+    table.bodies = bodies
+
+
+def block_counts(table: Table, results: dict, m: dict) -> None:
+    """A network's parameters per block, trainable or frozen, with the totals."""
+    mk = ("models", m["name"])
+    table.head = [row(th("Block"), th("Type"), th("Output shape"), th("Parameters", numeric=True),
+                      th("Trainable", numeric=True))]
+    table.body = [row(td(code(b["name"])), td(b["type"]), num(at(results, *mk, "blocks", i, "output_shape", fmt="shape")),
+                      num(at(results, *mk, "blocks", i, "params")), num(at(results, *mk, "blocks", i, "trainable")),
+                      classes="" if b["trainable"] else "muted")
+                  for i, b in enumerate(m["summary"]["blocks"])]
+    table.foot = [row(th(Markup("Total (PyTorch: {})").format(SUM_CODE), span=3),
+                      th(at(results, *mk, "total_params"), numeric=True),
+                      th(at(results, *mk, "trainable_params"), numeric=True)),
+                  row(th("BatchNorm running statistics (buffers, not learned)", span=3),
+                      th(at(results, *mk, "buffer_params"), numeric=True), th())]
+
+
+def _formula(item: dict) -> str:
+    unknown = "formula not known; tensors " if item.get("formula_known") is False else ""
+    return unknown + (item.get("formula") or DASH)
+
+
+def _counts(results: dict, mk: tuple, part: str, i: int, item: dict) -> list:
+    """Output shape, formula, parameter count and running statistics of a layer or block."""
+    return [num(at(results, *mk, part, i, "output_shape", fmt="shape")), td(_formula(item), "formula"),
+            num(at(results, *mk, part, i, "params")),
+            num(at(results, *mk, part, i, "buffers") if item.get("buffers") else DASH)]
+
+
+def _block_rows(results: dict, m: dict, seg: dict) -> list:
+    mk, rows = ("models", m["name"]), []
+    for r in seg["rows"]:
+        if "group" in r:
+            g = m["groups"][r["group"]]
+            name = (FOLD.format(g["name"]) if r["depth"] == 0 else Markup("")) + code(g["name"])
+            rows.append(row(td(name, "layer-name"), td(g["type"]), *_counts(results, mk, "groups", r["group"], g),
+                            classes=f"block-head depth-{r['depth']}"))
+        else:
+            layer = m["layers"][r["layer"]]
+            own = " (own parameters)" if r["own"] or not layer["name"] else ""
+            muted = "" if layer.get("params") or layer.get("buffers") else " muted"
+            rows.append(row(td(code(layer["name"] or "(model)") + own, "layer-name"), td(layer["type"]),
+                            *_counts(results, mk, "layers", r["layer"], layer), classes=f"depth-{r['depth']}{muted}"))
+    return rows
+
+
+def layer_counts(table: Table, results: dict, m: dict) -> None:
+    """A model's parameters layer by layer (blocks with their totals), with the formulas and the totals."""
+    mk = ("models", m["name"])
+    table.head = [row(th("Layer"), th("Type"), th("Output shape"), th("Learnable parameters"),
+                      th("Count", numeric=True), th("Running statistics", numeric=True))]
+    if m["segments"]:
+        table.bodies = [Body(_block_rows(results, m, seg), "block" if seg["block"] is not None else "")
+                        for seg in m["segments"]]
+    else:
+        table.body = [row(td(code(layer["name"] or "(model)") + ("" if layer["name"] else " (own parameters)")),
+                          td(layer["type"]), *_counts(results, mk, "layers", i, layer),
+                          classes="" if layer.get("params") or layer.get("buffers") else "muted")
+                      for i, layer in enumerate(m["layers"])]
+    table.foot = [
+        row(th(Markup("Learnable parameters (PyTorch: {})").format(SUM_CODE), span=4),
+            th(at(results, *mk, "total_params"), numeric=True), th()),
+        row(th("of which trainable", span=4), th(at(results, *mk, "trainable_params"), numeric=True), th()),
+        row(th("BatchNorm running mean and variance (buffers, not learned)", span=4), th(),
+            th(at(results, *mk, "buffer_params"), numeric=True)),
+        row(th("Total as Keras counts it (learnable + running statistics as “non-trainable”)", span=4),
+            th(at(results, *mk, "keras_total_params"), numeric=True), th())]
+
+
+def inverted_residual(settings: dict) -> Table:
+    """MobileNetV2's inverted-residual settings (t, c, n, s) beside this model's, with their block counts."""
+    table = Table(None, "Inverted-residual settings: expansion t, output channels c, repeats n, first stride s",
+                  classes="data irtable")
+    sides = (settings["original"], settings["custom"])
+    table.head = [row(th("Original MobileNetV2", span=4), th("This model", span=4)),
+                  row(*(th(h, numeric=True) for h in "tcns"), *(th(h, numeric=True) for h in "tcns"))]
+    table.body = [row(*(cell for side in sides for cell in ([num(str(v)) for v in side[i]] if i < len(side)
+                                                            else [td(span=4)])))
+                  for i in range(max(map(len, sides)))]
+    table.foot = [row(*(th(f"{sum(r[2] for r in side)} blocks", span=4, numeric=True) for side in sides))]
+    return table

@@ -1,0 +1,106 @@
+"""The document's tables as data (report.document.tree) and the writers laid out from them: CSV with numbers as
+numbers and units in the header, Markdown pipe tables, LaTeX; all from the same cells, torch-free."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from markupsafe import Markup
+
+from reportgen.report.document.keyed import Emphasis, Joined, Keyed
+from reportgen.report.document.tree import Table, num, plain, row, rowhead, td, th
+from reportgen.report.writers.export.latex import table_tex
+from reportgen.report.writers.export.markdown import table_md
+from reportgen.report.writers.export.spreadsheet import csv_text
+
+pytestmark = pytest.mark.unit
+
+
+def _runs_table() -> Table:
+    """Two runs: one repeated (mean ± std), one with a single seed and no test accuracy recorded."""
+    table = Table(3, "Comparison of runs", "comparison", "data compare")
+    table.head = [row(th("Run"), th("Parameters", numeric=True), th("Test accuracy", numeric=True),
+                      th("Training time", numeric=True))]
+    repeated = Joined([Keyed("runs.a.aggregate.accuracy.mean", 0.9868, "pct"),
+                       Keyed("runs.a.aggregate.accuracy.std", 0.0026, "pct")], " ± ", ("mean", "std"))
+    table.body = [row(td("a ★", "run-id"), num(Keyed("models.cnn.total_params", 136484)), num(Emphasis(repeated)),
+                      num(Keyed("runs.a.train_seconds", 97.25, "secs")), classes="best", data_run="a"),
+                  row(td("b", "run-id"), num(Keyed("models.cnn.total_params", 136484)),
+                      num(Keyed("runs.b.test.accuracy", None, "pct", found=False)),
+                      num(Keyed("runs.b.train_seconds", 3.5, "secs")), data_run="b")]
+    return table
+
+
+def _rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_a_cell_knows_its_numbers_their_keys_and_its_printed_text():
+    cell = _runs_table().body[0].cells[2]
+    assert [k.key for k in cell.parts] == ["runs.a.aggregate.accuracy.mean", "runs.a.aggregate.accuracy.std"]
+    assert [k.value for k in cell.parts] == [0.9868, 0.0026] and cell.names == ("mean", "std") and cell.pure
+    assert cell.text == "98.68\u00a0% ± 0.26\u00a0%"
+    assert str(cell.html) == ('<strong><span data-key="runs.a.aggregate.accuracy.mean" data-fmt="pct">98.68\u00a0%'
+                              '</span> ± <span data-key="runs.a.aggregate.accuracy.std" data-fmt="pct">0.26\u00a0%'
+                              '</span></strong>')
+    missing = _runs_table().body[1].cells[2]
+    assert missing.parts == () and not missing.pure and missing.text == "—"
+    text = td("a <b> & c")
+    assert text.parts == () and str(text.html) == "a &lt;b&gt; &amp; c" and text.text == "a <b> & c"
+
+
+def test_csv_writes_recorded_numbers_in_the_unit_the_header_names():
+    rows = _rows(csv_text(_runs_table()))
+    assert rows == [
+        ["Run", "Parameters", "Test accuracy, mean (%)", "Test accuracy, std (%)", "Training time (s)"],
+        ["a ★", "136484", "98.68", "0.26", "97.25"],
+        ["b", "136484", "", "", "3.5"],
+    ]
+
+
+def test_csv_of_labelled_rows_puts_the_unit_in_the_label_and_keeps_text_as_printed():
+    table = Table(1, "Test metrics of a", "metrics")
+    sizes = Joined([Keyed("dataset.sizes.train", 1200), Keyed("dataset.sizes.validation", 300)], " / ",
+                   ("train", "validation"))
+    table.body = [row(rowhead("Test accuracy"), num(Keyed("runs.a.test.accuracy", 0.5, "pct"))),
+                  row(rowhead("Optimizer"), td("Adam (weight decay 0.0001)")),
+                  row(rowhead("Training / validation images"), td(sizes))]
+    assert _rows(csv_text(table)) == [["Test accuracy (%)", "50.0", ""],
+                                      ["Optimizer", "Adam (weight decay 0.0001)", ""],
+                                      ["Training / validation images", "1200", "300"]]
+
+
+def test_csv_spans_fill_their_columns_and_the_widths_agree():
+    table = Table(2, "Parameters", "parameters")
+    table.head = [row(th("Layer"), th("Formula"), th("Count", numeric=True))]
+    table.body = [row(td("conv1"), td("1 × 4 × 3 × 3 + 4 = 40", "formula"), num(Keyed("models.m.layers.0.params", 40)))]
+    table.foot = [row(th("Total", span=2), th(Keyed("models.m.total_params", 40), numeric=True))]
+    rows = _rows(csv_text(table))
+    assert rows == [["Layer", "Formula", "Count"], ["conv1", "1 × 4 × 3 × 3 + 4 = 40", "40"], ["Total", "", "40"]]
+
+
+def test_markdown_and_latex_print_the_cells_as_the_report_does():
+    table = _runs_table()
+    md = table_md(table)
+    assert md.splitlines()[:4] == ["**Table 3.** Comparison of runs", "",
+                                   "| Run | Parameters | Test accuracy | Training time |", "| --- | ---: | ---: | ---: |"]
+    assert "| a ★ | 136,484 | 98.68\u00a0% ± 0.26\u00a0% | 1\u00a0min 37\u00a0s |" in md
+    tex = table_tex(table, "tab:comparison", "report.html")
+    assert r"\label{tab:comparison}" in tex and r"\begin{tabular}{lrrr}" in tex
+    assert r"a $\star$ & 136,484 & 98.68\,\% $\pm$ 0.26\,\% & 1~min 37~s \\" in tex
+    assert r"b & 136,484 & --- & 3.5~s \\" in tex
+
+
+def test_markdown_escapes_what_would_become_markup():
+    table = Table(1, "Runs | *all*", "runs")
+    table.head = [row(th("Run"))]
+    table.body = [row(td("a|b_c <script>"))]
+    md = table_md(table)
+    assert r"Runs \| \*all\*" in md and r"| a\|b\_c &lt;script&gt; |" in md and "<script>" not in md
+
+
+def test_plain_text_drops_tags_of_markup_keeps_text_as_written_and_no_break_spaces():
+    assert plain(Markup("a\u00a0%  <b>b</b>\n c &amp; d")) == "a\u00a0% b c & d"
+    assert plain("x <b> & y") == "x <b> & y"

@@ -104,3 +104,13 @@ def test_markdown_escapes_what_would_become_markup():
 def test_plain_text_drops_tags_of_markup_keeps_text_as_written_and_no_break_spaces():
     assert plain(Markup("a\u00a0%  <b>b</b>\n c &amp; d")) == "a\u00a0% b c & d"
     assert plain("x <b> & y") == "x <b> & y"
+
+
+def test_text_that_a_spreadsheet_would_run_as_a_formula_is_kept_as_text():
+    table = Table(1, "Runs", "runs")
+    table.head = [row(th("Run"), th("Δ", numeric=True))]
+    table.body = [row(td('=HYPERLINK("https:evil.example","x")'), num(Keyed("paired.0.pairs.0.difference", -0.5, "pts"))),
+                  row(td("@SUM(A1)"), num(Keyed("paired.0.pairs.1.difference", 0.25, "pts"))),
+                  row(td("\uff1dcmd"), num(Keyed("paired.0.pairs.2.difference", None, "pts", found=False)))]
+    assert _rows(csv_text(table))[1:] == [["'=HYPERLINK(\"https:evil.example\",\"x\")", "-50.0"],
+                                          ["'@SUM(A1)", "25.0"], ["'\uff1dcmd", ""]]

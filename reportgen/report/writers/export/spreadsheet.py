@@ -10,6 +10,13 @@ import io
 from reportgen.report.document.tree import Row, Table
 
 UNITS = {"pct": ("%", 100), "pts": ("percentage points", 100), "secs": ("s", 1)}  # spec → (unit, scale)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # incl. full-width forms
+
+
+def inert(text: str) -> str:
+    """Text a spreadsheet shows as text: one starting like a formula (a run id or class name a student chose, such
+    as `=HYPERLINK(…)`) gets a leading apostrophe, as OWASP advises for CSV files."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _spec(keyed) -> str:
@@ -20,7 +27,7 @@ def _value(keyed) -> object:
     """A recorded value as the CSV writes it: numbers in the unit of their column, anything else as printed."""
     value, spec = keyed.value, _spec(keyed)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return keyed.text
+        return inert(keyed.text)
     unit = UNITS.get(spec)
     return round(value * unit[1], 10) if unit and unit[1] != 1 else value
 
@@ -54,14 +61,14 @@ class Layout:
         out = []
         for i, cell in self.placed(r):
             if cell.span > 1:
-                out += [cell.text] + [""] * (sum(self.counts[i:i + cell.span]) - 1)
+                out += [inert(cell.text)] + [""] * (sum(self.counts[i:i + cell.span]) - 1)
                 continue
             units = [f" ({self.units[i, k]})" if (i, k) in self.units and cell.text else ""
                      for k in range(self.counts[i])]
             if self.counts[i] == 1:
-                out.append(cell.text + units[0])
+                out.append(inert(cell.text + units[0]))
             else:
-                out += [f"{cell.text}, {name}{unit}" for name, unit in zip(self.names[i], units)]
+                out += [inert(f"{cell.text}, {name}{unit}") for name, unit in zip(self.names[i], units)]
         return out
 
     def values(self, r: Row) -> list:
@@ -73,7 +80,7 @@ class Layout:
             elif cell.numeric and not cell.parts and cell.text == "—":
                 shown = [""]  # a number the record lacks
             else:
-                shown = [cell.text]
+                shown = [inert(cell.text)]
             out += shown + [""] * (wide - len(shown))
         return out
 
@@ -89,6 +96,6 @@ def csv_text(table: Table) -> str:
         values = layout.values(r)
         if not table.head and len(r.cells) == 2 and r.cells[0].header and r.cells[1].pure:
             unit = UNITS.get(_spec(r.cells[1].parts[0]), ("",))[0]  # labelled rows: the unit goes in the label
-            values[0] = r.cells[0].text + (f" ({unit})" if unit else "")
+            values[0] = inert(r.cells[0].text + (f" ({unit})" if unit else ""))
         writer.writerow(values)
     return buf.getvalue()

@@ -249,6 +249,21 @@ def test_image_refused_with_a_visible_reason(folder, watched, src, reason):
     assert MARKER.decode() not in html
 
 
+PATH_RULES = REFUSALS[:12]  # refused by where the image is, before any file is read: prose_rules.image_path
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("src, reason", PATH_RULES, ids=[r[1][:30] + f"-{i}" for i, r in enumerate(PATH_RULES)])
+def test_validate_warns_of_an_image_with_the_reason_the_report_shows(folder, src, reason):
+    """Checking a manifest and rendering its prose apply the same rules (written once, in manifest.prose_rules)."""
+    from reportgen.manifest.static import Prose, check_images
+
+    text = f"See ![alt]({src}) here."
+    errors, warnings = check_images([Prose(text, str(folder / "intro.md"), folder)], folder)
+    shown = refusals(soup_of(prose.to_html(text, base_dir=folder)))[0]
+    assert errors == [] and len(warnings) == 1 and reason in warnings[0].message and reason in shown
+
+
 @pytest.mark.unit
 def test_fifo_is_refused_without_waiting(folder):
     os.mkfifo(folder / "pipe.png")

@@ -186,7 +186,7 @@ def test_strict_turns_warnings_into_errors(tmp_path):
     assert result.exit_code == 0, result.output
     intro = tmp_path / "intro.md"
     assert f"warning: {intro}:3:1: SVG image 'logo.svg' is not embedded" in result.output
-    assert f"warning: {intro}:3:23: remote image" in result.output
+    assert f"warning: {intro}:3:23: image 'https://example.org/a.png' refused: remote images are not fetched" in result.output
     assert f"warning: {tmp_path / 'old-notes.md'}:1:1: no section uses this prose file" in result.output
     strict = cli("validate", path, "--strict")
     assert strict.exit_code == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from urllib.parse import unquote
 
 from reportgen.errors import Problem
 from reportgen.manifest.files import MAX_PROSE_BYTES, check_file
-from reportgen.manifest.prose_rules import code_spans, inside
+from reportgen.manifest.prose_rules import ImageRefused, code_spans, image_path, inside
 from reportgen.manifest.suggest import did_you_mean
 from reportgen.manifest.sweeps import label, show
 from reportgen.manifest.yamlsource import Located
@@ -129,25 +128,20 @@ def place(prose: Prose, line: int, column: int, message: str) -> Problem:
 
 
 def _refusal(src: str, folder: Path, top: Path) -> tuple[str, str] | None:
-    """('error'|'warning', why) for an image the report would not embed (as report/prose/markdown.py judges it; that one also reads and decodes the file)."""
-    low = src.strip().lower()
-    if low.startswith(("http:", "https:", "//")):
-        return "warning", f"remote image {src!r} is not fetched (it shows as a refusal in the report)"
-    if re.match(r"[a-z][a-z0-9+.-]+:", low) and not re.match(r"[a-z]:[\\/]", low):
-        return "warning", f"{low.split(':')[0]}: image {src[:60]!r} is not embedded; put the image in a file"
-    path = unquote(src.strip())
-    if not path:
-        return "warning", "an image without a path"
-    if path.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", path):
-        return "warning", f"absolute image path {src!r} is refused; write a path relative to the prose file"
-    if not Path(os.path.normpath(folder / path)).is_relative_to(top):
-        return "warning", f"image {src!r} leads outside the manifest's folder and is refused"
-    if not (folder / path).is_file():
+    """('error'|'warning', why) for an image the report would not embed: prose_rules.image_path's rules (which
+    rendering applies too), then whether the file is there and of a kind that is embedded."""
+    shown = src if len(src) <= 60 else src[:57] + "..."
+    try:
+        real = image_path(src, top, folder)
+    except ImageRefused as why:
+        return "warning", f"image {shown!r} refused: {why}"
+    if not real.is_file():
         return "warning", f"image file not found: {src} (the report shows a note in its place)"
-    if Path(path).suffix.lower() == ".svg":
-        return "warning", f"SVG image {src!r} is not embedded (only PNG, JPEG, GIF and WebP are)"
-    if Path(path).suffix.lower() not in EMBEDDED:
-        return "warning", f"image {src!r} is not a PNG, JPEG, GIF or WebP file and may be refused"
+    suffix = Path(unquote(src.strip())).suffix.lower()  # as written: the name the student gave it
+    if suffix == ".svg":
+        return "warning", f"SVG image {shown!r} is not embedded (only PNG, JPEG, GIF and WebP are)"
+    if suffix not in EMBEDDED:
+        return "warning", f"image {shown!r} is not a PNG, JPEG, GIF or WebP file and may be refused"
     return None
 
 

@@ -10,7 +10,6 @@ import re
 import stat
 import warnings
 from pathlib import Path
-from urllib.parse import unquote
 
 import nh3
 from markdown_it import MarkdownIt
@@ -19,6 +18,7 @@ from markdown_it.token import Token
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from reportgen.manifest.files import MAX_PROSE_BYTES, check_text
+from reportgen.manifest.prose_rules import ImageRefused, image_path
 from reportgen.report.prose.figures import (FIGURE_STYLE, MIN_WIDTH, FigureSpec, figure_paragraph, read_attributes,
                                              take_figures, wrap_figures)
 
@@ -63,10 +63,6 @@ class _Markdown(MarkdownIt):
 
 
 _md = _Markdown()
-
-
-class _Refused(Exception):
-    """An image that is not embedded, with the reason shown in its place."""
 
 
 def read_file(path: Path) -> str:
@@ -116,54 +112,23 @@ def _short(src: str) -> str:
     return src if len(src) <= 80 else src[:77] + "..."
 
 
-def _locate(src: str, root: Path | None, here: Path | None) -> Path:
-    """The real path of a prose image inside the manifest's folder, or _Refused saying why not."""
-    low = src.strip().lower()
-    if low.startswith("file:"):
-        raise _Refused("file: URLs are not allowed")
-    if low.startswith(("http:", "https:", "//")):
-        raise _Refused("remote images are not fetched")
-    if low.startswith("data:"):
-        raise _Refused("data: URIs written in prose are not accepted; put the image in a file beside the manifest")
-    scheme = re.match(r"([a-z][a-z0-9+.-]+):", low)
-    if scheme:
-        raise _Refused(f"{scheme.group(1)}: URLs are not allowed")
-    path = unquote(src.strip())
-    if not path or "\x00" in path:
-        raise _Refused("no usable image path")
-    if root is None:
-        raise _Refused("images are embedded only in prose sections, from files in the manifest's folder")
-    if path.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", path) or Path(path).is_absolute():
-        raise _Refused("absolute paths are not allowed; write a path relative to the prose file")
-    top = root.resolve()
-    start = (here or root).resolve()
-    if not start.is_relative_to(top):
-        raise _Refused("the prose file lies outside the manifest's folder")
-    if not Path(os.path.normpath(start / path)).is_relative_to(top):
-        raise _Refused("the path leads outside the manifest's folder")
-    real = (start / path).resolve()  # follows symbolic links, then `..`, as the OS would
-    if not real.is_relative_to(top):
-        raise _Refused("the path leads outside the manifest's folder through a symbolic link")
-    return real
-
-
 def _read(real: Path, src: str) -> bytes:
     """At most MAX_IMAGE_BYTES of a regular file (a FIFO or device is refused, never waited on)."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(real, flags)
     except FileNotFoundError:
-        raise _Refused(f"file not found: {_short(src)}") from None
+        raise ImageRefused(f"file not found: {_short(src)}") from None
     except OSError as exc:
-        raise _Refused(f"the file cannot be read ({exc.strerror or exc})") from None
+        raise ImageRefused(f"the file cannot be read ({exc.strerror or exc})") from None
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise _Refused("not a regular file")
+        raise ImageRefused("not a regular file")
     with os.fdopen(fd, "rb") as f:
         data = f.read(MAX_IMAGE_BYTES + 1) if st.st_size <= MAX_IMAGE_BYTES else b""
     if st.st_size > MAX_IMAGE_BYTES or len(data) > MAX_IMAGE_BYTES:
-        raise _Refused(f"the file is {max(st.st_size, len(data)) / 2**20:.1f} MB; the limit is "
+        raise ImageRefused(f"the file is {max(st.st_size, len(data)) / 2**20:.1f} MB; the limit is "
                        f"{MAX_IMAGE_BYTES // 2**20} MB")
     return data
 
@@ -176,24 +141,24 @@ def _data_uri(data: bytes, real: Path) -> str:
             with Image.open(io.BytesIO(data), formats=list(IMAGE_TYPES)) as img:
                 kind, (width, height) = img.format, img.size
                 if width * height > MAX_IMAGE_PIXELS:  # from the header, before any pixel is decoded
-                    raise _Refused(f"{width}×{height} is {width * height / 1e6:,.1f} megapixels; the limit is "
+                    raise ImageRefused(f"{width}×{height} is {width * height / 1e6:,.1f} megapixels; the limit is "
                                    f"{MAX_IMAGE_PIXELS // 1_000_000}")
                 truncated, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
                 try:  # WeasyPrint turns this on when imported; here a cut-off file is refused, not grey-filled
                     img.load()
                 finally:
                     ImageFile.LOAD_TRUNCATED_IMAGES = truncated
-        except _Refused:
+        except ImageRefused:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _Refused(f"more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels") from None
+            raise ImageRefused(f"more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels") from None
         except UnidentifiedImageError:
             if real.suffix.lower() in (".svg", ".svgz") or b"<svg" in data[:4096].lower():
-                raise _Refused("SVG images are not embedded (they can carry scripts and links); "
+                raise ImageRefused("SVG images are not embedded (they can carry scripts and links); "
                                "export the figure as PNG") from None
-            raise _Refused("not a PNG, JPEG, GIF or WebP image") from None
+            raise ImageRefused("not a PNG, JPEG, GIF or WebP image") from None
         except Exception as exc:  # truncated or corrupt data: Pillow raises OSError, ValueError, SyntaxError, ...
-            raise _Refused(f"the {real.suffix.lstrip('.').upper() or 'image'} file cannot be decoded "
+            raise ImageRefused(f"the {real.suffix.lstrip('.').upper() or 'image'} file cannot be decoded "
                            f"({type(exc).__name__})") from None
     return f"data:{IMAGE_TYPES[kind]};base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -222,7 +187,7 @@ def _placeholder(reason: str, alt: str) -> Token:
 def _embed_images(tokens, root: Path | None, here: Path | None, lines: list[str], notes: list | None) -> None:
     """Replace each image by an inline data: copy of its file, or by a visible refusal saying why (also noted, with
     its line and column, in `notes`)."""
-    cache: dict[Path, str | _Refused] = {}
+    cache: dict[Path, str | ImageRefused] = {}
     budget = MAX_IMAGES_BYTES
     where = None
     for block in tokens:
@@ -237,20 +202,20 @@ def _embed_images(tokens, root: Path | None, here: Path | None, lines: list[str]
             src = str(tok.attrGet("src") or "")
             alt = _md.renderer.renderInlineAsText(tok.children or [], _md.options, {})
             try:
-                real = _locate(src, root, here)
+                real = image_path(src, root, here)
                 if real not in cache:
                     try:
                         cache[real] = _data_uri(_read(real, src), real)
-                    except _Refused as why:
+                    except ImageRefused as why:
                         cache[real] = why
                 found = cache[real]
-                if isinstance(found, _Refused):
+                if isinstance(found, ImageRefused):
                     raise found
                 if len(found) > budget:
-                    raise _Refused(f"the images of this prose exceed {MAX_IMAGES_BYTES / 2**20:g} MB of inline data")
+                    raise ImageRefused(f"the images of this prose exceed {MAX_IMAGES_BYTES / 2**20:g} MB of inline data")
                 budget -= len(found)
                 tok.attrSet("src", found)
-            except _Refused as why:
+            except ImageRefused as why:
                 block.children[i] = _placeholder(str(why), alt)
                 if notes is not None:
                     notes.append((*_position(lines, where, k), f"image {_short(src)!r} refused: {why}"))

@@ -9,7 +9,7 @@ import io
 import pytest
 from markupsafe import Markup
 
-from reportgen.report.document.keyed import Emphasis, Joined, Keyed
+from reportgen.report.document.keyed import Emphasis, Fixed, Joined, Keyed
 from reportgen.report.document.tree import Table, num, plain, row, rowhead, td, th
 from reportgen.report.writers.export.latex import table_tex
 from reportgen.report.writers.export.markdown import table_md
@@ -114,3 +114,56 @@ def test_text_that_a_spreadsheet_would_run_as_a_formula_is_kept_as_text():
                   row(td("\uff1dcmd"), num(Keyed("paired.0.pairs.2.difference", None, "pts", found=False)))]
     assert _rows(csv_text(table))[1:] == [["'=HYPERLINK(\"https:evil.example\",\"x\")", "-50.0"],
                                           ["'@SUM(A1)", "25.0"], ["'\uff1dcmd", ""]]
+
+
+def test_a_stated_number_is_a_number_in_the_csv_and_plain_text_in_the_html():
+    table = Table(4, "Images per class", "counts")
+    table.head = [row(th("Class"), th("Images", numeric=True), th("Share", numeric=True))]
+    table.body = [row(td("cat"), num(Keyed("dataset.exploration.counts.per_class.0", 3)),
+                      num(Fixed(0.75, "pct"))), row(td("dog"), num(Keyed("dataset.exploration.counts.per_class.1", 1)),
+                                                    num(Fixed(None, "pct")))]
+    table.foot = [row(th("All classes"), num(Keyed("dataset.exploration.counts.total", 4)), num(Fixed(1, "pct")))]
+    assert _rows(csv_text(table)) == [["Class", "Images", "Share (%)"], ["cat", "3", "75.0"], ["dog", "1", ""],
+                                      ["All classes", "4", "100"]]
+    assert str(table.foot[0].cells[2].html) == "100.00\u00a0%"  # no data-key: check has nothing to recompute
+
+
+HOSTILE_PROSE = """A paragraph.
+
+```
+first line
+
+![tracker](http://evil.example/track.png) [click me](http://evil.example/phish) <img src=x onerror=alert(1)>
+```
+
+After the code.
+"""
+
+
+def _rendered(md: str) -> str:
+    """report.md as a CommonMark viewer with raw HTML and tables shows it."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
+
+
+def test_prose_in_the_markdown_export_stays_one_html_block_even_after_an_empty_line_in_code():
+    from reportgen.report.prose.markdown import to_html
+    from reportgen.report.writers.export.markdown import markdown
+
+    prose = to_html(HOSTILE_PROSE)
+    table = Table(1, "Runs of [x](http://evil.example)", "runs")
+    table.head = [row(th("Run"))]
+    table.body = [row(td("<img src=x onerror=alert(1)>")), row(td("- a"))]
+    doc = {"report": {"title": "1. Title [a](javascript:alert(1))", "subtitle": "---", "course": "www.evil.example",
+                      "team": [{"name": "- x", "id": "<b>1</b>"}]},
+           "abstract_html": prose, "figures": [],
+           "sections": [{"number": 1, "title": "Notes", "html": prose,
+                         "blocks": [("table", table), ("text", "+ a [link](http://evil.example)"),
+                                    ("list", ["![i](http://evil.example/i.png)"])]}]}
+    shown = _rendered(markdown(doc, {}))
+    assert "evil.example/track.png" in shown  # still there, as the code's text
+    assert "<img" not in shown and "<a " not in shown and "<ol" not in shown and "<ul>\n<li>- " not in shown
+    assert "<hr" not in shown and "onerror" not in shown.replace("onerror=alert(1)&gt;", "")
+    assert shown.count("<pre>") == 2 and "After the code." in shown  # the code block and the text after it kept
+

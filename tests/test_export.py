@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from conftest import TINY_MANIFEST, cli, write_manifest
 
 from reportgen.report.wording import formatting
-from reportgen.report.writers.export.latex import CommandNames, camel, escape
+from reportgen.report.writers.export.latex import CommandNames, camel, escape, newcommand
 from reportgen.results.keys import resolve
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -147,7 +147,7 @@ def test_csv_tables_hold_the_recorded_numbers_in_the_units_their_headers_name(ex
     assert float(metrics["Test accuracy (%)"]) == pytest.approx(r["runs"]["base"]["test"]["accuracy"] * 100)
     assert int(metrics["Test images"]) == r["runs"]["base"]["test"]["support"]
     log = _csv(out / "export" / "tables" / "training-base-log.csv")
-    assert log[0][:2] == ["Epoch, epoch", "Epoch, planned"] and "Val accuracy (%)" in log[0]
+    assert log[0][:2] == ["Epoch", "Epoch, planned"] and "Val accuracy (%)" in log[0]
     assert [row[:2] for row in log[1:]] == [[str(e["epoch"]), str(r["runs"]["base"]["config"]["epochs"])]
                                            for e in r["runs"]["base"]["epochs"]]
     for path in (out / "export" / "tables").glob("*.csv"):  # nothing formatted is left where a number is recorded
@@ -178,6 +178,15 @@ def test_latex_escapes_special_characters():
         r"a\_b \& 50\% \$x\$ \#1 \{y\} \textasciitilde{} \textasciicircum{} \textbackslash{}")
     assert escape("90.00\u00a0%") == r"90.00\,\%" and escape("3.3\u00a0s") == "3.3~s"
     assert escape("16 × 16 — ★") == r"16 $\times$ 16 --- $\star$"
+    # after a row's \\ LaTeX reads [..] as spacing and * as the star form: a class named "[1em]x" stays text
+    assert escape("[1em]x") == "{[}1em{]}x" and escape("*x") == "{*}x"
+
+
+@pytest.mark.unit
+def test_numbers_tex_comments_stay_on_their_line():
+    line = newcommand("RgModelXParams", "1,234", "models.x\n\\input{/etc/passwd}\r\u2028%.total_params")
+    assert "\n" not in line and "\r" not in line and "\u2028" not in line
+    assert line == "\\newcommand{\\RgModelXParams}{1,234} % models.x?\\input{/etc/passwd}??%.total_params"
 
 
 def test_every_figure_is_exported_as_png(exported):

@@ -641,6 +641,17 @@ def test_huge_layer_sizes_fail_clearly(tmp_path, old, new, key, limit):
     assert len(problems) == 1, message
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize("name", ['"cnn\\n\\\\input{/etc/passwd}\\n%"', "'=HYPERLINK(1)'", "'[1em]x'", "'a b'"])
+def test_a_model_name_that_would_break_out_of_an_export_is_a_located_problem(tmp_path, name):
+    """Model names reach numbers.tex comments, LaTeX tables, CSV cells and file names: the characters of run ids only."""
+    text = _replace("models:\n  base:\n", f"models:\n  {name}:\n").replace("model: base", f"model: {name}")
+    path, problems, message = _fails(tmp_path, text, "use letters, digits and `_ . = -`")
+    line, col = _at(text, name)
+    assert problems[0].startswith(f"{path}:{line}:{col}: models"), message
+    assert not any(ln.startswith(("\\input", "%")) for ln in message.splitlines()), message  # one line, quoted
+
+
 def _with_network(model: str) -> str:
     """The base manifest plus one torchvision model (given as a flow mapping) and an experiment using it."""
     text = _replace("models:\n", f"models:\n  net: {model}\n")
@@ -722,7 +733,7 @@ PAYLOAD = ('<script>alert(1)</script> "><img src=x onerror=alert(1)> J{{ 7*7 }}J
 MD_PAYLOAD = PAYLOAD.replace(" $\\frac{1}{$", "")
 # experiment ids must match ^[A-Za-z0-9][A-Za-z0-9_.=-]*$: the hostile-but-allowed characters are . = - _
 EXP_A, EXP_B = "a=1.0_-x", "b.2=-_"
-MODEL = '<b>m&amp;</b>"\''  # model names are free text
+MODEL = "m=1.0_-x"  # model names follow the run-id rule too: the hostile-but-allowed characters (labels are free text)
 LONG = "long " + "word " * 400 + "L" * 300 + " end"
 
 

@@ -9,6 +9,14 @@ from collections.abc import Callable, Iterator
 MAP_KEY = "NAME"  # how a path names a key the user chooses (models.NAME, runs.NAME)
 
 
+def map_values(node: dict) -> dict | None:
+    """The schema of a map's values: its additionalProperties, or its one patternProperties entry (named keys)."""
+    if isinstance(node.get("additionalProperties"), dict):
+        return node["additionalProperties"]
+    patterns = list((node.get("patternProperties") or {}).values())
+    return patterns[0] if len(patterns) == 1 and isinstance(patterns[0], dict) else None
+
+
 def manifest_schema() -> dict:
     """The manifest's JSON Schema, as `reportgen schema` prints it."""
     from reportgen.manifest.jsonschema import json_schema
@@ -105,8 +113,8 @@ class SchemaReference:
             self.collect(member, path)
         if isinstance(target.get("items"), dict):
             self.collect(target["items"], f"{path}[]")
-        if isinstance(target.get("additionalProperties"), dict):
-            self.collect(target["additionalProperties"], f"{path}.{MAP_KEY}")
+        if map_values(target) is not None:
+            self.collect(map_values(target), f"{path}.{MAP_KEY}")
         for key, prop in target.get("properties", {}).items():
             self.collect(prop, f"{path}.{key}")
 
@@ -156,9 +164,11 @@ class SchemaReference:
             text = f"list of {self.type_text(items)}" if items else "list"
             return text + self.limits(target)
         if kind == "object":
-            extra = target.get("additionalProperties")
-            if isinstance(extra, dict):
-                return f"map of `{MAP_KEY}` → {self.type_text(extra)}" + self.limits(target)
+            extra = map_values(target)
+            if extra is not None:
+                names = next(iter(target.get("patternProperties") or {}), None)
+                named = f" (`{MAP_KEY}` matching `{names}`)" if names else ""
+                return f"map of `{MAP_KEY}` → {self.type_text(extra)}{named}" + self.limits(target)
             return "mapping"
         if kind is None:
             return "any JSON value"

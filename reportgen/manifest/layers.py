@@ -29,6 +29,8 @@ class Strict(BaseModel):
 
 
 MAX_SIZE = 65_536  # widths, kernels, strides: far beyond any real CNN, and small enough that building stays cheap
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$"  # run ids and model names: safe in file names, LaTeX and CSV
+ModelName = Annotated[str, Field(pattern=ID_PATTERN, max_length=80)]  # reaches tables, figure names, the export
 LayerName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
                                  description="display name: letters, digits and _, as PyTorch module names allow")]
 

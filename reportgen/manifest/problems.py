@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from reportgen.errors import Problem
 from reportgen.manifest.layers import _ITEMS, BARE_LAYERS, Strict
+from reportgen.manifest.layers import ID_PATTERN
 from reportgen.manifest.schema import Manifest  # noqa: F401 - every spec class defined before _CLASSES is read
 from reportgen.manifest.sections import SECTION_KINDS
 from reportgen.manifest.suggest import did_you_mean, keys_at, suggestion
@@ -72,6 +73,8 @@ def pydantic_problems(exc: ValidationError, located: Located, prefix: tuple = ()
             msg = _kind_hint(err, LAYER_KINDS, "layer kind")
         elif err["type"] == "section":
             msg = _kind_hint(err, list(SECTION_KINDS), "section kind")
+        elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == ID_PATTERN:
+            msg = "use letters, digits and `_ . = -`, starting with a letter or digit"
         elif err["type"] == "literal_error" and isinstance(err.get("input"), str):
             msg += did_you_mean(err["input"], [str(x).strip("'") for x in err.get("ctx", {}).get("expected", "")
                                               .replace(" or ", ", ").split(", ")])

@@ -6,11 +6,11 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, JsonValue, field_validator, model_validator
 
-from reportgen.manifest.layers import ACTIVATIONS, MAX_SIZE, IntPair, LayerItem, Strict, check_padding
+from reportgen.manifest.layers import ACTIVATIONS, ID_PATTERN, MAX_SIZE, IntPair, LayerItem, ModelName, Strict
+from reportgen.manifest.layers import check_padding
 from reportgen.manifest.report_meta import ReportMeta
 from reportgen.manifest.sections import SectionItem
 from reportgen.manifest.train_options import LOSS_ALIASES, GradClipSpec, ScheduleSpec
-
 
 IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"]
 NATIVE = {"digits": (1, 8, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "mnist": (1, 28, 10),
@@ -365,7 +365,7 @@ class TrainSpec(Strict):
 class Experiment(Strict):
     """One experiment: a model trained with the top-level settings and its own overrides, as one run or a sweep."""
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.=-]*$", max_length=80, description="named by sections, "
+    id: str = Field(pattern=ID_PATTERN, max_length=80, description="named by sections, "
                     "`--set experiments[ID]...` and `weights: {from: ID}`; a sweep's run ids are ID/KEY=VALUE,...")
     model: str = Field(description="the name of a model under `models:`")
     title: str | None = Field(default=None, description="heading of its runs in the training and evaluation "
@@ -390,8 +390,8 @@ class Manifest(Strict):
     report: ReportMeta = Field(description="the report's title, authors, course, template and page size")
     dataset: DatasetSpec = Field(description="the dataset every experiment trains and tests on (an experiment may "
                                  "override it)")
-    models: dict[str, ModelSpec] = Field(min_length=1, description="model name → model; experiments name theirs "
-                                         "with `model:`")
+    models: dict[ModelName, ModelSpec] = Field(min_length=1, description="model name (letters, digits, `_ . = -`, "
+                                               "as run ids) → model; experiments name theirs with `model:`")
     train: TrainSpec = Field(default_factory=TrainSpec, description="training settings of every experiment; an "
                              "experiment's `train:` overrides them")
     experiments: list[Experiment] = Field(min_length=1, description="the experiments, in order: each trains one run, "

@@ -49,6 +49,8 @@ def dotted(path: tuple) -> str:
     for seg in path:
         if isinstance(seg, int):
             out += f"[{seg}]"
+        elif not str(seg).isprintable() or not str(seg):  # a key with a line break or control character: quoted
+            out += f"[{str(seg)!r}]"
         else:
             out += ("." if out else "") + str(seg)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reportgen.report.document import registry
+from reportgen.report.document import registry, selection
 from reportgen.report.document.selection import runs_for
 from reportgen.report.document.slugs import slug
 from reportgen.report.document.tree import Table
@@ -61,6 +61,33 @@ class Numbering:
                                                  FIGURE_ROLES.get(role, role))})
         self.blocks.append(("figure", self.figures[-1]))
         return self.figures[-1]
+
+    def sub(self, view: dict, title: str) -> dict:
+        """A numbered subsection of the section, in its place among the section's blocks."""
+        item = selection.sub(view, title)
+        self.blocks.append(("heading", item))
+        return item
+
+    def text(self, paragraph):
+        """A sentence or paragraph a section prints (a note, a finding), in its place; returned as given."""
+        if paragraph:
+            self.blocks.append(("text", paragraph))
+        return paragraph
+
+    def items(self, entries: list) -> list:
+        """A list a section prints (findings, skipped files), in its place; returned as given."""
+        if entries:
+            self.blocks.append(("list", entries))
+        return entries
+
+    def unnumbered(self, table: Table) -> Table:
+        """A table without a number (a model's settings beside the original's), in its place."""
+        self.blocks.append(("table", table))
+        return table
+
+    def later(self, holder: dict, key: str) -> None:
+        """Prose rendered in the document's second pass (a notebook question), placed here: holder[key]."""
+        self.blocks.append(("prose", (holder, key)))
 
     def tab(self, caption, *parts, classes: str = "data") -> Table:
         """The next numbered table, its rows for the view to fill."""

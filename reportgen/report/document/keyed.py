@@ -94,3 +94,28 @@ class Emphasis:
 
     def __str__(self) -> str:
         return str(self.inner)
+
+
+class Fixed:
+    """A number a table states without recording it (the 100 % of a total, a share worked out from two recorded
+    counts): printed as its formatter prints it, tied to no results key."""
+
+    __slots__ = ("value", "spec")
+    key = None
+
+    def __init__(self, value, spec: str = "num"):
+        self.value, self.spec = value, spec
+
+    @property
+    def found(self) -> bool:
+        return self.value is not None
+
+    @property
+    def text(self) -> str:
+        return format_spec(self.value, self.spec)
+
+    def __html__(self) -> str:
+        return str(escape(self.text))
+
+    def __str__(self) -> str:
+        return self.text

@@ -65,7 +65,7 @@ _KINDS = [
     SectionKind("tradeoff", "Trade-off: Cost against Accuracy", tradeoff.tradeoff, tradeoff_figures),
     SectionKind("notebook", "Lab Notebook", runs.notebook, notebook_figures,
                 pack_titles={"paper": "Experiments", "lab": "Questions"}),
-    SectionKind("repository", "Code Repository", pack_titles={"paper": "Code"}),
+    SectionKind("repository", "Code Repository", provenance.repository, pack_titles={"paper": "Code"}),
     SectionKind("provenance", "Provenance", provenance.provenance, pack_titles={"paper": "Reproducibility"}),
     SectionKind("references", "References"),  # its entries: the cited references (document.build)
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from reportgen.report.document.keyed import Emphasis, Joined, Keyed
+from reportgen.report.document.keyed import Emphasis, Fixed, Joined, Keyed
 
 TAGS = re.compile(r"<[^>]*>")
 WHITESPACE = re.compile(r"[ \t\n\r\f]+")  # HTML's whitespace; a no-break space is kept as printed
@@ -49,13 +49,13 @@ class Cell:
         return self.content.inner if isinstance(self.content, Emphasis) else self.content
 
     @property
-    def parts(self) -> tuple[Keyed, ...]:
-        """The recorded numbers the cell shows, in order (none for text)."""
+    def parts(self) -> tuple[Keyed | Fixed, ...]:
+        """The numbers the cell shows, in order (none for text): recorded ones with their keys, stated ones without."""
         shown = self._shown
-        if isinstance(shown, Keyed):
+        if isinstance(shown, (Keyed, Fixed)):
             return (shown,) if shown.found else ()
         if isinstance(shown, Joined):
-            return tuple(p for p in shown.parts if isinstance(p, Keyed) and p.found)
+            return tuple(p for p in shown.parts if isinstance(p, (Keyed, Fixed)) and p.found)
         return ()
 
     @property
@@ -67,7 +67,7 @@ class Cell:
     def pure(self) -> bool:
         """Whether the cell shows nothing but its recorded numbers (and their separators)."""
         shown = self._shown
-        if isinstance(shown, Keyed):
+        if isinstance(shown, (Keyed, Fixed)):
             return shown.found
         return isinstance(shown, Joined) and len(self.parts) == len(shown.parts)
 

@@ -137,7 +137,7 @@ def comparison(view, sec, results, figures, num_):
     view["table"] = comparison_table(num_.tab(verdict_caption(win) + precision_note(runs),
                                               classes="data compare" + (" wide" if wide else "")),
                                      results, runs, labels, starred)
-    view["note"] = confidence_note(results, runs)
+    view["note"] = num_.text(confidence_note(results, runs))
     entry = win.entry if win else None
     view["pairs_table"] = None
     if entry and entry["pairs"]:
@@ -150,7 +150,7 @@ def comparison(view, sec, results, figures, num_):
             f"below {ALPHA:g} and the interval excludes zero", "pairs", classes="data pairs")
         view["pairs_table"].head = [row(th("Runs"), *(th(h, numeric=True) for h in PAIR_HEADS), th("Verdict"))]
         view["pairs_table"].body = pair_rows(results, entry)
-    view["findings"] = findings(runs, results["models"], results)
+    view["findings"] = num_.items(findings(runs, results["models"], results))
     diverged = any(r["status"] == "diverged" for r in runs)
     ended = " An × marks the last finite epoch of a diverged run." if diverged else ""
     band = " Repeated runs show their mean over seeds, shaded ± one standard deviation." if any(
@@ -245,4 +245,4 @@ def results_table(view, sec, results, figures, num_):
     table.body = [row(*(_result_cell(results, r, c, r["id"] in best) for c in cols),
                       classes="best" if r["id"] in best else "", data_run=r["id"]) for r in runs]
     view["table"] = table
-    view["note"] = confidence_note(results, runs)
+    view["note"] = num_.text(confidence_note(results, runs))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from reportgen.report.document.selection import sub
+from markupsafe import Markup
+
+from reportgen.report.document.keyed import Fixed, Joined, at
 from reportgen.report.figures.keys import dataset_key
-from reportgen.report.document.keyed import Joined, at
+from reportgen.report.wording.describe import source_text
 from reportgen.report.document.tree import Table, num, row, td, th
-from reportgen.report.wording.formatting import num as thousands, pct
+from reportgen.report.wording.formatting import num as thousands
 
 SPLIT_NAMES = {"train": "Training", "validation": "Validation", "test": "Test"}
 CHANNEL_WORDS = {1: "1 channel (grayscale)", 3: "3 channels (RGB)"}
@@ -57,7 +59,7 @@ def class_counts(table: Table, results: dict, ex: dict) -> None:
                       num(at(results, *COUNTS, "class_share", k, fmt="pct")), data_class=name)
                   for k, name in enumerate(ex["classes"])]
     table.foot = [row(th("All classes"), num(at(results, *COUNTS, "total"), data_count=ex["counts"]["total"]),
-                      num(pct(1)))]
+                      num(Fixed(1, "pct")))]
 
 
 def split_counts(table: Table, results: dict, ex: dict) -> None:
@@ -76,7 +78,8 @@ def image_sizes(table: Table, results: dict, ex: dict) -> None:
     sizes = ex["sizes"]
     table.head = [row(th("Size"), th("Images", numeric=True), th("Share", numeric=True), th("Used as"))]
     table.body = [row(td(r["size"]), num(at(results, "dataset", "exploration", "sizes", "original", i, "count")),
-                      num(pct(r["count"] / sizes["images"] if sizes["images"] else None)), td(sizes["resized_to"]))
+                      num(Fixed(r["count"] / sizes["images"] if sizes["images"] else None, "pct")),
+                      td(sizes["resized_to"]))
                   for i, r in enumerate(sizes["original"])]
 
 
@@ -100,36 +103,40 @@ def dataset(view, sec, results, figures, num_):
     """Classes, splits, sample images, image sizes, channel statistics, PCA and t-SNE of the dataset."""
     ex = results["dataset"]["exploration"]
     i, counts, seed = view["index"], ex["counts"], ex["seed"]
-    view["ex"] = ex
 
     def fig(name: str, caption: str) -> dict:
         return num_.fig(dataset_key(name, i), caption, figures[dataset_key(name, i)])
 
-    view["total"] = at(results, *COUNTS, "total")
-    view["classes_sub"] = sub(view, "Classes")
+    same = " The validation set is the test set itself, so its images are counted once, as test images." if ex.get(
+        "validation_is_test") else ""
+    view["intro"] = num_.text(Markup("{}: {} images in {} classes.{}").format(
+        source_text(results["dataset"]["source"]), at(results, *COUNTS, "total"), len(ex["classes"]), same))
+    view["classes_sub"] = num_.sub(view, "Classes")
     view["counts_table"] = _table(num_, class_counts, results, ex, "Images per class, all splits together", "counts",
                                   "class-counts")
     view["counts_fig"] = fig("counts", "Number of images per class, all splits together")
-    view["splits_sub"] = sub(view, "Training, validation and test splits")
+    view["splits_sub"] = num_.sub(view, "Training, validation and test splits")
     view["splits_table"] = _table(num_, split_counts, results, ex, "Images per class in each split, with the split's "
                                   "share of the class", "splits", "split-counts")
     view["splits_fig"] = fig("splits", "Images per class, stacked by split; the percentages are each split's share of "
                              "the class")
-    view["grid_sub"] = sub(view, "Sample images")
+    view["grid_sub"] = num_.sub(view, "Sample images")
     shown = len(ex["grid"]["images"])
     view["grid_fig"] = fig("grid", f"{_plural(shown, 'random training image')} with their labels, cycling through the "
                            f"classes (seed {seed})")
-    view["sizes_sub"] = sub(view, "Image sizes")
-    view["size_text"] = size_sentences(ex["sizes"])
+    view["sizes_sub"] = num_.sub(view, "Image sizes")
+    view["size_text"] = num_.text(" ".join(size_sentences(ex["sizes"])))
+    view["skipped"] = num_.items([Markup("<code>{}</code>: {}").format(f["path"], f["reason"])
+                                  for f in ex["sizes"].get("skipped") or []])
     view["sizes_table"] = _table(num_, image_sizes, results, ex, "Image sizes before resizing (width × height in "
                                  "pixels)" if ex["sizes"]["source"] == "files" else "Image sizes as loaded (width × "
                                  "height)", "sizes", "image-sizes")
-    view["channels_sub"] = sub(view, "Channel statistics")
+    view["channels_sub"] = num_.sub(view, "Channel statistics")
     view["channels_table"] = _table(num_, channel_stats, results, ex, "Per-channel mean and standard deviation of the "
                                     "pixel values (0–1 scale)", "channels", "channel-stats")
     view["projection_figs"] = []
     if ex.get("pca") or ex.get("tsne"):
-        view["projections_sub"] = sub(view, "PCA and t-SNE projections")
+        view["projections_sub"] = num_.sub(view, "PCA and t-SNE projections")
     if ex.get("pca"):
         p = ex["pca"]
         view["projection_figs"].append(fig(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from reportgen.report.document.keyed import Joined, at
 from reportgen.report.document.views import model_tables as tables
+from reportgen.report.document.views import model_words as words
 from reportgen.report.wording.formatting import shape
 from reportgen.report.wording import describe as wording
-from reportgen.report.document.selection import sub
 
 MAX_DEPTH = 4  # deeper blocks are indented as much as the fourth level
 
@@ -103,27 +104,37 @@ def worded(m: dict) -> dict:
             "head_text": wording.head_layers(m.get("head_dense")) if m.get("blocks") else None}
 
 
-def model_tables(caption: str, classes: str, blocks: Callable, layers: Callable):
-    """Section builder for per-model tables; `caption` names the model ({name}) and its input shape ({shape});
-    `blocks` fills a network's table, `layers` a layer model's."""
+@dataclass(frozen=True)
+class ModelSection:
+    """What a per-model section shows of each model: its table's caption, class and rows, and its sentences."""
 
-    def builder(view, sec, results, figures, num):
+    caption: str  # names the model ({name}) and its input shape ({shape})
+    classes: str
+    blocks: Callable  # fills a network's table
+    layers: Callable  # fills a layer model's table
+    intro: Callable  # the paragraphs before the table
+    closing: Callable | None = None  # the sentence after it
+    settings: bool = False  # a MobileNetV2's inverted-residual settings, before the table
+
+    def __call__(self, view, sec, results, figures, num):
         view["models"] = []
         for name in model_names(results, sec.options.get("models")):
             m = results["models"][name]
-            text = caption.format(name=name, shape=m["input_shape"])
+            text = self.caption.format(name=name, shape=m["input_shape"])
             if m.get("blocks"):
                 text = text.replace("layer by layer", "block by block").replace("Layers of", "Blocks of")
-            entry = {"name": name, "summary": m, "sub": sub(view, name), "table": num.tab(text, name, classes=classes),
-                     "counts": counts(results, name), **worded(m)}
-            (blocks if m.get("blocks") else layers)(entry["table"], results, entry)
-            entry["settings_table"] = tables.inverted_residual(m["inverted_residual"]) if m.get(
-                "inverted_residual") else None
+            entry = {"name": name, "summary": m, "sub": num.sub(view, name), "counts": counts(results, name),
+                     **worded(m)}
+            entry["intro"] = [num.text(p) for p in self.intro(entry)]
+            settings = m.get("inverted_residual") if self.settings else None
+            entry["settings_table"] = num.unnumbered(tables.inverted_residual(settings)) if settings else None
+            entry["table"] = num.tab(text, name, classes=self.classes)
+            (self.blocks if m.get("blocks") else self.layers)(entry["table"], results, entry)
+            entry["closing"] = num.text(self.closing(entry)) if self.closing else None
             view["models"].append(entry)
 
-    return builder
 
-
-architecture = model_tables("Layers of {name}, input {shape}", "data", tables.network_blocks, tables.layer_list)
-parameters = model_tables("Parameters of {name}, layer by layer", "data params", tables.block_counts,
-                          tables.layer_counts)
+architecture = ModelSection("Layers of {name}, input {shape}", "data", tables.network_blocks, tables.layer_list,
+                            words.architecture_intro, settings=True)
+parameters = ModelSection("Parameters of {name}, layer by layer", "data params", tables.block_counts,
+                          tables.layer_counts, words.parameters_intro, words.parameters_sum)

@@ -1,5 +1,5 @@
-"""Section builder for the provenance section: the facts of the build, as one table (gathered by
-document.provenance_record), the machine-dependent rows marked data-volatile."""
+"""Section builders for the provenance section (the facts of the build as one table, gathered by
+document.provenance_record, the machine-dependent rows marked data-volatile) and the repository section."""
 
 from __future__ import annotations
 
@@ -61,6 +61,23 @@ def facts(results: dict) -> list:
     return rows + [_run_row(run, prov["seeds"]["runs"][rid]) for rid, run in results["runs"].items()]
 
 
+INTRO = Markup(
+    "Every number in this report was produced by reportgen from the runs listed here; none was typed by hand.\nThe "
+    "same manifest, data and code version give the same cache keys, and re-running on the CPU reproduces the same "
+    "numbers.\nThe report carries its full results record (the same as <code>results.json</code>) and this "
+    "provenance as embedded JSON,\nwhich <code>reportgen diff</code> reads, and every number is tied to its place in "
+    "that record,\nwhich <code>reportgen check</code> recomputes; the results digest below changes when any recorded "
+    "number does.")
+
+
 def provenance(view, sec, results, figures, num):
+    view["intro"] = num.text(INTRO)
     view["table"] = num.tab("Environment and cache keys", classes="data provenance")
     view["table"].body = facts(results)
+
+
+def repository(view, sec, results, figures, num):
+    """Section builder: where the report's code is (`report.repository`), or that none was given."""
+    url = results["report"].get("repository")
+    view["text"] = num.text(Markup('The code for this report: <a href="{}" rel="noopener noreferrer">{}</a>').format(
+        url, url) if url else Markup("No repository was given in the manifest (<code>report.repository</code>)."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from reportgen.report.document.selection import runs_for, sub
+from reportgen.report.document.selection import runs_for
 from reportgen.report.figures import keys
 from reportgen.report.wording.findings import show_value, varied_value
 from reportgen.report.wording.formatting import dec, sig
@@ -149,13 +149,13 @@ def training(view, sec, results, figures, num_):
         seeds = run.get("repeats") or []
         first = f" (its first seed, {seeds[0]['seed']}, of {len(seeds)})" if len(seeds) > 1 else ""
         band = f"; the mean over its {len(seeds)} seeds, shaded ± one standard deviation" if len(seeds) > 1 else ""
+        heading, note = num_.sub(view, run.get("title") or rid), num_.text(status_note(run))
         config = _keyed_sizes(config_rows(run, ("runs", rid, "dataset", "sizes") if (run.get("dataset") or {})
                                           .get("sizes") else ("dataset", "sizes")), results)
         config_table = num_.tab(f"Training settings of {rid}", rid, "settings", classes="data config")
         config_table.body = [row(rowhead(label), td(value)) for label, value in config]
         view["runs"].append({
-            "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
-            "config_table": config_table,
+            "run": run, "sub": heading, "note": note, "config_table": config_table,
             "log_table": epoch_log(num_.tab(f"Epoch log of {rid}{first}", rid, "log", classes="data log"), results,
                                    run),
             "loss_fig": num_.fig(keys.loss_key(i, rid), f"Training and validation loss of {rid}{band}"
@@ -176,7 +176,7 @@ def epoch_log(table: Table, results: dict, run: dict) -> Table:
     rows = []
     for i in range(len(run.get("epochs") or [])):
         k = ("runs", run["id"], "epochs", i)
-        rows.append(row(num(Joined([at(results, *k, "epoch"), planned], "/", ("epoch", "planned"))),
+        rows.append(row(num(Joined([at(results, *k, "epoch"), planned], "/", ("", "planned"))),
                         num(at(results, *k, "train_loss", fmt="dec")), num(at(results, *k, "val_loss", fmt="dec")),
                         num(at(results, *k, "train_acc", fmt="pct")), num(at(results, *k, "val_acc", fmt="pct")),
                         num(at(results, *k, "seconds", fmt="secs"))))
@@ -231,7 +231,7 @@ def evaluation(view, sec, results, figures, num_):
     for run in runs_for(results, sec.options.get("experiments")):
         rid = run["id"]
         view["runs"].append({
-            "run": run, "sub": sub(view, run.get("title") or rid), "note": status_note(run),
+            "run": run, "sub": num_.sub(view, run.get("title") or rid), "note": num_.text(status_note(run)),
             "metrics_table": test_metrics(num_.tab(f"Test metrics of {rid}", rid, "metrics", classes="data metrics"),
                                           results, run),
             "report_table": class_report(num_.tab(f"Classification report of {rid} on the test set", rid, "report",
@@ -307,22 +307,32 @@ def notebook(view, sec, results, figures, num_):
     i = view["index"]
     view["questions"] = []
     for j, item in enumerate(sec.options.get("items") or []):
-        entry = {"sub": sub(view, item.get("title") or f"Question {j + 1}"), "runs": [],
+        entry = {"sub": num_.sub(view, item.get("title") or f"Question {j + 1}"), "runs": [],
                  "question": None, "comment": None,  # Markdown, rendered with the document's other prose
                  "_question": item.get("question"), "_comment": item.get("comment")}
+        num_.later(entry, "question")
         shown: dict[str, dict] = {}  # a model's summary is printed once per item, then referred to
         for run in runs_for(results, item["experiments"]):
             rid = run["id"]
             table = None
+            heading = num_.text(Markup('{} <span class="run-ref">({})</span>').format(run.get("title") or rid, rid))
+            note = num_.text(status_note(run))
             if run["model"] not in shown:
                 table = shown[run["model"]] = model_summary(
                     num_.tab(f"Summary of model {run['model']}", run["model"], classes="data summary"), results,
                     run["model"])
+            ref = shown[run["model"]]
+            model_ref = None if table else num_.text(Markup('Model {}: see <a href="#{}">Table {}</a>.').format(
+                run["model"], ref.id, ref.number))
+            time = num_.text(Markup('Training time: <span data-fact="time">{}</span> for {} epoch(s).').format(
+                at(results, "runs", rid, "train_seconds", fmt="secs"), len(run.get("epochs") or [])))
             entry["runs"].append({
-                "run": run, "note": status_note(run), "time": at(results, "runs", rid, "train_seconds", fmt="secs"),
-                "accuracy": at(results, "runs", rid, "test", "accuracy", fmt="pct"),
-                "table": table, "table_ref": shown[run["model"]],
+                "run": run, "heading": heading, "note": note, "time": time, "table": table, "model_ref": model_ref,
                 "fig": num_.fig(keys.notebook_key(i, j, rid), f"Loss (left) and accuracy (right) per epoch of {rid}",
                                 figures[keys.notebook_key(i, j, rid)]),
             })
+            entry["runs"][-1]["accuracy"] = num_.text(Markup(
+                'Test accuracy: <strong data-metric="notebook-accuracy">{}</strong>').format(
+                at(results, "runs", rid, "test", "accuracy", fmt="pct")))
+        num_.later(entry, "comment")
         view["questions"].append(entry)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from reportgen.report.document.selection import runs_for
 from reportgen.report.figures.keys import tradeoff_key
 from reportgen.report.wording.formatting import num, pct
@@ -63,24 +65,34 @@ def _extremes(runs: list[dict]) -> list[str]:
     return out
 
 
+def method(runs: list[dict]) -> Markup:
+    """How every number of the table was measured, on which devices."""
+    measured = [r["measured"] for r in runs if r.get("measured")]
+    devices = sorted({(r.get("measured") or {}).get("device", r.get("device"))
+                      + (f" in {r['measured']['precision']}" if (r.get("measured") or {}).get("precision") else "")
+                      for r in runs if (r.get("measured") or {}).get("device", r.get("device"))})
+    repeats = ", ".join(map(str, sorted({m.get("latency_repeats") for m in measured})))
+    batch = ", ".join(map(str, sorted({m.get("throughput_batch") for m in measured})))
+    return Markup(
+        "Every number below was measured on the trained models: parameters and size on disk from the saved weights,\n"
+        "multiply-accumulate operations (MACs) per image counted by <code>torch.utils.flop_counter</code>, training "
+        "time as the mean epoch,\nlatency as the median of {} timed forward passes of one image after warm-up, and "
+        "throughput at batch size {},\non {}.").format(repeats, batch, ", ".join(d for d in devices if d))
+
+
 def tradeoff(view, sec, results, figures, num_):
     """Section builder: the measured trade-off table, two scatter plots and what they show."""
     runs = runs_for(results, sec.options.get("experiments"))
     notes = sec.options.get("notes") or {}
     i = view["index"]
-    view["notes"] = [(r["id"], note) for r in runs if (note := notes.get(r["id"]) or notes.get(r.get("group")))]
+    view["method"] = num_.text(method(runs))
     view["table"] = num_.tab(sec.options.get("caption") or "Measured trade-off between cost and accuracy",
                              classes="data tradeoff-table wide")
     view["table"].head = [row(*(th(label, numeric=is_num, data_col=k) for k, label, is_num in COLUMNS))]
     view["table"].body = [_row(r) for r in runs]
-    devices = sorted({(r.get("measured") or {}).get("device", r.get("device"))
-                      + (f" in {r['measured']['precision']}" if (r.get("measured") or {}).get("precision") else "")
-                      for r in runs if (r.get("measured") or {}).get("device", r.get("device"))})
-    batch = sorted({(r.get("measured") or {}).get("throughput_batch") for r in runs if r.get("measured")})
-    view["method"] = {"devices": ", ".join(d for d in devices if d), "batch": ", ".join(map(str, batch)),
-                      "repeats": sorted({(r.get("measured") or {}).get("latency_repeats") for r in runs
-                                         if r.get("measured")})}
-    view["findings"] = _extremes(runs)
+    view["findings"] = num_.items(_extremes(runs))
+    view["notes"] = [(r["id"], note) for r in runs if (note := notes.get(r["id"]) or notes.get(r.get("group")))]
+    num_.items([f"{rid}: {note}" for rid, note in view["notes"]])
     view["lat_fig"] = num_.fig(tradeoff_key("lat", i), "Test accuracy against inference latency (batch size 1)",
                                figures[tradeoff_key("lat", i)])
     view["par_fig"] = num_.fig(tradeoff_key("par", i), "Test accuracy against number of parameters",

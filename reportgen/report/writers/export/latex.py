@@ -14,11 +14,14 @@ gets `B`, then `C`, … `Z`, `BB`, `BC`, … appended, in the order runs, best r
 
 from __future__ import annotations
 
+import unicodedata
+
 from reportgen.report.document.tree import Row, Table
 
 SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
            "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
-           ">": r"\textgreater{}", "|": r"\textbar{}"}
+           ">": r"\textgreater{}", "|": r"\textbar{}", "[": "{[}", "]": "{]}", "*": "{*}"}
+# [ and * in braces: after a row's \\, LaTeX would read them as the row's optional spacing or star
 SYMBOLS = {"×": r"$\times$", "—": "---", "–": "--", "−": "$-$", "★": r"$\star$", "☆": r"$\star$", "≈": r"$\approx$",
            "→": r"$\rightarrow$", "←": r"$\leftarrow$", "±": r"$\pm$", "≤": r"$\leq$", "≥": r"$\geq$", "·": r"$\cdot$",
            "…": r"\ldots{}", "µ": r"$\mu$", "γ": r"$\gamma$", "β": r"$\beta$", "α": r"$\alpha$", "σ": r"$\sigma$",
@@ -116,5 +119,7 @@ class CommandNames:
 
 
 def newcommand(name: str, text: str, key: str) -> str:
-    """`\\newcommand{\\Name}{value}` with the results key it shows as a comment."""
-    return f"\\newcommand{{\\{name}}}{{{escape(text)}}} % {key}"
+    """`\\newcommand{\\Name}{value}` with the results key it shows as a comment (its control characters shown as
+    `?`: a line break would end the comment and make the rest of a name LaTeX)."""
+    comment = "".join("?" if unicodedata.category(ch).startswith(("C", "Z")) and ch != " " else ch for ch in key)
+    return f"\\newcommand{{\\{name}}}{{{escape(text)}}} % {comment}"

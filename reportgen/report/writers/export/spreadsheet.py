@@ -68,7 +68,8 @@ class Layout:
             if self.counts[i] == 1:
                 out.append(inert(cell.text + units[0]))
             else:
-                out += [inert(f"{cell.text}, {name}{unit}") for name, unit in zip(self.names[i], units)]
+                out += [inert(f"{cell.text}{', ' + name if name else ''}{unit}")
+                        for name, unit in zip(self.names[i], units)]
         return out
 
     def values(self, r: Row) -> list:
@@ -89,7 +90,7 @@ def csv_text(table: Table) -> str:
     """The table as CSV: its header rows (units added), then body and footer rows with numbers as numbers."""
     layout = Layout(table)
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)  # text quoted: no `;` splits it
     for r in table.head:
         writer.writerow(layout.header(r))
     for r in [*table.body, *table.foot]:

@@ -7,16 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from reportgen.results.run_record import RunRecord
-
-
-def duration(seconds: float) -> str:
-    """A rough time span for progress lines: 42 s, 3 min 05 s, 1 h 12 min."""
-    s = max(0, int(round(seconds)))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+from reportgen.units import duration
 
 
 class Detail(str):

@@ -13,6 +13,7 @@ from reportgen.grading.diff.sections import compare_sections, embedded
 from reportgen.errors import UserError
 from reportgen.results.embedded import EMBED_ID, PROVENANCE_ID
 from reportgen.results.store import SCHEMA_PREFIX
+from reportgen.units import is_number
 
 # fields that change from one identical build to the next; compared only with --strict
 IGNORED_KEYS = ("seconds", "images_per_s", "train_seconds", "epoch_seconds", "latency_ms", "throughput", "cache_key")
@@ -182,10 +183,6 @@ def where(path: tuple) -> str:
     return out
 
 
-def _number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 class _Walker:
     """Recursive comparison of two JSON values, appending differences."""
 
@@ -212,7 +209,7 @@ class _Walker:
                     self.walk(a[key], b[key], path + (key,))
         elif isinstance(a, list) and isinstance(b, list):
             self.walk_list(a, b, path)
-        elif _number(a) and _number(b):
+        elif is_number(a, finite=False) and is_number(b, finite=False):
             bad = not (math.isfinite(a) and math.isfinite(b))
             if (a != b) if bad else abs(a - b) > self.c.tolerance:
                 self.add(path, a=a, b=b, delta=None if bad else b - a)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from reportgen.units import is_number
+
 EPOCH_FIELDS = ("train_loss", "val_loss", "train_acc", "val_acc", "lr")
 TEST_FIELDS = ("accuracy", "loss", "precision_weighted", "recall_weighted", "f1_weighted", "precision_macro",
                "recall_macro", "f1_macro", "confusion_matrix")
@@ -91,7 +93,7 @@ class Difference:
     @property
     def absolute(self) -> float | None:
         """|re-run − recorded| for two numbers, else None."""
-        if _number(self.recorded) and _number(self.rerun):
+        if is_number(self.recorded) and is_number(self.rerun):
             return abs(self.rerun - self.recorded)
         return None
 
@@ -115,11 +117,6 @@ class Difference:
         return f"{self.metric}: recorded {_shown(self.recorded)}, re-run {_shown(self.rerun)}{gap}"
 
 
-def _number(value) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _missing(value) -> bool:
     """None or NaN: a value a record could not hold."""
     return value is None or (isinstance(value, float) and math.isnan(value))
@@ -136,7 +133,7 @@ def same_value(recorded, rerun, rtol: float) -> bool:
     """Equal within rtol (relative to the larger magnitude; 0 means exactly equal); NaN and None equal each other."""
     if _missing(recorded) and _missing(rerun):
         return True
-    if _number(recorded) and _number(rerun):
+    if is_number(recorded) and is_number(rerun):
         return recorded == rerun if rtol == 0 else math.isclose(recorded, rerun, rel_tol=rtol, abs_tol=0.0)
     return recorded == rerun
 

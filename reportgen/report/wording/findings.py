@@ -5,7 +5,8 @@ from __future__ import annotations
 import statistics
 
 from reportgen.report.wording.formatting import DASH, dec, num, pct, sig
-from reportgen.report.wording.significance import Winner, accuracy, is_number, lead_sentence, pairs_sentence, winner
+from reportgen.report.wording.significance import Winner, accuracy, lead_sentence, pairs_sentence, winner
+from reportgen.units import is_number
 
 # the label a sweep gives a value (see sweeps.label) → where a plain run's config holds the same value
 CONFIG_PATHS = {"lr": ("optimizer", "lr"), "optimizer": ("optimizer", "name"), "momentum": ("optimizer", "momentum"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from reportgen.units import duration
+
 NBSP = "\u00a0"
 DASH = "—"
 
@@ -34,15 +36,7 @@ def sig(x, digits: int = 3) -> str:
 
 def secs(x) -> str:
     """A duration: '4.2 s', '3 min 05 s', '1 h 02 min'."""
-    if _missing(x):
-        return DASH
-    if x < 60:
-        return f"{x:.1f}{NBSP}s"
-    m, s = divmod(int(round(x)), 60)
-    if m < 60:
-        return f"{m}{NBSP}min {s:02d}{NBSP}s"
-    h, m = divmod(m, 60)
-    return f"{h}{NBSP}h {m:02d}{NBSP}min"
+    return DASH if _missing(x) else duration(x, NBSP, 1)
 
 
 def si(n) -> str:

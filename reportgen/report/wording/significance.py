@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from reportgen.report.wording.formatting import dec, pct, pval
+from reportgen.units import is_number
 
 ALPHA = 0.05
-
-
-def is_number(v) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def spread(run: dict, metric: str = "accuracy") -> dict | None:

@@ -1,9 +1,11 @@
-"""Text from a submission made safe for a terminal or a findings file: control and bidi characters shown escaped."""
+"""Text made safe: from a submission for a terminal or a findings file (control and bidi characters shown
+escaped), and as a file-name-safe slug (the stable names of sections, tables and figures)."""
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 # C0 controls but tab and newline, DEL, C1 controls (a lone 0x9b is a CSI on some terminals), the line and paragraph
 # separators, the zero-width space (not the joiners some scripts need), and the bidirectional overrides and
@@ -31,3 +33,15 @@ def json_text(data) -> str:
     manifest's), two-space indent, everything past ASCII escaped (so a student's control or bidi characters reach
     no terminal), a trailing newline."""
     return json.dumps(data, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
+
+
+def slug(text: str, limit: int = 48) -> str:
+    """Lower-case ASCII words joined by hyphens, cut at a word boundary: 'Test metrics of base' → 'test-metrics-of-base'."""
+    ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    words = re.findall(r"[a-z0-9]+", ascii_.lower())
+    out = ""
+    for w in words:
+        if out and len(out) + 1 + len(w) > limit:
+            break
+        out = f"{out}-{w}" if out else w[:limit]
+    return out or "untitled"

@@ -290,3 +290,16 @@ def test_table_and_figure_names_come_from_sections_and_content_never_captions_or
                       num.fig("cm/3/lr_study/lr=0.0003", "Confusion matrix", "<svg/>")["name"]])
     assert names[0] == names[1] == ["lr-study", "lr-study-pairs", "lr-study-lr-study-lr-0-0003-metrics",
                                     "lr-study-lr-study-lr-0-0003-metrics-2", "lr-study-lr-study-lr-0-0003-confusion"]
+
+
+@pytest.mark.unit
+def test_labels_that_give_the_same_export_name_are_warned_of(tmp_path):
+    text = TINY_MANIFEST.replace("  - comparison\n", "  - comparison: {label: lr_study}\n  - comparison: {label: LR-study}\n")
+    assert text != TINY_MANIFEST
+    manifest = write_manifest(tmp_path, text)
+    result = cli("validate", manifest)
+    assert result.exit_code == 0, result.output
+    line = text.splitlines().index("  - comparison: {label: LR-study}") + 1
+    assert (f"warning: {manifest}:{line}:") in result.output and "label 'LR-study' and 'lr_study' give the same " \
+        "export name (lr-study)" in result.output, result.output
+    assert cli("validate", manifest, "--strict").exit_code == 2

@@ -652,6 +652,22 @@ def test_a_model_name_that_would_break_out_of_an_export_is_a_located_problem(tmp
     assert not any(ln.startswith(("\\input", "%")) for ln in message.splitlines()), message  # one line, quoted
 
 
+@pytest.mark.unit
+@pytest.mark.parametrize("command", ["validate", "params"])
+def test_a_layer_too_large_to_allocate_is_refused_before_it_is(tmp_path, command):
+    """Regression: a conv of 65,536 filters of 65×65 (1.1 GB of weights; a typo away from far more) passed validate
+    and made `params`, build and verify allocate it; shapes.weights now refuses a conv or linear layer above 2**28
+    parameters, by arithmetic, first."""
+    text = _replace("      - conv: {out: 4, kernel: 3, padding: same}\n", "      - conv: {out: 65536, kernel: 65, padding: same}\n")
+    path = tmp_path / "m.yaml"
+    path.write_text(text, "utf-8")
+    result = cli(command, path)
+    line, col = _at(text, "conv: {out: 65536")
+    assert result.exit_code == 2, result.output
+    assert f"{path}:{line}:{col}: models.base.layers[0]: conv cannot take an input of shape [1, 8, 8]: it would have " \
+           "276,955,136 parameters; the limit is 268,435,456 per layer" in result.output, result.output
+
+
 def _with_network(model: str) -> str:
     """The base manifest plus one torchvision model (given as a flow mapping) and an experiment using it."""
     text = _replace("models:\n", f"models:\n  net: {model}\n")

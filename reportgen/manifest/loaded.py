@@ -15,8 +15,8 @@ from reportgen.manifest.overrides import apply_overrides, deep_merge, relocate
 from reportgen.manifest.problems import pydantic_problems, repair
 from reportgen.manifest.schema import DatasetSpec, Experiment, Manifest, TrainSpec, WeightsFrom
 from reportgen.manifest.sections import SECTION_KINDS, Section
-from reportgen.manifest.static import (Gathered, check_images, figure_labels, mixed_datasets, names_of, prose_of,
-                                      unused_prose)
+from reportgen.manifest.static import (Gathered, check_images, figure_labels, label_clashes, mixed_datasets, names_of,
+                                       prose_of, unused_prose)
 from reportgen.manifest.suggest import close_ids, did_you_mean
 from reportgen.manifest.sweeps import expand
 from reportgen.manifest.variants import resolve_all
@@ -205,7 +205,7 @@ def gather(path: str | Path, overrides: list[str] | None = None) -> Gathered:
         if broken:  # a placeholder stands in for each broken model: what its variants and runs say is noise
             later = [p for p in later if not p.path.startswith("models.")]
         problems += later
-        found.loaded, found.warnings = loaded, mixed_datasets(loaded)
+        found.loaded, found.warnings = loaded, mixed_datasets(loaded) + label_clashes(loaded)
         names = names_of(located.data, loaded.runs)
         if problems:  # runs resolved around broken parts may show defaults (one seed) the manifest did not mean
             names["repeated"] = None

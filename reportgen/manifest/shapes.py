@@ -61,6 +61,25 @@ def _pool(shape: Shape, opts: dict) -> Shape:
     return shape[0], out[0], out[1]
 
 
+MAX_LAYER_PARAMS = 2 ** 28  # 1 GiB of fp32 weights in one layer (VGG-16's largest has 103 M): beyond, a typo
+
+
+def weights(kind: str, opts: dict, shape: Shape, num_classes: int) -> int:
+    """How many parameters a conv or linear layer would have on an input of `shape` (others: 0); ValueError above
+    MAX_LAYER_PARAMS, before anything is allocated."""
+    if kind == "conv" and len(shape) == 3:
+        (kh, kw), out = opts["kernel"], opts["out"]
+        count = shape[0] * out * kh * kw + (out if opts.get("bias", True) else 0)
+    elif kind == "linear" and len(shape) == 1:
+        out = num_classes if opts["out"] == "classes" else opts["out"]
+        count = shape[0] * out + (out if opts.get("bias", True) else 0)
+    else:
+        return 0
+    if count > MAX_LAYER_PARAMS:
+        raise ValueError(f"it would have {count:,} parameters; the limit is {MAX_LAYER_PARAMS:,} per layer")
+    return count
+
+
 def output_shape(kind: str, opts: dict, shape: Shape, num_classes: int) -> Shape:
     """One layer's output for an input of `shape`; ValueError saying why it cannot take that input."""
     spatial = len(shape) == 3
@@ -113,6 +132,7 @@ class Arithmetic:
     errors: tuple = (ValueError,)
 
     def leaf(self, kind: str, opts: dict, shape: Shape, num_classes: int) -> tuple[None, Shape]:
+        weights(kind, opts, shape, num_classes)
         return None, output_shape(kind, opts, shape, num_classes)
 
     def block(self, kind: str, name: str, parts: list, post) -> None:
@@ -283,5 +303,6 @@ def check_shapes(loaded: LoadedManifest) -> list[Problem]:
         try:
             named_shapes(loaded.layers_of(name), dataset.input_shape(), dataset.num_classes())
         except LayerError as exc:
-            problems.append(layer_problem(loaded, name.split("@", 1)[0] if "@" in name else name, exc))
+            found = layer_problem(loaded, name.split("@", 1)[0] if "@" in name else name, exc)
+            problems += [found] if found not in problems else []  # a variant's mistake is its model's, once
     return problems

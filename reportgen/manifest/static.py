@@ -17,6 +17,7 @@ from reportgen.manifest.prose_rules import ImageRefused, code_spans, image_path,
 from reportgen.manifest.suggest import did_you_mean
 from reportgen.manifest.sweeps import label, show
 from reportgen.manifest.yamlsource import Located
+from reportgen.textsafe import slug
 
 MAX_NAMED_RUNS = 10_000
 MAX_MODULE_BYTES = 4 * 1024 * 1024
@@ -196,6 +197,22 @@ def mixed_datasets(loaded) -> list[Problem]:
             shown = "; ".join(f"{k[0]}: {', '.join(v[:3])}{' ...' if len(v) > 3 else ''}" for k, v in kinds.items())
             warnings.append(loaded.problem(("sections", i, "comparison"), f"the compared runs are on different "
                                            f"datasets ({shown}); their accuracies do not compare"))
+    return warnings
+
+
+def label_clashes(loaded) -> list[Problem]:
+    """Section labels that differ only in case or punctuation: their export names (tables/<label>.tex) would
+    coincide, so the later one gets `-2`, which an \\input written for it would not expect."""
+    warnings, seen = [], {}
+    for i, sec in enumerate(loaded.sections):
+        label = sec.options.get("label")
+        if not label:
+            continue
+        name = slug(label, limit=80)
+        if name in seen and seen[name] != label:
+            warnings.append(loaded.problem(("sections", i, sec.kind, "label"), f"label {label!r} and {seen[name]!r} "
+                                           f"give the same export name ({name}); this one's files get `-2`"))
+        seen.setdefault(name, label)
     return warnings
 
 

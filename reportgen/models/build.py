@@ -11,7 +11,7 @@ from reportgen.errors import ManifestError, Problem, UserError
 from reportgen.manifest.loaded import LoadedManifest
 from reportgen.manifest.digest import module_file_sha256
 from reportgen.manifest.layers import BLOCKS
-from reportgen.manifest.shapes import NO_OPTIONS, LayerError, check_ends_in_classes, walk_layers
+from reportgen.manifest.shapes import NO_OPTIONS, LayerError, check_ends_in_classes, walk_layers, weights
 from reportgen.manifest.shapes import layer_problem as _located, model_context as _context
 from reportgen.models.layers import Branches, GlobalAvgPool, Residual, activation_module
 from reportgen.models.user_module import build_module_model
@@ -55,6 +55,7 @@ class _Torch:
     errors = (ValueError, RuntimeError, TypeError, OverflowError)
 
     def leaf(self, kind: str, opts: dict, shape: tuple, num_classes: int) -> tuple[nn.Module, tuple]:
+        weights(kind, opts, shape, num_classes)  # a layer too large to allocate is refused before it is
         module = _module(kind, opts, shape, num_classes)
         with torch.no_grad():
             out = module.eval()(torch.zeros(1, *shape))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from reportgen.report.document import registry, selection
 from reportgen.report.document.selection import runs_for
-from reportgen.report.document.slugs import slug
+from reportgen.textsafe import slug
 from reportgen.report.document.tree import Table
 from reportgen.report.document.views import prose as document_prose
 from reportgen.report.document.provenance_record import provenance

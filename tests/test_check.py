@@ -120,6 +120,18 @@ def test_an_edited_results_json_is_named_key_by_key(tiny_build, tmp_path):
         ("results-file", "runs.sgd.test.accuracy", 0.5)]
 
 
+def test_a_run_renamed_in_results_json_is_named_as_missing_on_one_side_not_as_null(tiny_build, tmp_path):
+    sub = _submission(tiny_build, tmp_path / "team06")
+    data = json.loads((sub / "results.json").read_text("utf-8"))
+    data["runs"] = {("sgd2" if rid == "sgd" else rid): run for rid, run in data["runs"].items()}
+    (sub / "results.json").write_text(json.dumps(data), "utf-8")
+    messages = sorted(f.message for f in check_submission(sub).findings)
+    assert messages == ["results.json differs from the report's embedded results at runs.sgd (only in the report; "
+                        "results.json has no such key)",
+                        "results.json differs from the report's embedded results at runs.sgd2 (only in results.json; "
+                        "the report has no such key)"], messages
+
+
 def test_a_broken_results_json_beside_a_good_report_is_a_finding(tiny_build, tmp_path):
     sub = _submission(tiny_build, tmp_path / "team06")
     (sub / "results.json").write_text((sub / "results.json").read_text("utf-8")[:500], "utf-8")

@@ -53,14 +53,22 @@ def results_file(sub: Submission, limit: int = 5) -> tuple[Found, str]:
         return [], f"{name} holds the report's results"
     # the same walk as `reportgen diff --strict --tolerance 0`: every field, rows matched by their names
     differences = compare(Side(name, name, data), Side("report", "report", sub.results), 0.0, True).differences
-    found = [(f"{name} differs from the report's embedded results at {d['where']} ({name}: {value_text(d.get('a'))}, "
-              f"report: {value_text(d.get('b'))})", {"file": name, "key": d["where"], "file_value": d.get("a"),
-                                                     "recorded": d.get("b")})
+    found = [(f"{name} differs from the report's embedded results at {d['where']} ({_sides(d, name)})",
+              {"file": name, "key": d["where"], "file_value": d.get("a"), "recorded": d.get("b")})
              for d in differences[:limit]]
     if len(differences) > limit:
         found.append((f"{name}: {len(differences) - limit} more differing values",
                       {"file": name, "more": len(differences) - limit}))
     return found, f"{len(differences)} differing value(s)"
+
+
+def _sides(d: dict, name: str) -> str:
+    """What each side holds at a difference: a value, or that the key is only in one of them (a renamed run)."""
+    if d.get("only_in") == "A":
+        return f"only in {name}; the report has no such key"
+    if d.get("only_in") == "B":
+        return f"only in the report; {name} has no such key"
+    return f"{name}: {value_text(d.get('a'))}, report: {value_text(d.get('b'))}"
 
 
 def _place(s: Shown) -> str:

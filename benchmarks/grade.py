@@ -1,5 +1,5 @@
 """Cost of grading a class: `check` time per report, `reportgen grade` wall time on many copies of one submission,
-and `reportgen grade` on the hostile class of tests/hostile_class.py.
+and `reportgen grade` on the hostile class of tests/grading/hostile_class.py.
 
     python benchmarks/grade.py                              # builds experiments/digits.yaml (with PDF) once
     python benchmarks/grade.py --submission experiments/output/digits   # an existing build (report.html, report.pdf, results.json)
@@ -141,8 +141,8 @@ def markdown(r: dict) -> str:
 
 
 def _hostile_class_module():
-    """tests/hostile_class.py (the class's writer), imported from the tests folder, whose conftest it uses."""
-    sys.path.insert(0, str(REPO / "tests"))
+    """tests/grading/hostile_class.py (the class's writer), imported from the tests folder, whose conftest it uses."""
+    sys.path[:0] = [str(REPO / "tests" / "grading"), str(REPO / "tests")]
     import hostile_class
 
     return hostile_class
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--copies", type=int, default=50, help="submissions in the class (default 50)")
     ap.add_argument("--repeats", type=int, default=1, help="timed grade runs per --jobs setting (default 1)")
     ap.add_argument("--check-repeats", type=int, default=10, help="timed check calls (default 10)")
-    ap.add_argument("--hostile", action="store_true", help="grade the hostile class of tests/hostile_class.py "
+    ap.add_argument("--hostile", action="store_true", help="grade the hostile class of tests/grading/hostile_class.py "
                     "(built and written in a temporary folder) instead of copies")
     ap.add_argument("--class", dest="class_dir", type=Path, help="grade this class folder instead of copies")
     ap.add_argument("--json", type=Path, help="also write the figures to this file")

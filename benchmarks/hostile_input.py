@@ -3,10 +3,10 @@ tests make, at a size n beside 4n, and beside a harmless input of the same kind.
 
     python benchmarks/hostile_input.py                 # median of 5 timed runs of each
     python benchmarks/hostile_input.py --quick         # 1 run each, the old title pattern at smaller sizes
-                                                       # (what tests/test_hostile_benchmark.py runs)
+                                                       # (what tests/grading/test_hostile_benchmark.py runs)
     python benchmarks/hostile_input.py --json hostile.json --markdown hostile.md
 
-The tests (tests/test_hostile_manifest.py, tests/test_manifest.py, tests/test_hostile_prose.py) assert on what does
+The tests (tests/manifest/test_hostile_manifest.py, tests/manifest/test_manifest.py, tests/report/test_hostile_prose.py) assert on what does
 not depend on the machine: the calls counted here, the bytes read, the limits that stop each attack. The seconds
 are printed here, measured side by side in one run, never asserted.
 

@@ -17,7 +17,7 @@ from reportgen.results.store import ResultsUnreadable, dumps, read_results
 
 from conftest import cli
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "results-small.json"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "results-small.json"
 
 
 @pytest.fixture()

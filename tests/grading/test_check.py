@@ -23,7 +23,7 @@ from conftest import cli
 
 def _submission(built, folder: Path, manifest: bool = False) -> Path:
     """A grader's copy of a build: the report, its PDF and results.json, without the cache; with `manifest`, the
-    manifest and its prose too (check then re-renders it; tests/test_check_rerender.py covers that)."""
+    manifest and its prose too (check then re-renders it; tests/grading/test_check_rerender.py covers that)."""
     folder.mkdir(parents=True)
     for name in ("report.html", "report.pdf", "results.json"):
         shutil.copy(built.out / name, folder / name)

@@ -652,8 +652,7 @@ def test_a_model_name_that_would_break_out_of_an_export_is_a_located_problem(tmp
     assert not any(ln.startswith(("\\input", "%")) for ln in message.splitlines()), message  # one line, quoted
 
 
-@pytest.mark.unit
-@pytest.mark.parametrize("command", ["validate", "params"])
+@pytest.mark.parametrize("command", [pytest.param("validate", marks=pytest.mark.unit), "params"])  # params: torch
 def test_a_layer_too_large_to_allocate_is_refused_before_it_is(tmp_path, command):
     """Regression: a conv of 65,536 filters of 65×65 (1.1 GB of weights; a typo away from far more) passed validate
     and made `params`, build and verify allocate it; shapes.weights now refuses a conv or linear layer above 2**28

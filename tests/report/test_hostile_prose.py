@@ -481,7 +481,7 @@ def test_end_to_end_build_with_hostile_prose(folder):
         no_active_content(section)
     assert [img["alt"] for img in soup.select("section.prose img")] == ["good plot", "inline plot"]
     reasons = refusals(soup)
-    # (a missing image file is a mistake `validate` reports before training: see tests/test_mistakes.py)
+    # (a missing image file is a mistake `validate` reports before training: see tests/manifest/test_mistakes.py)
     for fragment in ("outside the manifest's folder", "file: URLs", "absolute paths", "remote images", "SVG images"):
         assert any(fragment in r for r in reasons), (fragment, reasons)
     assert MARKER.decode() not in html

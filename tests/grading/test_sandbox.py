@@ -141,7 +141,7 @@ import os
 from pathlib import Path
 from torch import nn
 
-for attempt in (lambda: (Path(__file__).resolve().parent.parent / "pwned").write_text("x"),
+for attempt in (lambda: (Path(__file__).resolve().parents[2] / "pwned").write_text("x"),
                 lambda: print("stolen:", Path({secret!r}).read_text())):
     try:
         attempt()

@@ -1,4 +1,4 @@
-"""`reportgen grade` against a hostile class (tests/hostile_class.py): every forged report and every file that is not
+"""`reportgen grade` against a hostile class (tests/grading/hostile_class.py): every forged report and every file that is not
 what it claims is a finding or an error, nothing a submission holds reaches the grader's terminal or files, nothing is
 written outside the outputs, no process outlives grade, and `--verify` runs no hostile module to any effect."""
 

@@ -1,7 +1,7 @@
 """Template packs (assignment, paper, lab), override folders and the sandbox, from fixed results: no training."""
 
-# Every pack's HTML and stylesheet is snapshot-tested (syrupy: tests/__snapshots__/test_templates.ambr), so a template
-# change shows as a diff. After an intended change, review the diff, then: python -m pytest tests/test_templates.py
+# Every pack's HTML and stylesheet is snapshot-tested (syrupy: tests/report/__snapshots__/test_templates.ambr), so a template
+# change shows as a diff. After an intended change, review the diff, then: python -m pytest tests/report/test_templates.py
 # --snapshot-update
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from reportgen.manifest.loaded import load_manifest
 from reportgen.errors import UserError
 from reportgen.report.wording.formatting import pct, secs
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MANIFEST = FIXTURES / "results-small.yaml"
 RESULTS = FIXTURES / "results-small.json"
 pytestmark = pytest.mark.unit  # torch-free, from the committed golden results: the unit tier runs it with torch blocked

@@ -21,7 +21,7 @@ from reportgen.report.writers import html as render
 from reportgen.run import environment
 from reportgen.run.plan import Datasets, plan_runs
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 
 

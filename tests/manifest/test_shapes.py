@@ -106,7 +106,8 @@ def test_manifest_stage_imports_no_torch_numpy_or_jinja(tmp_path):
     assert loaded_heavy == [], loaded_heavy
     assert not [m for m in modules if m.startswith("reportgen.") and not m.startswith(("reportgen.manifest",
                                                                                          "reportgen.errors",
-                                                                                         "reportgen.hashing"))]
+                                                                                         "reportgen.hashing",
+                                                                                         "reportgen.textsafe"))]
 
 
 def test_image_folder_classes_are_read_by_the_manifest_stage(tmp_path):

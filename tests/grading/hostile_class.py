@@ -3,7 +3,7 @@ files that are not what they claim, a data archive bomb and names meant to hide 
 
 Every submission is a copy of a few real builds made once (the tiny build, one tiny `module:` build, one CIFAR-10 smoke
 build and the tiny build re-rendered under escape-laden names): nothing is trained per submission. Used by
-tests/test_hostile_class.py and benchmarks/grade.py.
+tests/grading/test_hostile_class.py and benchmarks/grade.py.
 """
 
 from __future__ import annotations

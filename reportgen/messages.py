@@ -1,7 +1,9 @@
-"""The one channel for what reportgen tells its user: the `reportgen` logger, one plain line per message on stderr.
+"""The one channel for what reportgen tells its user: the `reportgen` logger, one line per message on stderr.
 
-Library code logs (`LOG.info`, `LOG.warning`); the command line adds the handler once. Without it, as a library,
-warnings still reach stderr through logging's last resort and the rest is left to the caller's logging set-up."""
+Library code logs (`LOG.info`, `LOG.warning`); the command line adds the handler once. The handler writes through
+rich: on a terminal warnings show in yellow and errors in red (NO_COLOR turns colour off); piped, the lines are plain
+text, never wrapped. Without the handler, as a library, warnings still reach stderr through logging's last resort
+and the rest is left to the caller's logging set-up."""
 
 from __future__ import annotations
 
@@ -13,15 +15,26 @@ from reportgen.textsafe import printable
 LOG = logging.getLogger("reportgen")
 
 
+STYLES = {logging.WARNING: "yellow", logging.ERROR: "red", logging.CRITICAL: "bold red"}
+PREFIXES = {"warning:": "yellow", "note:": "cyan", "error:": "red"}  # a line that says what it is, at any level
+
+
+def style_of(record: logging.LogRecord, text: str) -> str | None:
+    """The colour of a line: by its level, else by what it starts with."""
+    return STYLES.get(record.levelno) or next((s for p, s in PREFIXES.items() if text.startswith(p)), None)
+
+
 class ConsoleHandler(logging.Handler):
     """Each message as one line on the stderr of the moment (click's runner and redirections swap it), with the
     control characters a submission may hold shown escaped."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            stream = sys.stderr
-            stream.write(printable(self.format(record)) + "\n")
-            stream.flush()
+            from rich.console import Console
+
+            text = printable(self.format(record))
+            console = Console(file=sys.stderr, soft_wrap=True, highlight=False, markup=False, emoji=False)
+            console.print(text, style=style_of(record, text))
         except Exception:  # noqa: BLE001 - logging's contract: a failing handler never raises
             self.handleError(record)
 

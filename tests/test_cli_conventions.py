@@ -122,3 +122,45 @@ def test_every_format_json_is_one_ascii_json_that_carries_no_control_character()
     text = json_text(data)
     assert text.isascii() and "\x1b" not in text and "\x07" not in text and text.endswith("}\n")
     assert json.loads(text) == data and text.index('"team"') < text.index('"accuracy"') < text.index('"name"')
+
+
+def _validate_on(tmp_path, terminal: bool, **env) -> bytes:
+    """`reportgen validate` of a manifest with a warning, its stderr on a pseudo-terminal or a pipe."""
+    import os
+    import pty
+
+    from conftest import TINY_MANIFEST, write_manifest
+
+    labels = "  - comparison: {label: a_b}\n  - comparison: {label: A-b}\n"
+    manifest = write_manifest(tmp_path, TINY_MANIFEST.replace("  - comparison\n", labels))
+    environment = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    environment.update(TERM="xterm-256color", **env)
+    if not terminal:
+        return subprocess.run([sys.executable, "-m", "reportgen.cli", "validate", str(manifest)], capture_output=True,
+                              env=environment, timeout=120).stderr
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "reportgen.cli", "validate", str(manifest)], stdout=child,
+                            stderr=child, env=environment)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.wait(timeout=120)
+    os.close(main)
+    return out
+
+
+@pytest.mark.unit
+def test_warnings_are_yellow_on_a_terminal_and_plain_in_pipes_and_with_no_color(tmp_path):
+    coloured = _validate_on(tmp_path / "tty", True)
+    assert b"\x1b[33mwarning: " in coloured, coloured
+    assert b"\x1b[" not in _validate_on(tmp_path / "nc", True, NO_COLOR="1")
+    piped = _validate_on(tmp_path / "pipe", False)
+    assert piped.startswith(b"warning: ") and b"\x1b[" not in piped, piped
+    assert len(piped.splitlines()[0]) > 120  # one line, never wrapped at a terminal's width

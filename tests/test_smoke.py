@@ -96,7 +96,7 @@ def test_fast_response_smoke_build_has_the_transfer_chain_and_results_table(tmp_
 def test_realwaste_smoke_build_explores_the_folder_dataset(tmp_path):
     from bs4 import BeautifulSoup
 
-    pytest.importorskip("timm", reason="InceptionResNetV2 comes from timm: pip install 'reportgen[timm]'")
+    import timm  # noqa: F401 - InceptionResNetV2 comes from timm, which the test extra installs
     out = tmp_path / "rw"
     # the report's 256×256 images make a CPU smoke build slow; 32×32 checks the same wiring
     result = cli("build", REPO / "experiments" / "realwaste.yaml", "--smoke", "--no-pdf", "--out", out,

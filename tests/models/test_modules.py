@@ -428,7 +428,7 @@ def test_parameters_on_containers_and_unknown_leaves(tmp_path):
 
 @pytest.mark.slow
 def test_nested_tables_of_a_torchvision_network_agree_with_its_block_table():
-    tv = pytest.importorskip("torchvision")
+    import torchvision as tv
     torch.manual_seed(0)
     model = tv.models.resnet18(weights=None, num_classes=10)
     nested = summarize(model, (3, 16, 16), nested=True)

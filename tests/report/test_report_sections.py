@@ -294,16 +294,21 @@ def test_document_builder_uses_varied_values(built):
                                                   for a in ("relu", "gelu")])
     doc = document.build(res, sections, figs, built.manifest.parent)
     lr, act, both, train, table = doc["sections"]
-    assert lr["axis"] == {"label": "lr", "scale": "log"} and lr["labels"] == ["lr"]
-    assert [[str(v) for v in row["varied"]] for row in lr["rows"]] == [["0.001"], ["0.01"], ["0.1"], ["1"]]
+
+    def varied(view) -> tuple[list[str], list[list[str]]]:  # the comparison table's varied columns: heads, cells
+        heads = [c.text for c in view["table"].head[0].cells if "varied" in c.classes]
+        return heads, [[c.text for c in r.cells if "varied" in c.classes] for r in view["table"].body]
+
+    assert lr["axis"] == {"label": "lr", "scale": "log"} and varied(lr) == (["lr"], [["0.001"], ["0.01"], ["0.1"], ["1"]])
     assert "logarithmic" in lr["figures"][1]["caption"]
     assert act["axis"] == {"label": "activation", "scale": "category"}
-    assert both["axis"] is None and both["labels"] == ["lr", "activation"]
+    heads, cells = varied(both)
+    assert both["axis"] is None and heads == ["lr", "activation"]
     # a run that does not vary lr shows the lr of its config
-    assert [str(v) for v in both["rows"][0]["varied"]] == ["0.001", "—"]
-    assert [str(v) for v in both["rows"][-1]["varied"]] == ["0.01", "gelu"]
-    assert ("Varied", "activation = relu") in train["runs"][0]["config"]
-    assert [r["cells"][1] for r in table["rows"]][-2:] == ["activation=relu", "activation=gelu"]
+    assert cells[0] == ["0.001", "—"] and cells[-1] == ["0.01", "gelu"]
+    config = [(r.cells[0].text, r.cells[1].text) for r in train["runs"][0]["config_table"].body]
+    assert ("Varied", "activation = relu") in config
+    assert [r.cells[1].text for r in table["table"].body][-2:] == ["activation=relu", "activation=gelu"]
     soup = BeautifulSoup(render.render_html(doc), "html.parser")
     first = soup.select("section.comparison")[0]
     assert [_norm(th.text) for th in first.select("thead th")][:3] == ["Run", "lr", "Epochs"]

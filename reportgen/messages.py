@@ -30,17 +30,21 @@ class ConsoleHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
+            text, stream = printable(self.format(record)), sys.stderr
+            if not getattr(stream, "isatty", lambda: False)():  # a pipe, a log, click's runner: the plain line
+                stream.write(text + "\n")
+                stream.flush()
+                return
             from rich.console import Console
 
-            text = printable(self.format(record))
-            console = Console(file=sys.stderr, soft_wrap=True, highlight=False, markup=False, emoji=False)
+            console = Console(file=stream, soft_wrap=True, highlight=False, markup=False, emoji=False)
             console.print(text, style=style_of(record, text))
         except Exception:  # noqa: BLE001 - logging's contract: a failing handler never raises
             self.handleError(record)
 
 
 def to_console() -> None:
-    """Send reportgen's messages to stderr as plain lines (once, however often the command line is entered)."""
+    """Send reportgen's messages to stderr, one line each (once, however often the command line is entered)."""
     if not any(isinstance(h, ConsoleHandler) for h in LOG.handlers):
         LOG.addHandler(ConsoleHandler())
     LOG.setLevel(logging.INFO)

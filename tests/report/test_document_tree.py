@@ -167,3 +167,12 @@ def test_prose_in_the_markdown_export_stays_one_html_block_even_after_an_empty_l
     assert "<hr" not in shown and "onerror" not in shown.replace("onerror=alert(1)&gt;", "")
     assert shown.count("<pre>") == 2 and "After the code." in shown  # the code block and the text after it kept
 
+
+
+def test_a_run_id_stands_alone_in_the_csv_with_what_the_report_shows_beside_it_in_a_note():
+    table = Table(2, "Comparison of runs", "comparison")
+    table.head = [row(th("Run"), th("Epochs", numeric=True))]
+    table.body = [row(td(Markup('a ★ <span class="status-tag">(stalled)</span>'), "run-id", ident="a"),
+                      num(Keyed("runs.a.config.epochs", 3))),
+                  row(td("b", "run-id", ident="b"), num(Keyed("runs.b.config.epochs", 3)))]
+    assert _rows(csv_text(table)) == [["Run", "Run, note", "Epochs"], ["a", "★ (stalled)", "3"], ["b", "", "3"]]

@@ -135,8 +135,9 @@ def test_csv_tables_hold_the_recorded_numbers_in_the_units_their_headers_name(ex
     rows = _csv(out / "export" / "tables" / "comparison.csv")
     head = rows[0]
     assert {"Run", "Parameters", "Test accuracy (%)", "Final val loss", "Training time (s)"} <= set(head), head
-    by_run = {row[0].split(" ")[0]: dict(zip(head, row)) for row in rows[1:]}
-    assert set(by_run) == set(r["runs"])
+    by_run = {row[0]: dict(zip(head, row)) for row in rows[1:]}  # the run's id alone: a column to join on
+    assert set(by_run) == set(r["runs"]) and head[:2] == ["Run", "Run, note"]
+    assert by_run["wild"]["Run, note"] == "(diverged)"  # what the report shows beside the id, beside it
     for rid, run in r["runs"].items():
         cells, test = by_run[rid], run.get("test") or {}
         assert cells["Test accuracy (%)"] == ("" if test.get("accuracy") is None else

@@ -30,6 +30,7 @@ class Cell:
     span: int = 1
     classes: str = ""  # further classes, after "num"
     attrs: tuple[tuple[str, str | None], ...] = ()  # further attributes in order; None: one without a value
+    ident: str | None = None  # what the cell names, for outputs that join on it (a run's id without ★ or status)
 
     @property
     def tag(self) -> str:
@@ -79,9 +80,9 @@ class Cell:
         return out + list(self.attrs)
 
 
-def td(content=None, classes: str = "", span: int = 1, **data) -> Cell:
+def td(content=None, classes: str = "", span: int = 1, ident: str | None = None, **data) -> Cell:
     """A text cell; keyword arguments become data-* attributes (data_run → data-run)."""
-    return Cell(content, classes=classes, span=span, attrs=_data(data))
+    return Cell(content, classes=classes, span=span, attrs=_data(data), ident=ident)
 
 
 def num(content=None, classes: str = "", span: int = 1, **data) -> Cell:

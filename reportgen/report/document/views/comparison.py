@@ -114,7 +114,8 @@ def comparison_table(table: Table, results: dict, runs: list[dict], labels: list
             td(r["model"]), td(optimizer_name(r["config"]["optimizer"])),
             num(at(results, "runs", r["id"], "config", "optimizer", "lr", fmt="sig", digits=4))]
         rows.append(row(
-            td(_run_cell(r, r["id"] in starred, status_tag(r)), "run-id"), *given, num(_epochs_text(r)),
+            td(_run_cell(r, r["id"] in starred, status_tag(r)), "run-id", ident=r["id"]), *given,
+            num(_epochs_text(r)),
             num(_params(results, r)), num(_final(results, r, "train_loss")), num(_final(results, r, "val_loss")),
             num(measured(results, r, "accuracy", ("test", "accuracy"), "pct"), data_metric="cmp-accuracy"),
             num(measured(results, r, "precision_weighted", ("test", "precision_weighted"), "dec")),

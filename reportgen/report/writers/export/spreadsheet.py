@@ -1,6 +1,7 @@
 """A document table as CSV for spreadsheets: every recorded number as a number (a percentage as 64.77 under a
 header that says `(%)`, a duration in seconds), numbers printed together ('mean ± std', 'low to high') in columns
-of their own, text as the report prints it, a missing number as an empty cell."""
+of their own, a run's id alone in its column (its ★ or status in a `…, note` column beside it), other text as the
+report prints it, a missing number as an empty cell."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ def _value(keyed) -> object:
     return round(value * unit[1], 10) if unit and unit[1] != 1 else value
 
 
+def _note(cell) -> str:
+    """What a naming cell shows besides the name (a run's ★ or status), for a column of its own."""
+    return cell.text.removeprefix(cell.ident).strip() if cell.ident and cell.text.startswith(cell.ident) else ""
+
+
 class Layout:
     """How the table's columns become CSV columns: how many numbers each holds, their names and unit."""
 
@@ -48,6 +54,9 @@ class Layout:
                         specs.setdefault((i, k), set()).add(_spec(keyed))
         self.units = {at: UNITS[next(iter(found))][0] for at, found in specs.items()
                       if len(found) == 1 and next(iter(found)) in UNITS}
+        self.noted = {i for r in [*table.body, *table.foot] for i, cell in self.placed(r) if _note(cell)}
+        for i in self.noted:  # the name, then what the report shows beside it
+            self.counts[i] = 2
 
     @staticmethod
     def placed(r: Row):
@@ -63,6 +72,9 @@ class Layout:
             if cell.span > 1:
                 out += [inert(cell.text)] + [""] * (sum(self.counts[i:i + cell.span]) - 1)
                 continue
+            if i in self.noted:
+                out += [inert(cell.text), inert(f"{cell.text}, note")]
+                continue
             units = [f" ({self.units[i, k]})" if (i, k) in self.units and cell.text else ""
                      for k in range(self.counts[i])]
             if self.counts[i] == 1:
@@ -76,6 +88,9 @@ class Layout:
         out = []
         for i, cell in self.placed(r):
             wide = sum(self.counts[i:i + cell.span])
+            if i in self.noted:
+                out += [inert(cell.ident or cell.text), inert(_note(cell))]
+                continue
             if cell.pure and cell.span == 1:
                 shown = [_value(k) for k in cell.parts]
             elif cell.numeric and not cell.parts and cell.text == "—":

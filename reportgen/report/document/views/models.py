@@ -120,7 +120,7 @@ class ModelSection:
         view["models"] = []
         for name in model_names(results, sec.options.get("models")):
             m = results["models"][name]
-            text = self.caption.format(name=name, shape=m["input_shape"])
+            text = self.caption.format(name=name, shape=shape(m["input_shape"]))
             if m.get("blocks"):
                 text = text.replace("layer by layer", "block by block").replace("Layers of", "Blocks of")
             entry = {"name": name, "summary": m, "sub": num.sub(view, name), "counts": counts(results, name),

@@ -147,6 +147,9 @@ def test_build_log_and_outputs(report):
 # ---------------------------------------------------------------- classes and splits
 
 def test_class_counts_table(report):
+    intro = _norm(report.sec.find("p").get_text())  # a sentence, so it starts with a capital
+    assert intro.startswith("Image folders from images (45 images, 3 classes;") and intro.endswith(
+        ": 45 images in 3 classes."), intro
     table = report.sec.find("table", class_="class-counts")
     rows = table.tbody.find_all("tr")
     assert [r["data-class"] for r in rows] == CLASSES

@@ -397,3 +397,18 @@ def test_every_section_kinds_numbers_are_tied_to_results_and_check_clean(pack, r
     assert not unkeyed
     for section in ("tradeoff", "results-table", "notebook", "evaluation", "parameters"):
         assert soup.select(f"section.{section} span[data-key]"), section
+
+
+def test_per_run_tables_of_a_repeated_run_say_they_show_its_first_seed(results, loaded, figs):
+    """Evaluation tables and the confusion matrix show the first seed of a repeated run, and say so."""
+    import copy
+
+    repeated = copy.deepcopy(results)
+    repeated["runs"]["adam"]["repeats"] = [{"seed": 0}, {"seed": 3445257821}, {"seed": 3160638380}]
+    soup = BeautifulSoup(_html(repeated, loaded, _stubs(figs), "assignment"), "html.parser")
+    captions = [_norm(c.text) for c in soup.select("section.evaluation caption, section.evaluation figcaption")]
+    first = "(its first seed, 0, of 3)"
+    assert [c for c in captions if "adam" in c] == [
+        f"Table 7. Test metrics of adam {first}", f"Table 8. Classification report of adam on the test set {first}",
+        f"Figure 5. Confusion matrix of adam on the test set {first}"], captions
+    assert not [c for c in captions if "sgd" in c and "first seed" in c]  # one seed: nothing to say

@@ -109,8 +109,9 @@ def dataset(view, sec, results, figures, num_):
 
     same = " The validation set is the test set itself, so its images are counted once, as test images." if ex.get(
         "validation_is_test") else ""
+    source = source_text(results["dataset"]["source"])
     view["intro"] = num_.text(Markup("{}: {} images in {} classes.{}").format(
-        source_text(results["dataset"]["source"]), at(results, *COUNTS, "total"), len(ex["classes"]), same))
+        source[:1].upper() + source[1:], at(results, *COUNTS, "total"), len(ex["classes"]), same))
     view["classes_sub"] = num_.sub(view, "Classes")
     view["counts_table"] = _table(num_, class_counts, results, ex, "Images per class, all splits together", "counts",
                                   "class-counts")

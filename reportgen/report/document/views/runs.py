@@ -146,8 +146,7 @@ def training(view, sec, results, figures, num_):
     i = view["index"]
     for run in runs_for(results, sec.options.get("experiments")):
         rid = run["id"]
-        seeds = run.get("repeats") or []
-        first = f" (its first seed, {seeds[0]['seed']}, of {len(seeds)})" if len(seeds) > 1 else ""
+        seeds, first = run.get("repeats") or [], first_seed(run)
         band = f"; the mean over its {len(seeds)} seeds, shaded ± one standard deviation" if len(seeds) > 1 else ""
         heading, note = num_.sub(view, run.get("title") or rid), num_.text(status_note(run))
         config = _keyed_sizes(config_rows(run, ("runs", rid, "dataset", "sizes") if (run.get("dataset") or {})
@@ -225,18 +224,24 @@ def class_report(table: Table, results: dict, run: dict) -> Table:
     return table
 
 
+def first_seed(run: dict) -> str:
+    """' (its first seed, 0, of 3)' for what a repeated run's per-run tables and figures show; '' for one seed."""
+    seeds = run.get("repeats") or []
+    return f" (its first seed, {seeds[0]['seed']}, of {len(seeds)})" if len(seeds) > 1 else ""
+
+
 def evaluation(view, sec, results, figures, num_):
     view["runs"] = []
     i = view["index"]
     for run in runs_for(results, sec.options.get("experiments")):
-        rid = run["id"]
+        rid, first = run["id"], first_seed(run)
         view["runs"].append({
             "run": run, "sub": num_.sub(view, run.get("title") or rid), "note": num_.text(status_note(run)),
-            "metrics_table": test_metrics(num_.tab(f"Test metrics of {rid}", rid, "metrics", classes="data metrics"),
-                                          results, run),
-            "report_table": class_report(num_.tab(f"Classification report of {rid} on the test set", rid, "report",
-                                                  classes="data report"), results, run),
-            "cm_fig": num_.fig(keys.cm_key(i, rid), f"Confusion matrix of {rid} on the test set",
+            "metrics_table": test_metrics(num_.tab(f"Test metrics of {rid}{first}", rid, "metrics",
+                                                   classes="data metrics"), results, run),
+            "report_table": class_report(num_.tab(f"Classification report of {rid} on the test set{first}", rid,
+                                                  "report", classes="data report"), results, run),
+            "cm_fig": num_.fig(keys.cm_key(i, rid), f"Confusion matrix of {rid} on the test set{first}",
                                figures[keys.cm_key(i, rid)]) if keys.cm_key(i, rid) in figures else None,
         })
 

@@ -412,3 +412,19 @@ def test_per_run_tables_of_a_repeated_run_say_they_show_its_first_seed(results, 
         f"Table 7. Test metrics of adam {first}", f"Table 8. Classification report of adam on the test set {first}",
         f"Figure 5. Confusion matrix of adam on the test set {first}"], captions
     assert not [c for c in captions if "sgd" in c and "first seed" in c]  # one seed: nothing to say
+
+
+def test_a_stalled_run_is_described_by_its_numbers_against_guessing(results, loaded, figs):
+    """"Stalled" says what was measured: the last validation accuracy against 1/classes, the loss hardly fallen."""
+    import copy
+
+    stalled = copy.deepcopy(results)
+    run = stalled["runs"]["sgd"]
+    run["status"] = "stalled"
+    soup = BeautifulSoup(_html(stalled, loaded, _stubs(figs), "assignment"), "html.parser")
+    notes = {_norm(p.text) for p in soup.select("section.training p.status, section.evaluation p.status")}
+    last, first, classes = run["epochs"][-1], run["epochs"][0], len(stalled["dataset"]["classes"])
+    assert notes == {f"Training stalled: after {len(run['epochs'])} epochs the validation accuracy was "
+                     f"{_norm(pct(last['val_acc']))}, close to the {_norm(pct(1 / classes, 0))} of guessing among "
+                     f"{classes} classes, and the training loss {last['train_loss']:.4f} "
+                     f"(from {first['train_loss']:.4f})."}, notes

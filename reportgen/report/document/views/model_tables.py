@@ -65,7 +65,8 @@ def block_counts(table: Table, results: dict, m: dict) -> None:
     mk = ("models", m["name"])
     table.head = [row(th("Block"), th("Type"), th("Output shape"), th("Parameters", numeric=True),
                       th("Trainable", numeric=True))]
-    table.body = [row(td(code(b["name"])), td(b["type"]), num(at(results, *mk, "blocks", i, "output_shape", fmt="shape")),
+    table.body = [row(td(code(b["name"])), td(b["type"]),
+                      num(at(results, *mk, "blocks", i, "output_shape", fmt="shape")),
                       num(at(results, *mk, "blocks", i, "params")), num(at(results, *mk, "blocks", i, "trainable")),
                       classes="" if b["trainable"] else "muted")
                   for i, b in enumerate(m["summary"]["blocks"])]

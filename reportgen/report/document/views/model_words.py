@@ -7,9 +7,9 @@ from markupsafe import Markup
 
 STARTS = {"imagenet": ", starting from its ImageNet weights", "none": ", randomly initialised (no pretrained weights)"}
 COUNTED = ("Every count below is read from the instantiated PyTorch modules; the formulas write out the same "
-           "arithmetic.\nA convolution has <em>in × out × k<sub>h</sub> × k<sub>w</sub></em> weights plus one bias per "
-           "filter; a dense layer <em>in × out</em> weights plus one bias per output;\nBatchNorm learns a scale γ and a "
-           "shift β per channel and keeps a running mean and variance per channel that are not learned.")
+           "arithmetic.\nA convolution has <em>in × out × k<sub>h</sub> × k<sub>w</sub></em> weights plus one "
+           "bias per filter; a dense layer <em>in × out</em> weights plus one bias per output;\nBatchNorm learns a "
+           "scale γ and a shift β per channel and keeps a running mean and variance per channel that are not learned.")
 BLOCK_SUMS = (" A block (a residual or branches block, or a module holding others) shows its total, the sum of its "
               "parts, above its rows.")
 UNKNOWN_KINDS = " A layer of a kind without a known formula shows its tensors’ sizes."
@@ -28,7 +28,8 @@ def _network(m: dict) -> Markup:
 
 
 def _module(s: dict) -> Markup:
-    args = Markup(", ").join(Markup("<code>{}={}</code>").format(k, a) for k, a in sorted((s.get("args") or {}).items()))
+    args = Markup(", ").join(Markup("<code>{}={}</code>").format(k, a)
+                             for k, a in sorted((s.get("args") or {}).items()))
     built = Markup(", built with {}").format(args) if s.get("args") else ""
     return Markup("The class <code>{}</code> of <code>{}</code>{}; its layers are read from the instantiated "
                   "module.").format(s["class"], s["module"], built)

@@ -7,7 +7,7 @@ from markupsafe import Markup
 from reportgen.report.document.selection import runs_for
 from reportgen.report.figures import keys
 from reportgen.report.wording.findings import show_value, varied_value
-from reportgen.report.wording.formatting import dec, sig
+from reportgen.report.wording.formatting import dec, pct, sig
 from reportgen.report.document.keyed import Joined, at, at_in
 from reportgen.report.document.tree import Table, num, row, rowhead, td, th
 from reportgen.report.document.views.training_settings import clip_text, loss_text, schedule_text, tested_weights, \
@@ -125,8 +125,19 @@ def network_rows(run: dict) -> list[tuple[str, str]]:
     return rows
 
 
-def status_note(run: dict) -> str | None:
-    """A note on a run that did not simply complete."""
+def _stall(run: dict, classes: int) -> str:
+    """What a stalled run's last epoch shows: its validation accuracy against guessing, its loss hardly fallen."""
+    rows = run.get("epochs") or []
+    if not rows or not classes:
+        return "Training stalled: it ended at chance level."
+    last, start = rows[-1], f" (from {dec(rows[0]['train_loss'])})" if len(rows) > 1 else ""
+    return (f"Training stalled: after {len(rows)} epoch{'s' if len(rows) != 1 else ''} the validation accuracy was "
+            f"{pct(last['val_acc'])}, close to the {pct(1 / classes, 0)} of guessing among {classes} classes, and "
+            f"the training loss {dec(last['train_loss'])}{start}.")
+
+
+def status_note(run: dict, classes: int = 0) -> str | None:
+    """A note on a run that did not simply complete (`classes`: how many its dataset has)."""
     if run["status"] == "failed":
         done = len(run.get("epochs") or [])
         return (f"This run failed: {run.get('error') or 'no reason was recorded'}. It has no test results"
@@ -135,10 +146,15 @@ def status_note(run: dict) -> str | None:
         return (f"Training diverged at epoch {run['diverged_epoch']}: the loss became infinite or NaN, so training "
                 "stopped there; the epochs before it and the test metrics of the last finite weights are shown.")
     if run["status"] == "stalled":
-        return "Training stalled: accuracy stayed at chance level."
+        return _stall(run, classes)
     if run["stopped_epoch"] is not None:
         return f"Early stopping ended training at epoch {run['stopped_epoch']} of {run['config']['epochs']}."
     return None
+
+
+def class_count(results: dict, run: dict) -> int:
+    """How many classes the run's dataset has (its own dataset's, when it has one)."""
+    return len((run.get("dataset") or results["dataset"]).get("classes") or [])
 
 
 def training(view, sec, results, figures, num_):
@@ -148,7 +164,8 @@ def training(view, sec, results, figures, num_):
         rid = run["id"]
         seeds, first = run.get("repeats") or [], first_seed(run)
         band = f"; the mean over its {len(seeds)} seeds, shaded ± one standard deviation" if len(seeds) > 1 else ""
-        heading, note = num_.sub(view, run.get("title") or rid), num_.text(status_note(run))
+        heading = num_.sub(view, run.get("title") or rid)
+        note = num_.text(status_note(run, class_count(results, run)))
         config = _keyed_sizes(config_rows(run, ("runs", rid, "dataset", "sizes") if (run.get("dataset") or {})
                                           .get("sizes") else ("dataset", "sizes")), results)
         config_table = num_.tab(f"Training settings of {rid}", rid, "settings", classes="data config")
@@ -236,7 +253,8 @@ def evaluation(view, sec, results, figures, num_):
     for run in runs_for(results, sec.options.get("experiments")):
         rid, first = run["id"], first_seed(run)
         view["runs"].append({
-            "run": run, "sub": num_.sub(view, run.get("title") or rid), "note": num_.text(status_note(run)),
+            "run": run, "sub": num_.sub(view, run.get("title") or rid),
+            "note": num_.text(status_note(run, class_count(results, run))),
             "metrics_table": test_metrics(num_.tab(f"Test metrics of {rid}{first}", rid, "metrics",
                                                    classes="data metrics"), results, run),
             "report_table": class_report(num_.tab(f"Classification report of {rid} on the test set{first}", rid,
@@ -297,7 +315,8 @@ def model_summary(table: Table, results: dict, name: str) -> Table:
     table.head = [row(th("Block" if part == "blocks" else "Layer"), th("Type"), th("Output shape", numeric=True),
                       th("Parameters", numeric=True))]
     table.body = [row(td(code(layer["name"])), td(layer["type"]),
-                      num(at(results, *mk, part, i, "output_shape", fmt="shape")), num(at(results, *mk, part, i, "params")))
+                      num(at(results, *mk, part, i, "output_shape", fmt="shape")),
+                      num(at(results, *mk, part, i, "params")))
                   for i, layer in enumerate(model.get(part) or [])]
     table.foot = [row(th("Total parameters", span=3), num(at(results, *mk, "total_params"), data_total="total_params")),
                   row(th("Trainable parameters", span=3),
@@ -321,7 +340,7 @@ def notebook(view, sec, results, figures, num_):
             rid = run["id"]
             table = None
             heading = num_.text(Markup('{} <span class="run-ref">({})</span>').format(run.get("title") or rid, rid))
-            note = num_.text(status_note(run))
+            note = num_.text(status_note(run, class_count(results, run)))
             if run["model"] not in shown:
                 table = shown[run["model"]] = model_summary(
                     num_.tab(f"Summary of model {run['model']}", run["model"], classes="data summary"), results,

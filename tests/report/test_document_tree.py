@@ -176,3 +176,20 @@ def test_a_run_id_stands_alone_in_the_csv_with_what_the_report_shows_beside_it_i
                       num(Keyed("runs.a.config.epochs", 3))),
                   row(td("b", "run-id", ident="b"), num(Keyed("runs.b.config.epochs", 3)))]
     assert _rows(csv_text(table)) == [["Run", "Run, note", "Epochs"], ["a", "★ (stalled)", "3"], ["b", "", "3"]]
+
+
+def test_each_figure_is_exported_as_its_print_png_a_prose_figures_own_image_or_its_svg():
+    import base64
+
+    from reportgen.report.writers.export import figure_files
+
+    jpeg = b"\xff\xd8\xff\xe0 a jpeg's bytes"
+    doc = {"figures": [
+        {"number": 1, "name": "training-a-loss", "png": b"\x89PNG drawn", "svg": "<svg/>"},
+        {"number": 2, "name": "prose-photo", "png": b"", "svg": "",
+         "src": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()},
+        {"number": 3, "name": "comparison-curves", "png": b"", "svg": "<svg>vector</svg>"},
+        {"number": 4, "name": "prose-refused", "png": b"", "svg": "", "src": ""}]}
+    assert figure_files(doc) == {1: ("figures/training-a-loss.png", b"\x89PNG drawn"),
+                                 2: ("figures/prose-photo.jpg", jpeg),
+                                 3: ("figures/comparison-curves.svg", b"<svg>vector</svg>")}

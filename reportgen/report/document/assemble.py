@@ -50,13 +50,13 @@ class Numbering:
         return unique
 
     def fig(self, key: str, caption: str, drawing) -> dict:
-        """The next numbered figure: its drawing (an SVG string or a figures.cache.Drawing with its PNG)."""
+        """The next numbered figure: its drawing (an SVG string, or a figures.cache.Entry with its PNG)."""
         self.figure += 1
         role, _, subject = key.partition("/")  # role/section index/subject (figures.keys)
         role = role.removeprefix("ds-").removeprefix("tradeoff-").removeprefix("prose-")
         svg, png = (drawing, b"") if isinstance(drawing, str) else (drawing.svg, drawing.png)
         self.figures.append({"number": self.figure, "id": f"fig-{self.figure}", "key": key, "caption": caption,
-                             "svg": svg, "png": png, "img": "" if isinstance(drawing, str) else drawing.img,
+                             "svg": svg, "png": png, "img": drawing.img() if png else "",
                              "name": self._name("figure", subject.partition("/")[2],
                                                  FIGURE_ROLES.get(role, role))})
         self.blocks.append(("figure", self.figures[-1]))

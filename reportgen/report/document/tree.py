@@ -80,6 +80,11 @@ class Cell:
         return out + list(self.attrs)
 
 
+def code(name) -> Markup:
+    """A module, layer or file name, or a hash, set as code."""
+    return Markup("<code>{}</code>").format(name)
+
+
 def td(content=None, classes: str = "", span: int = 1, ident: str | None = None, **data) -> Cell:
     """A text cell; keyword arguments become data-* attributes (data_run → data-run)."""
     return Cell(content, classes=classes, span=span, attrs=_data(data), ident=ident)

@@ -91,7 +91,8 @@ def prefix_ids(svg: str, prefix: str) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    """One drawn figure: its SVG (ids unprefixed) and, for print, its PNG (empty when not rasterised)."""
+    """One drawn figure: its SVG (ids unprefixed as cached, prefixed as FigureCache.figure hands it out) and, for
+    print, its PNG (empty when not rasterised)."""
 
     svg: str
     png: bytes
@@ -103,20 +104,6 @@ class Entry:
         data = base64.b64encode(self.png).decode("ascii")
         return (f'<img class="figure-raster" alt="" src="data:image/png;base64,{data}" '
                 f'style="width: {width_pt:.2f}pt; max-width: 100%; height: auto">')
-
-
-@dataclass(frozen=True)
-class Drawing:
-    """A figure as the document holds it: its SVG for screens (ids prefixed) and its PNG for print (empty when
-    not rasterised)."""
-
-    svg: str
-    png: bytes = b""
-
-    @property
-    def img(self) -> str:
-        """The print version: an <img> of the PNG, or '' when there is none."""
-        return Entry(self.svg, self.png).img() if self.png else ""
 
 
 def draw(draw_fn: Callable, args: tuple, raster: bool) -> Entry:
@@ -139,9 +126,9 @@ class FigureCache:
         self.raster = raster
         self.counts = {"drawn": 0, "cached": 0}
 
-    def figure(self, draw_fn: Callable, *args, prefix: str) -> Drawing:
-        """draw_fn(*args) (SVG ids prefixed with `prefix`, PNG when rasterising): from the cache, or drawn now and
-        cached."""
+    def figure(self, draw_fn: Callable, *args, prefix: str) -> Entry:
+        """draw_fn(*args) as the document holds it (SVG ids prefixed with `prefix`; its PNG when rasterising, else
+        none): from the cache, or drawn now and cached."""
         key = figure_key(draw_fn, args)
         entry = self._load(key)
         if entry is None or (self.raster and not entry.png):  # an HTML-only build cached no PNG: draw it now
@@ -150,7 +137,7 @@ class FigureCache:
             self._store(key, entry)
         else:
             self.counts["cached"] += 1
-        return Drawing(prefix_ids(entry.svg, prefix), entry.png if self.raster else b"")
+        return Entry(prefix_ids(entry.svg, prefix), entry.png if self.raster else b"")
 
     def _load(self, key: str) -> Entry | None:
         """A sound entry, else None (absent, unreadable, truncated or failing its checksum: it is drawn again)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from reportgen.report.figures.cache import Drawing, FigureCache, plt
+from reportgen.report.figures.cache import Entry, FigureCache, plt
 from reportgen.report.figures.keys import dataset_key
 from reportgen.report.figures.style import palette
 
@@ -105,7 +105,7 @@ def scatter(points: dict, classes: list[str], xlabel: str, ylabel: str) -> Figur
     return fig
 
 
-def dataset_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Drawing]:
+def dataset_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
     """The figures of the dataset section at index i (keys.dataset_key), each given only the data it shows."""
     ex = results["dataset"]["exploration"]
     classes = ex["classes"]

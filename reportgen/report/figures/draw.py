@@ -4,18 +4,18 @@ drawings are exported and cached by reportgen.report.figures.cache."""
 from __future__ import annotations
 
 from reportgen.report.document import registry
-from reportgen.report.figures.cache import Drawing, FigureCache
+from reportgen.report.figures.cache import Entry, FigureCache
 from reportgen.report.figures.plots import plotted, to_svg
 from reportgen.report.figures.style import STYLE
 
 __all__ = ["STYLE", "draw_all", "plotted", "to_svg"]
 
 
-def draw_all(results: dict, sections, cache: FigureCache | None = None) -> dict[str, Drawing]:
+def draw_all(results: dict, sections, cache: FigureCache | None = None) -> dict[str, Entry]:
     """Only the figures the sections need, keyed as reportgen.report.figures.keys spells them; each taken from
     `cache` when it holds it (no cache: drawn now, kept nowhere)."""
     cache = FigureCache(None) if cache is None else cache
-    out: dict[str, Drawing] = {}
+    out: dict[str, Entry] = {}
     for i, sec in enumerate(sections):
         figures = registry.kind(sec.kind).figures
         if figures is not None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from reportgen.report.document.selection import runs_for
 from reportgen.report.figures import keys
-from reportgen.report.figures.cache import Drawing, FigureCache
+from reportgen.report.figures.cache import Entry, FigureCache
 from reportgen.report.figures.plots import (accuracy_bars, accuracy_vs, confusion, confusion_grid, curve_pair, curves,
                                             overlay, plotted, run_classes)
 from reportgen.report.wording.findings import sweep_axis, varied_value
 
 
-def training_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Drawing]:
+def training_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
     """Loss and accuracy curves of each run."""
     out = {}
     for n, run in enumerate(runs_for(results, options.get("experiments"))):
@@ -20,7 +20,7 @@ def training_figures(results: dict, i: int, options: dict, cache: FigureCache) -
     return out
 
 
-def evaluation_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Drawing]:
+def evaluation_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
     """The confusion matrix of each run that has one (a failed run has none)."""
     classes = results["dataset"]["classes"]
     out = {}
@@ -31,7 +31,7 @@ def evaluation_figures(results: dict, i: int, options: dict, cache: FigureCache)
     return out
 
 
-def comparison_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Drawing]:
+def comparison_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
     """Overlaid curves, accuracy against the varied value (or bars), and the confusion-matrix grid."""
     runs = runs_for(results, options.get("experiments"))
     shown = [plotted(r) for r in runs]
@@ -49,7 +49,7 @@ def comparison_figures(results: dict, i: int, options: dict, cache: FigureCache)
     return out
 
 
-def notebook_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Drawing]:
+def notebook_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
     """Loss and accuracy side by side for each run of each notebook item."""
     out = {}
     for j, item in enumerate(options.get("items") or []):

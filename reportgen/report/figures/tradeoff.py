@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reportgen.report.document.selection import runs_for
-from reportgen.report.figures.cache import Drawing, FigureCache, plt
+from reportgen.report.figures.cache import Entry, FigureCache, plt
 from reportgen.report.figures.keys import tradeoff_key
 from reportgen.report.figures.plots import plotted
 from reportgen.report.figures.style import palette
@@ -35,7 +35,7 @@ def scatter(runs: list[dict], x_key: str, x_label: str, log: bool) -> Figure:
     return fig
 
 
-def tradeoff_figures(results: dict, index: int, options: dict, cache: FigureCache) -> dict[str, Drawing]:
+def tradeoff_figures(results: dict, index: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
     """Both scatter plots of a trade-off section."""
     runs = runs_for(results, options.get("experiments"))
 

@@ -98,7 +98,9 @@ def render_html(document: dict, override: Path | None = None, medium: str = "scr
     report = document["report"]
     pack = report.get("template") or DEFAULT_PACK
     env = environment(pack, override)
-    env.globals["medium"] = MEDIA[MEDIA.index(medium)]
+    if medium not in MEDIA:
+        raise ValueError(f"medium {medium!r}: one of {', '.join(MEDIA)}")
+    env.globals["medium"] = medium
     css = stylesheet(env, report.get("paper") or "a4")
     try:
         html = env.get_template("report.html.j2").render(doc=document, css=Markup(css))

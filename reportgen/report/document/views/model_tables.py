@@ -1,21 +1,16 @@
-"""The rows of the architecture and parameter tables of one model: its layers (or blocks), grouped by block,
-every shape and count keyed to its record in results["models"]."""
+"""The rows of one model's tables (architecture, parameters, and the notebook's summary): its layers (or blocks),
+grouped by block, every shape and count keyed to its record in results["models"]."""
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
 from reportgen.report.document.keyed import at
-from reportgen.report.document.tree import Body, Table, num, row, td, th
-from reportgen.report.wording.formatting import DASH
+from reportgen.report.document.tree import Body, Table, code, num, row, td, th
+from reportgen.report.wording.formatting import DASH, dec
 
 SUM_CODE = Markup("<code>sum(p.numel() for p in model.parameters())</code>")
 FOLD = Markup('<input type="checkbox" class="fold" checked title="show or hide the rows of {}"> ')
-
-
-def code(name) -> Markup:
-    """A module or layer name, set as code."""
-    return Markup("<code>{}</code>").format(name)
 
 
 def _trained(block: dict) -> str:
@@ -140,4 +135,29 @@ def inverted_residual(settings: dict) -> Table:
                                                             else [td(span=4)])))
                   for i in range(max(map(len, sides)))]
     table.foot = [row(*(th(f"{sum(r[2] for r in side)} blocks", span=4, numeric=True) for side in sides))]
+    return table
+
+
+def _size(n) -> str | None:
+    if n is None:
+        return None
+    return f"{dec(n / 1024, 1)} KB" if n < 1024 * 1024 else f"{dec(n / 1024 / 1024, 2)} MB"
+
+
+def model_summary(table: Table, results: dict, name: str) -> Table:
+    """A model's layers (or a network's blocks) with output shapes and parameters, then its totals."""
+    model, mk = results["models"].get(name) or {}, ("models", name)
+    part = "blocks" if model.get("blocks") is not None else "layers"
+    table.head = [row(th("Block" if part == "blocks" else "Layer"), th("Type"), th("Output shape", numeric=True),
+                      th("Parameters", numeric=True))]
+    table.body = [row(td(code(layer["name"])), td(layer["type"]),
+                      num(at(results, *mk, part, i, "output_shape", fmt="shape")),
+                      num(at(results, *mk, part, i, "params")))
+                  for i, layer in enumerate(model.get(part) or [])]
+    table.foot = [row(th("Total parameters", span=3), num(at(results, *mk, "total_params"), data_total="total_params")),
+                  row(th("Trainable parameters", span=3),
+                      num(at(results, *mk, "trainable_params"), data_total="trainable_params"))]
+    size = _size(model.get("size_bytes"))
+    if size:
+        table.foot.append(row(th("Size (1 KB = 1,024 bytes)", span=3), num(size, data_total="size")))
     return table

@@ -7,7 +7,7 @@ from markupsafe import Markup
 
 from reportgen.report.document.keyed import Joined, at
 from reportgen.report.document.provenance_record import provenance as provenance_record
-from reportgen.report.document.tree import row, rowhead, td
+from reportgen.report.document.tree import code, row, rowhead, td
 from reportgen.report.wording.describe import source_text
 from reportgen.report.wording.formatting import DASH, shape
 from reportgen.results.store import results_digest
@@ -51,7 +51,7 @@ def facts(results: dict) -> list:
             row(rowhead("Split seed"), td(str(ds["seed"]))),
             row(rowhead("Training seed" + ("" if len(seeds) == 1 else "s")),
                 td(", ".join(map(str, seeds)) if seeds else DASH, data_provenance="seeds")),
-            row(rowhead("Data fingerprint"), td(Markup("<code>{}</code>").format(ds["fingerprint"][:16]))),
+            row(rowhead("Data fingerprint"), td(code(ds["fingerprint"][:16]))),
             row(rowhead("Results digest"), td(Markup('<code class="hash" data-provenance="results-sha256">{}</code>')
                                                 .format(results_digest(results))), data_volatile=True),
             row(rowhead("Device"), td(env["device"] + (f" ({env['gpu']})" if env.get("gpu") else ""),

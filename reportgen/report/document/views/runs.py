@@ -10,6 +10,7 @@ from reportgen.report.wording.findings import show_value, varied_value
 from reportgen.report.wording.formatting import dec, pct, sig
 from reportgen.report.document.keyed import Joined, at, at_in
 from reportgen.report.document.tree import Table, num, row, rowhead, td, th
+from reportgen.report.document.views.model_tables import model_summary
 from reportgen.report.document.views.training_settings import clip_text, loss_text, schedule_text, tested_weights, \
     trains_other_loss
 from reportgen.report.wording.describe import smoke_random_weights
@@ -295,36 +296,6 @@ def _varied_cell(results: dict, run: dict, label: str):
     if isinstance((run.get("varied") or {}).get(label), float):
         return at(results, "runs", run["id"], "varied", label, fmt="sig", digits=4)
     return show_value(varied_value(run, label))
-
-
-def _size(n) -> str | None:
-    if n is None:
-        return None
-    return f"{dec(n / 1024, 1)} KB" if n < 1024 * 1024 else f"{dec(n / 1024 / 1024, 2)} MB"
-
-
-def code(name) -> Markup:
-    """A module or layer name, set as code."""
-    return Markup("<code>{}</code>").format(name)
-
-
-def model_summary(table: Table, results: dict, name: str) -> Table:
-    """A model's layers (or a network's blocks) with output shapes and parameters, then its totals."""
-    model, mk = results["models"].get(name) or {}, ("models", name)
-    part = "blocks" if model.get("blocks") is not None else "layers"
-    table.head = [row(th("Block" if part == "blocks" else "Layer"), th("Type"), th("Output shape", numeric=True),
-                      th("Parameters", numeric=True))]
-    table.body = [row(td(code(layer["name"])), td(layer["type"]),
-                      num(at(results, *mk, part, i, "output_shape", fmt="shape")),
-                      num(at(results, *mk, part, i, "params")))
-                  for i, layer in enumerate(model.get(part) or [])]
-    table.foot = [row(th("Total parameters", span=3), num(at(results, *mk, "total_params"), data_total="total_params")),
-                  row(th("Trainable parameters", span=3),
-                      num(at(results, *mk, "trainable_params"), data_total="trainable_params"))]
-    size = _size(model.get("size_bytes"))
-    if size:
-        table.foot.append(row(th("Size (1 KB = 1,024 bytes)", span=3), num(size, data_total="size")))
-    return table
 
 
 def notebook(view, sec, results, figures, num_):

@@ -9,6 +9,7 @@ import csv
 import io
 
 from reportgen.report.document.tree import Row, Table
+from reportgen.report.wording.formatting import DASH
 
 UNITS = {"pct": ("%", 100), "pts": ("percentage points", 100), "secs": ("s", 1)}  # spec → (unit, scale)
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")  # incl. full-width forms
@@ -93,7 +94,7 @@ class Layout:
                 continue
             if cell.pure and cell.span == 1:
                 shown = [_value(k) for k in cell.parts]
-            elif cell.numeric and not cell.parts and cell.text == "—":
+            elif cell.numeric and not cell.parts and cell.text == DASH:
                 shown = [""]  # a number the record lacks
             else:
                 shown = [inert(cell.text)]

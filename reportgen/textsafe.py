@@ -1,5 +1,6 @@
 """Text made safe: from a submission for a terminal or a findings file (control and bidi characters shown
-escaped), and as a file-name-safe slug (the stable names of sections, tables and figures)."""
+escaped), as a file-name-safe slug (the stable names of sections, tables and figures), and long ids cut where a
+line may break."""
 
 from __future__ import annotations
 
@@ -45,3 +46,13 @@ def slug(text: str, limit: int = 48) -> str:
             break
         out = f"{out}-{w}" if out else w[:limit]
     return out or "untitled"
+
+
+LONG_WORD = 9  # a word this long (a run id, a path, a layer's dotted name) may not fit a narrow column
+# after a separator of an id or a path: / _ =, and a dot before a name (not a decimal point)
+AFTER_SEPARATOR = re.compile(r"(?<=[/_=])(?=[^/_=])|(?<=\.)(?=[^\W\d_])")
+
+
+def break_points(word: str) -> list[str]:
+    """A word in the pieces a line may break between (`lr_`, `study/`, `lr=`, `0.001`): one piece when short."""
+    return AFTER_SEPARATOR.split(word) if len(word) >= LONG_WORD else [word]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -98,3 +99,13 @@ def test_startup_table_has_a_row_per_command(tmp_path):
             assert row["exit"] == [0], (name, row)
         assert (row["target"] is not None) == (name.split()[0] in ("--help", "schema", "diff"))
     assert rows["import torch"]["imports_torch"] and rows["import torch"]["ratio"] == 1.0
+
+
+@pytest.mark.slow
+def test_pdf_benchmark_times_the_tagged_and_the_untagged_pdf(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "pdf.py"), "--rounds", "1"], capture_output=True,
+                          text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sizes = [int(m.replace(",", "")) for m in re.findall(r"s, ([\d,]+) bytes", proc.stdout)]
+    assert len(sizes) == 2 and sizes[1] > sizes[0]  # the tags (structure tree, alternatives) take room
+    assert "tagged / untagged: time " in proc.stdout and "(median of 1 rounds, alternated)" in proc.stdout

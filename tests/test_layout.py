@@ -11,7 +11,7 @@ pytestmark = pytest.mark.unit  # torch-free: the unit tier (`-m unit`) runs it w
 
 PACKAGE = Path(__file__).resolve().parent.parent / "reportgen"
 SHARED = {"reportgen", "reportgen.errors", "reportgen.writer", "reportgen.sourcehash", "reportgen.textsafe",
-          "reportgen.units",
+          "reportgen.units", "reportgen.toolpage",
           "reportgen.messages", "reportgen.strictjson", "reportgen.hashing", "reportgen.caching"}
 
 

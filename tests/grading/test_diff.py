@@ -10,9 +10,11 @@ import pytest
 from bs4 import BeautifulSoup
 
 from reportgen import __version__
+from browser import needs_axe, open_page
 from conftest import cli
 
 HOSTILE = "</script><script>alert(1)</script>"
+LONG_RUN = "lr_study/lr=0.0003_batch=64_augment=flip-crop"
 
 
 @pytest.fixture()
@@ -197,6 +199,27 @@ def test_html_format_is_a_safe_standalone_page(a, tmp_path):
     changed = [[td.text for td in tr.find_all("td")] for tr in soup.select("table.sbs tr.change")]
     assert ["Some bold prose with a link and a [bad link](javascript:alert(1)).",
             "Some <script>x() prose with a link and a [bad link](javascript:alert(1))."] in changed
+
+
+@needs_axe
+@pytest.mark.slow
+def test_html_page_fits_390_and_1280_px_and_passes_axe(a, tmp_path):
+    """Long run ids, changed values and section text: no sideways scroll at 390 px (the tables scroll in their own
+    boxes), no word broken inside, no WCAG 2.1 A/AA violation, in the dark palette too."""
+    def long_ids(r):
+        r["runs"][LONG_RUN] = r["runs"].pop("wild")
+        r["run_order"][r["run_order"].index("wild")] = LONG_RUN
+        r["runs"]["base"]["test"]["accuracy"] += 0.01
+
+    b = _copy(a, tmp_path, "team-07_with-a-long-folder-name", edit_results=long_ids,
+              edit_html=lambda h: h.replace("Some <strong>bold</strong>", "Some state-of-the-art &lt;b&gt;", 1))
+    out = tmp_path / "diff.html"
+    assert cli("diff", a, b, "--format", "html", "--out", out).exit_code == 1
+    assert f"runs.{LONG_RUN}" in BeautifulSoup(out.read_text("utf-8"), "html.parser").get_text()
+    for width, dark in ((390, False), (1280, False), (390, True)):
+        seen = open_page(out, width, dark=dark)
+        assert seen["scrollWidth"] <= width and seen["outside"] == [], (width, dark, seen)
+        assert seen["broken"] == [] and seen["violations"] == [], (width, dark, seen)
 
 
 def test_unreadable_or_foreign_inputs_exit_2_with_one_message(a, tmp_path):

@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
+from browser import needs_axe, open_page
 from conftest import REPO, cli
 
 FILES = ("report.html", "report.pdf", "results.json")
 HOSTILE_TEAM = "Mallory <script>alert('grade')</script>"
 STATE = ".reportgen-grade"
+LONG_RUN = "lr_study/lr=0.0003_batch=64_augment=flip-crop"
 
 
 def _submit(source: Path, folder: Path, manifest: Path | None = None) -> Path:
@@ -190,7 +192,8 @@ def test_html_overview_escapes_links_and_marks_problems(fast_class):
     csp = soup.find("meta", attrs={"http-equiv": "Content-Security-Policy"})["content"]
     assert "default-src 'none'" in csp and "script-src 'unsafe-inline'" in csp
     assert len(soup.find_all("script")) == 1 and not soup.find_all("img")  # Eve's "><img ...> stays text
-    assert not soup.select("[onerror]") and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert not soup.select("[onerror]") and "&lt;img" in html
+    assert 'Eve "><img src=x onerror=alert(1)>' in soup.select_one("#row-clean").get_text()  # shown as text
     rows = {tr["id"][4:]: tr for tr in soup.select("table.grades tbody tr")}
     assert sorted(rows) == ["broken", "cell", "clean", "empty", "foreign", "results"]
     assert "problem" not in (rows["clean"].get("class") or [])
@@ -203,6 +206,29 @@ def test_html_overview_escapes_links_and_marks_problems(fast_class):
             assert "report" not in links
         else:
             assert links["report"] == f"{name}/report.html" and (fast_class / links["report"]).is_file()
+
+
+@needs_axe
+@pytest.mark.slow
+def test_html_overview_fits_390_and_1280_px_and_passes_axe(tiny_build, tmp_path):
+    """A clean row, a forged number, an unusable folder and a long folder with a long run id: no sideways scroll at
+    390 px (the table scrolls in its own box), no word broken inside, no WCAG 2.1 A/AA violation, dark too."""
+    root = tmp_path / "class"
+    root.mkdir()
+    _submit(tiny_build.out, root / "clean", tiny_build.manifest)
+    _edit_cell(_submit(tiny_build.out, root / "cell", tiny_build.manifest))
+    (root / "empty").mkdir()
+    long = _submit(tiny_build.out, root / "team-07_with-a-rather-long-folder-name")
+    for name in ("report.html", "results.json"):  # the run and experiment `wild` renamed: a forged long id
+        (long / name).write_text(re.sub(r"\bwild\b", LONG_RUN, (long / name).read_text("utf-8")), "utf-8")
+    code, _, output, rows = _grade(root, "--out", str(tmp_path / "out" / "grades.csv"))
+    assert code == 1 and "numbers" in rows["cell"]["findings_summary"] and rows["empty"]["error"], output
+    page = tmp_path / "out" / "grades.html"
+    assert LONG_RUN in BeautifulSoup(page.read_text("utf-8"), "html.parser").get_text()
+    for width, dark in ((390, False), (1280, False), (1280, True)):
+        seen = open_page(page, width, dark=dark)
+        assert seen["scrollWidth"] <= width and seen["outside"] == [], (width, dark, seen)
+        assert seen["broken"] == [] and seen["violations"] == [], (width, dark, seen)
 
 
 def test_json_format_lists_every_row(fast_class):
@@ -253,8 +279,9 @@ def test_full_class_identical_runs_smoke_and_gradescope(full_class):
     assert "broken, cell, clean, renamed and results hand in identical runs" in stdout
     assert HOSTILE_TEAM in rows["renamed"]["team"]
     html = (full_class / "grades.html").read_text("utf-8")
-    assert HOSTILE_TEAM not in html and "Mallory &lt;script&gt;alert(&#x27;grade&#x27;)&lt;/script&gt;" in html
-    assert len(BeautifulSoup(html, "html.parser").find_all("script")) == 1
+    assert HOSTILE_TEAM not in html and "&lt;script&gt;alert(&#x27;grade&#x27;)&lt;/" in html
+    soup = BeautifulSoup(html, "html.parser")
+    assert len(soup.find_all("script")) == 1 and HOSTILE_TEAM in soup.select_one("#row-renamed").get_text()
     for name in rows:
         record = json.loads((full_class / "gradescope" / name / "results.json").read_text("utf-8"))
         assert record["visibility"] == "visible" and "score" not in record

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 
 from conftest import cli, write_manifest
 from reportgen.manifest.loaded import load_manifest
@@ -98,7 +99,8 @@ def test_serve_shows_the_template_link_as_an_error_and_never_the_secret(tmp_path
     try:
         serving.wait_line(r"^error: ")
         page = serving.get()
-        assert "The manifest has errors" in page and REPOSITORY in page and SECRET not in page
+        message = BeautifulSoup(page, "html.parser").find(id="reportgen-serve-message").get_text()
+        assert "The manifest has errors" in page and REPOSITORY in message and SECRET not in page
         assert SECRET not in serving.log and not (manifest.parent / "out" / "report.html").exists()
     finally:
         serving.kill()

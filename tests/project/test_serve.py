@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
+from browser import needs_axe, open_page
+
 BOUND_S = 15.0  # a loaded CI box; benchmarks/serve.py measures the real latency
 
 
@@ -214,3 +216,31 @@ def test_its_own_write_of_results_json_is_not_a_change_but_another_is(folder):
     results.write_text(results.read_text("utf-8").replace('"smoke": false', '"smoke": true'), "utf-8")
     assert session.changed_by_others(results)  # another command wrote it
     assert session.changed_by_others(folder.resolve())
+
+
+@pytest.mark.slow  # a browser test: the full suite runs them
+@needs_axe
+def test_its_own_pages_fit_390_and_1280_px_and_pass_axe(tmp_path):
+    """The waiting, error and stale pages, as a session publishes them (nothing trained): no sideways scroll at
+    390 px, no word broken inside, no WCAG 2.1 A/AA violation, in the dark palette too."""
+    from conftest import TINY_MANIFEST, write_manifest
+    from reportgen.project.serve.server import Shared
+    from reportgen.project.serve.session import Options, Session
+
+    folder = tmp_path / "a-student-project_with-a-long-folder-name" / "experiments" / "lr_study"
+    manifest = write_manifest(folder)
+    shared = Shared()
+    pages = {"waiting": shared.page.html}
+    session = Session(Options(manifest, folder / "out"), shared, lambda line: None)
+    assert session.render("start") == "stale"  # no results yet: the page says which runs to train
+    pages["stale"] = shared.page.html
+    manifest.write_text(TINY_MANIFEST.replace("  - architecture\n", '  - "<img src=x onerror=alert(1)>"\n'), "utf-8")
+    assert session.render("changed") == "error"
+    pages["error"] = shared.page.html
+    for state, html in pages.items():
+        path = tmp_path / f"{state}.html"
+        path.write_text(html, "utf-8")
+        for width, dark in ((390, False), (1280, False), (390, True)):
+            seen = open_page(path, width, dark=dark)
+            assert seen["scrollWidth"] <= width and seen["outside"] == [], (state, width, dark, seen)
+            assert seen["broken"] == [] and seen["violations"] == [], (state, width, dark, seen)

@@ -43,8 +43,8 @@ def test_a_cell_knows_its_numbers_their_keys_and_its_printed_text():
     assert [k.value for k in cell.parts] == [0.9868, 0.0026] and cell.names == ("mean", "std") and cell.pure
     assert cell.text == "98.68\u00a0% ± 0.26\u00a0%"
     assert str(cell.html) == ('<strong><span data-key="runs.a.aggregate.accuracy.mean" data-fmt="pct">98.68\u00a0%'
-                              '</span> ± <span data-key="runs.a.aggregate.accuracy.std" data-fmt="pct">0.26\u00a0%'
-                              '</span></strong>')
+                              '</span> <span class="joint">± <span data-key="runs.a.aggregate.accuracy.std" '
+                              'data-fmt="pct">0.26\u00a0%</span></span></strong>')
     missing = _runs_table().body[1].cells[2]
     assert missing.parts == () and not missing.pure and missing.text == "—"
     text = td("a <b> & c")

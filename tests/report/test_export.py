@@ -166,9 +166,12 @@ def test_markdown_export_holds_every_section_table_and_figure(exported):
             assert f"## {number.get_text(strip=True)} " in md, h2
     tables = html_tables(built.html)
     assert len(re.findall(r"^\*\*Table \d+\.\*\* ", md, flags=re.M)) == len(tables)
-    images = re.findall(r"^!\[Figure (\d+)\. [^\]]*\]\((figures/[a-z0-9-]+\.png)\)$", md, flags=re.M)
-    assert [int(n) for n, _ in images] == [int(n) for n in re.findall(r'<figure id="fig-(\d+)"', built.html)]
-    assert all((out / "export" / path).is_file() for _, path in images)
+    # each figure: its image, named by its text alternative, then its numbered caption
+    images = re.findall(r"^!\[((?:\\.|[^\]\\\n])+)\]\((figures/[a-z0-9-]+\.png)\)\n\n\*Figure (\d+)\. ", md, flags=re.M)
+    assert [int(n) for *_, n in images] == [int(n) for n in re.findall(r'<figure id="fig-(\d+)"', built.html)]
+    assert all((out / "export" / path).is_file() for _, path, _ in images)
+    names = {f["id"]: f.select_one("svg > title").get_text() for f in soup.select("figure.figure")}
+    assert [re.sub(r"\\(.)", r"\1", alt) for alt, *_ in images] == [names[f"fig-{n}"] for *_, n in images]
     accuracy = formatting.pct(built.results["runs"]["base"]["test"]["accuracy"])
     assert f"| Test accuracy | {accuracy} |" in md
 

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from reportgen.report.wording.formatting import pct
-from reportgen.report.prose.references import Context, Labels, ProseReferenceError, expand, place_math
+from reportgen.report.prose.placing import place_math
+from reportgen.report.prose.references import Context, Labels, ProseReferenceError, expand
 
 
 def _ctx(results: dict, **kw) -> Context:

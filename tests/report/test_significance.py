@@ -295,3 +295,20 @@ def test_a_seed_statistic_of_a_run_without_repeats_is_a_located_error_before_tra
     assert f"m.yaml:{line}:" in result.output and "sgd has no repeats (set train.repeats ≥ 2): no .ci of accuracy" \
         in result.output
     assert ": training " not in result.output and not (tmp_path / "output").exists()
+
+
+@pytest.mark.unit
+def test_an_interval_cut_at_0_or_100_percent_says_so():
+    from reportgen.report.document.tree import plain
+    from reportgen.report.document.views.comparison import confidence_note
+    from reportgen.run.statistics import summary
+
+    accs = {"wild": [0.9861, 0.1016, 0.0016], "steady": [0.9861, 0.9722, 0.9792], "perfect": [1.0, 1.0, 1.0]}
+    runs = {rid: {"id": rid, "aggregate": {"accuracy": summary(values, (0, 1))}} for rid, values in accs.items()}
+    note = plain(confidence_note({"runs": runs}, list(runs.values())))
+    low, high = stats.t.interval(0.95, 2, loc=np.mean(accs["wild"]), scale=np.std(accs["wild"], ddof=1) / math.sqrt(3))
+    assert low < 0 < 1 < high  # the t interval itself reaches past both ends
+    cut = "the seeds disagree so much that the interval reached past 0 % and 100 % and is cut there"
+    assert f"wild: 0.00\u00a0%–100.00\u00a0% (3 seeds; {cut})" in note
+    assert note.count("cut there") == 1  # steady's interval is inside 0–100 %; perfect's is 100 % with no spread
+    assert "perfect: 100.00\u00a0%–100.00\u00a0% (3 seeds)" in note

@@ -7,25 +7,20 @@
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from pathlib import Path
 
-import jinja2
 import pytest
 from bs4 import BeautifulSoup
-from jinja2.sandbox import SecurityError
 
+from golden import loaded, results  # noqa: F401 (fixtures)
 from reportgen.report.document import assemble as document
 from reportgen.report.figures import draw as figures
+from reportgen.report.figures.cache import Entry
 from reportgen.report.writers import html as render
-from reportgen.manifest.loaded import load_manifest
 from reportgen.errors import UserError
 from reportgen.report.wording.formatting import pct, secs
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-MANIFEST = FIXTURES / "results-small.yaml"
-RESULTS = FIXTURES / "results-small.json"
 pytestmark = pytest.mark.unit  # torch-free, from the committed golden results: the unit tier runs it with torch blocked
 
 PACKS = ("assignment", "paper", "lab")
@@ -34,18 +29,6 @@ WIDE_IN_PAPER = ("parameters", "comparison", "results-table", "tradeoff")
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u00a0", " ")).strip()
-
-
-@pytest.fixture(scope="module")
-def loaded():
-    """The fixture's manifest (for its sections and folder)."""
-    return load_manifest(MANIFEST)
-
-
-@pytest.fixture(scope="module")
-def results() -> dict:
-    """The committed, hand-checked results of two 2-epoch runs of one model on the bundled digits."""
-    return json.loads(RESULTS.read_text("utf-8"))
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +46,11 @@ def _html(results, loaded, figs, pack: str, paper: str = "a4", override: Path | 
     return render.render_html(doc, override)
 
 
-def _stubs(figs: dict[str, str]) -> dict[str, str]:
-    """Each figure as an empty, named SVG: snapshots follow the templates, not matplotlib's drawing."""
-    return {key: f'<svg class="figure-stub" data-figure="{key}"></svg>' for key in figs}
+def _stubs(figs: dict[str, Entry]) -> dict[str, Entry]:
+    """Each figure as an empty, named SVG with its text alternative: snapshots follow the templates and the figures'
+    words, not matplotlib's drawing."""
+    return {key: Entry(f'<svg class="figure-stub" data-figure="{key}"></svg>', b"", fig.alt)
+            for key, fig in figs.items()}
 
 
 def _readable(html: str) -> str:
@@ -182,7 +167,7 @@ def test_paper_has_title_block_and_no_cover_or_contents(soups):
     soup = soups["paper"]
     assert not soup.select("section.cover, nav.contents")
     block = soup.select_one("header.title-block")
-    assert soup.body.find(True, recursive=False) is block  # first in the body: above the columns
+    assert soup.main.find(True, recursive=False) is block  # first in the body: above the columns
     assert _norm(block.h1.text) == "Handwritten digits with a tiny CNN"
     authors = [[_norm(s.text) for s in li.select("span")] for li in block.select("li.author")]
     # an author's own affiliation, else the report's institution
@@ -193,9 +178,9 @@ def test_paper_has_title_block_and_no_cover_or_contents(soups):
     assert abstract.select_one("strong").text == "tiny" and not abstract.find("b")  # Markdown, sanitized
     assert "Raw <b>HTML</b> in the abstract stays text." in _norm(abstract.text)
     assert _norm(block.select_one(".keywords").text) == "Keywords: CNN, handwritten digits, optimizers"
-    heads = [_norm(h.text) for h in soup.select("body > section > h2")]
+    heads = [_norm(h.text) for h in soup.select("main > section > h2")]
     assert heads[:4] == ["1 Introduction", "2 Model", "3 Parameters", "4 Training"]  # arabic, the paper's titles
-    kinds = {s["class"][0] for s in soup.select("body > section")}
+    kinds = {s["class"][0] for s in soup.select("main > section")}
     assert set(WIDE_IN_PAPER) <= kinds
 
 
@@ -215,8 +200,8 @@ def _declarations(css: str) -> dict[str, dict[str, str]]:
 
 def test_paper_stylesheet_sets_columns_and_print_rules():
     css = render.stylesheet(render.environment("paper"), "letter")
-    assert "body > section { columns: 2;" in css and "font: 9.5pt/" in css
-    wide = re.search(r"body > section\.parameters,[^{]*\{\s*columns: auto; \}", css)
+    assert "main > section { columns: 2;" in css and "font: 9.5pt/" in css
+    wide = re.search(r"main > section\.parameters,[^{]*\{\s*columns: auto; \}", css)
     assert wide and all(f"section.{kind}" in wide[0] for kind in WIDE_IN_PAPER)
     rules = _declarations(css)  # the shared base's rules and the pack's, merged as the cascade reads them
     assert rules["figure.figure"] == {"margin": "0.6em 0 0.9em", "text-align": "center", "break-inside": "avoid"}
@@ -328,14 +313,15 @@ def test_override_extends_the_builtin_cover_and_replaces_one_block(pack, tmp_pat
 
 def test_override_stylesheet_replaces_the_packs_and_extra_css_is_appended(tmp_path):
     env = render.environment("paper", _override(tmp_path, {"style.css": "body { color: teal; }\n"}))
-    assert render.stylesheet(env, "a4") == ("body { color: teal; }\n\n@page { size: A4; }\n"
+    root = render.templates_root()
+    screen = "\n" + render.fold_rules() + (root / "base" / "screen.css").read_text("utf-8")  # every pack's, overrides' too
+    assert render.stylesheet(env, "a4") == ("body { color: teal; }\n" + screen + "\n@page { size: A4; }\n"
                                             "@page landscape { size: A4 landscape; }\n")
     env = render.environment("paper", _override(tmp_path / "extra", {"extra.css": "h2 { color: navy; }\n"}))
     css = render.stylesheet(env, "letter")
-    root = render.templates_root()
     builtin = (root / "base" / "style.css").read_text("utf-8") + "\n" + (root / "paper" / "style.css").read_text("utf-8")
     assert render.builtin_stylesheet("paper") == builtin  # the shared base, then the pack's own rules
-    assert css == (builtin + "\n" + "h2 { color: navy; }\n" + "\n@page { size: letter; }\n"
+    assert css == (builtin + screen + "\n" + "h2 { color: navy; }\n" + "\n@page { size: letter; }\n"
                    "@page landscape { size: letter landscape; }\n")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from reportgen.grading.diff.compare import IGNORED_HELP, Comparison, grouped, value_text
+from reportgen.toolpage import CSS as STYLE, breakable, cell, scroll_box
 
 
 def _side_by_side(diff: list[str]) -> list[tuple[str, str, str]]:
@@ -34,20 +35,47 @@ def _side_by_side(diff: list[str]) -> list[tuple[str, str, str]]:
     return rows
 
 
-_CSS = """body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 90rem; padding: 0 1rem; }
-table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1.2rem; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
-thead th { background: #f0f0f0; } td.num { font-family: ui-monospace, monospace; white-space: nowrap; }
-.verdict { font-weight: bold; font-size: 1.1em; } .equal { color: #0a6b2d; } .different { color: #b00020; }
+_CSS = """\
+body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 90rem; padding: 0 1rem; }
+table { width: 100%; }
+dl.sides { display: grid; grid-template-columns: auto 1fr; gap: 0.2em 0.8em; margin: 0 0 1em; }
+dl.sides dt { font-weight: bold; } dl.sides dd { margin: 0; min-width: 0; }
+td.value, td.num { font-family: ui-monospace, monospace; } .num { white-space: nowrap; } td.num { text-align: right; }
+.verdict { font-weight: bold; font-size: 1.1em; } .equal { color: var(--good); } .different { color: var(--bad); }
 table.sbs td { font-family: ui-monospace, monospace; font-size: 12px; width: 50%; white-space: pre-wrap; }
-tr.change td:first-child { background: #fde8e8; } tr.change td:last-child { background: #e6f6e6; }
-tr.hunk td { background: #eef; color: #446; } .muted { color: #666; }"""
+tr.change td:first-child { background: var(--bad-bg); } tr.change td:last-child { background: var(--good-bg); }
+tr.hunk td { background: var(--hunk-bg); color: var(--hunk); }"""
 
 
-def _cell(d: dict, side: str) -> str:
+def _side_value(d: dict, side: str) -> str:
+    """What one side holds for a difference: its value, or whether the item is there at all."""
     if "only_in" in d:
         return "present" if d["only_in"] == side else "—"
     return value_text(d.get(side.lower()))
+
+
+def _fields(title: str, fields: list[dict]) -> str:
+    """The table of a group's field differences, A beside B, in a box that scrolls sideways."""
+    rows = []
+    for d in fields:
+        delta = f"{d['delta']:+.6g}" if d.get("delta") is not None else ""
+        rows.append(f'<tr><td>{cell(d["where"])}</td><td class="value">{cell(_side_value(d, "A"))}</td>'
+                    f'<td class="value">{cell(_side_value(d, "B"))}</td><td class="num">{escape(delta)}</td>'
+                    f'<td>{cell(d.get("note") or "")}</td></tr>')
+    table = (f'<table class="diff"><caption class="visually-hidden">{escape(title)}: fields that differ</caption>'
+             '<thead><tr><th scope="col">Field</th><th scope="col">A</th><th scope="col">B</th>'
+             '<th scope="col" class="num">Δ (B − A)</th><th scope="col">Note</th></tr></thead>'
+             f'<tbody>{"".join(rows)}</tbody></table>')
+    return scroll_box(f"{title}: fields that differ", table)
+
+
+def _text(d: dict) -> str:
+    """A section's text A beside B, each changed line beside its replacement, in a box that scrolls sideways."""
+    rows = "".join(f'<tr class="{cls}"><td>{cell(left)}</td><td>{cell(right)}</td></tr>'
+                   for cls, left, right in _side_by_side(d["diff"]))
+    table = (f'<table class="sbs"><caption class="visually-hidden">{escape(d["where"])}: A beside B</caption>'
+             f'<thead><tr><th scope="col">A</th><th scope="col">B</th></tr></thead><tbody>{rows}</tbody></table>')
+    return f"<h3>{breakable(d['where'])}</h3>\n" + scroll_box(f"{d['where']}: A beside B", table)
 
 
 def page(c: Comparison) -> str:
@@ -60,32 +88,18 @@ def page(c: Comparison) -> str:
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>",
            f'<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">', '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>reportgen diff</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
-           "<h1>reportgen diff</h1>", '<table class="sides"><tbody>',
-           f"<tr><th scope=\"row\">A</th><td>{e(c.a.what)}</td></tr>",
-           f"<tr><th scope=\"row\">B</th><td>{e(c.b.what)}</td></tr>", "</tbody></table>", verdict,
+           "<title>reportgen diff</title>", f"<style>\n{STYLE}\n{_CSS}\n</style>", "</head>", "<body>", "<main>",
+           "<h1>reportgen diff</h1>", '<dl class="sides">',
+           f"<dt>A</dt><dd>{breakable(c.a.what)}</dd>", f"<dt>B</dt><dd>{breakable(c.b.what)}</dd>", "</dl>", verdict,
            f'<p class="muted">Tolerance {c.tolerance:g} (absolute). '
-           + ("Strict: every field compared." if c.strict else f"Ignored (use --strict to compare): {e(IGNORED_HELP)}.")
-           + "</p>"]
-    out += [f'<p class="note">{e(n)}</p>' for n in c.notes]
+           + ("Strict: every field compared." if c.strict else
+              f"Ignored (use --strict to compare): {breakable(IGNORED_HELP)}.") + "</p>"]
+    out += [f'<p class="note">{breakable(n)}</p>' for n in c.notes]
     for title, items in grouped(c):
         out.append(f"<h2>{e(title)}</h2>")
         fields = [d for d in items if "diff" not in d]
         if fields:
-            out.append('<table class="diff"><thead><tr><th>Field</th><th>A</th><th>B</th><th>Δ</th><th>Note</th>'
-                       "</tr></thead><tbody>")
-            for d in fields:
-                delta = f"{d['delta']:+.6g}" if d.get("delta") is not None else ""
-                out.append(f"<tr><td>{e(d['where'])}</td><td class=\"num\">{e(_cell(d, 'A'))}</td>"
-                           f"<td class=\"num\">{e(_cell(d, 'B'))}</td><td class=\"num\">{e(delta)}</td>"
-                           f"<td>{e(d.get('note') or '')}</td></tr>")
-            out.append("</tbody></table>")
-        for d in (d for d in items if "diff" in d):
-            out += [f"<h3>{e(d['where'])}</h3>",
-                    '<table class="sbs"><thead><tr><th>A</th><th>B</th></tr></thead><tbody>']
-            out += [f'<tr class="{cls}"><td>{e(left)}</td><td>{e(right)}</td></tr>'
-                    for cls, left, right in _side_by_side(d["diff"])]
-            out.append("</tbody></table>")
-    out += ["</body>", "</html>"]
+            out.append(_fields(title, fields))
+        out += [_text(d) for d in items if "diff" in d]
+    out += ["</main>", "</body>", "</html>"]
     return "\n".join(out) + "\n"
-

@@ -11,19 +11,31 @@ from reportgen.grading.grade.folders import findings_name
 from reportgen.grading.grade.rows import experiments, identical_line
 from reportgen.grading.grade.table import accuracy
 from reportgen.textsafe import one_line
+from reportgen.toolpage import CSS as STYLE, breakable, scroll_box
+from reportgen.toolpage import cell as cell_text
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _CSS = """\
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem auto; max-width: 110rem; padding: 0 1rem; }
-table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1.2rem; }
-th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
-thead th { background: #f0f0f0; cursor: pointer; user-select: none; position: sticky; top: 0; }
-thead th[aria-sort=ascending]::after { content: " ▲"; } thead th[aria-sort=descending]::after { content: " ▼"; }
+table.grades { width: 100%; }
+thead th { position: sticky; top: 0; z-index: 1; }
+thead th button { font: inherit; font-weight: bold; color: inherit; background: none; border: 0; padding: 0;
+  margin: 0; text-align: left; cursor: pointer; }
+thead th[aria-sort=ascending] button::after { content: " ▲"; }
+thead th[aria-sort=descending] button::after { content: " ▼"; }
+/* a squeezed column of prose or ids is a tower of words */
+td.team { min-width: 8em; } td.prose { min-width: 11em; } td.runs { min-width: 9em; }
 td.num { font-family: ui-monospace, monospace; white-space: nowrap; text-align: right; }
-tr.problem td { background: #fde8e8; } tr.problem td:first-child { border-left: 4px solid #b00020; }
-.flag { color: #b00020; font-weight: bold; } .ok { color: #0a6b2d; } .muted { color: #666; }
-.summary li { margin: 0.15rem 0; }"""
-# click a header to sort by it (numbers as numbers, empty cells last); click again to reverse
+table.grades td { background: var(--bg); }
+tr.problem td { background: var(--bad-bg); } tr.problem td:first-child { border-left: 4px solid var(--bad); }
+.flag { color: var(--bad); font-weight: bold; } .ok { color: var(--good); }
+.summary li { margin: 0.15rem 0; }
+@media (min-width: 40em) {  /* the header and each row's submission stay in sight as the table scrolls */
+  .scroll.tall { max-height: 85vh; overflow-y: auto; }
+  table.grades td:first-child, table.grades th:first-child { position: sticky; left: 0; z-index: 1; }
+  table.grades th:first-child { z-index: 2; }
+}"""
+# a header's button (a click, or Enter or Space) sorts by it, numbers as numbers and empty cells last; again reverses
 _SCRIPT = """\
 document.querySelectorAll("table.grades thead th").forEach(function (th, col) {
   th.addEventListener("click", function () {
@@ -54,6 +66,12 @@ def escape(text, quote: bool = True) -> str:
     return html_escape(one_line(str(text)), quote)
 
 
+def cell(text) -> str:
+    """A student's string for a table cell: as escape() makes it, its words never wrapped inside (the table
+    scrolls)."""
+    return cell_text(one_line(str(text)))
+
+
 def href(target: Path, page_dir: Path) -> str:
     """A relative link from the page's folder to a file, percent-encoded (then HTML-escaped by the caller)."""
     rel = os.path.relpath(os.path.abspath(target), os.path.abspath(page_dir))
@@ -62,42 +80,41 @@ def href(target: Path, page_dir: Path) -> str:
 
 def _status(r: dict) -> str:
     """The status cell: clean, the findings by check, or why the submission is unusable."""
-    e = escape
     if r["error"]:
-        return f'<span class="flag">unusable</span>: {e(r["error"])}'
+        return f'<span class="flag">unusable</span>: {cell(r["error"])}'
     if r["findings"]:
         items = "; ".join(r["findings_summary"])
-        return f'<span class="flag">{r["findings"]} finding(s)</span>: {e(items)}'
+        return f'<span class="flag">{r["findings"]} finding(s)</span>: {cell(items)}'
     return '<span class="ok">clean</span>'
 
 
 def _row(r: dict, exps: list[str], page_dir: Path, class_dir: Path, findings_dir: Path) -> str:
     """One submission's table row, every user-supplied string escaped."""
-    e = escape
+    e, c = escape, cell
     report = class_dir / r["folder"] / "report.html"
-    folder = e(r["folder"])
     links = [f'<a href="{e(href(report, page_dir))}">report</a>'] if report.is_file() else []
     links.append(f'<a href="{e(href(findings_dir / findings_name(r["folder"]), page_dir))}">findings</a>')
-    team = "<br>".join(f"{e(m['name'])} <span class=\"muted\">{e(m['id'])}</span>" for m in r["team"])
+    team = "<br>".join(f"{c(m['name'])} <span class=\"muted\">{c(m['id'])}</span>" for m in r["team"])
     smoke = "" if r["smoke"] is None else ('<span class="flag">smoke</span>' if r["smoke"] else "no")
-    models = "<br>".join(f"{e(name)}: {e(str(total))}" for name, total in r["models"].items())
+    models = "<br>".join(f"{c(name)}: {c(total)}" for name, total in r["models"].items())
     best = "".join(f'<td class="num">{e(accuracy(r["best_accuracy"].get(x, {}).get("accuracy")))}</td>' for x in exps)
-    runs = "<br>".join(f"{label}: {e(', '.join(r[key]))}" for key, label in
+    runs = "<br>".join(f"{label}: {c(', '.join(r[key]))}" for key, label in
                        (("diverged", "diverged"), ("stalled", "stalled"), ("failed", "failed")) if r[key])
-    verification = e(r["verification"])
+    verification = c(r["verification"])
     if r["verification_detail"]:
         verification = f'<span title="{e(str(r["verification_detail"]))}">{verification}</span>'
     if r["verification"] in ("differs", "could not run"):
         verification = f'<span class="flag">{verification}</span>'
-    identical = e(", ".join(r["identical_to"]))
+    identical = c(", ".join(r["identical_to"]))
     identical = f'<span class="flag">{identical}</span>' if identical else ""
     findings = "" if r["error"] else str(r["findings"])
     cls = ' class="problem"' if r["problem"] else ""
-    mark = '<span class="flag" title="needs a look">⚠</span> ' if r["problem"] else ""
-    return (f'<tr{cls} id="row-{e(quote(r["folder"], safe=""))}"><td data-sort="{folder}">{mark}{folder}<br>'
-            f'{" · ".join(links)}</td><td>{team}</td><td>{e(r["title"])}</td><td>{smoke}</td><td>{models}</td>{best}'
-            f'<td>{runs}</td><td class="num">{findings}</td><td>{_status(r)}</td><td>{e(r["check_level"])}</td>'
-            f'<td>{verification}</td><td>{identical}</td></tr>')
+    mark = '<span class="flag" role="img" aria-label="needs a look">⚠</span> ' if r["problem"] else ""
+    return (f'<tr{cls} id="row-{e(quote(r["folder"], safe=""))}"><td data-sort="{e(r["folder"])}">{mark}'
+            f'{c(r["folder"])}<br>{" · ".join(links)}</td><td class="team">{team}</td>'
+            f'<td class="prose">{c(r["title"])}</td><td>{smoke}</td><td>{models}</td>{best}<td class="runs">{runs}</td>'
+            f'<td class="num">{findings}</td><td class="prose">{_status(r)}</td>'
+            f'<td class="prose">{c(r["check_level"])}</td><td>{verification}</td><td>{identical}</td></tr>')
 
 
 def page(rows: list[dict], groups: list[list[str]], summary: list[str], page_dir: Path, class_dir: Path,
@@ -111,14 +128,17 @@ def page(rows: list[dict], groups: list[list[str]], summary: list[str], page_dir
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>",
            f'<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">', '<meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           "<title>reportgen grade</title>", f"<style>\n{_CSS}\n</style>", "</head>", "<body>",
-           f"<h1>Class overview: {e(class_dir.name or str(class_dir))}</h1>", '<ul class="summary">']
-    out += [f"<li>{e(line)}</li>" for line in summary]
-    out += [f'<li class="flag">{e(identical_line(g))}</li>' for g in groups]
-    out += ["</ul>", '<p class="muted">Click a column header to sort by it. Rows marked ⚠ have findings, could not '
-            "be checked, or did not verify.</p>", '<table class="grades"><thead><tr>']
-    out += [f'<th scope="col">{e(h)}</th>' for h in head]
-    out += ["</tr></thead><tbody>"]
-    out += [_row(r, exps, page_dir, class_dir, findings_dir) for r in rows]
-    out += ["</tbody></table>", f"<script>\n{_SCRIPT}\n</script>", "</body>", "</html>"]
+           "<title>reportgen grade</title>", f"<style>\n{STYLE}\n{_CSS}\n</style>", "</head>", "<body>", "<main>",
+           f"<h1>Class overview: {breakable(one_line(class_dir.name or str(class_dir)))}</h1>", '<ul class="summary">']
+    out += [f"<li>{breakable(one_line(line))}</li>" for line in summary]
+    out += [f'<li class="flag">{breakable(one_line(identical_line(g)))}</li>' for g in groups]
+    out += ["</ul>", '<p class="muted">Select a column header to sort by it. Rows marked ⚠ have findings, could '
+            "not be checked, or did not verify.</p>"]
+    table = ['<table class="grades"><caption>Submissions</caption><thead><tr>']
+    table += [f'<th scope="col"><button type="button">{cell(h)}</button></th>' for h in head]
+    table += ["</tr></thead><tbody>"]
+    table += [_row(r, exps, page_dir, class_dir, findings_dir) for r in rows]
+    table += ["</tbody></table>"]
+    out += [scroll_box("Submissions table", "\n".join(table), "tall"),
+            "</main>", f"<script>\n{_SCRIPT}\n</script>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

@@ -6,6 +6,8 @@ import secrets
 from html import escape
 
 from reportgen.report.writers.html import CSP
+from reportgen.textsafe import printable
+from reportgen.toolpage import CSS as STYLE, breakable
 
 EVENTS = "/_reportgen/events"
 # EventSource on /_reportgen/events; on `reload` (a newer version than the page's) it keeps the scroll position
@@ -55,19 +57,22 @@ def message_page(title: str, message: str, version: int, kind: str = "error") ->
 <head>
 <meta http-equiv="Content-Security-Policy" content="{served_csp(nonce)}">
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} - reportgen serve</title>
 <style>
+{STYLE}
 body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; }}
-.box {{ border-left: 6px solid {"#b00020" if kind == "error" else "#b36b00"}; background: #fafafa; padding: 0.5em 1em; }}
-pre {{ white-space: pre-wrap; word-break: break-word; font-size: 14px; }}
+.box {{ border-left: 6px solid var({"--bad" if kind == "error" else "--warn"}); background: var(--panel);
+  padding: 0.5em 1em; }}
+pre {{ white-space: pre-wrap; font-size: 14px; }}
 </style>
 </head>
 <body>
-<div class="box serve-{escape(kind)}">
+<main class="box serve-{escape(kind)}">
 <h1>{escape(title)}</h1>
-<pre id="reportgen-serve-message">{escape(message)}</pre>
+<pre id="reportgen-serve-message">{breakable(printable(message))}</pre>
 <p>reportgen serve keeps watching; this page reloads when the manifest, its prose or templates change.</p>
-</div>
+</main>
 {_script(version, nonce)}
 </body>
 </html>

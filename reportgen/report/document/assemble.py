@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from reportgen.report.document import registry, selection
 from reportgen.report.document.selection import runs_for
 from reportgen.textsafe import slug
-from reportgen.report.document.tree import Table
+from reportgen.report.document.tree import Table, plain
 from reportgen.report.document.views import prose as document_prose
+from reportgen.report.figures.cache import labelled_svg
 from reportgen.report.document.provenance_record import provenance
 from reportgen.report.wording.describe import source_text
 from reportgen.results.embedded import embed_json
@@ -50,13 +52,18 @@ class Numbering:
         return unique
 
     def fig(self, key: str, caption: str, drawing) -> dict:
-        """The next numbered figure: its drawing (an SVG string, or a figures.cache.Entry with its PNG)."""
+        """The next numbered figure: its drawing (an SVG string, or a figures.cache.Entry with its PNG and text
+        alternative) and its text alternative (`alt`: the Entry's, else the caption), which names its SVG."""
         self.figure += 1
         role, _, subject = key.partition("/")  # role/section index/subject (figures.keys)
         role = role.removeprefix("ds-").removeprefix("tradeoff-").removeprefix("prose-")
-        svg, png = (drawing, b"") if isinstance(drawing, str) else (drawing.svg, drawing.png)
+        if isinstance(drawing, str):
+            svg, png, alt = drawing, b"", plain(caption)
+        else:
+            svg, png, alt = drawing.svg, drawing.png, drawing.alt or plain(caption)
         self.figures.append({"number": self.figure, "id": f"fig-{self.figure}", "key": key, "caption": caption,
-                             "svg": svg, "png": png, "img": drawing.img() if png else "",
+                             "alt": alt, "svg": labelled_svg(svg, alt, f"fig-{self.figure}-alt"), "png": png,
+                             "img": replace(drawing, alt=alt).img() if png else "",
                              "name": self._name("figure", subject.partition("/")[2],
                                                  FIGURE_ROLES.get(role, role))})
         self.blocks.append(("figure", self.figures[-1]))

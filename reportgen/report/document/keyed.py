@@ -75,7 +75,11 @@ class Joined:
         self.parts, self.sep, self.names, self.end = tuple(parts), sep, names, end
 
     def __html__(self) -> str:
-        return Markup(escape(self.sep)).join(self.parts) + self.end
+        if not self.sep.startswith(" "):
+            return Markup(escape(self.sep)).join(self.parts) + self.end
+        # a line may break before the separator, never after it: '98.61 %' over '± 0.48 %'
+        joint = Markup('<span class="joint">{}{}</span>')
+        return Markup(" ").join([self.parts[0], *(joint.format(self.sep[1:], p) for p in self.parts[1:])]) + self.end
 
     def __str__(self) -> str:
         return self.sep.join(str(p) for p in self.parts) + self.end

@@ -9,10 +9,17 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
+from reportgen.textsafe import break_points
 from reportgen.report.document.keyed import Emphasis, Fixed, Joined, Keyed
 
 TAGS = re.compile(r"<[^>]*>")
 WHITESPACE = re.compile(r"[ \t\n\r\f]+")  # HTML's whitespace; a no-break space is kept as printed
+
+
+def breakable(text: str) -> Markup:
+    """Text, escaped, with a line-break opportunity (<wbr>) after each separator of its long words (textsafe)."""
+    pieces = re.split(r"(\s+)", text)
+    return Markup("").join(Markup("<wbr>").join(map(escape, break_points(p))) for p in pieces)
 
 
 def plain(markup) -> str:
@@ -38,7 +45,10 @@ class Cell:
 
     @property
     def html(self) -> Markup:
-        return Markup("") if self.content is None else escape(self.content)
+        if self.content is None:
+            return Markup("")
+        plain_text = isinstance(self.content, str) and not hasattr(self.content, "__html__")
+        return breakable(self.content) if plain_text else escape(self.content)
 
     @property
     def text(self) -> str:
@@ -82,7 +92,7 @@ class Cell:
 
 def code(name) -> Markup:
     """A module, layer or file name, or a hash, set as code."""
-    return Markup("<code>{}</code>").format(name)
+    return Markup("<code>{}</code>").format(breakable(name))
 
 
 def td(content=None, classes: str = "", span: int = 1, ident: str | None = None, **data) -> Cell:
@@ -126,10 +136,11 @@ def row(*cells: Cell, classes: str = "", **data) -> Row:
 
 @dataclass
 class Body:
-    """One <tbody>: a group of rows (a model's block, say)."""
+    """One <tbody>: a group of rows (a model's block, say), which folds on screen when it names what it holds."""
 
     rows: list[Row]
     classes: str = ""
+    fold: str | None = None  # the block's name: its rows after the first fold away on screen
 
 
 @dataclass
@@ -147,6 +158,14 @@ class Table:
     @property
     def id(self) -> str | None:
         return f"tab-{self.number}" if self.number is not None else None
+
+    def fold_id(self, k: int) -> str:
+        """The id of the box that folds body `k` (counted from 0)."""
+        return f"{self.id or self.name}-fold-{k + 1}"
+
+    @property
+    def folds(self) -> bool:
+        return any(b.fold for b in self.bodies)
 
     @property
     def caption_text(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import html
 import importlib
 import io
 import re
@@ -18,6 +19,7 @@ import matplotlib
 from reportgen.caching import JsonCache
 from reportgen.hashing import cache_key
 from reportgen.report.figures.style import STYLE
+from reportgen.report.wording.alt import alt_text
 from reportgen.sourcehash import source_digest
 
 matplotlib.use("Agg")  # before anything imports pyplot: never a GUI backend
@@ -89,20 +91,32 @@ def prefix_ids(svg: str, prefix: str) -> str:
     return re.sub(r'(href="#|url\(#)([^")]+)', lambda m: f"{m[1]}{prefix}-{m[2]}" if m[2] in ids else m[0], svg)
 
 
+def labelled_svg(svg: str, alt: str, title_id: str) -> str:
+    """The <svg> as an image named by its text alternative: role="img" and aria-labelledby its first child, a <title>
+    holding `alt` (escaped); unchanged without either."""
+    start = re.match(r"<svg\b[^>]*?(/?)>", svg)
+    if not alt or start is None or start[1]:
+        return svg
+    head = start[0][:-1].rstrip()
+    return (f'{head} role="img" aria-labelledby="{html.escape(title_id)}">'
+            f'<title id="{html.escape(title_id)}">{html.escape(alt)}</title>{svg[start.end():]}')
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One drawn figure: its SVG (ids unprefixed as cached, prefixed as FigureCache.figure hands it out) and, for
-    print, its PNG (empty when not rasterised)."""
+    """One drawn figure: its SVG (ids unprefixed as cached, prefixed as FigureCache.figure hands it out), for print
+    its PNG (empty when not rasterised), and its text alternative (reportgen.report.wording.alt)."""
 
     svg: str
     png: bytes
+    alt: str = ""
 
     def img(self) -> str:
-        """An <img> of the PNG, as wide as the vector figure (pixels at RASTER_DPI → points)."""
+        """An <img> of the PNG with its text alternative, as wide as the vector figure (pixels at RASTER_DPI)."""
         width_px = int.from_bytes(self.png[16:20], "big")  # PNG IHDR: width, then height, big-endian
         width_pt = width_px * 72 / RASTER_DPI
         data = base64.b64encode(self.png).decode("ascii")
-        return (f'<img class="figure-raster" alt="" src="data:image/png;base64,{data}" '
+        return (f'<img class="figure-raster" alt="{html.escape(self.alt)}" src="data:image/png;base64,{data}" '
                 f'style="width: {width_pt:.2f}pt; max-width: 100%; height: auto">')
 
 
@@ -128,7 +142,7 @@ class FigureCache:
 
     def figure(self, draw_fn: Callable, *args, prefix: str) -> Entry:
         """draw_fn(*args) as the document holds it (SVG ids prefixed with `prefix`; its PNG when rasterising, else
-        none): from the cache, or drawn now and cached."""
+        none; its text alternative): from the cache, or drawn now and cached."""
         key = figure_key(draw_fn, args)
         entry = self._load(key)
         if entry is None or (self.raster and not entry.png):  # an HTML-only build cached no PNG: draw it now
@@ -137,7 +151,8 @@ class FigureCache:
             self._store(key, entry)
         else:
             self.counts["cached"] += 1
-        return Entry(prefix_ids(entry.svg, prefix), entry.png if self.raster else b"")
+        # the words are not cached: computed from the same arguments, they follow the wording code (not part of the key)
+        return Entry(prefix_ids(entry.svg, prefix), entry.png if self.raster else b"", alt_text(draw_fn, args))
 
     def _load(self, key: str) -> Entry | None:
         """A sound entry, else None (absent, unreadable, truncated or failing its checksum: it is drawn again)."""

@@ -11,6 +11,8 @@ import numpy as np
 from reportgen.report.figures.cache import Entry, FigureCache, plt
 from reportgen.report.figures.keys import dataset_key
 from reportgen.report.figures.style import palette
+from reportgen.report.wording.alt import dataset as alt
+from reportgen.report.wording.alt import described_by
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,6 +27,7 @@ def _rotate(ax, classes: list[str]) -> None:
         plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
 
 
+@described_by(alt.class_bars)
 def class_bars(ex: dict) -> Figure:
     """Images per class (all splits), the count written on each bar."""
     classes, counts = ex["classes"], ex["counts"]["per_class"]
@@ -40,6 +43,7 @@ def class_bars(ex: dict) -> Figure:
     return fig
 
 
+@described_by(alt.split_bars)
 def split_bars(ex: dict) -> Figure:
     """Images per class stacked by split, with each split's share of the class written inside its part."""
     classes, counts = ex["classes"], ex["counts"]
@@ -72,6 +76,7 @@ def _image(png: str) -> np.ndarray:
     return np.repeat(np.repeat(arr, factor, axis=0), factor, axis=1)
 
 
+@described_by(alt.sample_grid)
 def sample_grid(ex: dict) -> Figure:
     """rows × cols training images, each titled with its class; grey images in grey."""
     grid, classes = ex["grid"], ex["classes"]
@@ -88,6 +93,7 @@ def sample_grid(ex: dict) -> Figure:
     return fig
 
 
+@described_by(alt.scatter)
 def scatter(points: dict, classes: list[str], xlabel: str, ylabel: str) -> Figure:
     """2-D points coloured by class, with a legend of the classes."""
     labels = np.array(points["labels"])

@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reportgen.report.figures.cache import PAD, plt, prefix_ids, sns, svg_text
+from reportgen.report.figures.series import accuracy_shown, curve, run_classes
 from reportgen.report.figures.style import palette
+from reportgen.report.wording.alt import described_by
+from reportgen.report.wording.alt import runs as alt
 from reportgen.report.wording.findings import varied_value
 
 if TYPE_CHECKING:
@@ -24,14 +27,15 @@ def to_svg(fig, prefix: str, pad: float = PAD) -> str:
 
 
 def plotted(run: dict) -> dict:
-    """What the figures read of a run (its curves, status, test accuracy and confusion matrix; not timings or
-    titles), so that a figure's cache key changes exactly when its picture would."""
+    """What the figures and their text alternatives read of a run (its curves and how many seeds they average, status,
+    test accuracy and confusion matrix; not timings or titles), so that a figure's cache key changes exactly when its
+    picture or its words would."""
     test = run.get("test") or {}
     agg = run.get("aggregate") or {}
     acc = agg.get("accuracy") or {}
     spread = {k: acc.get(k) for k in ("mean", "ci_low", "ci_high")} if (acc.get("n") or 0) >= 2 else None
     return {"id": run["id"], "group": run.get("group") or run["id"], "status": run.get("status", "completed"),
-            "band": agg.get("curves"), "spread": spread,
+            "band": agg.get("curves"), "seeds": agg.get("n") if agg.get("curves") else None, "spread": spread,
             "diverged_epoch": run.get("diverged_epoch"),
             "epochs": [{k: e.get(k) for k in EPOCH_KEYS} for e in run.get("epochs") or []],
             "test": {"accuracy": test.get("accuracy"), "confusion_matrix": test.get("confusion_matrix"),
@@ -39,26 +43,23 @@ def plotted(run: dict) -> dict:
 
 
 def _epochs(run: dict, key: str) -> tuple[list[int], list[float]]:
-    """A curve: the mean over seeds of a repeated run, else its one run's values."""
+    """A curve as plotted: accuracies in percent."""
     scale = 100 if key.endswith("_acc") else 1
-    band = (run.get("band") or {}).get(key)
-    if band:
-        pts = [(x, m) for x, m in zip(run["band"]["epoch"], band["mean"]) if m is not None]
-        return [x for x, _ in pts], [m * scale for _, m in pts]
-    rows = [r for r in run.get("epochs") or [] if r.get(key) is not None]
-    return [r["epoch"] for r in rows], [r[key] * scale for r in rows]
+    x, y = curve(run, key)
+    return x, [v * scale for v in y]
 
 
 def _shade(ax, run: dict, key: str, color) -> None:
-    """Mean ± one standard deviation over seeds, shaded, for a repeated run."""
+    """Mean ± one standard deviation over seeds, shaded, for a repeated run; cut at what the metric can be (a loss
+    at 0, an accuracy at 0 and 100 %), where a wide spread would otherwise reach past."""
     band = (run.get("band") or {}).get(key)
     if not band:
         return
-    scale = 100 if key.endswith("_acc") else 1
+    scale, ceiling = (100, 100.0) if key.endswith("_acc") else (1, float("inf"))
     pts = [(x, m, s) for x, m, s in zip(run["band"]["epoch"], band["mean"], band["std"]) if m is not None and s is not None]
     if pts:
-        ax.fill_between([p[0] for p in pts], [(p[1] - p[2]) * scale for p in pts], [(p[1] + p[2]) * scale for p in pts],
-                        color=color, alpha=0.18, linewidth=0)
+        ax.fill_between([p[0] for p in pts], [max((p[1] - p[2]) * scale, 0.0) for p in pts],
+                        [min((p[1] + p[2]) * scale, ceiling) for p in pts], color=color, alpha=0.18, linewidth=0)
 
 
 def _mark_end(ax, run: dict, x: list, y: list, color) -> None:
@@ -75,6 +76,7 @@ def _integer_epochs(*axes) -> None:
             ax.set_xticks(sorted(seen))
 
 
+@described_by(alt.curves)
 def curves(run: dict, metric: str) -> Figure:
     """Training and validation loss (metric='loss') or accuracy (metric='acc') per epoch."""
     fig, ax = plt.subplots(figsize=(6.0, 3.0))
@@ -103,6 +105,7 @@ def _panel(ax, run: dict, metric: str) -> None:
     _integer_epochs(ax)
 
 
+@described_by(alt.curve_pair)
 def curve_pair(run: dict) -> Figure:
     """Loss (left) and accuracy (right) of one run, training and validation, in one figure."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.0, 2.7))
@@ -114,6 +117,7 @@ def curve_pair(run: dict) -> Figure:
     return fig
 
 
+@described_by(alt.confusion)
 def confusion(run: dict, classes: list[str]) -> Figure:
     """Confusion-matrix heatmap with class names, counts in the cells."""
     matrix = run["test"]["confusion_matrix"]
@@ -149,12 +153,7 @@ def _small_heatmap(ax, matrix, classes: list[str], vmax: int, annotate: bool) ->
     ax.spines[:].set_visible(False)
 
 
-def run_classes(run: dict, default: list[str]) -> list[str]:
-    """The class names of the dataset a run was tested on."""
-    per_class = run.get("test", {}).get("per_class")
-    return [c["class"] for c in per_class] if per_class else default
-
-
+@described_by(alt.confusion_grid)
 def confusion_grid(runs: list[dict], classes: list[str]) -> Figure:
     """Confusion matrices of several runs as small multiples, at most four per row, each titled with its run."""
     n = len(runs)
@@ -186,6 +185,7 @@ def confusion_grid(runs: list[dict], classes: list[str]) -> Figure:
     return fig
 
 
+@described_by(alt.overlay)
 def overlay(runs: list[dict]) -> Figure:
     """Training (dashed) and validation (solid) loss and accuracy of several runs, one colour per run."""
     from matplotlib.lines import Line2D
@@ -221,7 +221,7 @@ def overlay(runs: list[dict]) -> Figure:
 
 def _acc_pct(run: dict) -> float:
     """Test accuracy in %: the mean over seeds of a repeated run."""
-    acc = (run.get("spread") or {}).get("mean", run["test"].get("accuracy"))
+    acc = accuracy_shown(run)
     return acc * 100 if acc is not None else 0.0
 
 
@@ -234,6 +234,7 @@ def _errors(runs: list[dict]) -> list[list[float]] | None:
     return [low, high]
 
 
+@described_by(alt.accuracy_bars)
 def accuracy_bars(runs: list[dict]) -> Figure:
     """Test accuracy per run as labelled bars."""
     fig, ax = plt.subplots(figsize=(6.0, 0.45 * len(runs) + 1.0))
@@ -248,6 +249,7 @@ def accuracy_bars(runs: list[dict]) -> Figure:
     return fig
 
 
+@described_by(alt.accuracy_vs)
 def accuracy_vs(runs: list[dict], axis: dict) -> Figure:
     """Test accuracy against the one varied value: a line per experiment (log or linear x) or labelled bars."""
     label, scale = axis["label"], axis["scale"]

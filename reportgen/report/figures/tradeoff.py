@@ -9,11 +9,14 @@ from reportgen.report.figures.cache import Entry, FigureCache, plt
 from reportgen.report.figures.keys import tradeoff_key
 from reportgen.report.figures.plots import plotted
 from reportgen.report.figures.style import palette
+from reportgen.report.wording.alt import described_by
+from reportgen.report.wording.alt.runs import tradeoff_scatter
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
+@described_by(tradeoff_scatter)
 def scatter(runs: list[dict], x_key: str, x_label: str, log: bool) -> Figure:
     """One labelled point per run: x from its measurements, y its test accuracy in percent."""
     points = [(r["id"], r["measured"][x_key], r["test"]["accuracy"] * 100) for r in runs

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from html import escape
 
 from reportgen.manifest.prose_rules import code_spans, inside
 from reportgen.report.wording.formatting import dec, num, pct, secs, si, sig
@@ -66,6 +65,7 @@ class Context:
     references: dict[str, str]
     cited: list[str] = field(default_factory=list)  # citation keys in order of first citation, across the document
     math: list[str] = field(default_factory=list)  # SVG of each formula, substituted after sanitizing
+    math_source: list[str] = field(default_factory=list)  # each formula's TeX, for where no SVG can go (alt text)
     keyed: list[tuple[str, str, str]] = field(default_factory=list)  # (text, results key, data-fmt) of each number
 
 
@@ -255,7 +255,7 @@ def math_svg(tex: str, display: bool, prefix: str) -> str:
 
 
 def expand(text: str, ctx: Context) -> str:
-    """Prose with every reference replaced (math by placeholders, see `place_math`); code is left alone."""
+    """Prose with every reference replaced (math by placeholders, see placing.place_math); code is left alone."""
     out, last = [], 0
     skip = code_spans(text)
     for m in REF.finditer(text):
@@ -269,7 +269,7 @@ def expand(text: str, ctx: Context) -> str:
                 parts = []
                 for shown, key, spec in (found if isinstance(found, list) else [found]):
                     part = _escape_md(shown)
-                    if key is not None:  # a placeholder, swapped for a keyed <span> after sanitizing (place_math)
+                    if key is not None:  # a placeholder, swapped for a keyed <span> after sanitizing (placing)
                         ctx.keyed.append((shown, key, spec))
                         part = f"REPORTGENKEY{len(ctx.keyed) - 1}X"
                     parts.append(part)
@@ -283,6 +283,7 @@ def expand(text: str, ctx: Context) -> str:
                 # numbered in document order: the same formula twice must not repeat its SVG ids
                 svg = math_svg(m[5] if display else m[6], display, f"math{len(ctx.math)}")
                 ctx.math.append(("display:" if display else "inline:") + svg)
+                ctx.math_source.append(m[5] if display else m[6])
                 new = f"REPORTGENMATH{len(ctx.math) - 1}X"
         except ValueError as exc:
             raise ProseReferenceError(line, column, str(exc)) from None
@@ -294,30 +295,6 @@ def expand(text: str, ctx: Context) -> str:
 def _escape_md(text: str) -> str:
     """A value as literal Markdown text (run ids contain `_` and `*`-free text, but be safe)."""
     return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
-
-
-def place_math(html: str, ctx: Context) -> str:
-    """Put the SVG of each formula where its placeholder ended up in the sanitized HTML."""
-    def svg(m) -> str:
-        kind, _, body = ctx.math[int(m[1])].partition(":")
-        tag = "div" if kind == "display" else "span"
-        return f'<{tag} class="math math-{kind}">{body}</{tag}>'
-
-    html = re.sub(r"<p>REPORTGENMATH(\d+)X</p>", lambda m: svg(m), html)
-    return _place_numbers(re.sub(r"REPORTGENMATH(\d+)X", svg, html), ctx)
-
-
-def _place_numbers(html: str, ctx: Context) -> str:
-    """Each live number as a span carrying its results key; inside a tag (an image's alt text) as plain text."""
-    def number(m, in_tag: bool) -> str:
-        text, key, spec = ctx.keyed[int(m[1])]
-        if in_tag:
-            return escape(text)
-        return f'<span data-key="{escape(key)}" data-fmt="{escape(spec)}">{escape(text)}</span>'
-
-    parts = re.split(r"(<[^>]*>)", html)
-    return "".join(re.sub(r"REPORTGENKEY(\d+)X", lambda m, tag=part.startswith("<"): number(m, tag), part)
-                   for part in parts)
 
 
 def static_problems(text: str, names: dict) -> list[tuple[int, int, str]]:

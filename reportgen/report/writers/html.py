@@ -65,13 +65,28 @@ def builtin_stylesheet(pack: str) -> str:
     return css + "\n" + own.read_text("utf-8") if pack != BASE and own.is_file() else css
 
 
+FOLDING = 32  # a table's first 32 bodies fold (a model with more top-level blocks shows the rest unfolded)
+
+
+def fold_rules(bodies: int = FOLDING) -> str:
+    """CSS that folds the k-th <tbody> of a table by the k-th checkbox before it: no :has(), no script."""
+    def rule(selector: str, body: str) -> str:
+        return ",".join(f".fold:nth-of-type({k}){selector}~table>tbody:nth-of-type({k}){body}"
+                           for k in range(1, bodies + 1))
+    return ("@media screen {\n" + rule(":not(:checked)", ">tr:not(.block-head)") + " { display: none; }\n"
+            + rule(":not(:checked)", " label.fold-label::before") + ' { content: "▸ "; }\n'
+            + rule(":focus-visible", " label.fold-label") + " { outline: 2px solid currentColor; }\n}\n")
+
+
 def stylesheet(env: jinja2.Environment, paper: str) -> str:
     """The built-in stylesheet (base, then the pack's), or an override folder's style.css in its place; then
-    extra.css if an override folder has one, then the page size."""
+    templates/base/screen.css (focus, dark mode, reduced motion), extra.css if an override folder has one, then the
+    page size."""
     css, filename, _ = env.loader.get_source(env, "style.css")
     folder = Path(filename).parent
     if folder.parent == templates_root():  # not an override: the pack's own, or the base's for a pack without one
         css = builtin_stylesheet(folder.name)
+    css += "\n" + fold_rules() + (templates_root() / BASE / "screen.css").read_text("utf-8")  # every pack's too
     try:
         css += "\n" + env.loader.get_source(env, "extra.css")[0]
     except jinja2.TemplateNotFound:

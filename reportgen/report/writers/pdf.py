@@ -75,9 +75,10 @@ def _source_date(epoch: int):
 PDF_DIGEST_KEY = "ReportgenResultsSHA256"  # the PDF's document-information entry holding the results digest
 
 
-def render_pdf(html: str, date: str | None = None, results_sha256: str | None = None) -> bytes:
+def render_pdf(html: str, date: str | None = None, results_sha256: str | None = None, tagged: bool = True) -> bytes:
     """The PDF bytes of an HTML report: the same HTML and date give byte-identical PDFs; the results digest goes
-    into the PDF's metadata, where `reportgen check` reads it."""
+    into the PDF's metadata, where `reportgen check` reads it. Tagged (PDF/UA-1, for screen readers) unless not
+    `tagged` (benchmarks/pdf.py times both)."""
     import weasyprint
 
     epoch = _epoch(date)
@@ -90,5 +91,5 @@ def render_pdf(html: str, date: str | None = None, results_sha256: str | None = 
         document.metadata.custom = {PDF_DIGEST_KEY: results_sha256} if results_sha256 else {}
         # the document identifier is derived from the content, not from time or randomness; 32 hex digits, as long
         # as the MD5 identifiers pydyf (WeasyPrint's PDF writer) makes
-        return document.write_pdf(pdf_identifier=digest(html)[:32].encode(),
-                                  custom_metadata=True)
+        return document.write_pdf(pdf_identifier=digest(html)[:32].encode(), custom_metadata=True,
+                                  pdf_variant="pdf/ua-1" if tagged else None)

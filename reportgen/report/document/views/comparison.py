@@ -8,7 +8,7 @@ from markupsafe import Markup
 from reportgen.report.figures import keys
 from reportgen.report.wording.findings import findings, seed_statuses, sweep_axis, varied_labels
 from reportgen.report.document.keyed import Emphasis, Joined, at
-from reportgen.report.document.tree import Cell, Row, Table, num, row, td, th
+from reportgen.report.document.tree import breakable, Cell, Row, Table, num, row, td, th
 from reportgen.report.document.selection import runs_for
 from reportgen.report.wording.significance import ALPHA, holds, spread, winner
 from reportgen.report.wording.findings import show_value
@@ -66,13 +66,22 @@ def confidence_note(results: dict, runs: list[dict]):
         agg = spread(run)
         if agg and agg.get("ci_low") is not None:
             base = ("runs", run["id"], "aggregate", "accuracy")
-            parts.append(Markup("{}: {}–{} ({} seeds)").format(run["id"], at(results, *base, "ci_low", fmt="pct"),
-                                                               at(results, *base, "ci_high", fmt="pct"),
-                                                               at(results, *base, "n")))
+            parts.append(Markup("{}: {}–{} ({} seeds{})").format(run["id"], at(results, *base, "ci_low", fmt="pct"),
+                                                                 at(results, *base, "ci_high", fmt="pct"),
+                                                                 at(results, *base, "n"), _cut(agg)))
     if not parts:
         return None
     return Markup("Mean ± standard deviation over seeds. 95 % confidence intervals of the mean test accuracy "
                   "(Student t): ") + Markup("; ").join(parts) + Markup(".")
+
+
+def _cut(agg: dict) -> str:
+    """Why an interval ends at 0 % or 100 %: the t interval reached past what an accuracy can be, and was cut."""
+    low, mean, high = agg["ci_low"], agg["mean"], agg["ci_high"]
+    ends = [end for end, cut in (("0 %", low <= 0 < mean), ("100 %", mean < 1 <= high)) if cut]
+    if not ends:
+        return ""
+    return f"; the seeds disagree so much that the interval reached past {' and '.join(ends)} and is cut there"
 
 
 def pair_rows(results: dict, entry: dict) -> list[Row]:
@@ -100,7 +109,7 @@ RUN_HEADS = ("Epochs", "Parameters", "Final train loss", "Final val loss", "Test
 def _run_cell(run: dict, best: bool, status: str | None) -> Markup:
     """A run's id, starred when best, with its status when it did not simply complete."""
     tag = Markup(' <span class="status-tag">({})</span>').format(status) if status else ""
-    return Markup("{}{}{}").format(run["id"], " ★" if best else "", tag)
+    return Markup("{}{}{}").format(breakable(run["id"]), " ★" if best else "", tag)
 
 
 def comparison_table(table: Table, results: dict, runs: list[dict], labels: list[str], starred) -> Table:
@@ -134,9 +143,8 @@ def comparison(view, sec, results, figures, num_):
     view["winner"] = win
     labels = varied_labels(runs)
     view["runs"] = runs
-    wide = 1 + (len(labels) or 3) + 8 > 11 or any(spread(r) for r in runs)
-    view["table"] = comparison_table(num_.tab(verdict_caption(win) + precision_note(runs),
-                                              classes="data compare" + (" wide" if wide else "")),
+    # ten columns or more: the compact type of wide tables, and so the paired differences below it
+    view["table"] = comparison_table(num_.tab(verdict_caption(win) + precision_note(runs), classes="data compare wide"),
                                      results, runs, labels, starred)
     view["note"] = num_.text(confidence_note(results, runs))
     entry = win.entry if win else None
@@ -148,7 +156,8 @@ def comparison(view, sec, results, figures, num_):
             f"{entry['pairs'][0]['n']:,} test images{repeated}: McNemar's exact test on the images only one of the two "
             f"gets right, a paired bootstrap 95 % interval ({entry['resamples']:,} resamples), and p-values "
             f"Holm-corrected over the {len(entry['pairs'])} pairs; a difference holds up when the corrected p is "
-            f"below {ALPHA:g} and the interval excludes zero", "pairs", classes="data pairs")
+            f"below {ALPHA:g} and the interval excludes zero", "pairs",
+            classes="data pairs wide")
         view["pairs_table"].head = [row(th("Runs"), *(th(h, numeric=True) for h in PAIR_HEADS), th("Verdict"))]
         view["pairs_table"].body = pair_rows(results, entry)
     view["findings"] = num_.items(findings(runs, results["models"], results))

@@ -102,7 +102,7 @@ def _table(num_, fill, results: dict, ex: dict, caption: str, name: str, classes
 def dataset(view, sec, results, figures, num_):
     """Classes, splits, sample images, image sizes, channel statistics, PCA and t-SNE of the dataset."""
     ex = results["dataset"]["exploration"]
-    i, counts, seed = view["index"], ex["counts"], ex["seed"]
+    i, seed = view["index"], ex["seed"]
 
     def fig(name: str, caption: str) -> dict:
         return num_.fig(dataset_key(name, i), caption, figures[dataset_key(name, i)])

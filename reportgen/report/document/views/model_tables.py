@@ -10,7 +10,6 @@ from reportgen.report.document.tree import Body, Table, code, num, row, td, th
 from reportgen.report.wording.formatting import DASH, dec
 
 SUM_CODE = Markup("<code>sum(p.numel() for p in model.parameters())</code>")
-FOLD = Markup('<input type="checkbox" class="fold" checked title="show or hide the rows of {}"> ')
 
 
 def _trained(block: dict) -> str:
@@ -69,7 +68,7 @@ def block_counts(table: Table, results: dict, m: dict) -> None:
                       th(at(results, *mk, "total_params"), numeric=True),
                       th(at(results, *mk, "trainable_params"), numeric=True)),
                   row(th("BatchNorm running statistics (buffers, not learned)", span=3),
-                      th(at(results, *mk, "buffer_params"), numeric=True), th())]
+                      th(at(results, *mk, "buffer_params"), numeric=True), td())]
 
 
 def _formula(item: dict) -> str:
@@ -84,12 +83,14 @@ def _counts(results: dict, mk: tuple, part: str, i: int, item: dict) -> list:
             num(at(results, *mk, part, i, "buffers") if item.get("buffers") else DASH)]
 
 
-def _block_rows(results: dict, m: dict, seg: dict) -> list:
+def _block_rows(results: dict, m: dict, seg: dict, fold: str) -> list:
     mk, rows = ("models", m["name"]), []
     for r in seg["rows"]:
         if "group" in r:
             g = m["groups"][r["group"]]
-            name = (FOLD.format(g["name"]) if r["depth"] == 0 else Markup("")) + code(g["name"])
+            name = code(g["name"])
+            if r["depth"] == 0:  # the label of the box that folds the block's rows (templates/base/sections/_table)
+                name = Markup('<label for="{}" class="fold-label">{}</label>').format(fold, name)
             rows.append(row(td(name, "layer-name"), td(g["type"]), *_counts(results, mk, "groups", r["group"], g),
                             classes=f"block-head depth-{r['depth']}"))
         else:
@@ -107,8 +108,9 @@ def layer_counts(table: Table, results: dict, m: dict) -> None:
     table.head = [row(th("Layer"), th("Type"), th("Output shape"), th("Learnable parameters"),
                       th("Count", numeric=True), th("Running statistics", numeric=True))]
     if m["segments"]:
-        table.bodies = [Body(_block_rows(results, m, seg), "block" if seg["block"] is not None else "")
-                        for seg in m["segments"]]
+        table.bodies = [Body(_block_rows(results, m, seg, table.fold_id(k)), "block" if seg["block"] is not None
+                             else "", fold=m["groups"][seg["block"]]["name"] if seg["block"] is not None else None)
+                        for k, seg in enumerate(m["segments"])]
     else:
         table.body = [row(td(code(layer["name"] or "(model)") + ("" if layer["name"] else " (own parameters)")),
                           td(layer["type"]), *_counts(results, mk, "layers", i, layer),
@@ -116,12 +118,12 @@ def layer_counts(table: Table, results: dict, m: dict) -> None:
                       for i, layer in enumerate(m["layers"])]
     table.foot = [
         row(th(Markup("Learnable parameters (PyTorch: {})").format(SUM_CODE), span=4),
-            th(at(results, *mk, "total_params"), numeric=True), th()),
-        row(th("of which trainable", span=4), th(at(results, *mk, "trainable_params"), numeric=True), th()),
-        row(th("BatchNorm running mean and variance (buffers, not learned)", span=4), th(),
+            th(at(results, *mk, "total_params"), numeric=True), td()),
+        row(th("of which trainable", span=4), th(at(results, *mk, "trainable_params"), numeric=True), td()),
+        row(th("BatchNorm running mean and variance (buffers, not learned)", span=4), td(),
             th(at(results, *mk, "buffer_params"), numeric=True)),
         row(th("Total as Keras counts it (learnable + running statistics as “non-trainable”)", span=4),
-            th(at(results, *mk, "keras_total_params"), numeric=True), th())]
+            th(at(results, *mk, "keras_total_params"), numeric=True), td())]
 
 
 def inverted_residual(settings: dict) -> Table:

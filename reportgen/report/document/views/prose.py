@@ -7,7 +7,8 @@ from pathlib import Path
 
 from reportgen.report.prose import markdown as prose
 from reportgen.errors import UserError
-from reportgen.report.prose.references import Context, Labels, ProseReferenceError, expand, place_math
+from reportgen.report.prose.placing import place_math, plain_references
+from reportgen.report.prose.references import Context, Labels, ProseReferenceError, expand
 
 
 class ProseError(UserError):
@@ -66,6 +67,8 @@ def _render(text: str, ctx: ProseContext, where: str, line_offset: int, **kw) ->
     html = prose.to_html(expanded, notes=notes, **kw)
     for line, column, message in notes:
         ctx.warn(f"{where}:{line + line_offset}:{column}: {message}")
+    for fig in (kw.get("figures") or {}).values():  # its alt text as its <img> states it, live numbers included
+        fig["alt"] = plain_references(fig.get("alt") or "", ctx)
     return place_math(html, ctx)
 
 

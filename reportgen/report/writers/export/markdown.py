@@ -56,10 +56,11 @@ def table_md(table: Table) -> str:
 
 
 def figure_md(fig: dict, files: dict[int, str]) -> str:
-    """An image of the exported figure file, with its numbered caption."""
+    """An image of the exported figure file, its text alternative as the image's alt text, and its numbered caption."""
     caption = f"Figure {fig['number']}. {text(fig['caption'])}"
     where = files.get(fig["number"])
-    return f"![{caption}]({where})\n\n*{caption}*" if where else f"*{caption}* (no image file)"
+    alt = text(fig.get("alt") or fig["caption"])
+    return f"![{alt}]({where})\n\n*{caption}*" if where else f"*{caption}* (no image file)"
 
 
 def _title(doc: dict) -> list[str]:

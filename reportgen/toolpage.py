@@ -1,5 +1,6 @@
 """The look of reportgen's own HTML pages (grade's overview, diff's page, serve's message pages): one light and one
-dark palette with AA contrast, tables that scroll in their own box, visually hidden text, breakable long ids."""
+dark palette with AA contrast, tables that scroll in their own box, visually hidden text; and long ids made
+breakable after their separators, as the report's tables break them too."""
 
 from __future__ import annotations
 

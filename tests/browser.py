@@ -42,7 +42,8 @@ window.addEventListener('load', async () => {
     dark: matchMedia('(prefers-color-scheme: dark)').matches};
   for (const el of document.querySelectorAll('body *')) {
     const r = el.getBoundingClientRect();
-    if (r.width && r.right > width + 1 && !el.closest('.scroll')) {
+    // inside a scroll box an element may reach past the edge; the box itself may not
+    if (r.width && r.right > width + 1 && !(el.parentElement && el.parentElement.closest('.scroll'))) {
       out.outside.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + Math.round(r.right));
     }
   }
@@ -50,7 +51,7 @@ window.addEventListener('load', async () => {
     // a word broken inside: an element whose longest word is wider than the element's content box
     // words as reportgen breaks them: at spaces, and after the separators of ids and names (<wbr>)
     // (digests break anywhere, and are left out)
-    const words = (el.innerText || '').split(/\\s+|(?<=[\\/_=.])(?=[^\\/_=.])/)
+    const words = (el.innerText || '').split(/\\s+|(?<=[\\/_=])(?=[^\\/_=])|(?<=\\.)(?=\\p{L})/u)
       .filter(w => w.length > 1 && !/[0-9a-f]{16,}/.test(w));
     if (!words.length || !el.getClientRects().length) continue;
     const longest = words.reduce((a, b) => a.length >= b.length ? a : b);
@@ -67,17 +68,21 @@ window.addEventListener('load', async () => {
     probe.remove();
     if (need > room + 1) out.broken.push(el.tagName.toLowerCase() + ': ' + longest);
   }
-  // each folding box: focusable, labelled by a cell, and unchecking it hides its block's rows but the head
+  // each folding box: in the keyboard's order, labelled by a cell of its block, and unchecking it hides exactly
+  // that block's rows but its head, and nothing else; checking it again shows them
+  const shown = () => [...document.querySelectorAll('tr')].map(tr => tr.offsetParent !== null);
   out.folds = [...document.querySelectorAll('input.fold:not([disabled])')].map(box => {
-    const shown = () => [...document.querySelectorAll('tr')].filter(tr => tr.offsetParent !== null).length;
-    const before = shown(), label = document.querySelector('label[for="' + box.id + '"]');
+    const label = document.querySelector('label[for="' + box.id + '"]'), before = shown();
+    const body = label ? label.closest('tbody') : null, rows = [...document.querySelectorAll('tr')];
+    if (label) label.click();
+    const folded = shown(), changed = rows.filter((tr, i) => before[i] !== folded[i]);
+    const expected = body ? [...body.rows].filter(tr => !tr.classList.contains('block-head')) : [];
+    if (label) label.click();
     box.focus();
-    const focused = document.activeElement === box;
-    if (label) label.click();
-    const folded = shown();
-    if (label) label.click();
-    return {id: box.id, label: label ? label.innerText : null, focused: focused, hidden: before - folded,
-            restored: shown() === before};
+    return {id: box.id, label: label ? label.innerText : null, tabbable: box.tabIndex >= 0 && !box.disabled,
+            focused: document.activeElement === box, hidden: changed.length,
+            exact: changed.length === expected.length && changed.every(tr => expected.includes(tr)),
+            restored: shown().every((v, i) => v === before[i])};
   });
   out.outside = out.outside.slice(0, 20);
   out.broken = out.broken.slice(0, 20);
@@ -108,7 +113,8 @@ def open_page(page: Path | str, width: int, axe: bool = True, dark: bool = False
                          f'title="page" style="border:0;width:{width}px;height:900px"></iframe></body></html>')
         args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--allow-file-access-from-files", f"--user-data-dir={tmp}/profile", f"--window-size={max(width, 800)},1000",
+                "--allow-file-access-from-files", f"--user-data-dir={tmp}/profile",
+                f"--window-size={max(width, 800)},1000",
                 "--virtual-time-budget=60000", "--dump-dom", frame.as_uri()]
         if dark:
             args.insert(1, "--blink-settings=preferredColorScheme=0")

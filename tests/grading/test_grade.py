@@ -227,7 +227,8 @@ def test_html_overview_fits_390_and_1280_px_and_passes_axe(tiny_build, tmp_path)
     assert LONG_RUN in BeautifulSoup(page.read_text("utf-8"), "html.parser").get_text()
     for width, dark in ((390, False), (1280, False), (1280, True)):
         seen = open_page(page, width, dark=dark)
-        assert seen["scrollWidth"] <= width and seen["outside"] == [], (width, dark, seen)
+        assert seen["dark"] is dark and seen["scrollWidth"] <= seen["clientWidth"], (width, dark, seen)
+        assert seen["outside"] == [], (width, dark, seen)
         assert seen["broken"] == [] and seen["violations"] == [], (width, dark, seen)
 
 

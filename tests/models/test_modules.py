@@ -471,7 +471,8 @@ def test_build_trains_renders_blocks_and_retrains_an_edited_module(tmp_path):
         assert len(blocks) == 2
         for body in blocks:
             head, *rows = body.find_all("tr")
-            assert "block-head" in head["class"] and head.find("input", class_="fold").has_attr("checked")
+            label = head.find("label", class_="fold-label")  # the block folds by a box before its table
+            assert "block-head" in head["class"] and soup.find("input", id=label["for"]).has_attr("checked")
             leaves = [r for r in rows if "block-head" not in r.get("class", [])]
             assert _count(head.find_all("td")[4]) == sum(_count(r.find_all("td")[4]) for r in leaves)
             value, total = evaluate(head.find("td", class_="formula").get_text(" ", strip=True))

@@ -242,5 +242,6 @@ def test_its_own_pages_fit_390_and_1280_px_and_pass_axe(tmp_path):
         path.write_text(html, "utf-8")
         for width, dark in ((390, False), (1280, False), (390, True)):
             seen = open_page(path, width, dark=dark)
-            assert seen["scrollWidth"] <= width and seen["outside"] == [], (state, width, dark, seen)
+            assert seen["dark"] is dark and seen["scrollWidth"] <= seen["clientWidth"], (state, width, dark, seen)
+            assert seen["outside"] == [], (state, width, dark, seen)
             assert seen["broken"] == [] and seen["violations"] == [], (state, width, dark, seen)

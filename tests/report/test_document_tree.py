@@ -193,3 +193,51 @@ def test_each_figure_is_exported_as_its_print_png_a_prose_figures_own_image_or_i
     assert figure_files(doc) == {1: ("figures/training-a-loss.png", b"\x89PNG drawn"),
                                  2: ("figures/prose-photo.jpg", jpeg),
                                  3: ("figures/comparison-curves.svg", b"<svg>vector</svg>")}
+
+
+def test_an_empty_join_prints_only_its_end():
+    assert str(td(Joined([], " + ", ())).html) == "" and td(Joined([], " + ", ())).parts == ()
+    assert Joined([], " + ", (), end=" = 0").__html__() == " = 0"
+
+
+def test_an_unnumbered_table_has_element_ids_of_its_own():
+    from reportgen.report.document.assemble import Numbering
+    from reportgen.report.document.views.model_tables import inverted_residual
+
+    numbering = Numbering()
+    settings = {"original": [[1, 16, 1, 1]], "custom": [[1, 8, 1, 1]]}
+    first, second = (numbering.unnumbered(inverted_residual(settings), "settings", name) for name in ("mob", "mob2"))
+    assert (first.number, first.id) == (None, None)
+    assert first.caption_id == "report-settings-mob-caption" != second.caption_id == "report-settings-mob2-caption"
+
+
+def _deep_model(blocks: int) -> dict:
+    """A model of `blocks` top-level blocks of one convolution each, as results records it."""
+    from reportgen.report.document.views.models import segments
+
+    layers = [{"name": f"b{i}.conv", "type": "Conv2d", "params": 40, "buffers": 0, "output_shape": [4, 8, 8],
+               "formula": "1 × 4 × 3 × 3 + 4 = 40"} for i in range(blocks)]
+    groups = [{"name": f"b{i}", "type": "Block", "start": i, "end": i + 1, "depth": 0, "params": 40, "buffers": 0,
+               "output_shape": [4, 8, 8], "formula": "40"} for i in range(blocks)]
+    model = {"name": "deep", "layers": layers, "groups": groups}
+    return model | {"segments": segments(model)}
+
+
+def test_the_first_32_blocks_fold_each_by_its_own_box_and_the_rest_stay_open():
+    from reportgen.report.document.tree import FOLDING
+    from reportgen.report.document.views.model_tables import layer_counts
+    from reportgen.report.writers import html as render
+
+    model = _deep_model(FOLDING + 8)
+    table = Table(2, "Parameters of deep, layer by layer", "parameters-deep")
+    layer_counts(table, {"models": {"deep": model}}, model)
+    assert [b.fold for b in table.bodies] == [f"b{k}" for k in range(FOLDING)] + [None] * 8
+    html = render.environment("assignment").get_template("sections/_table.html.j2").render(tab=table)
+    boxes = [line for line in html.splitlines() if line.startswith('<input type="checkbox" class="fold"')]
+    assert len(boxes) == len(table.bodies) == html.count("<tbody")  # the k-th box folds the k-th body
+    ids = [f"tab-2-fold-{k + 1}" for k in range(FOLDING)]
+    assert [f'id="{i}"' in box for i, box in zip(ids, boxes)] == [True] * FOLDING
+    assert all("disabled" in box for box in boxes[FOLDING:])
+    assert [html.count(f'<label for="{i}" class="fold-label">') for i in ids] == [1] * FOLDING
+    assert html.count("fold-label") == FOLDING
+    assert render.fold_rules().count(">tr:not(.block-head)") == FOLDING  # a rule for each box that folds

@@ -308,7 +308,10 @@ def test_an_interval_cut_at_0_or_100_percent_says_so():
     note = plain(confidence_note({"runs": runs}, list(runs.values())))
     low, high = stats.t.interval(0.95, 2, loc=np.mean(accs["wild"]), scale=np.std(accs["wild"], ddof=1) / math.sqrt(3))
     assert low < 0 < 1 < high  # the t interval itself reaches past both ends
-    cut = "the seeds disagree so much that the interval reached past 0 % and 100 % and is cut there"
+    cut = "with 3 seeds the t interval reaches past 0\u00a0% and 100\u00a0%, and is cut there"
     assert f"wild: 0.00\u00a0%–100.00\u00a0% (3 seeds; {cut})" in note
     assert note.count("cut there") == 1  # steady's interval is inside 0–100 %; perfect's is 100 % with no spread
     assert "perfect: 100.00\u00a0%–100.00\u00a0% (3 seeds)" in note
+    high_only = {"id": "high", "aggregate": {"accuracy": summary([0.999, 0.95, 0.999], (0, 1))}}
+    note = plain(confidence_note({"runs": {"high": high_only}}, [high_only]))
+    assert "(3 seeds; with 3 seeds the t interval reaches past 100\u00a0%, and is cut there)" in note

@@ -87,8 +87,9 @@ class Numbering:
             self.blocks.append(("list", entries))
         return entries
 
-    def unnumbered(self, table: Table) -> Table:
-        """A table without a number (a model's settings beside the original's), in its place."""
+    def unnumbered(self, table: Table, *parts) -> Table:
+        """A table without a number (a model's settings beside the original's), in its place, named by `parts`."""
+        table.name = self._name("table", *parts)
         self.blocks.append(("table", table))
         return table
 

@@ -75,6 +75,8 @@ class Joined:
         self.parts, self.sep, self.names, self.end = tuple(parts), sep, names, end
 
     def __html__(self) -> str:
+        if not self.parts:
+            return Markup(escape(self.end))
         if not self.sep.startswith(" "):
             return Markup(escape(self.sep)).join(self.parts) + self.end
         # a line may break before the separator, never after it: '98.61 %' over '± 0.48 %'

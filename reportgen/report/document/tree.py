@@ -9,17 +9,18 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from reportgen.textsafe import break_points
+from reportgen import toolpage
 from reportgen.report.document.keyed import Emphasis, Fixed, Joined, Keyed
 
 TAGS = re.compile(r"<[^>]*>")
+FOLDING = 32  # a table's first 32 bodies fold (the stylesheet has a rule for each: writers.html.fold_rules)
 WHITESPACE = re.compile(r"[ \t\n\r\f]+")  # HTML's whitespace; a no-break space is kept as printed
 
 
 def breakable(text: str) -> Markup:
-    """Text, escaped, with a line-break opportunity (<wbr>) after each separator of its long words (textsafe)."""
-    pieces = re.split(r"(\s+)", text)
-    return Markup("").join(Markup("<wbr>").join(map(escape, break_points(p))) for p in pieces)
+    """Text, escaped, with a line-break opportunity (<wbr>) after each separator of its long words (as on grade's
+    and diff's pages: toolpage.breakable); markup as it is."""
+    return escape(text) if hasattr(text, "__html__") else Markup(toolpage.breakable(text))
 
 
 def plain(markup) -> str:
@@ -159,12 +160,21 @@ class Table:
     def id(self) -> str | None:
         return f"tab-{self.number}" if self.number is not None else None
 
-    def fold_id(self, k: int) -> str:
-        """The id of the box that folds body `k` (counted from 0)."""
-        return f"{self.id or self.name}-fold-{k + 1}"
+    @property
+    def anchor(self) -> str:
+        """What the table's element ids start with: its number's id, else its stable name."""
+        return self.id or self.name
 
     @property
-    def folds(self) -> bool:
+    def caption_id(self) -> str:
+        return f"{self.anchor}-caption"
+
+    def fold_id(self, k: int) -> str | None:
+        """The id of the box that folds body `k` (counted from 0); None past the bodies that can fold."""
+        return f"{self.anchor}-fold-{k + 1}" if k < FOLDING else None
+
+    @property
+    def has_folds(self) -> bool:
         return any(b.fold for b in self.bodies)
 
     @property

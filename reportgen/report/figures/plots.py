@@ -210,6 +210,7 @@ def overlay(runs: list[dict]) -> Figure:
     losses = [v for line in left.lines for v in line.get_ydata() if v > 0]
     if losses and max(losses) / min(losses) > 100:  # a blown-up loss would flatten every other curve
         left.set_yscale("log")
+        left.set_ylim(bottom=min(losses) / 2)  # a seed band reaching 0 is cut just under the lowest point
     left.set(xlabel="epoch", ylabel="loss" + (" (log scale)" if left.get_yscale() == "log" else ""))
     right.set(xlabel="epoch", ylabel="accuracy (%)")
     _integer_epochs(left, right)

@@ -10,6 +10,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from reportgen.errors import UserError
+from reportgen.report.document.tree import FOLDING
 
 TEMPLATE_PACKS = ("assignment", "paper", "lab")
 DEFAULT_PACK = "assignment"
@@ -63,9 +64,6 @@ def builtin_stylesheet(pack: str) -> str:
     css = (root / BASE / "style.css").read_text("utf-8")
     own = root / pack / "style.css"
     return css + "\n" + own.read_text("utf-8") if pack != BASE and own.is_file() else css
-
-
-FOLDING = 32  # a table's first 32 bodies fold (a model with more top-level blocks shows the rest unfolded)
 
 
 def fold_rules(bodies: int = FOLDING) -> str:

@@ -12,7 +12,7 @@ from reportgen.report.document.tree import breakable, Cell, Row, Table, num, row
 from reportgen.report.document.selection import runs_for
 from reportgen.report.wording.significance import ALPHA, holds, spread, winner
 from reportgen.report.wording.findings import show_value
-from reportgen.report.wording.formatting import DASH
+from reportgen.report.wording.formatting import DASH, pct
 from reportgen.report.document.views.runs import (_epochs_text, _last, _params, _status_text, _varied_cell, optimizer_name,
                                          precision_note)
 
@@ -76,12 +76,13 @@ def confidence_note(results: dict, runs: list[dict]):
 
 
 def _cut(agg: dict) -> str:
-    """Why an interval ends at 0 % or 100 %: the t interval reached past what an accuracy can be, and was cut."""
+    """Why an interval ends at 0 % or 100 %: the t interval reached past what an accuracy can be, and was cut
+    there (run.statistics.summary); an interval of runs that all scored 0 % or 100 % is not."""
     low, mean, high = agg["ci_low"], agg["mean"], agg["ci_high"]
-    ends = [end for end, cut in (("0 %", low <= 0 < mean), ("100 %", mean < 1 <= high)) if cut]
+    ends = [pct(end, 0) for end, cut in ((0.0, low == 0.0 < mean), (1.0, mean < 1.0 == high)) if cut]
     if not ends:
         return ""
-    return f"; the seeds disagree so much that the interval reached past {' and '.join(ends)} and is cut there"
+    return f"; with {agg['n']} seeds the t interval reaches past {' and '.join(ends)}, and is cut there"
 
 
 def pair_rows(results: dict, entry: dict) -> list[Row]:
@@ -143,7 +144,7 @@ def comparison(view, sec, results, figures, num_):
     view["winner"] = win
     labels = varied_labels(runs)
     view["runs"] = runs
-    # ten columns or more: the compact type of wide tables, and so the paired differences below it
+    # nine columns or more: the compact type of wide tables, and so the paired differences below it
     view["table"] = comparison_table(num_.tab(verdict_caption(win) + precision_note(runs), classes="data compare wide"),
                                      results, runs, labels, starred)
     view["note"] = num_.text(confidence_note(results, runs))

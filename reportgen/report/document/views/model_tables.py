@@ -83,14 +83,14 @@ def _counts(results: dict, mk: tuple, part: str, i: int, item: dict) -> list:
             num(at(results, *mk, part, i, "buffers") if item.get("buffers") else DASH)]
 
 
-def _block_rows(results: dict, m: dict, seg: dict, fold: str) -> list:
+def _block_rows(results: dict, m: dict, seg: dict, fold_id: str | None) -> list:
     mk, rows = ("models", m["name"]), []
     for r in seg["rows"]:
         if "group" in r:
             g = m["groups"][r["group"]]
             name = code(g["name"])
-            if r["depth"] == 0:  # the label of the box that folds the block's rows (templates/base/sections/_table)
-                name = Markup('<label for="{}" class="fold-label">{}</label>').format(fold, name)
+            if r["depth"] == 0 and fold_id:  # the label of the box that folds the block (sections/_table.html.j2)
+                name = Markup('<label for="{}" class="fold-label">{}</label>').format(fold_id, name)
             rows.append(row(td(name, "layer-name"), td(g["type"]), *_counts(results, mk, "groups", r["group"], g),
                             classes=f"block-head depth-{r['depth']}"))
         else:
@@ -102,14 +102,20 @@ def _block_rows(results: dict, m: dict, seg: dict, fold: str) -> list:
     return rows
 
 
+def _block_body(results: dict, m: dict, seg: dict, fold_id: str | None) -> Body:
+    """A top-level block's rows (folding by its box when it has an id), or the plain layers between blocks."""
+    name = m["groups"][seg["block"]]["name"] if seg["block"] is not None else None
+    return Body(_block_rows(results, m, seg, fold_id), "block" if name is not None else "",
+                fold=name if fold_id else None)
+
+
 def layer_counts(table: Table, results: dict, m: dict) -> None:
     """A model's parameters layer by layer (blocks with their totals), with the formulas and the totals."""
     mk = ("models", m["name"])
     table.head = [row(th("Layer"), th("Type"), th("Output shape"), th("Learnable parameters"),
                       th("Count", numeric=True), th("Running statistics", numeric=True))]
     if m["segments"]:
-        table.bodies = [Body(_block_rows(results, m, seg, table.fold_id(k)), "block" if seg["block"] is not None
-                             else "", fold=m["groups"][seg["block"]]["name"] if seg["block"] is not None else None)
+        table.bodies = [_block_body(results, m, seg, table.fold_id(k) if seg["block"] is not None else None)
                         for k, seg in enumerate(m["segments"])]
     else:
         table.body = [row(td(code(layer["name"] or "(model)") + ("" if layer["name"] else " (own parameters)")),

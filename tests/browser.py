@@ -49,9 +49,9 @@ window.addEventListener('load', async () => {
   }
   for (const el of document.querySelectorAll('th, td, h1, h2, h3, h4, button, a, dt')) {
     // a word broken inside: an element whose longest word is wider than the element's content box
-    // words as reportgen breaks them: at spaces, and after the separators of ids and names (<wbr>)
+    // words as reportgen breaks them: at spaces, after the separators of ids and names (<wbr>) and after hyphens
     // (digests break anywhere, and are left out)
-    const words = (el.innerText || '').split(/\\s+|(?<=[\\/_=])(?=[^\\/_=])|(?<=\\.)(?=\\p{L})/u)
+    const words = (el.innerText || '').split(/\\s+|(?<=[\\/_=-])(?=[^\\/_=-])|(?<=\\.)(?=\\p{L})/u)
       .filter(w => w.length > 1 && !/[0-9a-f]{16,}/.test(w));
     if (!words.length || !el.getClientRects().length) continue;
     const longest = words.reduce((a, b) => a.length >= b.length ? a : b);

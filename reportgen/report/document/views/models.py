@@ -127,7 +127,8 @@ class ModelSection:
                      **worded(m)}
             entry["intro"] = [num.text(p) for p in self.intro(entry)]
             settings = m.get("inverted_residual") if self.settings else None
-            entry["settings_table"] = num.unnumbered(tables.inverted_residual(settings), "settings", m["name"]) if settings else None
+            entry["settings_table"] = (num.unnumbered(tables.inverted_residual(settings), "settings", name)
+                                       if settings else None)
             entry["table"] = num.tab(text, name, classes=self.classes)
             (self.blocks if m.get("blocks") else self.layers)(entry["table"], results, entry)
             entry["closing"] = num.text(self.closing(entry)) if self.closing else None

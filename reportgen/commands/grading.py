@@ -143,26 +143,40 @@ def verify_cmd(submission: Path, manifest: Path | None, runs: tuple[str, ...], s
 @click.option("--seed", type=int, default=0, show_default=True, help="With --verify: which runs are sampled.")
 @click.option("--gradescope", is_flag=True, help="Also write gradescope/<folder>/results.json for each submission.")
 @click.option("--fresh", is_flag=True, help="Check every submission again, ignoring the previous run's state.")
+@click.option("--similarity", is_flag=True,
+              help="Also compare every pair of submissions: prose, module code, experiment design and runs.")
+@click.option("--base", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="With --similarity: the course's starter folder, whose content is never counted.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None, metavar="SCORE",
+              help="With --similarity: the score (0 to 1) from which a pair is listed  [default: 0.5].")
+@click.option("--rubric", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Score every submission against a rubric.yaml (docs/rubrics.md).")
+@click.option("--export", "exports", default=None, metavar="LMS[,LMS]",
+              help="With --rubric: also write gradebook CSVs to import: canvas, moodle.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="stdout: one line per submission and a summary, or every row as JSON.")
 @sandbox_options
 @guard
 def grade_cmd(class_dir: Path, jobs: int, out_file: Path | None, verify: bool, sample: int, seed: int,
-              gradescope: bool, fresh: bool, fmt: str, **sandboxing) -> None:
+              gradescope: bool, fresh: bool, fmt: str, **more) -> None:
     """Check every submission in DIR (one subfolder per team) and write a class overview.
 
-    Example: reportgen grade submissions/ --jobs 2 --gradescope
+    Example: reportgen grade submissions/ --jobs 2 --similarity --base starter/ --rubric rubric.yaml --export canvas
 
     Writes grades.csv and grades.html (one row per submission: team, manifest, best accuracies, findings,
-    identical runs, verification), each submission's findings under grades-findings/ and, with --gradescope,
-    Gradescope results. Finished submissions are recorded as they finish, so an interrupted or repeated run
+    identical runs, verification, and as asked rubric scores and similar submissions), each submission's findings
+    under grades-findings/, with --similarity the similar pairs side by side under grades-similarity/, with
+    --gradescope Gradescope results, and with --export grades-canvas.csv or grades-moodle.csv. Finished submissions are recorded as they finish, so an interrupted or repeated run
     checks only what is new or changed (--fresh: everything). Exit code 0 when every submission is clean,
     1 when any has findings or could not be checked, 2 when DIR is unusable.
     """
+    from reportgen.grading.grade.classwide import export_names
     from reportgen.grading.grade.command import Options, grade
 
+    sandboxing = {k: more.pop(k) for k in ("trust_code", "time_limit", "memory_limit")}
     asked = {"sample": sample, "seed": seed, **sandboxing} if verify else None
-    opts = Options(class_dir, out_file, jobs, asked, gradescope, fresh)
+    opts = Options(class_dir, out_file, jobs, asked, gradescope, fresh, more["similarity"] or more["base"] is not None
+                   or more["threshold"] is not None, more["base"], more["threshold"], more["rubric"], export_names(more["exports"]))
     try:
         graded = grade(opts, say)
     except KeyboardInterrupt:

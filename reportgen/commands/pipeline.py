@@ -226,11 +226,19 @@ def _params_text(name: str, rec: dict) -> str:
 
 @click.command("schema")
 @click.option("--results", "of_results", is_flag=True, help="Print results.json's JSON Schema instead.")
-def schema_cmd(of_results: bool) -> None:
-    """Print the manifest's JSON Schema (or, with --results, that of results.json).
+@click.option("--rubric", "of_rubric", is_flag=True, help="Print the JSON Schema of grade's rubric.yaml instead.")
+def schema_cmd(of_results: bool, of_rubric: bool) -> None:
+    """Print the manifest's JSON Schema (or, with --results, that of results.json; with --rubric, a rubric's).
 
     Example: reportgen schema > manifest.schema.json   (point your editor's YAML support at it)
     """
+    if of_results and of_rubric:
+        raise click.UsageError("give --results or --rubric, not both")
+    if of_rubric:
+        from reportgen.grading.grade.rubric import rubric_schema
+
+        click.echo(json_text(rubric_schema()), nl=False)
+        return
     if of_results:
         from reportgen.results.record import json_schema as results_schema
 

@@ -111,7 +111,9 @@ def check_submission(path: str | Path, with_pdf: bool = True) -> CheckReport:
     findings = [Finding(name, message, where) for name, (found, _) in ran.items() for message, where in found]
     summary = [{"name": name, "title": CHECK_TITLES[name], "passed": not found, "count": len(found), "detail": detail}
                for name, (found, detail) in ran.items()]
-    return CheckReport(str(path), findings, notes, summary, {**shown, "check_level": again.level}, again.level)
+    sections = [sec.kind for sec in again.loaded.sections] if again.loaded is not None else None
+    return CheckReport(str(path), findings, notes, summary, {**shown, "sections": sections, "check_level": again.level},
+                       again.level)
 
 
 def report_json(report: CheckReport) -> dict:

@@ -17,7 +17,7 @@ from reportgen.writer import write_all, write_json
 
 STATE_DIR = ".reportgen-grade"  # beside the outputs: one <folder>.json per finished submission
 MARKER = ".reportgen-grade-output"  # in each folder grade writes, with its secret: never taken for a submission
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: facts carry sections, repeated runs and comparisons (rubrics)
 HASHED_BYTES = 1 << 20  # files up to this size are fingerprinted by content too, larger ones by size and mtime
 MAX_FILES = 5000  # a submission with more files is fingerprinted by its first MAX_FILES (sorted) and their count
 

@@ -1,6 +1,9 @@
-"""Gradescope autograder results for each submission: its checks as tests, its facts as extra data, no score."""
+"""Gradescope autograder results for each submission: its checks as tests, its facts as extra data, and with a
+rubric its criteria as scored tests."""
 
 from __future__ import annotations
+
+from reportgen.grading.grade.scoring import gradescope_tests, gradescope_total
 
 
 def _output(r: dict) -> str:
@@ -46,11 +49,15 @@ def _tests(r: dict, outcome: dict) -> list[dict]:
 
 
 def results(r: dict, outcome: dict) -> dict:
-    """Gradescope's results.json for one submission (the grader sets the score)."""
+    """Gradescope's results.json for one submission (the score is the rubric's, when grade has one)."""
     report = outcome.get("report") or {}
     extra = dict(report.get("facts") or {})
     extra.update({"folder": r["folder"], "identical_to": r["identical_to"], "verification": r["verification"],
                   "findings": r["finding_list"], "notes": r["notes"]})
     if r["error"]:
         extra["error"] = r["error"]
-    return {"tests": _tests(r, outcome), "output": _output(r), "visibility": "visible", "extra_data": extra}
+    out = {"tests": _tests(r, outcome), "output": _output(r), "visibility": "visible", "extra_data": extra}
+    if r.get("rubric") is not None:  # the rubric's automatic criteria as scored tests, their sum as the score
+        out["tests"] += gradescope_tests(r["rubric"])
+        out["score"] = gradescope_total(r["rubric"])
+    return out

@@ -59,7 +59,13 @@ def row(outcome: dict, reused: bool) -> dict:
            "verification_detail": verification.get("detail"), "error": outcome.get("error"), "reused": reused,
            "seconds": outcome.get("seconds"), "peak_rss_mib": outcome.get("peak_rss_mib"),
            "runs_fingerprint": facts.get("runs_fingerprint"),
-           "run_digests": sorted(str(d) for d in _list(facts.get("run_digests")))}
+           "run_digests": sorted(str(d) for d in _list(facts.get("run_digests"))),
+           "sections": [str(s) for s in facts["sections"]] if isinstance(facts.get("sections"), list) else None,
+           "repeated_runs": ({str(k): v for k, v in facts["repeated_runs"].items()}
+                             if isinstance(facts.get("repeated_runs"), dict) else None),
+           "comparisons": ([[str(x) for x in _list(c)] for c in facts["comparisons"]]
+                           if isinstance(facts.get("comparisons"), list) else None),
+           "run_accuracy": {str(rid): _dict(v).get("test_accuracy") for rid, v in _dict(facts.get("runs")).items()}}
     out["problem"] = bool(out["error"] or out["findings"] or out["verification"] in PROBLEM_VERIFICATIONS)
     return out
 
@@ -100,6 +106,13 @@ def identical_line(names: list[str]) -> str:
     return f"{together(names)} hand in identical runs"
 
 
+_INTERNAL = ("runs_fingerprint", "run_digests", "path", "run_accuracy", "repeated_runs", "comparisons")
+
+
 def public(r: dict) -> dict:
-    """A row for --format json: without the internals (fingerprints, digests, paths)."""
-    return {k: v for k, v in r.items() if k not in ("runs_fingerprint", "run_digests", "path")}
+    """A row for --format json: without the internals (fingerprints, digests, paths, what the rubric reads), its
+    rubric score as data."""
+    out = {k: v for k, v in r.items() if k not in _INTERNAL}
+    if out.get("rubric") is not None:
+        out["rubric"] = out["rubric"].record()
+    return out

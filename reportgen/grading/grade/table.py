@@ -28,9 +28,37 @@ def safe(text) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
+def criteria(rows: list[dict]) -> list:
+    """The rubric's criteria, from the first scored row (every row is scored against the same rubric)."""
+    scored = next((r["rubric"] for r in rows if r.get("rubric") is not None), None)
+    return [] if scored is None else list(scored.criteria)
+
+
 def columns(rows: list[dict]) -> list[str]:
-    """The header: fixed columns, best_acc[<experiment>] for every experiment seen, then the problems."""
-    return BEFORE + [f"best_acc[{e}]" for e in experiments(rows)] + AFTER
+    """The header: fixed columns, best_acc[<experiment>] for every experiment seen, the problems, then the rubric's
+    points (its total and each criterion's) and the similarity when they ran."""
+    scored = [f"score[{c.id}]" for c in criteria(rows)]
+    scored = ["score", "score_possible", "score_manual_possible", *scored] if scored else []
+    similar = ["similarity", "similar_to"] if any("similar_to" in r for r in rows) else []
+    return BEFORE + [f"best_acc[{e}]" for e in experiments(rows)] + AFTER + scored + similar
+
+
+def _number(value) -> str:
+    """A number for a cell (points, a score), or empty when there is none."""
+    return "" if value is None else f"{value:g}"
+
+
+def extra_cells(r: dict, rows: list[dict]) -> list[str]:
+    """The rubric's and the similarity's cells of one row, in the order of `columns`."""
+    out = []
+    if criteria(rows):
+        scored = r["rubric"]
+        out += [_number(scored.earned), _number(scored.possible), _number(scored.manual),
+                *(_number(c.points_earned) for c in scored.criteria)]
+    if any("similar_to" in x for x in rows):
+        out += [_number(None if r.get("similarity") is None else round(r["similarity"], 4)),
+                safe("; ".join(f"{s['folder']} ({s['score']:.2f})" for s in r.get("similar_to") or []))]
+    return out
 
 
 def cells(r: dict, exps: list[str]) -> list[str]:
@@ -54,5 +82,5 @@ def to_csv(rows: list[dict]) -> str:
     writer.writerow(columns(rows))
     exps = experiments(rows)
     for r in rows:
-        writer.writerow(cells(r, exps))
+        writer.writerow(cells(r, exps) + extra_cells(r, rows))
     return buf.getvalue()

@@ -109,3 +109,15 @@ def test_pdf_benchmark_times_the_tagged_and_the_untagged_pdf(tmp_path):
     sizes = [int(m.replace(",", "")) for m in re.findall(r"s, ([\d,]+) bytes", proc.stdout)]
     assert len(sizes) == 2 and sizes[1] > sizes[0]  # the tags (structure tree, alternatives) take room
     assert "tagged / untagged: time " in proc.stdout and "(median of 1 rounds, alternated)" in proc.stdout
+
+
+@pytest.mark.unit
+def test_similarity_benchmark_finds_every_planted_copy_of_a_small_class(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "similarity.py"), "--submissions", "12",
+                           "--words", "300"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "class: 12 submissions" in proc.stdout and "compare_class:" in proc.stdout
+    stages = re.findall(r"^  (\w[\w ]*?)\s+([\d.]+) s$", proc.stdout, re.M)
+    assert [s for s, _ in stages][:2] == ["read", "fingerprint"], proc.stdout
+    # one in five teams copies a neighbour's discussion: teams 0-1, 5-6 and 10-11
+    assert re.search(r"pairs at or above 0.5: 3;", proc.stdout), proc.stdout

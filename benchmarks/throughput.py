@@ -37,8 +37,9 @@ from torch import nn
 from torchvision import transforms as T
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
+from cpu_limits import limits, ratios  # noqa: E402
 from reportgen.manifest.schema import AugmentSpec, TrainSpec  # noqa: E402
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute  # noqa: E402
 from reportgen.run.train import TrainState, make_optimizer, pick_device, train_epoch  # noqa: E402
@@ -339,6 +340,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="manifest override KEY=VALUE")
     ap.add_argument("--resnet-images", type=int, help="training images for ResNet-18 (default 10,000; quick 16)")
     ap.add_argument("--skip-resnet", action="store_true", help="leave out the 224-px ResNet-18 comparison")
+    ap.add_argument("--batch", type=int, default=64, help="batch size of the EN3150 CNN (its manifest's: 64)")
+    ap.add_argument("--compile", action="store_true",
+                    help="also time the bare step compiled with torch.compile (about 30 s to compile on a CPU)")
+    ap.add_argument("--all", action="store_true",
+                    help="then, in this process: the frozen-feature speed-up, the estimate's error per run (digits) "
+                         "and the PDF stage of the committed fixture's report")
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     args = ap.parse_args(argv)
     device = torch.device("cpu") if args.quick else pick_device(args.device)
@@ -351,8 +358,12 @@ def main(argv: list[str] | None = None) -> dict:
         data = SyntheticCIFAR10(str(folder), train=True)
         x = torch.from_numpy(data.data).permute(0, 3, 1, 2).contiguous()
         y = torch.tensor(data.targets)
-        report["comparisons"].append(compare("EN3150 CNN", en3150_cnn, folder, x, y, device, 256, epochs,
-                                             args.workers, None))
+        print("EN3150 CNN, what the hardware allows:", flush=True)
+        report["limits"] = limits(en3150_cnn, (3, 32, 32), device, args.batch, args.compile,
+                                  5 if args.quick else 60, 1 if args.quick else 3)
+        row = compare("EN3150 CNN", en3150_cnn, folder, x, y, device, args.batch, epochs, args.workers, None)
+        report["comparisons"].append(row)
+        print(ratios(row, report["limits"]), flush=True)
         if not args.skip_resnet:
             n = args.resnet_images or (16 if args.quick else min(images, 10_000))
             size = 48 if args.quick else 224
@@ -373,9 +384,26 @@ def main(argv: list[str] | None = None) -> dict:
                 report["manifest"] = whole_manifest(args.manifest, overrides, args.smoke)
             else:
                 report["manifest"] = predict_manifest(args.manifest, overrides, args.smoke, args.timed_epochs or None)
+    if args.all:
+        report.update(the_rest(args.quick))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n", "utf-8")
     return report
+
+
+def the_rest(quick: bool) -> dict:
+    """--all: the other benchmarks of issue 26 in this process, one after the other (imported here: estimate.py
+    imports this module)."""
+    import estimate
+    import frozen_features
+    import pdf_speed
+
+    print("\nFrozen features (benchmarks/frozen_features.py):", flush=True)
+    frozen_features.main(["--quick"] if quick else ["--images", "512"])
+    print("\nThe estimate before training (benchmarks/estimate.py --only digits):", flush=True)
+    rows = estimate.main(["--only", "digits"])
+    print("\nThe PDF stage (benchmarks/pdf_speed.py):", flush=True)
+    return {"estimate": rows, "pdf": pdf_speed.main(["--rounds", "1" if quick else "3"])}
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     figures: dict[str, int] = field(default_factory=lambda: {"drawn": 0, "cached": 0})  # drawn now / from the cache
     warnings: list[str] = field(default_factory=list)  # located prose warnings (refused images), see render_files
+    pdf_later: bool = False  # render_files leaves the PDF to its caller, as `print_job`
+    print_job: object = None  # reportgen.report.writers.pdf.PrintJob, with pdf_later
 
 
 @dataclass
@@ -55,9 +57,23 @@ class Pipeline:
             loaded = load(manifest, list(overrides), strict, warn, models)
         return cls(loaded, Path(out_dir) if out_dir is not None else default_out(loaded, smoke), smoke)
 
-    def run(self, progress, force: bool = False, execution=None) -> Results:
-        """Train what is not cached; the full results record."""
-        return run(self.loaded, self.out_dir, self.smoke, progress, force, self.outcome, execution)
+    def run(self, progress, force: bool = False, execution=None, estimate: bool = False) -> Results:
+        """Train what is not cached (with `estimate`, first saying how long that should take); the full results
+        record."""
+        from reportgen.run.plan import Datasets
+
+        datasets = Datasets(self.loaded, self.smoke, self.out_dir / "cache")
+        return run(datasets, self.out_dir, progress, force, self.outcome, execution, estimate)
+
+    def estimate(self, force: bool = False, execution=None):
+        """Each run's predicted time on this machine and the build's (run.estimate.Estimate), training nothing:
+        the datasets are read (never downloaded; absent ones are estimated from their declared sizes)."""
+        from reportgen.results.cache import RunCache
+        from reportgen.run.estimate import PlanDatasets, estimate_runs
+
+        datasets = PlanDatasets(self.loaded, self.smoke, self.out_dir / "cache")
+        cache = None if force else RunCache(self.out_dir / "cache")
+        return estimate_runs(self.loaded, datasets, cache, self.smoke, execution)
 
     def recorded(self, say=None) -> Results:
         """OUT/results.json (with the --set overrides it records when none were given), checked to belong to the
@@ -164,29 +180,48 @@ def stale_reports(out_dir: Path, files: dict[Path, bytes]) -> list[Path]:
     return stale
 
 
-def run(loaded: LoadedManifest, out_dir: Path, smoke: bool, progress, force: bool = False,
-        outcome: Outcome | None = None, execution=None) -> Results:
-    """Train what is not cached (sequentially here, or as `execution` says) and return the full results record."""
+def run(datasets, out_dir: Path, progress, force: bool = False, outcome: Outcome | None = None, execution=None,
+        estimate: bool = False) -> Results:
+    """Train what is not cached of the manifest `datasets` (run.plan.Datasets) belong to (sequentially here, or as
+    `execution` says) and return the full results record; with `estimate` (not in smoke builds), the predicted
+    time is said first."""
     from reportgen.report.wording.describe import source_text
     from reportgen.results.cache import RunCache
     from reportgen.run.collect import collect
     from reportgen.run.scheduler import run_all
-    from reportgen.run.plan import Datasets
 
+    loaded, smoke = datasets.loaded, datasets.smoke
     outcome = outcome or Outcome(out_dir)
     t0 = time.perf_counter()
-    datasets = Datasets(loaded, smoke, out_dir / "cache")
     splits = datasets.get()
     decoded = {"hit": "; decoded images read from the cache",
                "miss": f"; {splits.info.get('decoded', 0):,} images decoded and cached"}.get(splits.info.get("cache"), "")
     sizes = splits.sizes()
     progress(f"dataset: {source_text(splits.source)}; {sizes['train']:,} train / {sizes['validation']:,} "
              f"validation / {sizes['test']:,} test images{decoded}")
+    if estimate and not smoke:  # smoke builds are short by design; the estimate's seconds are not the runs'
+        t1 = time.perf_counter()
+        _announce(datasets, RunCache(out_dir / "cache"), force, execution, progress)
+        outcome.timings["estimate"] = time.perf_counter() - t1
+        t0 += outcome.timings["estimate"]
     runs, stats = run_all(loaded, datasets, RunCache(out_dir / "cache"), smoke, progress, force, execution)
     outcome.trained, outcome.cached = stats["trained"], stats["cached"]
     outcome.failed = stats.get("failed", 0)
     outcome.timings["runs"] = time.perf_counter() - t0
     return present(collect(loaded, splits, runs, smoke, out_dir / "cache"), loaded)
+
+
+def _announce(datasets, cache, force: bool, execution, progress) -> None:
+    """The build's predicted time as it starts, with the over-an-hour warning."""
+    from reportgen.run.estimate import estimate_runs
+
+    predicted = estimate_runs(datasets.loaded, datasets, None if force else cache, datasets.smoke, execution,
+                              budget=1.0)
+    if all(r.cached for r in predicted.runs):  # the build says so itself
+        return
+    progress(f"estimate: {predicted.line()}")
+    if predicted.advice():
+        progress(predicted.advice())
 
 
 def present(results: Results, loaded: LoadedManifest) -> Results:
@@ -305,8 +340,11 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
         t1 = time.perf_counter()
         # the HTML keeps its vector figures; the PDF's version has their PNGs, which WeasyPrint lays out far faster
         printed = html.render_html(doc, loaded.template_override(), medium="print")
-        files[out_dir / "report.pdf"] = pdf.render_pdf(printed, results["report"].get("date"),
-                                                       doc["provenance"]["results_sha256"])
+        job = pdf.PrintJob(printed, results["report"].get("date"), doc["provenance"]["results_sha256"])
+        if outcome.pdf_later:  # the caller renders it (serve --pdf: in the background, after the page is up)
+            outcome.print_job = job
+        else:
+            files[out_dir / "report.pdf"] = job.render()
         outcome.timings["pdf"] = time.perf_counter() - t1
     if formats:
         files.update(export_files(doc, out_dir, formats, outcome))

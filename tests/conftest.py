@@ -185,6 +185,18 @@ class Built:
         return [p.extract_text() for p in PdfReader(str(self.pdf_path)).pages]
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a module's tests (`pytestmark = pytest.mark.usefixtures("one_thread")`): the same
+    arithmetic in fits compared with each other, and faster epochs on a busy two-core machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_build(tmp_path_factory) -> Built:
     """The tiny manifest built once, end to end."""

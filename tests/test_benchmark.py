@@ -25,6 +25,12 @@ def test_benchmark_runs_reduced_on_cpu_and_reports_images_per_second(tmp_path):
     assert report["device"].startswith("CPU")
     names = [c["network"] for c in report["comparisons"]]
     assert names == ["EN3150 CNN", "ResNet-18 fine-tune"]
+    limits = report["limits"]
+    peak = max(limits["matmul_flops_per_s"], limits["conv_flops_per_s"])
+    assert limits["limit_images_per_s"] == peak / limits["train_flops_per_image"]
+    assert 1e8 < limits["train_flops_per_image"] < 3e8  # the EN3150 CNN: about 168 MFLOP forward and backward
+    assert limits["step_NCHW_images_per_s"] > 0 and limits["step_channels_last_images_per_s"] > 0
+    assert "reportgen / bare channels-last step" in proc.stdout
     for row in report["comparisons"]:
         assert row["classic_images_per_s"] > 0 and row["reportgen_images_per_s"] > 0
         assert abs(row["ratio"] - row["reportgen_images_per_s"] / row["classic_images_per_s"]) < 1e-9
@@ -121,3 +127,16 @@ def test_similarity_benchmark_finds_every_planted_copy_of_a_small_class(tmp_path
     assert [s for s, _ in stages][:2] == ["read", "fingerprint"], proc.stdout
     # one in five teams copies a neighbour's discussion: teams 0-1, 5-6 and 10-11
     assert re.search(r"pairs at or above 0.5: 3;", proc.stdout), proc.stdout
+
+
+def test_memory_format_benchmark_times_both_formats_of_each_network(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "memory_format.py"),
+                           str(REPO / "experiments" / "digits.yaml"), "--rounds", "1"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    row = re.search(r"digits_cnn .* NCHW +([\d,]+) images/s +channels-last +([\d,]+) images/s +ratio +([\d.]+)",
+                    proc.stdout)
+    assert row, proc.stdout
+    nchw, cl, ratio = (float(g.replace(",", "")) for g in row.groups())
+    assert nchw > 0 and cl > 0 and abs(ratio - cl / nchw) < 0.02 * ratio + 0.01
+    assert re.search(r"channels-last faster for [01] of 1 networks", proc.stdout)

@@ -35,7 +35,7 @@ _execution_options = (
 def _run_options(fn):
     for option in reversed((manifest_argument, out_option, smoke_option, set_option, strict_option,
                             click.option("--force", is_flag=True, help="Re-train every run even when it is cached."),
-                            *_execution_options, _sandbox_option)):
+                            *_execution_options, _sandbox_option, _plan_option)):
         fn = option(fn)
     return fn
 
@@ -44,6 +44,20 @@ _sandbox_option = click.option(
     "--sandbox", is_flag=True,
     help="Run the whole command in bubblewrap: no network, the manifest's folder read-only, writes only to the "
          "output folder (for a manifest whose module: files you do not trust).")
+
+
+_plan_option = click.option(
+    "--plan", is_flag=True,
+    help="Only predict each run's time on this machine (FLOPs and a short measured step) and the total; train "
+         "nothing and write nothing.")
+
+
+def _print_plan(pipe: build.Pipeline, force: bool = False, execution=None) -> None:
+    """The estimate's table on stdout; over an hour, the warning with what would shorten the build."""
+    predicted = pipe.estimate(force, execution)
+    click.echo(predicted.table(), nl=False)
+    if predicted.advice():
+        say(predicted.advice())
 
 
 def _sandboxed(verb: str, manifest: Path, out_dir: Path | None, flags: dict) -> None:
@@ -60,7 +74,8 @@ def _sandboxed(verb: str, manifest: Path, out_dir: Path | None, flags: dict) -> 
     argv = [sys.executable, "-m", "reportgen.cli", verb, str(manifest.resolve()), "--out", str(out)]
     argv += [a for o in flags["overrides"] for a in ("--set", o)] + [a for e in flags.get("export") or []
                                                                     for a in ("--export", e)]
-    argv += [f"--{name.replace('_', '-')}" for name in ("smoke", "force", "strict", "no_pdf") if flags.get(name)]
+    argv += [f"--{name.replace('_', '-')}" for name in ("smoke", "force", "strict", "no_pdf", "plan")
+             if flags.get(name)]
     argv += ["--jobs", str(flags["jobs"])] if flags.get("jobs") else []
     argv += [] if flags.get("quiet") is None else ["--quiet" if flags["quiet"] else "--verbose"]
     say(f"sandbox: {probe().text()}; writing only to {out}")
@@ -70,16 +85,19 @@ def _sandboxed(verb: str, manifest: Path, out_dir: Path | None, flags: dict) -> 
 
 def _run(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tuple[str, ...], force: bool,
          jobs: int | None, executor: str, ray_address: str | None, gpu_share: float | None,
-         cpus_per_run: float | None, quiet: bool | None, strict: bool = False):
+         cpus_per_run: float | None, quiet: bool | None, strict: bool = False, plan: bool = False):
     from reportgen.run.progress import reporter
     from reportgen.run.scheduler import Execution
 
     execution = Execution(executor, jobs, ray_address, gpu_share, cpus_per_run)
     execution.check()
     pipe = build.Pipeline.open(manifest, overrides, out_dir, smoke, strict=strict, warn=say)
+    if plan:
+        _print_plan(pipe, force, execution)
+        sys.exit(0)
     progress = reporter(say, quiet, sys.stderr)
     try:
-        results = pipe.run(progress, force, execution)
+        results = pipe.run(progress, force, execution, estimate=True)
     finally:
         getattr(progress, "close", lambda: None)()
     outcome = pipe.outcome
@@ -159,17 +177,22 @@ def render_cmd(manifest: Path, out_dir: Path | None, smoke: bool, overrides: tup
 @manifest_argument
 @set_option
 @strict_option
+@click.option("--plan", is_flag=True, help="Also predict each run's time on this machine and the total (builds the "
+                                          "networks and times a few steps: seconds, with torch).")
 @guard
-def validate_cmd(manifest: Path, overrides: tuple[str, ...], strict: bool) -> None:
+def validate_cmd(manifest: Path, overrides: tuple[str, ...], strict: bool, plan: bool) -> None:
     """Check a manifest (keys, types, names, prose references and images, layer shapes) without running anything;
     every problem is listed at once.
 
     Example: reportgen validate experiments/digits.yaml --set train.epochs=3
     """
-    loaded = build.Pipeline.open(manifest, overrides, models="shapes", strict=strict, warn=say).loaded
+    pipe = build.Pipeline.open(manifest, overrides, models="shapes", strict=strict, warn=say)
+    loaded = pipe.loaded
     m = loaded.manifest
     click.echo(f"{manifest}: ok ({len(m.models)} model(s), {len(m.experiments)} experiment(s) giving "
                f"{len(loaded.runs)} run(s), {len(loaded.sections)} section(s))")
+    if plan:
+        _print_plan(pipe)
 
 
 @click.command("params")

@@ -28,11 +28,19 @@ def _network(network) -> dict | None:
     return data
 
 
+def _train(train) -> dict:
+    """The training settings as data, without `cache_features`: it changes how a run computes, not its numbers
+    (beyond floating-point rounding); the run side keys it where it applies (reportgen.run.features.key_material)."""
+    data = train.model_dump(mode="json")
+    data.pop("cache_features", None)
+    return data
+
+
 def run_digest(run, smoke: bool, parent_digest: str | None = None, module_sha256: str | None = None) -> str:
     """SHA-256 of a run's settings, layers, dataset, network (or module file) and parent as the manifest declares them."""
     # no data fingerprint and no code version: those join the cache key on the run side; render needs neither
     material = {
-        "model": run.model, "train": run.train.model_dump(mode="json"), "layers": run.layers,
+        "model": run.model, "train": _train(run.train), "layers": run.layers,
         "dataset": run.dataset.model_dump(mode="json"), "smoke": smoke, "parent": parent_digest,
         "network": _network(run.network),
     }

@@ -6,11 +6,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BeforeValidator, Field, JsonValue, field_validator, model_validator
 
-from reportgen.manifest.layers import ACTIVATIONS, ID_PATTERN, MAX_SIZE, IntPair, LayerItem, ModelName, Strict
-from reportgen.manifest.layers import check_padding
+from reportgen.manifest.layers import ACTIVATIONS, ID_PATTERN, MAX_SIZE, IntPair, LayerItem, ModelName, Strict, check_padding
 from reportgen.manifest.report_meta import ReportMeta
 from reportgen.manifest.sections import SectionItem
-from reportgen.manifest.train_options import LOSS_ALIASES, GradClipSpec, ScheduleSpec
+from reportgen.manifest.train_options import LOSS_ALIASES, CacheFeatures, GradClipSpec, ScheduleSpec
 
 IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"]
 NATIVE = {"digits": (1, 8, 10), "cifar10": (3, 32, 10), "cifar100": (3, 32, 100), "mnist": (1, 28, 10),
@@ -31,8 +30,7 @@ class DatasetSpec(Strict):
     train_root: str | None = Field(default=None, description="imagefolder: a folder of class folders for training "
                                    "(validation is carved from it); needs test_root")
     test_root: str | None = Field(default=None, description="imagefolder: a folder of class folders for testing")
-    split: list[Annotated[float, Field(gt=0)]] | None = Field(
-        default=None, min_length=3, max_length=3,
+    split: list[Annotated[float, Field(gt=0)]] | None = Field(default=None, min_length=3, max_length=3,
         description="imagefolder with one root: train/validation/test ratios, e.g. [60, 20, 20] (stratified by class)")
     classes: list[str] | None = Field(default=None, min_length=2, description="imagefolder: the class folder names "
                                       "(default: every sub-folder, sorted); needed to smoke-build without the images")
@@ -336,13 +334,15 @@ class TrainSpec(Strict):
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         default="auto", description="fp32, or autocast to bf16/fp16 (fp16 with loss scaling); auto: bf16 on a CUDA GPU "
         "that supports it, fp32 elsewhere")
-    channels_last: bool | None = Field(default=None, description="channels-last memory format; default: on CUDA only")
+    channels_last: bool | None = Field(default=None, description="channels-last memory format; default: on CUDA and "
+                                       "the CPU, where convolutions run fastest in it, not on Apple's MPS")
     compile: bool | Literal["default", "reduce-overhead", "max-autotune"] = Field(
         default=False, description="torch.compile the model (the first epoch pays the compilation); true is `default`; "
         "reduce-overhead also captures CUDA graphs, for small networks whose steps are too short for the GPU")
     data_on: Literal["auto", "device", "host"] = Field(
         default="auto", description="where the uint8 images live while training: on the device, or in pinned host "
         "memory streamed batch by batch; auto: the device when they fit in half its free memory")
+    cache_features: CacheFeatures = "auto"
     measure: MeasureSpec = Field(default_factory=MeasureSpec, description="how each run's latency and throughput "
                                  "are timed after training (shown by the trade-off section and results tables)")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -18,6 +18,12 @@ LOSS_ALIASES = {
     "categorical_focal_crossentropy": "focal",
     "sparse_categorical_focal_crossentropy": "focal",
 }
+
+CacheFeatures = Annotated[Literal["auto", False], Field(description=(
+    "auto: when every trainable parameter follows a frozen part (e.g. freeze: backbone) and nothing random happens "
+    "in it (no augmentation, dropout or batch normalisation in training mode), that part runs once per image and "
+    "the epochs train the rest on its cached outputs (same results within floating-point tolerance; "
+    "compute.features in results.json says whether and why not); false: always run the whole network"))]
 
 
 class ScheduleSpec(Strict):

@@ -123,7 +123,8 @@ class Transfer(Record):
 
 
 class Compute(Record):
-    """Device, precision, memory format and compilation a run used, with where its data lived."""
+    """Device, precision, memory format and compilation a run used, with where its data lived and whether its frozen
+    part's outputs were cached."""
 
     device: str
     device_name: str | None
@@ -135,6 +136,7 @@ class Compute(Record):
     compile: str | None
     data_on: str
     augment: Json | None
+    features: str | None = None  # frozen features cached ("cached: ...") or why not; None: recorded before them
 
 
 class Execution(Record):

@@ -23,7 +23,8 @@ from reportgen.results.run_record import RunRecord
 from reportgen.results.store import finite
 from reportgen.run.environment import run_environment
 from reportgen.run.plan import RunPlan
-from reportgen.run.input_pipeline import Compute, InputPipeline, resolve_compute
+from reportgen.run.features import frozen_features
+from reportgen.run.input_pipeline import Compute, Held, InputPipeline, resolve_compute
 from reportgen.run.train import TrainState, Trained, fit, pick_device, predict, train_state
 
 Progress = Callable[..., None]  # (message) or (message, detail=...); message: a line or an EpochDone
@@ -175,10 +176,9 @@ def _begin(run: TrainState, plan: RunPlan, path: Path | None, partial: dict | No
         return Trained.fresh(run)
 
 
-def _tested(run: TrainState, splits) -> dict:
+def _tested(run: TrainState, splits, test: Held) -> dict:
     """The record's test metrics and the test predictions (kept by the run cache for paired tests)."""
-    test_loss, pred = predict(run.model, run.pipe.hold(splits.test_x, splits.test_y, run.spec.data_on), run.pipe,
-                              run.spec.batch_size, run.compute, run.forward)
+    test_loss, pred = predict(run.model, test, run.pipe, run.spec.batch_size, run.compute, run.forward)
     return {"test": test_metrics(splits.test_y.numpy(), pred.numpy(), list(splits.classes), test_loss),
             "predictions": encode_predictions(pred.numpy(), splits.test_y.numpy())}
 
@@ -210,11 +210,15 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
         with prep.compute.numerics():
             with _named(plan):
                 run = train_state(prep.model, splits, plan.spec, prep.compute, prep.pipe)
-                trained = _begin(run, plan, path, partial, progress)
-                fit(run, trained, lambda _: progress(EpochDone.last_of(plan.id, plan.spec.epochs, trained.epochs)),
+                trained = _begin(run, plan, path, partial, progress)  # the clock starts: features count
+                test = run.pipe.hold(splits.test_x, splits.test_y, plan.spec.data_on)
+                cached = frozen_features(run, test, progress)  # the run over cached features, or none
+                fields["compute"]["features"] = cached.choice
+                fit(cached.run or run, trained,
+                    lambda _: progress(EpochDone.last_of(plan.id, plan.spec.epochs, trained.epochs)),
                     path, plan.stop_after if early else None)
             if not early:  # a shortened run is neither tested nor measured
-                results = _tested(run, splits)
+                results = _tested(cached.run or run, splits, cached.test or test)
                 batch, knob = plan.spec.measure.throughput_batch, "measure.throughput_batch"
                 results["measured"] = _measured(run, prep, trained)
     except RuntimeError as exc:

@@ -16,6 +16,9 @@ import torch.nn.functional as F
 
 from reportgen.manifest.schema import AugmentSpec, TrainSpec
 
+# where channels-last is the default: oneDNN's and cuDNN's convolutions run NHWC natively (benchmarks/throughput.py
+# measures both formats side by side); Apple's MPS converts it back and forth
+CHANNELS_LAST_ON = ("cuda", "cpu")
 DEVICE_FRACTION = 0.5  # data_on: auto keeps the images on the GPU when they take at most this share of free memory
 
 
@@ -80,7 +83,7 @@ def resolve_compute(spec: TrainSpec, device: torch.device) -> Compute:
     precision = spec.precision
     if precision == "auto":
         precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
-    channels_last = spec.channels_last if spec.channels_last is not None else device.type == "cuda"
+    channels_last = spec.channels_last if spec.channels_last is not None else device.type in CHANNELS_LAST_ON
     mode = "default" if spec.compile is True else spec.compile or None
     return Compute(device, precision, channels_last, mode)
 

@@ -15,6 +15,7 @@ from reportgen.manifest.loaded import LoadedManifest
 from reportgen.manifest.schema import DatasetSpec, TrainSpec
 from reportgen.results.store import run_key
 from reportgen.run.environment import code_version
+from reportgen.run.features import key_material as features_key
 from reportgen.run.repeats import repeat_id, repeat_seeds
 
 SMOKE_INPUT = 64  # smoke builds shrink large network inputs (224 → 64) so they run in seconds on a CPU
@@ -136,7 +137,8 @@ def plan_runs(loaded: LoadedManifest, datasets: Datasets, smoke: bool) -> list[R
                                     module_file_sha256(loaded.base_dir, run.network))
             # the manifest's digest covers what it declares; data, code and the resolved input size join it here
             key = run_key({"manifest": digest, "data": datasets.get(run.dataset).fingerprint(),
-                           "code": code_version(), "input_size": size, "parent": parent.key if parent else None})
+                           "code": code_version(), "input_size": size, "parent": parent.key if parent else None}
+                          | features_key(run.network, spec))
             own = spec if spec.repeats == 1 else spec.model_copy(update={"repeats": 1, "seed": seed})
             plans[seeded.id] = RunPlan(seeded, own, key, size, parent.id if parent else None, digest,
                                        run.id if k else None, smoke)

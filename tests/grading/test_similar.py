@@ -78,7 +78,7 @@ def test_passages_show_both_sides_with_marks_and_the_record_is_json_without_path
     assert code.a.source == "net.py" and "renamed_" in code.b.text and "renamed_" not in code.a.text
     text = json_text(result.record())
     assert str(planted.root) not in text and json.loads(text)["pairs"][0]["slug"].startswith("pair-")
-    assert all(re.fullmatch(r"pair-[0-9a-f]{16}", p.slug) for p in result.pairs)
+    assert all(re.fullmatch(r"pair-[0-9a-f]{32}", p.slug) for p in result.pairs)
 
 
 @unit

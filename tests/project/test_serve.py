@@ -245,3 +245,59 @@ def test_its_own_pages_fit_390_and_1280_px_and_pass_axe(tmp_path):
             assert seen["dark"] is dark and seen["scrollWidth"] <= seen["clientWidth"], (state, width, dark, seen)
             assert seen["outside"] == [], (state, width, dark, seen)
             assert seen["broken"] == [] and seen["violations"] == [], (state, width, dark, seen)
+
+
+def _served_pdf(server: Serving) -> tuple[int, str]:
+    """GET /report.pdf: (status, the PDF's text, whitespace collapsed)."""
+    import io
+
+    import urllib.error
+    from pypdf import PdfReader
+
+    try:
+        with urllib.request.urlopen(server.url + "report.pdf", timeout=10) as r:
+            data = r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+    return 200, " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def _until(check, what: str, server: Serving, timeout: float = BOUND_S * 4):
+    """Poll check() until it returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout} s; console:\n{server.log}")
+
+
+@pytest.mark.slow
+def test_pdf_follows_the_page_in_the_background_and_is_never_stale(folder):
+    server = Serving(folder, "--pdf")
+    try:
+        server.wait_line(r"rendered \(start\) .*the PDF in the background")
+        first = _until(lambda: (s := server.status())["pdf"] == "ready" and s, "the first PDF", server)
+        assert f'href="report.pdf?v={first["version"]}">PDF</a>' in server.get()
+        assert _served_pdf(server)[0] == 200
+
+        intro = folder.parent / "intro.md"
+        for marker in ("FIRST-4417", "SECOND-4418"):  # the second edit lands while the first's PDF may be under way
+            intro.write_text(intro.read_text("utf-8").replace("Some **bold** prose", f"Some **bold** prose {marker}"),
+                             "utf-8")
+            server.wait_for(lambda h, m=marker: m in h)
+        # from the moment the page shows the edit, report.pdf is refused until it is this version's PDF
+        status, text = _until(lambda: (r := _served_pdf(server))[0] == 200 and r, "the edited PDF", server)
+        assert "SECOND-4418" in text and "FIRST-4417" in text
+        page = server.get()
+        assert 'data-state="ready"' in page and f'report.pdf?v={server.status()["version"]}' in page
+        # the page came first, and a PDF was only ever announced while its version was the newest page
+        newest = 0
+        for line in server.lines:
+            if m := re.search(r"rendered \(.*\) in [\d.]+ s: version (\d+)", line):
+                newest = int(m[1])
+            elif m := re.search(r"PDF of version (\d+) rendered", line):
+                assert int(m[1]) == newest, server.log
+    finally:
+        server.kill()

@@ -127,7 +127,9 @@ def test_host_and_device_placement_give_the_same_batches():
 
 def test_auto_precision_and_memory_format_by_device():
     cpu = resolve_compute(TrainSpec(), CPU)
-    assert (cpu.precision, cpu.channels_last, cpu.autocast().__class__.__name__) == ("fp32", False, "nullcontext")
+    assert (cpu.precision, cpu.channels_last, cpu.autocast().__class__.__name__) == ("fp32", True, "nullcontext")
+    assert not resolve_compute(TrainSpec(channels_last=False), CPU).channels_last
+    assert not resolve_compute(TrainSpec(), torch.device("mps")).channels_last
     bf = resolve_compute(TrainSpec(precision="bf16", channels_last=True), CPU)
     assert bf.dtype == torch.bfloat16 and bf.channels_last and not bf.scaler().is_enabled()
     assert resolve_compute(TrainSpec(precision="fp16"), CPU).scaler().is_enabled()
@@ -214,7 +216,7 @@ def test_the_report_says_which_precision_and_device_produced_its_numbers(tiny_bu
     soup = BeautifulSoup(tiny_build.html, "html.parser")
     settings = {th.get_text(strip=True): td.get_text(" ", strip=True)
                 for tr in soup.select("section.training table tr") if (th := tr.find("th")) and (td := tr.find("td"))}
-    assert settings["Computation"] == "fp32 on cpu; images held on the device"
+    assert settings["Computation"] == "fp32, channels-last on cpu; images held on the device"
     assert settings["Training throughput"].endswith("images/s (mean over epochs)")
     caption = soup.select_one("section.comparison table caption").get_text(" ", strip=True)
     assert caption.endswith("trained and tested in fp32 on cpu")

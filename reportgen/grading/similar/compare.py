@@ -24,13 +24,13 @@ A pair's score is its largest kind score: each kind is evidence on its own. Pair
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 
+from reportgen.hashing import cache_key
 from reportgen.errors import UserError
 from reportgen.grading.similar.design import Feature, features, score as design_score
 from reportgen.grading.similar.runs import RunMatch, base_digests, identical_groups, match_all, seeds as run_seeds
@@ -63,7 +63,7 @@ class Pair:
     @property
     def slug(self) -> str:
         """A stable file name stem for the pair's page, from a digest of both names (never the names)."""
-        return "pair-" + hashlib.sha256(f"{self.a}\0{self.b}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return "pair-" + cache_key([self.a, self.b])
 
     def record(self) -> dict:
         """JSON-ready."""

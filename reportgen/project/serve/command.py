@@ -86,5 +86,7 @@ def serve(options: Options, port: int, open_browser: bool, say) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        if session.pdf is not None:
+            session.pdf.close()
         server.stop()
     say("stopped serving")

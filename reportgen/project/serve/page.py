@@ -22,6 +22,17 @@ _SCRIPT = """(function () {
       source.close(); location.reload();
     }
   });
+  source.addEventListener("pdf", function (event) {
+    var parts = event.data.split(" "), box = document.getElementById("reportgen-serve-pdf");
+    if (+parts[0] !== version || !box) return;
+    box.textContent = "";
+    if (parts[1] === "ready") {
+      var link = document.createElement("a");
+      link.href = "report.pdf?v=" + version; link.textContent = "PDF";
+      box.appendChild(link);
+    } else { box.textContent = "PDF failed (see the console)"; }
+    box.setAttribute("data-state", parts[1]);
+  });
 })();"""
 
 
@@ -34,9 +45,22 @@ def _script(version: int, nonce: str) -> str:
     return f'<script nonce="{nonce}">{_SCRIPT % (int(version), EVENTS)}</script>'
 
 
-def served_copy(html: str, version: int) -> str:
-    """The report as served: its CSP meta swapped for served_csp and the reload script put before </body>; the
-    report written to disk never contains either."""
+PDF_MARK = "<!--reportgen-serve-pdf-->"  # where the served page says how its PDF stands (serve --pdf)
+_PDF_STATES = {"rendering": "PDF rendering…", "failed": "PDF failed (see the console)"}
+_PDF_BOX = ('<p id="reportgen-serve-pdf" data-state="{state}" aria-live="polite" style="position: fixed; right: 0.5em; '
+            'bottom: 0.5em; margin: 0; padding: 0.2em 0.6em; background: #fff; color: #000; border: 1px solid #666; '
+            'font: 14px/1.4 system-ui, sans-serif; z-index: 10">{body}</p>')
+
+
+def pdf_status(state: str, version: int) -> str:
+    """The served page's PDF box: a link to this version's PDF once it is ready, else what it is doing."""
+    body = f'<a href="report.pdf?v={int(version)}">PDF</a>' if state == "ready" else _PDF_STATES.get(state, "")
+    return _PDF_BOX.format(state=escape(state), body=body)
+
+
+def served_copy(html: str, version: int, pdf: bool = False) -> str:
+    """The report as served: its CSP meta swapped for served_csp and the reload script put before </body>, after
+    PDF_MARK with `pdf` (the server puts the PDF's state there); the report written to disk never contains them."""
     nonce = secrets.token_urlsafe(16)
     meta = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
     relaxed = f'<meta http-equiv="Content-Security-Policy" content="{served_csp(nonce)}">'
@@ -45,7 +69,7 @@ def served_copy(html: str, version: int) -> str:
     else:  # not a reportgen report as expected: keep its policy and put the relaxed one nowhere (no live reload)
         return html
     end = html.lower().rfind("</body>")
-    script = _script(version, nonce)
+    script = (PDF_MARK + "\n" if pdf else "") + _script(version, nonce)
     return html[:end] + script + "\n" + html[end:] if end >= 0 else html + script
 
 

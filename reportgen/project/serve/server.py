@@ -6,14 +6,14 @@ import json
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from reportgen import messages
 from reportgen.project.serve.guard import Connections, Limits, client_gone, query_of, refusal
-from reportgen.project.serve.page import EVENTS, message_page, served_copy
+from reportgen.project.serve.page import EVENTS, PDF_MARK, message_page, pdf_status, served_copy
 
 KEEPALIVE_S = 10.0  # an events stream's comment line, so that proxies and browsers keep it open
 GONE_CHECK_S = 1.0  # how often an idle events stream checks that its client is still there, freeing its slot
@@ -31,6 +31,7 @@ class Page:
     message: str = ""
     renders: int = 0
     files: dict[str, Path] = field(default_factory=dict)  # other paths served as they are on disk (the PDF, results)
+    pdf: str = ""  # with serve --pdf: rendering, ready or failed (this version's PDF); "" without
 
 
 class Shared:
@@ -41,15 +42,26 @@ class Shared:
         self.page = Page(html=message_page("Rendering ...", "the first render is under way", 0, "waiting"))
         self.closing = False
 
-    def publish(self, state: str, html: str, message: str = "", files: dict[str, Path] | None = None) -> int:
-        """A new version of the page: a rendered report (served with the reload script) or a message page."""
+    def publish(self, state: str, html: str, message: str = "", files: dict[str, Path] | None = None,
+                pdf: str = "") -> int:
+        """A new version of the page: a rendered report (served with the reload script and, with `pdf`, the PDF's
+        state) or a message page."""
         with self.cond:
             version = self.page.version + 1
-            shown = served_copy(html, version) if state == "ok" else html
+            shown = served_copy(html, version, bool(pdf)) if state == "ok" else html
             self.page = Page(version, state, shown, message, self.page.renders + (state == "ok"),
-                             dict(files or self.page.files))
+                             dict(files or self.page.files), pdf if state == "ok" else "")
             self.cond.notify_all()
             return version
+
+    def set_pdf(self, version: int, state: str) -> bool:
+        """The PDF of page `version` is ready (or failed); ignored, False, when a newer page is up."""
+        with self.cond:
+            if self.page.version != version or not self.page.pdf:
+                return False
+            self.page = replace(self.page, pdf=state)  # a handler holding the old page reads it whole
+            self.cond.notify_all()
+            return True
 
     def next_version(self) -> int:
         """The version the next publish will get."""
@@ -122,13 +134,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         page = self.server.shared.page
         if url.path in ("/", "/report.html", "/index.html"):
-            self._send(200, page.html.encode("utf-8"), "text/html; charset=utf-8")
+            html = page.html.replace(PDF_MARK, pdf_status(page.pdf, page.version), 1) if page.pdf else page.html
+            self._send(200, html.encode("utf-8"), "text/html; charset=utf-8")
         elif url.path == EVENTS:
             self._events(int(params.get("v", "-1")))
         elif url.path == "/_reportgen/status":
             status = {"version": page.version, "state": page.state, "message": page.message, "renders": page.renders,
-                      "torch_imported": "torch" in sys.modules}
+                      "pdf": page.pdf, "torch_imported": "torch" in sys.modules}
             self._send(200, json.dumps(status).encode("utf-8"), "application/json")
+        elif url.path == "/report.pdf" and page.pdf and page.pdf != "ready":  # never the previous version's
+            self._send(503, f"the PDF is {page.pdf}\n".encode("utf-8"), "text/plain; charset=utf-8")
         elif url.path.lstrip("/") in page.files and page.files[url.path.lstrip("/")].is_file():
             path = page.files[url.path.lstrip("/")]
             kind = {".pdf": "application/pdf", ".json": "application/json"}.get(path.suffix, "application/octet-stream")
@@ -152,16 +167,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"retry: 500\n\n")
             self.wfile.flush()
             quiet_since = time.monotonic()
+            pdf = shared.page.pdf if shared.page.version == known else None
             while True:
                 with shared.cond:
-                    if shared.page.version == known and not shared.closing:
+                    if (shared.page.version, shared.page.pdf) == (known, pdf) and not shared.closing:
                         shared.cond.wait(GONE_CHECK_S)
-                    version, closing = shared.page.version, shared.closing
+                    version, state, closing = shared.page.version, shared.page.pdf, shared.closing
                 if closing or client_gone(self.connection):
                     return
                 if version != known:
                     self.wfile.write(f"event: reload\ndata: {version}\n\n".encode("ascii"))
-                    known = version
+                    known, pdf = version, state
+                elif state != pdf:
+                    self.wfile.write(f"event: pdf\ndata: {version} {state}\n\n".encode("ascii"))
+                    pdf = state
                 elif time.monotonic() - quiet_since >= KEEPALIVE_S:
                     self.wfile.write(b": keep-alive\n\n")
                 else:

@@ -1,5 +1,6 @@
 """One render of the live preview: load the manifest, take the recorded results (training only with --train),
-render without the PDF (unless --pdf), write the files and publish the page; every failure becomes a page."""
+render, write the files and publish the page, then (with --pdf) hand the PDF to the background renderer; every
+failure becomes a page."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from reportgen import build
 from reportgen.errors import ResultsMissing, UserError
 from reportgen.manifest.loaded import LoadedManifest
 from reportgen.project.serve.page import message_page
+from reportgen.project.serve.pdfjob import PdfRenderer
 from reportgen.project.serve.server import Shared
 from reportgen.results.record import Results
 from reportgen.writer import write_all
@@ -96,6 +98,7 @@ class Session:
         self.targets = Targets(frozenset([options.manifest.resolve()]), frozenset())
         self.last_seconds = 0.0
         self.written: bytes | None = None  # the results.json this session last wrote: its own write is no change
+        self.pdf = PdfRenderer(shared, say) if options.pdf else None
 
     def changed_by_others(self, path: Path) -> bool:
         """Whether a change reported at `path` is more than this session's own write of results.json."""
@@ -121,6 +124,8 @@ class Session:
         """One render; returns the state published (ok, error or stale)."""
         t0 = time.perf_counter()
         opts = self.options
+        if self.pdf is not None:
+            self.pdf.supersede()  # the PDF under way is for the page this render replaces
         try:
             pipe = build.Pipeline.open(opts.manifest, opts.overrides, opts.out_dir, opts.smoke, models=None)
             loaded, out = pipe.loaded, pipe.out_dir
@@ -139,12 +144,14 @@ class Session:
                                       "written the results).")
                 self.say("the results are missing or stale; training (--train) ...")
                 results = self._train(pipe)
+            pipe.outcome.pdf_later = True  # the page first; the PDF in the background (with --pdf)
             files = pipe.render(results, with_pdf=opts.pdf, warn=self.say)
             stale = build.stale_reports(out, files)  # a report.pdf older than this HTML is removed, as render does
             self.written = files[out / "results.json"]
             write_all(files, stale)
             for path in stale:
-                self.say(f"removed {path}: it no longer matches the HTML (--pdf re-renders it on every change)")
+                if not opts.pdf:
+                    self.say(f"removed {path}: it no longer matches the HTML (--pdf re-renders it on every change)")
         except UserError as exc:
             return self._fail("error", "The report cannot be rendered", str(exc))
         except Exception as exc:  # noqa: BLE001 - keep serving; the page and the console say what broke
@@ -152,10 +159,13 @@ class Session:
                               f"{type(exc).__name__}: {exc}\n(reportgen serve keeps running; this may be a bug)")
         html = files[out / "report.html"].decode("utf-8")
         version = self.shared.publish("ok", html, files={"report.pdf": out / "report.pdf",
-                                                         "results.json": out / "results.json"})
+                                                         "results.json": out / "results.json"},
+                                      pdf="rendering" if self.pdf is not None else "")
         self.last_seconds = time.perf_counter() - t0
         self.say(f"rendered ({reason}) in {self.last_seconds:.2f} s: version {version}"
-                 + ("" if opts.pdf else ", without the PDF (--pdf renders it too)"))
+                 + (", the PDF in the background" if opts.pdf else ", without the PDF (--pdf renders it too)"))
+        if self.pdf is not None:
+            self.pdf.submit(version, pipe.outcome.print_job, out / "report.pdf")
         return "ok"
 
     def _fail(self, state: str, title: str, message: str) -> str:

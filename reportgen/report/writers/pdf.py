@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+from dataclasses import dataclass
 
 from reportgen.hashing import digest
 
@@ -93,3 +94,16 @@ def render_pdf(html: str, date: str | None = None, results_sha256: str | None = 
         # as the MD5 identifiers pydyf (WeasyPrint's PDF writer) makes
         return document.write_pdf(pdf_identifier=digest(html)[:32].encode(), custom_metadata=True,
                                   pdf_variant="pdf/ua-1" if tagged else None)
+
+
+@dataclass(frozen=True)
+class PrintJob:
+    """A PDF still to render: the report's print HTML, its date and its results digest."""
+
+    html: str
+    date: str | None
+    results_sha256: str | None
+
+    def render(self) -> bytes:
+        """The PDF's bytes (render_pdf)."""
+        return render_pdf(self.html, self.date, self.results_sha256)

@@ -54,6 +54,8 @@ def config_rows(run: dict, sizes: tuple) -> list[tuple]:
     rows += [("Computation", compute_text(comp))] if comp else [("Device", run["device"])]
     if (comp or {}).get("augment"):
         rows.append(("Augmentation", augment_text(comp["augment"])))
+    if (comp or {}).get("features") and not comp["features"].startswith("not applicable"):
+        rows.append(("Frozen features", comp["features"]))  # cached, or why not
     rows += [("Training / validation images", (sizes, "train"), (sizes, "validation")),
              ("Training time", at_in(run, key, "train_seconds", fmt="secs"))]
     speeds = [e["images_per_s"] for e in run.get("epochs") or [] if e.get("images_per_s")]

@@ -1,0 +1,136 @@
+"""A short measured training step: how fast one run's network trains and evaluates here, before it trains.
+
+The network, its input pipeline and its way of computing are built as `execute` builds them; a few real training
+steps on a handful of the dataset's images are timed at the run's batch size (a smaller one where a step is slow:
+per-image time is what the arithmetic sets then), and a forward pass as validation and testing run it."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import statistics
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import torch
+
+from reportgen.run.checkpoint import pack
+from reportgen.run.execute import _prepare
+from reportgen.run.measure import flops_per_image
+from reportgen.run.plan import RunPlan
+from reportgen.run.train import TrainState, train_epoch, train_state
+
+CHUNKS = 5  # timed passes of a few steps each: their median is the speed
+PROBE_BATCH = 4  # the smallest batch timed
+CPU_FLOPS = 2e10  # a cautious CPU's FLOP/s in convolutions (2 cores: about 60e9 measured), to size the timed batch
+
+
+@dataclass(frozen=True)
+class Speed:
+    """What a short measurement found for one setting (network, input size, batch, way of computing, threads)."""
+
+    flops: int  # forward FLOPs per image
+    train_rate: float  # training images/s at the run's batch size
+    eval_rate: float  # forward-only images/s (validation, testing, the throughput measurement)
+    latency: float  # seconds of a one-image forward pass
+    build: float  # seconds to build the network and its pipeline
+    epoch_overhead: float  # seconds per epoch outside the steps: weights copied and checkpointed
+    timed_batch: int  # the batch size the steps were timed at
+
+
+def _quiet(plan: RunPlan) -> RunPlan:
+    """The plan as measured: random weights (nothing downloaded; the arithmetic is the same), no schedule, class
+    weights or early stopping (they cost nothing per step but need a whole epoch or every class)."""
+    run = plan.run
+    if run.network is not None and run.network.source != "module" and run.network.weights not in (None, "none"):
+        run = dataclasses.replace(run, network=run.network.model_copy(update={"weights": "none"}))
+    spec = plan.spec.model_copy(update={"schedule": None, "class_weights": None, "early_stopping": None})
+    return dataclasses.replace(plan, run=run, spec=spec)
+
+
+def _state(prep, plan: RunPlan, splits, n: int) -> TrainState:
+    """A training state over n of the dataset's images (repeated where it has fewer)."""
+    idx = torch.arange(n) % len(splits.train_x)
+    mini = SimpleNamespace(train_x=splits.train_x[idx], train_y=splits.train_y[idx], val_x=splits.train_x[idx[:1]],
+                           val_y=splits.train_y[idx[:1]], classes=splits.classes)
+    return train_state(prep.model, mini, plan.spec, prep.compute, prep.pipe)
+
+
+def _steps(run: TrainState, batch: int, steps: int) -> float:
+    """Seconds per image of `steps` training steps at `batch` (one pass of train_epoch: it reads its sums at the end,
+    so the device is done when it returns)."""
+    run.train = run.pipe.hold(run.train.x[:1].repeat_interleave(batch * steps, 0),
+                              run.train.y[:1].repeat_interleave(batch * steps, 0))
+    t0 = time.perf_counter()
+    train_epoch(run)
+    return (time.perf_counter() - t0) / (batch * steps)
+
+
+def _forward(run: TrainState, batch: int) -> float:
+    """Seconds per image of an eval-mode forward pass at `batch`, after an untimed one."""
+    run.model.eval()
+    x = run.train.x[:1].repeat_interleave(batch, 0)
+    with torch.no_grad():
+        for _ in range(2):
+            t0 = time.perf_counter()
+            with run.compute.autocast():
+                run.forward(run.pipe(x)).float().sum().item()
+            seconds = time.perf_counter() - t0
+    return seconds / batch
+
+
+def _timed_batch(batch: int, flops: int, device: torch.device, budget: float) -> int:
+    """The run's batch size, or a smaller one (at least PROBE_BATCH) where a step of it would take more than a
+    quarter of the budget at CPU_FLOPS: then per-image time is what the arithmetic sets, at any batch size."""
+    if device.type == "cuda":
+        return batch
+    affordable = int(budget / 4 * CPU_FLOPS / max(3 * flops, 1))  # a training step: about 3 forward passes
+    return max(min(batch, PROBE_BATCH), min(batch, affordable))
+
+
+def _train_rate(run: TrainState, timed: int, budget: float) -> float:
+    """Training images/s at batch `timed`: two steps to warm up, then CHUNKS passes of a few steps in half of the
+    budget; the median pass counts, so that a moment when other work holds the cores does not."""
+    _steps(run, timed, 1)  # the first step pays for allocation and kernel selection
+    step = _steps(run, timed, 1) * timed
+    steps = max(1, min(20, int(budget / 2 / CHUNKS / step)))
+    chunks = CHUNKS if step * steps * CHUNKS <= budget else 1
+    return 1.0 / statistics.median(_steps(run, timed, steps) for _ in range(chunks))
+
+
+def _overhead(run: TrainState) -> float:
+    """Seconds of what every epoch does besides its steps: the weights copied, the checkpoint packed."""
+    t0 = time.perf_counter()
+    state = copy.deepcopy(run.model.state_dict())
+    pack({"model": state, "optimizer": run.optimizer.state_dict()})
+    return time.perf_counter() - t0
+
+
+def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: float = 2.0) -> Speed:
+    """The run's measured speed with `threads` torch threads (None: as set), restored afterwards with the random
+    state: the build's runs are seeded as if nothing had been measured."""
+    before, rng = torch.get_num_threads(), torch.get_rng_state()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        plan = _quiet(plan)
+        _state(_prepare(loaded, plan, splits, None), plan, splits, 1)  # the first of a process pays for imports
+        t0 = time.perf_counter()
+        prep = _prepare(loaded, plan, splits, None)
+        prep = dataclasses.replace(prep, compute=dataclasses.replace(prep.compute, compile=None))
+        run = _state(prep, plan, splits, 1)
+        build = time.perf_counter() - t0
+        flops = flops_per_image(prep.model.eval(), prep.shape, prep.compute.device)  # BN: one image in eval mode
+        timed = _timed_batch(plan.spec.batch_size, flops, prep.compute.device, budget)
+        with prep.compute.numerics():
+            rate = _train_rate(run, timed, budget)
+            overhead = _overhead(run)
+            # validation and testing go at max(batch, 256); a forward pass costs about a third of a step
+            eval_batch = max(timed, min(max(plan.spec.batch_size, 256), int(budget * rate * 3 / 8)))
+            eval_per_image = _forward(run, eval_batch)
+            latency = _forward(run, 1)
+    finally:
+        torch.set_num_threads(before)
+        torch.set_rng_state(rng)
+    return Speed(flops, rate, 1.0 / eval_per_image, latency, build, overhead, timed)

@@ -1,0 +1,131 @@
+"""The estimate before training: `build --plan` and `validate --plan` print a row per run and a total and train
+nothing; cached runs cost nothing; a build over an hour is warned about with what would shorten it; `build` says
+its estimate as it starts. Behaviour and bounds, never speed thresholds."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+
+import pytest
+
+from conftest import TINY_MANIFEST, cli, write_manifest
+from reportgen import build
+from reportgen.run.estimate import PlanDatasets, estimate_runs, run_seconds, wall_time
+from reportgen.run.plan import plan_runs
+from reportgen.run.probe import Speed
+
+BIG_FINETUNE = """\
+report: {title: A long fine-tune}
+dataset: {name: cifar10, root: no-such-folder, val_fraction: 0.1}
+models:
+  resnet18: {torchvision: resnet18, weights: none, input_size: 224}
+train: {epochs: 10, batch_size: 64, device: cpu}
+experiments:
+  - {id: finetune, model: resnet18}
+"""
+
+
+def seconds_of(text: str) -> float:
+    """'1 h 02 min', '3 min 05 s', '4.2 s' as seconds."""
+    units = {"h": 3600, "min": 60, "s": 1}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+) (h|min|s)\b", text))
+
+
+def test_build_plan_prints_a_row_per_run_and_a_total_and_trains_nothing(tmp_path):
+    manifest, out = write_manifest(tmp_path), tmp_path / "out"
+    result = cli("build", "--plan", manifest, "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.split()}
+    for run in ("base", "sgd", "wild"):
+        assert "tiny_cnn" in rows[run] and "1,293" in rows[run], result.output
+        assert 0 < seconds_of(rows[run]) < math.inf
+    assert "total: about" in result.output and "for 3 runs on cpu" in result.output
+    assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]  # no results, no cache entries
+    assert "training tiny_cnn" not in result.output
+
+
+def test_validate_plan_adds_the_estimate_and_plain_validate_builds_nothing(tmp_path):
+    manifest = write_manifest(tmp_path)
+    plain = cli("validate", manifest)
+    assert plain.exit_code == 0 and "total:" not in plain.output
+    planned = cli("validate", "--plan", manifest)
+    assert planned.exit_code == 0 and ": ok (" in planned.output and "total: about" in planned.output
+    assert not (tmp_path / "output").exists()
+
+
+def _speed(rate: float = 1000.0) -> Speed:
+    return Speed(flops=10_000, train_rate=rate, eval_rate=3 * rate, latency=0.001, build=0.5, epoch_overhead=0.01,
+                 timed_batch=64)
+
+
+def _tiny_plans(tmp_path, text: str = TINY_MANIFEST):
+    loaded = build.Pipeline.open(write_manifest(tmp_path, text), models=None).loaded
+    datasets = PlanDatasets(loaded, False)
+    return loaded, datasets, plan_runs(loaded, datasets, False)
+
+
+def test_doubling_the_epochs_doubles_the_training_part_and_repeats_and_workers_add_up(tmp_path):
+    _, datasets, plans = _tiny_plans(tmp_path)
+    plan, sizes = plans[0], datasets.get().sizes()
+    longer = dataclasses.replace(plan, spec=plan.spec.model_copy(update={"epochs": 2 * plan.spec.epochs}))
+    once, twice = run_seconds(plan, sizes, _speed()), run_seconds(longer, sizes, _speed())
+    per_epoch = sizes["train"] / 1000.0 + sizes["validation"] / 3000.0 + 0.01
+    assert twice - once == pytest.approx(plan.spec.epochs * per_epoch)
+    assert 0 < once < twice < 2 * once
+    assert run_seconds(plan, sizes, _speed(500.0)) > once  # slower steps, longer run
+    seconds = {p.id: 10.0 for p in plans}
+    assert wall_time(plans, seconds, 1, 0.0) == pytest.approx(30.0)
+    assert wall_time(plans, seconds, 3, 2.0) == pytest.approx(12.0)  # three workers, each started in 2 s
+
+
+def test_predictions_are_positive_finite_and_grow_with_the_input_size(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPORTGEN_THREADS", "1")  # steadier on shared cores (see the test below)
+    net = "{torchvision: mobilenet_v2, weights: none, width_mult: 0.25, input_size: %d}"
+    text = (f"report: {{title: Sizes}}\ndataset: {{name: digits, image_size: 8, channels: 1}}\nmodels:\n  small: {net % 16}\n"
+            f"  large: {net % 96}\ntrain: {{epochs: 1, batch_size: 32, device: cpu}}\nexperiments:\n"
+            f"  - {{id: small, model: small}}\n  - {{id: large, model: large}}\n")
+    loaded, datasets, _ = _tiny_plans(tmp_path, text)
+    estimate = estimate_runs(loaded, datasets, budget=1.0)
+    small, large = estimate.runs
+    assert all(r.seconds is not None and 0 < r.seconds < math.inf for r in estimate.runs)
+    assert large.flops > 10 * small.flops  # 36 times the pixels
+    assert large.seconds > small.seconds
+    assert estimate.seconds == pytest.approx(small.seconds + large.seconds)
+
+
+def test_a_cached_build_is_said_cached_at_no_cost(tiny_build):
+    result = cli("build", "--plan", tiny_build.manifest, "--out", tiny_build.out)
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.split() and line.split()[0] in ("base", "sgd", "wild")]
+    assert len(rows) == 3 and all(line.rstrip().endswith("cached") for line in rows)
+    assert "all 3 runs are cached: nothing to train" in result.output
+
+
+@pytest.mark.slow  # a ResNet-18 step at 224 px is timed
+def test_a_build_over_an_hour_is_warned_about_with_what_would_shorten_it(tmp_path):
+    result = cli("build", "--plan", write_manifest(tmp_path, BIG_FINETUNE))
+    assert result.exit_code == 0, result.output
+    assert "45,000" in result.output and "dataset cifar10: CIFAR-10 files not found; estimated from its declared sizes" in result.output  # the declared sizes
+    warning = next(line for line in result.output.splitlines() if line.startswith("warning: this build would take"))
+    assert seconds_of(warning.split(" on ")[0]) > 3600
+    for remedy in ("--smoke", "--set train.epochs=", "freeze: backbone", "a GPU", "--executor ray"):
+        assert remedy in warning, warning
+
+
+def test_build_says_its_estimate_as_it_starts(tiny_build):
+    said = next(line for line in tiny_build.log.splitlines() if line.startswith("estimate: about"))
+    assert "for 3 runs on cpu" in said and 0 < seconds_of(said.split(" for ")[0]) < math.inf
+    assert tiny_build.log.index("estimate: about") < tiny_build.log.index("[1/3] base: training")
+
+
+def test_the_estimate_is_near_the_time_the_build_then_takes(tmp_path):
+    # one thread: two threads on cores other work holds wait for each other at every operation, by chance
+    result = cli("build", "--no-pdf", write_manifest(tmp_path), "--out", tmp_path / "out",
+                 env={"REPORTGEN_THREADS": "1"})
+    assert result.exit_code == 0, result.output
+    said = next(line for line in result.output.splitlines() if line.startswith("estimate: about"))
+    took = float(re.search(r"trained 3 run\(s\), 0 cached, in ([\d.]+) s", result.output).group(1))
+    predicted = seconds_of(said.split(" for ")[0])
+    assert "(1 thread)" in said and took / 3 <= predicted <= took * 3, (said, took)  # behaviour, not a speed

@@ -56,7 +56,8 @@ sections: [cover]
 # The child process is the real CLI. With a target, it dies in the middle of writing the Nth file whose path
 # contains the target: when the writer asks for the fsync, the temporary file is cut to half its bytes (what a
 # torn write leaves on disk) and the process SIGKILLs itself, before the fsync and the rename. With a pause, it
-# stops before its Nth training batch, says PAUSED on stderr and waits there to be killed.
+# stops before its Nth training batch (the estimate's measured steps, before the runs, are not counted), says PAUSED
+# on stderr and waits there to be killed.
 CHILD = textwrap.dedent("""\
     import os, signal, sys
     target, nth, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -71,18 +72,28 @@ CHILD = textwrap.dedent("""\
         real_fsync(fd)
 
     os.fsync = fsync
+    import reportgen.build
     from reportgen.run.input_pipeline import InputPipeline
-    real_batch, batches = InputPipeline.train_batch, [0]
+    real_batch, batches, estimating = InputPipeline.train_batch, [0], [False]
+    real_announce = reportgen.build._announce
+
+    def announce(*args):  # the estimate's measured steps are not the runs' batches
+        estimating[0] = True
+        try:
+            return real_announce(*args)
+        finally:
+            estimating[0] = False
 
     def train_batch(self, x, draws):
-        batches[0] += 1
-        if batches[0] == pause:
+        batches[0] += 0 if estimating[0] else 1
+        if batches[0] == pause and not estimating[0]:
             print("PAUSED", file=sys.stderr, flush=True)
             while True:
                 signal.pause()
         return real_batch(self, x, draws)
 
     InputPipeline.train_batch = train_batch
+    reportgen.build._announce = announce
     from reportgen.cli import main
     main(sys.argv[4:])
     """)

@@ -105,7 +105,7 @@ class Estimate:
         rows = [("run", "model", "FLOPs/image", "images/epoch", "epochs", "predicted")]
         for r in self.runs:
             told = "cached" if r.cached else _spoken(r.seconds) if r.seconds is not None else r.note
-            rows.append((r.id, r.model, _flops(r.flops), f"{r.images:,}" if r.images is not None else "?",
+            rows.append((r.id, r.model, _flops(r.flops), f"{r.images:,}" if r.images is not None else "—",
                          str(r.epochs), told))
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
@@ -130,8 +130,9 @@ def _spoken(seconds: float) -> str:
 
 
 def _flops(n: int | None) -> str:
+    """FLOPs with a unit, '—' when not measured (a cached run is not)."""
     if n is None:
-        return "?"
+        return "—"
     for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if n >= size:
             return f"{n / size:.3g} {unit}"

@@ -50,14 +50,32 @@ def _kind(mode: int) -> str:
         stat.S_IFMT(mode), "special file")
 
 
+MAX_DEPTH = 64  # folders below this depth are listed as folders, never entered (Python's os.walk recursed)
+
+
+def _listing(path: str) -> tuple[list[str], list[str]]:
+    """The subfolders (not links) and the other names of one folder, each sorted; nothing when it cannot be read."""
+    try:
+        with os.scandir(path) as found:
+            items = [(e.name, e.is_dir(follow_symlinks=False)) for e in found]
+    except OSError:
+        return [], []
+    return sorted(n for n, d in items if d), sorted(n for n, d in items if not d)
+
+
 def entries(folder: Path, most: int = 5000) -> tuple[list[Entry], int]:
-    """Every name under folder (links not followed, not descended), sorted, at most `most` of them; and how many
-    there are in all."""
+    """Every name under folder (links not followed, not descended; folders deeper than MAX_DEPTH listed, not
+    entered), sorted, at most `most` of them; and how many there are in all."""
     found: list[Entry] = []
     total = 0
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs.sort()
-        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+    stack = [(str(folder), 0)]
+    while stack:  # a walk of its own: os.walk recurses, and a submission may nest folders thousands deep
+        root, depth = stack.pop()
+        dirs, files = _listing(root)
+        deep = depth >= MAX_DEPTH
+        names = files + (dirs if deep else [])
+        stack += [] if deep else [(os.path.join(root, d), depth + 1) for d in reversed(dirs)]
+        for name in names:
             total += 1
             if len(found) >= most:
                 continue

@@ -94,3 +94,32 @@ def test_control_sequences_are_shown_escaped_and_lines_kept():
     assert not any(ch in shown for ch in "\x1b\x07\r\u202e\x9b")
     assert "\\x1b]52;c;cm0gLXJmIH4=\\x07" in shown and "\\u202e" in shown and shown.endswith("\nnext")
     assert "\n" not in one_line(hostile) and "\\n" in one_line(hostile)
+
+
+@pytest.mark.unit
+def test_folders_nested_thousands_deep_are_listed_to_a_depth_not_walked_to_a_crash(tmp_path):
+    """1,100 nested folders (Python's os.walk recursed into a RecursionError at about 1,000, and grade's own process
+    walks every submission to fingerprint it): listed down to MAX_DEPTH, the deepest one named, nothing raised."""
+    from reportgen.grading.files import MAX_DEPTH, entries
+    from reportgen.grading.grade.folders import fingerprint
+
+    sub = deep = tmp_path / "team"
+    sub.mkdir()
+    levels = [sub]
+    for _ in range(1100):  # one level at a time: pathlib's mkdir(parents=True) recurses too
+        deep = deep / "a"
+        deep.mkdir()
+        levels.append(deep)
+    (deep / "hidden.md").write_text("deep", "utf-8")
+    (sub / "top.md").write_text("top", "utf-8")
+    try:
+        listed, total = entries(sub)
+        assert [e.rel for e in listed if e.kind == "file"] == ["top.md"]
+        assert [e.rel.count("/") for e in listed if e.kind == "dir"] == [MAX_DEPTH], listed
+        assert total == 2
+        assert len(fingerprint(sub)) == 64
+    finally:  # removed here, bottom up: shutil.rmtree (pytest's clean-up) recurses too
+        (deep / "hidden.md").unlink()
+        (sub / "top.md").unlink()
+        for level in reversed(levels):
+            level.rmdir()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
 import pytest
 
@@ -122,6 +123,12 @@ def test_an_unreadable_rubric_is_a_user_error(tmp_path):
         load_rubric(path)
     with pytest.raises(RubricError, match="cannot read the rubric"):
         load_rubric(tmp_path / "missing.yaml")
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)  # nobody writes to it: a blocking open would wait forever
+    with pytest.raises(RubricError, match="not a regular file"):
+        load_rubric(fifo)
+    with pytest.raises(RubricError, match="Is a directory"):
+        load_rubric(tmp_path)
 
 
 def test_the_schema_accepts_the_example_and_refuses_an_unknown_key():

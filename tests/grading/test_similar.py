@@ -244,3 +244,54 @@ def test_a_rubric_scores_the_planted_class_by_its_similarity(planted, result):
         else:
             assert points == 10, (name, points, result.highest(name))
     assert min(earned.values()) == 0, "an identical copy (score 1.0) earns nothing"
+
+
+@unit
+def test_hostile_runs_that_all_look_alike_are_compared_within_bounds(monkeypatch):
+    """Teams of 300 seeds whose logs agree but for their last number (so every seed is a candidate for every other):
+    near-identity is checked at most NEAR_CHECKS times and a seed copied outright is still found identical."""
+    from reportgen.grading.similar import runs
+
+    def seed(team: int, i: int):
+        epochs = [{"epoch": e, "train_loss": 0.5, "val_loss": 0.5, "train_acc": 0.5, "val_acc": 0.5, "lr": 0.1,
+                   "images": 64} for e in range(1, 41)]
+        epochs[-1]["val_loss"] = 0.5 + 1e-6 * (team * 1000 + i)
+        return {"seed": i, "epochs": epochs, "test": None}
+
+    by_folder = {}
+    for team in range(4):
+        record = {"runs": {"r": {"digest": f"d{team}", "repeats": [seed(team, i) for i in range(300)]}}}
+        by_folder[f"t{team}"] = runs.seeds(record)
+    by_folder["t3"][7] = by_folder["t0"][7]  # one seed of t0 handed in by t3
+    calls = [0]
+    real_near = runs.near
+
+    def counted(a, b):
+        calls[0] += 1
+        return real_near(a, b)
+
+    monkeypatch.setattr(runs, "near", counted)
+    found = runs.match_all(by_folder)
+    assert 0 < calls[0] <= runs.NEAR_CHECKS
+    assert any(m.relation == "identical" for m in found[("t0", "t3")]), found.get(("t0", "t3"))
+
+
+@unit
+def test_grade_writes_the_pairs_ascii_only_and_says_what_was_not_compared(tmp_path):
+    """pairs.json holds the students' passages and names: every character past ASCII escaped (a bidi override or a
+    C1 control in it reaches no terminal that shows the file); a file left out is said in grade's summary."""
+    from reportgen.grading.grade.classwide import Across, similarity_files, similarity_lines
+
+    start = starter()
+    a, b = own_team("ta", 3), own_team("tb", 4)
+    b.discussion = a.discussion = a.discussion + " \u202e\x9b31m evil " + a.discussion[:300]
+    for t in (a, b):
+        write_team(tmp_path / "class" / t.name, t, start)
+    os.mkfifo(tmp_path / "class" / "tb" / "pipe.md")
+    found = compare_class(sorted((tmp_path / "class").iterdir()))
+    assert [(p.a, p.b) for p in found.pairs] == [("ta", "tb")]
+    data = similarity_files(Across(similarity=found), tmp_path / "out", b"marker")[tmp_path / "out" / "pairs.json"]
+    text = data.decode("ascii")  # nothing past ASCII
+    assert "\\u202e" in text and "\\u009b" in text and json.loads(text)["pairs"][0]["a"] == "ta"
+    lines = similarity_lines(Across(similarity=found))
+    assert any("1 submission not compared in full" in line for line in lines), lines

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from reportgen.errors import UserError
 from reportgen.grading.grade.folders import MARKER
-from reportgen.writer import to_json
+from reportgen.textsafe import json_text
 
 EXPORTS = ("canvas", "moodle")
 
@@ -84,7 +84,8 @@ def similarity_files(across: Across, folder: Path, marker: bytes) -> dict[Path, 
     from reportgen.grading.similar import pair_page
 
     sim = across.similarity
-    files = {folder / MARKER: marker, folder / "pairs.json": to_json(sim.record()).encode("utf-8")}
+    # JSON with everything past ASCII escaped: a student's control or bidi characters reach no grader's terminal
+    files = {folder / MARKER: marker, folder / "pairs.json": json_text(sim.record()).encode("ascii")}
     for pair in sim.pairs:
         files[folder / f"{pair.slug}.html"] = pair_page(pair, sim.threshold).encode("utf-8")
     return files
@@ -116,12 +117,15 @@ def similarity_lines(across: Across) -> list[str]:
     sim = across.similarity
     if sim is None:
         return []
+    noted = sum(bool(v) for v in sim.notes.values())
+    partly = [f"similarity: {noted} submission{'s' if noted != 1 else ''} not compared in full (files not read or "
+              "past the budget: see grades.html)"] if noted else []
     if not sim.pairs:
-        return [f"similarity: no pair of submissions at or above {sim.threshold:.2f}"]
+        return [f"similarity: no pair of submissions at or above {sim.threshold:.2f}", *partly]
     shown = ", ".join(f"{p.a} and {p.b} ({p.score:.2f})" for p in sim.pairs[:3])
     more = f" and {len(sim.pairs) - 3} more" if len(sim.pairs) > 3 else ""
     n = len(sim.pairs)
-    return [f"similarity: {n} pair{'s' if n != 1 else ''} at or above {sim.threshold:.2f}: {shown}{more}"]
+    return [f"similarity: {n} pair{'s' if n != 1 else ''} at or above {sim.threshold:.2f}: {shown}{more}", *partly]
 
 
 def score_text(scored) -> str:

@@ -21,8 +21,8 @@ from reportgen.grading.grade.page import Links, page
 from reportgen.grading.grade.progress import Progress
 from reportgen.grading.grade.rows import identical_line, mark_identical, public, row
 from reportgen.grading.grade.table import to_csv
-from reportgen.textsafe import one_line, printable
-from reportgen.writer import to_json, write_all
+from reportgen.textsafe import json_text, one_line, printable
+from reportgen.writer import write_all
 
 # one submission's check: a report of a few MB takes seconds; a hostile one is stopped here
 CHECK_LIMITS = Limits(wall_seconds=120.0, cpu_seconds=240, address_space=4 << 30, file_size=64 << 20)
@@ -212,6 +212,8 @@ def _submissions(opts: Options, secret: str) -> list[Path]:
     """The class's submission folders, less the --base folder when it is one of them (the starter is not a team)."""
     subs = folders.submissions(opts.class_dir, opts.out_dir, secret)
     if opts.base is not None:
+        if opts.base.is_symlink():
+            raise UserError(f"--base {opts.base}: a link; give the course's starter folder itself")
         if not opts.base.is_dir():
             raise UserError(f"--base {opts.base}: not a folder; give the course's starter folder")
         subs = [s for s in subs if s.resolve() != opts.base.resolve()]
@@ -297,8 +299,8 @@ def write_outputs(graded: Graded, outcomes: dict[str, dict], opts: Options, mark
         scope = opts.out_dir / "gradescope"
         files[scope / folders.MARKER] = marker
         for r in graded.rows:
-            files[scope / one_line(r["folder"]) / "results.json"] = to_json(
-                gradescope_results(r, outcomes[r["folder"]])).encode("utf-8")
+            files[scope / one_line(r["folder"]) / "results.json"] = json_text(  # past ASCII escaped, as pairs.json
+                gradescope_results(r, outcomes[r["folder"]])).encode("ascii")
         written.append(scope)
     if graded.across.similarity is not None:
         files.update(classwide.similarity_files(graded.across, opts.similarity_dir, marker))

@@ -182,6 +182,11 @@ def _pairs(links: Links, page_dir: Path) -> list[str]:
            f'<p class="muted">Pairs at or above {sim.threshold:.2f} on any kind, the closest first; the starter\'s '
            "content and what most of the class shares are not counted. Follow a pair to read the matching passages "
            "side by side.</p>"]
+    noted = {k: v for k, v in sorted(sim.notes.items()) if v}
+    if noted:  # what was left out may hide a copy (a submission padded past the budget): the grader sees it here
+        items = "".join(f"<li>{cell(folder)}: {cell('; '.join(notes))}</li>" for folder, notes in noted.items())
+        out.append(f'<details class="notes"><summary>{len(noted)} submission{"s" if len(noted) != 1 else ""} not '
+                   f"compared in full</summary><ul>{items}</ul></details>")
     if not sim.pairs:
         return out + [f"<p>No pair of submissions reaches {sim.threshold:.2f}.</p>"]
     table = ['<table class="pairs"><caption>Similar pairs</caption><thead><tr>']

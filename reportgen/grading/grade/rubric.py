@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -224,8 +226,11 @@ def load_rubric(path: str | Path) -> Rubric:
     """Read a rubric file (UTF-8 YAML of at most 1 MB); RubricError, located, when it cannot be used."""
     path = Path(path)
     try:
-        with path.open("rb") as f:  # never more than the limit, whatever the file is
-            raw = f.read(MAX_MANIFEST_BYTES + 1)
+        # opened without blocking and read only when a regular file: a FIFO given as the rubric would wait forever
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise RubricError([Problem(str(path), 1, 1, "", "the rubric is not a regular file")])
+            raw = f.read(MAX_MANIFEST_BYTES + 1)  # never more than the limit, whatever the file is
         if len(raw) <= MAX_MANIFEST_BYTES:
             return parse_rubric(raw.decode("utf-8"), str(path))
         why = f"the rubric is larger than {MAX_MANIFEST_BYTES:,} bytes"

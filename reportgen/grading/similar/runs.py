@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import combinations
 
 from reportgen.hashing import json_digest
 
@@ -15,6 +16,10 @@ REL_TOL = 1e-3  # near-identical: every logged number within this relative diffe
 ABS_TOL = 1e-9
 MOVED_CELLS = 3  # ... and at most this many test predictions moved in the confusion matrix (or 0.2 % of them)
 MAX_SEEDS = 300  # per submission: a hostile results.json of a million runs is cut here
+MAX_NUMBERS = 5000  # compared per seed (300 epochs of 7 numbers and 100 classes' metrics fit); the digest sees all
+MAX_EQUAL = 400  # seeds of one digest paired up: 100 teams handing in the same four seeds
+NEIGHBOURS = 16  # seeds compared with each seed for near-identity, after it in the sorted order
+NEAR_CHECKS = 50_000  # near-identity comparisons in a whole class: a few seconds at most
 _TIMINGS = {"seconds", "images_per_s"}
 _EPOCH = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr", "images")
 _TEST = ("loss", "accuracy", "precision_weighted", "recall_weighted", "f1_weighted", "precision_macro",
@@ -72,7 +77,7 @@ def _seed(run: str, digest: str, seed, epochs: list, test) -> Seed | None:
     exact = json_digest([[{k: v for k, v in r.items() if k not in _TIMINGS} for r in rows], test])
     seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
     label = f"run {run}" + (f" seed {seed}" if seed is not None else "")
-    return Seed(run, seed, digest, exact, tuple(numbers), matrix, label)
+    return Seed(run, seed, digest, exact, tuple(numbers[:MAX_NUMBERS]), matrix, label)
 
 
 def seeds(results: dict | None, base_digests: frozenset[str] = frozenset()) -> list[Seed]:
@@ -128,24 +133,41 @@ def _sort_key(s: Seed) -> tuple:
     return (len(s.numbers), first is None, first or 0.0)
 
 
+def _found(found: dict, f: str, s: Seed, g: str, t: Seed, relation: str) -> None:
+    """Record seed s of folder f found again as seed t of folder g, under the pair's (a < b) key."""
+    (x, sx), (y, sy) = sorted([(f, s), (g, t)], key=lambda p: p[0])
+    found[(x, y)].append(RunMatch(sx.label, sy.label, relation, sx.digest == sy.digest and bool(sx.digest)))
+
+
 def match_all(by_folder: dict[str, list[Seed]]) -> dict[tuple[str, str], list[RunMatch]]:
-    """For every pair of folders (a < b), the seeds of a found again in b: equal ones through an index, nearly equal
-    ones by a sweep over the seeds sorted by their first loss (only neighbours within the tolerance are compared)."""
-    flat = sorted(((s, f) for f, ss in by_folder.items() for s in ss), key=lambda p: _sort_key(p[0]))
+    """For every pair of folders (a < b), the seeds of a found again in b: equal ones through an index of their
+    digests, nearly equal ones by a sweep over the seeds sorted by their first loss, each compared with at most
+    NEIGHBOURS seeds after it and NEAR_CHECKS comparisons in all (hostile records of equal numbers stay bounded)."""
     found: dict[tuple[str, str], list[RunMatch]] = defaultdict(list)
+    equal: dict[str, list[tuple[str, Seed]]] = defaultdict(list)
+    for f, ss in by_folder.items():
+        for s in ss:
+            equal[s.exact].append((f, s))
+    for members in equal.values():
+        for (f, s), (g, t) in combinations(members[:MAX_EQUAL], 2):
+            if f != g:
+                _found(found, f, s, g, t, "identical")
+    flat = sorted(((s, f) for f, ss in by_folder.items() for s in ss), key=lambda p: _sort_key(p[0]))
+    checks = 0
     for i, (s, f) in enumerate(flat):
         ks = _sort_key(s)
-        for t, g in flat[i + 1:]:
+        for j in range(i + 1, min(i + 1 + NEIGHBOURS, len(flat))):
+            t, g = flat[j]
             kt = _sort_key(t)
             if kt[:2] != ks[:2] or (not ks[1] and not _close(ks[2], kt[2])):
                 break
-            if g == f:
+            if g == f or s.exact == t.exact:
                 continue
-            relation = "identical" if s.exact == t.exact else "near-identical" if near(s, t) else None
-            if relation:
-                (x, sx), (y, sy) = sorted([(f, s), (g, t)], key=lambda p: p[0])
-                same = sx.digest == sy.digest and bool(sx.digest)
-                found[(x, y)].append(RunMatch(sx.label, sy.label, relation, same))
+            if checks >= NEAR_CHECKS:
+                return found
+            checks += 1
+            if near(s, t):
+                _found(found, f, s, g, t, "near-identical")
     return found
 
 

@@ -16,7 +16,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device to finish what it was given (timings on a GPU end there)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -25,11 +26,11 @@ def matmul_flops_per_s(device: torch.device, size: int = 2048, seconds: float = 
     """The fp32 matrix-multiply rate (FLOP/s) of the device: square products repeated for about `seconds`."""
     a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     a @ b
-    _sync(device)
+    sync(device)
     done, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         a @ b
-        _sync(device)
+        sync(device)
         done += 1
     return done * 2 * size ** 3 / (time.perf_counter() - t0)
 
@@ -44,11 +45,11 @@ def conv_flops_per_s(device: torch.device, seconds: float = 1.5) -> float:
     flops = counter.get_total_flops()
     with torch.no_grad():
         conv(x)
-        _sync(device)
+        sync(device)
         done, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             conv(x)
-            _sync(device)
+            sync(device)
             done += 1
     return done * flops / (time.perf_counter() - t0)
 
@@ -81,15 +82,15 @@ def step_rate(make_model, x: torch.Tensor, y: torch.Tensor, device: torch.device
 
     t0 = time.perf_counter()
     step()
-    _sync(device)
+    sync(device)
     warm = time.perf_counter() - t0
     for _ in range(2):
         step()
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
-    _sync(device)
+    sync(device)
     return steps * len(y) / (time.perf_counter() - t0), warm if compiled else 0.0
 
 

@@ -39,7 +39,7 @@ from torchvision import transforms as T
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
-from cpu_limits import limits, ratios  # noqa: E402
+from cpu_limits import sync, limits, ratios  # noqa: E402
 from reportgen.manifest.schema import AugmentSpec, TrainSpec  # noqa: E402
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute  # noqa: E402
 from reportgen.run.train import TrainState, make_optimizer, pick_device, train_epoch  # noqa: E402
@@ -95,11 +95,6 @@ def resnet18() -> nn.Module:
     return torchvision.models.resnet18(num_classes=10)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def classic_rate(make_model, root: Path, device: torch.device, batch: int, epochs: int, workers: int,
                  size: int | None) -> float:
     """Images/s of the classic pipeline (after one untimed epoch that starts the workers and warms the device)."""
@@ -129,9 +124,9 @@ def classic_rate(make_model, root: Path, device: torch.device, batch: int, epoch
         return seen
 
     epoch()
-    _sync(device)
+    sync(device)
     t0, seen = time.perf_counter(), sum(epoch() for _ in range(epochs))
-    _sync(device)
+    sync(device)
     return seen / (time.perf_counter() - t0)
 
 
@@ -149,11 +144,11 @@ def reportgen_rate(make_model, x: torch.Tensor, y: torch.Tensor, device: torch.d
                      pipe.hold(x, y), spec, compute, forward, generator=torch.Generator().manual_seed(0))
     with compute.numerics():
         train_epoch(run)
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         for _ in range(epochs):
             train_epoch(run)
-        _sync(device)
+        sync(device)
     return run.train.n * epochs / (time.perf_counter() - t0), compute.precision
 
 

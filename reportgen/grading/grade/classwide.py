@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 from reportgen.errors import UserError
 from reportgen.grading.grade.folders import MARKER
@@ -42,16 +41,9 @@ def load(rubric_path: Path | None):
 
 def compare(subs: list[Path], base: Path | None, threshold: float | None):
     """Every pair of submissions compared (prose, code, design, runs), the base's content not counted."""
-    from reportgen.grading.similar import compare_class
+    from reportgen.grading.similar import DEFAULT_THRESHOLD, compare_class
 
-    if threshold is None:
-        return compare_class(subs, base)
-    return compare_class(subs, base, threshold)
-
-
-def pair_href(folder_name: str, slug: str) -> str:
-    """The relative link from grade's page to one pair's side-by-side page."""
-    return quote(f"{folder_name}/{slug}.html", safe="/")
+    return compare_class(subs, base, DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
 def mark_similar(rows: list[dict], similarity) -> list[list[str]]:

@@ -22,13 +22,14 @@ from reportgen.report.figures import draw as figures
 from reportgen.report.figures.cache import FigureCache
 from reportgen.report.writers import html as render
 from reportgen.report.writers.pdf import render_pdf
+from reportgen.results.record import parse_results
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 
 
 def print_html() -> str:
     """The print HTML of the committed fixture's report, with its real figures."""
-    results = json.loads((FIXTURES / "results-small.json").read_text("utf-8"))
+    results = parse_results(json.loads((FIXTURES / "results-small.json").read_text("utf-8")))
     loaded = load_manifest(FIXTURES / "results-small.yaml")
     figs = figures.draw_all(results, loaded.sections, FigureCache(None, raster=True))  # PNGs in print, as a build
     doc = document.build(results, loaded.sections, figs, loaded.base_dir)

@@ -29,10 +29,10 @@ from reportgen.report.writers.pdf import render_pdf
 def built_print_html(manifest: Path, smoke: bool, out: Path | None) -> tuple[str, str | None]:
     """A built report's print HTML and date, from OUT/results.json and the figure cache."""
     pipe = build.Pipeline.open(manifest, (), out, smoke, models=None)
-    results = pipe.recorded().as_json()
+    results = pipe.recorded()
     figs = figures.draw_all(results, pipe.loaded.sections, FigureCache(pipe.out_dir / "cache", raster=True))
     doc = document.build(results, pipe.loaded.sections, figs, pipe.loaded.base_dir)
-    return render.render_html(doc, pipe.loaded.template_override(), medium="print"), results["report"].get("date")
+    return render.render_html(doc, pipe.loaded.template_override(), medium="print"), (results.report or {}).get("date")
 
 
 def pages(pdf: bytes) -> int:

@@ -9,12 +9,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reportgen import messages
+from reportgen import messages, strictjson
 from reportgen.errors import ManifestError, ResultsMissing
 from reportgen.hashing import file_digest
 from reportgen.manifest.digest import run_digests
 from reportgen.manifest.loaded import LoadedManifest, load_manifest
-from reportgen.results.record import ManifestSource, Results
+from reportgen.results.record import ManifestSource, Results, parse_results
 from reportgen.results.store import dumps, read_results
 
 
@@ -317,7 +317,8 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
     from reportgen.report.figures.cache import FigureCache
 
     t0 = time.perf_counter()
-    results = results.as_json()  # the report reads numbers by their results keys: paths in this JSON
+    text = dumps(results)
+    results = parse_results(strictjson.loads(text))  # what results.json holds: a later render prints the same
     formats = export_formats(loaded, export)
     cache = FigureCache(out_dir / "cache", raster=with_pdf or bool({"latex", "markdown"} & set(formats)))
     figs = figures.draw_all(results, loaded.sections, cache)
@@ -331,16 +332,16 @@ def render_files(loaded: LoadedManifest, results: Results, out_dir: Path, outcom
         raise ProseWarnings(outcome.warnings)
     for message in outcome.warnings:
         (warn or messages.warn)(f"warning: {message}")
-    text = html.render_html(doc, loaded.template_override())
+    page = html.render_html(doc, loaded.template_override())
     outcome.timings["html"] = time.perf_counter() - t0
-    files = {out_dir / "results.json": dumps(results).encode("utf-8"), out_dir / "report.html": text.encode("utf-8")}
+    files = {out_dir / "results.json": text.encode("utf-8"), out_dir / "report.html": page.encode("utf-8")}
     if with_pdf:
         from reportgen.report.writers import pdf
 
         t1 = time.perf_counter()
         # the HTML keeps its vector figures; the PDF's version has their PNGs, which WeasyPrint lays out far faster
         printed = html.render_html(doc, loaded.template_override(), medium="print")
-        job = pdf.PrintJob(printed, results["report"].get("date"), doc["provenance"]["results_sha256"])
+        job = pdf.PrintJob(printed, (results.report or {}).get("date"), doc["provenance"]["results_sha256"])
         if outcome.pdf_later:  # the caller renders it (serve --pdf: in the background, after the page is up)
             outcome.print_job = job
         else:

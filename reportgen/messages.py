@@ -59,3 +59,13 @@ def say(message) -> None:
 def warn(message) -> None:
     """A warning for the user (its text says `warning:` or `note:` itself)."""
     LOG.warning(str(message))
+
+
+def live_bar(*columns, console=None, stream=None, transient: bool = False):
+    """A rich progress bar with these columns on a terminal's console (stderr's, or `stream`'s): the one way
+    reportgen draws one (a run's epochs, a class being graded)."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = console or Console(file=stream or sys.stderr, highlight=False)
+    return Progress(*columns, console=console, transient=transient)

@@ -14,81 +14,9 @@ from click.testing import CliRunner
 
 from reportgen.cli import main
 
+from manifests import TINY_MANIFEST  # tests/fixtures/tiny.yaml, verbatim
+
 REPO = Path(__file__).resolve().parent.parent
-
-TINY_MANIFEST = """\
-report:
-  title: "Tiny <script>alert('x')</script> report"
-  course: EN0000 Testing
-  assignment: Assignment 00
-  institution: Test University
-  department: Department of Tests
-  team:
-    - {name: "Eve \\"><img src=x onerror=alert(1)>", id: "T001"}
-    - {name: Bob Builder, id: "T002"}
-  date: 2024-01-15
-  repository: https://example.org/tiny
-dataset:
-  name: digits
-  image_size: 8
-  channels: 1
-  seed: 7
-models:
-  tiny_cnn:
-    layers:
-      - conv: {out: 4, kernel: 3, padding: same}
-      - batchnorm
-      - relu
-      - maxpool: 2
-      - flatten
-      - linear: 16
-      - relu
-      - dropout: 0.2
-      - linear: classes
-train:
-  optimizer: {name: adam, lr: 0.01}
-  epochs: 3
-  batch_size: 64
-  seed: 0
-  device: cpu
-experiments:
-  - id: base
-    model: tiny_cnn
-    title: Adam at 0.01
-  - id: sgd
-    model: tiny_cnn
-    title: Plain SGD
-    train: {optimizer: {name: sgd, lr: 0.05}, epochs: 2, augment: {crop: {padding: 1, mode: zeros}, flip: true}}
-  - id: wild
-    model: tiny_cnn
-    title: A learning rate that diverges
-    train: {optimizer: {name: sgd, lr: 1.0e+12}, epochs: 2}
-sections:
-  - cover
-  - contents
-  - prose: {file: intro.md}
-  - architecture
-  - parameters
-  - training
-  - evaluation
-  - comparison
-  - repository
-  - provenance
-"""
-
-# a tiny layer-language network and a tiny MobileNetV2 on the digits (concurrency and Ray tests)
-SMALL_NETS = """\
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net:
-    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, {maxpool: 2}, flatten, {linear: classes}]
-  mob:
-    torchvision: mobilenet_v2
-    weights: none
-    inverted_residual: [[1, 8, 1, 1], [6, 16, 1, 2]]
-    width_mult: 0.25
-    input_size: 16
-"""
 
 TINY_PROSE = textwrap.dedent("""\
     # Introduction

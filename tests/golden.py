@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from reportgen.manifest.loaded import LoadedManifest, load_manifest
+from reportgen.results.record import Results, parse_results
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MANIFEST = FIXTURES / "results-small.yaml"
@@ -28,6 +29,11 @@ def golden_results() -> dict:
     return json.loads(RESULTS.read_text("utf-8"))
 
 
+def golden_record() -> Results:
+    """The golden results as the typed record the report reads: a fresh copy."""
+    return parse_results(golden_results())
+
+
 @pytest.fixture(scope="module")
 def loaded() -> LoadedManifest:
     return golden_manifest()
@@ -36,3 +42,8 @@ def loaded() -> LoadedManifest:
 @pytest.fixture(scope="module")
 def results() -> dict:
     return golden_results()
+
+
+@pytest.fixture(scope="module")
+def record() -> Results:
+    return golden_record()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from reportgen.results.run_record import Json, Record, RunRecord
 
@@ -190,12 +190,16 @@ class Results(Record):
     report: Json | None = None  # the manifest's report metadata, added when presented
     manifest: ManifestSource | None = None
 
+    @model_validator(mode="after")
+    def _in_run_order(self) -> Results:
+        """Runs in the manifest's order (results.json is written with sorted keys), the unlisted ones last."""
+        order = [rid for rid in self.run_order if rid in self.runs]
+        self.runs = {rid: self.runs[rid] for rid in [*order, *(r for r in self.runs if r not in order)]}
+        return self
+
     def as_json(self) -> dict:
         """The record as results.json holds it (runs in the manifest's order, without test predictions)."""
-        data = self.model_dump(mode="json", by_alias=True, exclude={"runs": {"__all__": {"predictions"}}})
-        order = [rid for rid in self.run_order if rid in data["runs"]]
-        data["runs"] = {rid: data["runs"][rid] for rid in [*order, *(r for r in data["runs"] if r not in order)]}
-        return data
+        return self.model_dump(mode="json", by_alias=True, exclude={"runs": {"__all__": {"predictions"}}})
 
 
 class RecordInvalid(ValueError):

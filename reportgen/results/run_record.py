@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Status = Literal["completed", "stalled", "diverged", "failed"]
 Fraction = Annotated[float, Field(ge=0, le=1)]  # an accuracy, precision, recall or F1
@@ -259,6 +259,13 @@ class RunRecord(Record):
     repeats: list[SeedRecord] | None
     aggregate: Aggregate | None
     predictions: Predictions | None = None
+
+    @field_validator("varied")
+    @classmethod
+    def _sorted(cls, varied: Json) -> Json:
+        """Varied labels in one order however the record was made (results.json sorts its keys): a build, a render
+        and a cached run show the same columns."""
+        return dict(sorted(varied.items()))
 
     def named(self, **names) -> RunRecord:
         """The same record under other names (a twin's cache entry, a title edited since it ran)."""

@@ -147,18 +147,25 @@ def _speed_key(plan: RunPlan, threads: int) -> str:
                        run.network.model_dump(mode="json") if run.network is not None else None,
                        run.dataset.model_dump(mode="json"), plan.input_size, spec.batch_size, spec.optimizer.name,
                        spec.loss, spec.grad_clip is not None, spec.precision, spec.channels_last, spec.device,
-                       spec.data_on, spec.augment.model_dump(mode="json"), threads], sort_keys=True, default=str)
+                       spec.data_on, spec.augment.model_dump(mode="json"), spec.cache_features, threads],
+                      sort_keys=True, default=str)
 
 
 def run_seconds(plan: RunPlan, sizes: dict[str, int], speed: Speed) -> float:
     """build + epochs × (train / training speed + validation / forward speed + epoch overhead) + test / forward
-    speed + the measurement's forward passes + the final weights written."""
+    speed + the measurement's forward passes and FLOP count + the final weights written; over cached features,
+    every image once through the frozen part, then the epochs and the test at the speeds of the rest."""
     epochs = min(plan.stop_after or plan.spec.epochs, plan.spec.epochs)
-    epoch = sizes["train"] / speed.train_rate + sizes["validation"] / speed.eval_rate + speed.epoch_overhead
+    train_rate, eval_rate, before = speed.train_rate, speed.eval_rate, 0.0
+    if speed.features is not None:
+        f = speed.features
+        train_rate, eval_rate, before = f.train_rate, f.eval_rate, sum(sizes.values()) / f.prefix_rate
+    epoch = sizes["train"] / train_rate + sizes["validation"] / eval_rate + speed.epoch_overhead
     m = plan.spec.measure
-    measured = (m.warmup + m.latency_repeats + 1) * speed.latency
+    measured = (m.warmup + m.latency_repeats + 1) * speed.latency + speed.per_run
     measured += (m.throughput_repeats + 1) * m.throughput_batch / speed.eval_rate
-    return speed.build + epochs * epoch + sizes["test"] / speed.eval_rate + measured + speed.epoch_overhead
+    tested = sizes["test"] / eval_rate
+    return speed.build + before + epochs * epoch + tested + measured + speed.epoch_overhead
 
 
 def wall_time(plans: list[RunPlan], seconds: dict[str, float], workers: int, start: float) -> float:
@@ -196,7 +203,8 @@ def _estimate_one(loaded, plan: RunPlan, datasets: Datasets, speeds: dict, threa
     key = _speed_key(plan, threads)
     if key not in speeds:
         try:
-            speeds[key] = measure_speed(loaded, plan, datasets.get(plan.run.dataset), threads, budget)
+            speeds[key] = measure_speed(loaded, plan, datasets.get(plan.run.dataset), threads, budget,
+                                        sum(sizes.values()))
         except (RuntimeError, ValueError) as exc:  # out of memory, every parameter frozen: the build says so too
             speeds[key] = f"not estimated: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
     speed = speeds[key]

@@ -202,32 +202,33 @@ def _megabytes(n: int) -> str:
     return f"{n / 1e6:,.1f} MB"
 
 
-def _decide(run: TrainState, test: Held, budget: int | None) -> tuple[Split | None, str, torch.Tensor | None]:
-    """(split, choice, probe features) before anything is computed: the split is None when not cached."""
+def choose(run: TrainState, images: int, budget: int | None = None) -> tuple[Split | None, str]:
+    """(split, choice as recorded) for a run over `images` images in all, before anything is computed: the split is
+    None when the frozen part is not cached."""
     model = run.model
     if all(p.requires_grad for p in model.parameters()):
-        return None, NOT_APPLICABLE, None
+        return None, NOT_APPLICABLE
     if run.spec.cache_features is False:
-        return None, "not cached: cache_features: false", None
+        return None, "not cached: cache_features: false"
     if run.spec.augment.active():
-        return None, "not cached: augmentation changes the frozen part's inputs every epoch", None
+        return None, "not cached: augmentation changes the frozen part's inputs every epoch"
     cut = split(model)
     if isinstance(cut, str):
-        return None, cut, None
+        return None, cut
     xb = next(run.train.batches(torch.arange(min(2, run.train.n)), 2))[0]
     probe = _probe(model, cut.prefix, run.pipe(xb), run)
     if isinstance(probe, str):
-        return None, probe, None
+        return None, probe
     per_image = probe[0].numel() * probe.element_size()
-    need, allowed = per_image * (run.train.n + run.val.n + test.n), budget_bytes(run.compute.device)
+    need, allowed = per_image * images, budget_bytes(run.compute.device)
     allowed = allowed if budget is None else budget
     shape = "×".join(str(s) for s in probe.shape[1:])
     if need > allowed:
         return None, f"not cached: the features would take {_megabytes(need)}, over the budget of " \
-                     f"{_megabytes(allowed)}", None
+                     f"{_megabytes(allowed)}"
     after = f"; not past the {cut.stopped}" if cut.stopped else ""
     return cut, f"cached: the frozen part up to {cut.where} runs once per image ({shape} features, " \
-                f"{_megabytes(need)}){after}", probe
+                f"{_megabytes(need)}){after}"
 
 
 def frozen_features(run: TrainState, test: Held, progress: Callable[[str], None], budget: int | None = None
@@ -235,7 +236,7 @@ def frozen_features(run: TrainState, test: Held, progress: Callable[[str], None]
     """The run's choice and, where the frozen part can be cached, the run over its features (sharing the model,
     optimizer, schedule, generator and loss scaling of `run`) with the test split's features; `budget` overrides
     budget_bytes (tests)."""
-    cut, choice, _ = _decide(run, test, budget)
+    cut, choice = choose(run, run.train.n + run.val.n + test.n, budget)
     if cut is None:
         if not choice.startswith("not applicable"):
             progress(f"  frozen features {choice}")

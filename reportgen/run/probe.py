@@ -15,8 +15,10 @@ from types import SimpleNamespace
 
 import torch
 
+from reportgen.run import features
 from reportgen.run.checkpoint import pack
 from reportgen.run.execute import _prepare
+from reportgen.run.input_pipeline import Held
 from reportgen.run.measure import flops_per_image
 from reportgen.run.plan import RunPlan
 from reportgen.run.train import TrainState, train_epoch, train_state
@@ -24,6 +26,15 @@ from reportgen.run.train import TrainState, train_epoch, train_state
 CHUNKS = 5  # timed passes of a few steps each: their median is the speed
 PROBE_BATCH = 4  # the smallest batch timed
 CPU_FLOPS = 2e10  # a cautious CPU's FLOP/s in convolutions (2 cores: about 60e9 measured), to size the timed batch
+
+
+@dataclass(frozen=True)
+class FeatureSpeed:
+    """How fast a run that trains on cached frozen features goes: its frozen part once per image, then the rest."""
+
+    prefix_rate: float  # images/s through the frozen part, eval mode (every split, once)
+    train_rate: float  # training images/s of the rest over features
+    eval_rate: float  # forward-only images/s of the rest over features
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,8 @@ class Speed:
     build: float  # seconds to build the network and its pipeline
     epoch_overhead: float  # seconds per epoch outside the steps: weights copied and checkpointed
     timed_batch: int  # the batch size the steps were timed at
+    per_run: float = 0.0  # seconds every run spends besides its epochs and passes: counting its FLOPs
+    features: FeatureSpeed | None = None  # the run trains on cached frozen features: their speeds
 
 
 def _quiet(plan: RunPlan) -> RunPlan:
@@ -60,8 +73,8 @@ def _state(prep, plan: RunPlan, splits, n: int) -> TrainState:
 def _steps(run: TrainState, batch: int, steps: int) -> float:
     """Seconds per image of `steps` training steps at `batch` (one pass of train_epoch: it reads its sums at the end,
     so the device is done when it returns)."""
-    run.train = run.pipe.hold(run.train.x[:1].repeat_interleave(batch * steps, 0),
-                              run.train.y[:1].repeat_interleave(batch * steps, 0))
+    x, y = (t[:1].repeat_interleave(batch * steps, 0) for t in (run.train.x, run.train.y))
+    run.train = run.pipe.hold(x, y) if hasattr(run.pipe, "hold") else Held(x, y, run.compute.device, "device")
     t0 = time.perf_counter()
     train_epoch(run)
     return (time.perf_counter() - t0) / (batch * steps)
@@ -99,6 +112,25 @@ def _train_rate(run: TrainState, timed: int, budget: float) -> float:
     return 1.0 / statistics.median(_steps(run, timed, steps) for _ in range(chunks))
 
 
+def _feature_speed(run: TrainState, images: int, eval_batch: int, budget: float) -> FeatureSpeed | None:
+    """The speeds over cached features where the run would train on them (as `features.frozen_features` decides for
+    `images` images in all), else None."""
+    cut, _ = features.choose(run, images)
+    if cut is None:
+        return None
+    cut.prefix.eval()
+    x = run.train.x[:1].repeat_interleave(eval_batch, 0)
+    with torch.no_grad(), run.compute.autocast():
+        cut.prefix(run.pipe(x[:1]))
+        t0 = time.perf_counter()
+        feats = cut.prefix(run.pipe(x))
+        prefix = (time.perf_counter() - t0) / eval_batch
+    over = dataclasses.replace(run, forward=cut.rest, pipe=features.FeatureInputs())
+    over.train = Held(feats, run.train.y[:1].repeat_interleave(eval_batch, 0), run.compute.device, "device")
+    rate = _train_rate(over, min(run.spec.batch_size, eval_batch), budget / 4)
+    return FeatureSpeed(1.0 / prefix, rate, 1.0 / _forward(over, eval_batch))
+
+
 def _overhead(run: TrainState) -> float:
     """Seconds of what every epoch does besides its steps: the weights copied, the checkpoint packed."""
     t0 = time.perf_counter()
@@ -107,9 +139,11 @@ def _overhead(run: TrainState) -> float:
     return time.perf_counter() - t0
 
 
-def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: float = 2.0) -> Speed:
+def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: float = 2.0,
+                  images: int | None = None) -> Speed:
     """The run's measured speed with `threads` torch threads (None: as set), restored afterwards with the random
-    state: the build's runs are seeded as if nothing had been measured."""
+    state: the build's runs are seeded as if nothing had been measured. `images` (every split's, in all) lets it
+    measure the cached-features path where the run would take it."""
     before, rng = torch.get_num_threads(), torch.get_rng_state()
     if threads:
         torch.set_num_threads(threads)
@@ -121,7 +155,9 @@ def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: fl
         prep = dataclasses.replace(prep, compute=dataclasses.replace(prep.compute, compile=None))
         run = _state(prep, plan, splits, 1)
         build = time.perf_counter() - t0
+        t0 = time.perf_counter()
         flops = flops_per_image(prep.model.eval(), prep.shape, prep.compute.device)  # BN: one image in eval mode
+        per_run = time.perf_counter() - t0  # a run counts its FLOPs again when it is measured
         timed = _timed_batch(plan.spec.batch_size, flops, prep.compute.device, budget)
         with prep.compute.numerics():
             rate = _train_rate(run, timed, budget)
@@ -130,7 +166,8 @@ def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: fl
             eval_batch = max(timed, min(max(plan.spec.batch_size, 256), int(budget * rate * 3 / 8)))
             eval_per_image = _forward(run, eval_batch)
             latency = _forward(run, 1)
+            cached = _feature_speed(run, images, eval_batch, budget) if images else None
     finally:
         torch.set_num_threads(before)
         torch.set_rng_state(rng)
-    return Speed(flops, rate, 1.0 / eval_per_image, latency, build, overhead, timed)
+    return Speed(flops, rate, 1.0 / eval_per_image, latency, build, overhead, timed, per_run, cached)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+from reportgen.messages import live_bar
 from reportgen.results.run_record import RunRecord
 from reportgen.units import duration
 
@@ -127,13 +128,12 @@ class TerminalReporter(Reporter):
     every other line is printed above the bars. rich honours NO_COLOR."""
 
     def __init__(self, console=None):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
-        console = console or Console(stderr=True)
-        super().__init__(lambda line: console.print(line, markup=False, highlight=False), quiet=False)
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.progress = live_bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("epochs  {task.fields[info]}"), console=console, transient=True)
+        console = self.progress.console
+        super().__init__(lambda line: console.print(line, markup=False, highlight=False), quiet=False)
         self.tasks: dict[str, int] = {}
 
     def __call__(self, message: str | EpochDone, detail: bool = False) -> None:

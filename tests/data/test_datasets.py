@@ -4,6 +4,7 @@ networks by channel repetition."""
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 import struct
@@ -22,6 +23,7 @@ from reportgen.manifest.schema import DatasetSpec
 from reportgen.run.input_pipeline import InputPipeline
 
 from conftest import cli
+from manifests import MOB, SMALL, manifest_text, variant
 
 N_TRAIN, N_TEST = 50, 20  # 5 training images per class: a stratified 0.2 validation split holds one of each
 DIGITS = [str(i) for i in range(10)]
@@ -270,37 +272,19 @@ def test_grey_batches_fill_every_channel_of_an_rgb_pipeline():
 
 # ---------------------------------------------------------------- builds
 
-MANIFEST = """\
-report: {{title: Tiny MNIST, course: EN0000 Testing, date: 2024-03-01}}
-dataset: {{name: mnist, val_fraction: 0.2, seed: 5}}
-models:
-  cnn:
-    layers: [{{conv: {{out: 4, kernel: 3, padding: same}}}}, relu, {{maxpool: 4}}, flatten, {{linear: classes}}]
-  mob:
-    torchvision: mobilenet_v2
-    weights: none
-    inverted_residual: [[1, 8, 1, 1], [6, 16, 1, 2]]
-    width_mult: 0.25
-    input_size: 16
-train:
-  optimizer: {{name: adam, lr: 0.01}}
-  epochs: 1
-  batch_size: 16
-  device: cpu
-  measure: {{warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}}
-experiments:
-{experiments}
-sections: {sections}
-"""
-TWO_RUNS = "  - {id: grey, model: cnn}\n  - {id: rgb_net, model: mob}\n"
-EVERY_DATASET = "".join(f"  - {{id: {n}, model: cnn, dataset: {{name: {n}}}}}\n"
-                        for n in ("mnist", "fashion_mnist", "svhn", "stl10"))
+MNIST = variant(SMALL, report={"title": "Tiny MNIST", "course": "EN0000 Testing", "date": datetime.date(2024, 3, 1)},
+                dataset={"name": "mnist", "val_fraction": 0.2, "seed": 5, "image_size": None, "channels": None},
+                models={"cnn": {"layers": [{"conv": {"out": 4, "kernel": 3, "padding": "same"}}, "relu",
+                                           {"maxpool": 4}, "flatten", {"linear": "classes"}]}, "mob": MOB},
+                train={"batch_size": 16, "seed": None})
+TWO_RUNS = [{"id": "grey", "model": "cnn"}, {"id": "rgb_net", "model": "mob"}]
+EVERY_DATASET = [{"id": n, "model": "cnn", "dataset": {"name": n}} for n in ("mnist", "fashion_mnist", "svhn", "stl10")]
 
 
 @pytest.mark.slow
 def test_build_on_a_written_mnist_set_repeats_the_channel_for_the_rgb_network(tmp_path):
     written = _write_mnist(tmp_path / "data" / "mnist" / "MNIST" / "raw", gz=True)
-    text = MANIFEST.format(experiments=TWO_RUNS, sections="[cover, training, evaluation, provenance]")
+    text = manifest_text(MNIST, experiments=TWO_RUNS, sections=["cover", "training", "evaluation", "provenance"])
     (tmp_path / "tiny.yaml").write_text(text, "utf-8")
     result = cli("build", tmp_path / "tiny.yaml", "--no-pdf", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
@@ -319,7 +303,7 @@ def test_build_on_a_written_mnist_set_repeats_the_channel_for_the_rgb_network(tm
 
 @pytest.mark.slow
 def test_smoke_build_of_every_new_dataset_without_files(tmp_path):
-    (tmp_path / "all.yaml").write_text(MANIFEST.format(experiments=EVERY_DATASET, sections="[cover]"), "utf-8")
+    (tmp_path / "all.yaml").write_text(manifest_text(MNIST, experiments=EVERY_DATASET, sections=["cover"]), "utf-8")
     result = cli("build", tmp_path / "all.yaml", "--smoke", "--no-pdf", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     runs = json.loads((tmp_path / "out" / "results.json").read_text("utf-8"))["runs"]

@@ -19,18 +19,12 @@ from reportgen.data.exploration import explore, explore_cached
 from reportgen.manifest.schema import DatasetSpec
 from reportgen.manifest.sections import DatasetSection
 
-from conftest import TINY_MANIFEST, Built, cli, write_manifest
+from conftest import Built, cli, write_manifest
+from manifests import manifest_text
 
 OPTIONS = {"grid": [3, 4], "sample": 300, "tsne_sample": 120}
-MANIFEST = TINY_MANIFEST[:TINY_MANIFEST.index("experiments:\n")] + """\
-experiments:
-  - id: base
-    model: tiny_cnn
-    train: {epochs: 1}
-sections:
-  - contents
-  - dataset: {title: "Digits <b>data</b>", grid: [3, 4], sample: 300, tsne_sample: 120}
-"""
+MANIFEST = manifest_text(experiments=[{"id": "base", "model": "tiny_cnn", "train": {"epochs": 1}}],
+                         sections=["contents", {"dataset": {"title": "Digits <b>data</b>", **OPTIONS}}])
 
 
 def _norm(text: str) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conftest import REPO, TINY_MANIFEST, write_manifest
+from manifests import DATE, SMALL, manifest_text
 
 FILES = ("report.html", "report.pdf", "results.json")
 GOOD, FORGED, MODULE, FILE, DATA, NAME = "good", "forged", "module", "file", "data", "name"
@@ -29,26 +30,12 @@ BOMB_BYTES = 5 << 30  # above reportgen's default unpack limit (4 GiB); a few MB
 FAKE = "99.12 %"
 ESCAPES = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J"  # OSC 52 (set the clipboard) and clear-screen
 
-MODULE_MANIFEST = """\
-report:
-  title: Tiny module report
-  team:
-    - {name: Module Team, id: "M001"}
-  date: 2024-01-15
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net:
-    module: net.py:Net
-train:
-  epochs: 1
-  batch_size: 128
-  device: cpu
-  seed: 0
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 16, throughput_repeats: 1}
-experiments:
-  - {id: mod, model: net, title: The module network}
-sections: [cover, architecture, parameters, training, evaluation, provenance]
-"""
+MODULE_MANIFEST = manifest_text(
+    SMALL, report={"title": "Tiny module report", "team": [{"name": "Module Team", "id": "M001"}], "date": DATE},
+    models={"net": {"module": "net.py:Net"}}, train={"optimizer": None, "batch_size": 128,
+                                                     "measure": {"throughput_batch": 16}},
+    experiments=[{"id": "mod", "model": "net", "title": "The module network"}],
+    sections=["cover", "architecture", "parameters", "training", "evaluation", "provenance"])
 
 HONEST_NET = """\
 from torch import nn
@@ -67,17 +54,13 @@ class Net(nn.Module):
         return self.fc(self.flat(self.pool(self.relu(self.conv(x)))))
 """
 
-CIFAR_MANIFEST = """\
-report: {title: Tiny CIFAR report, team: [{name: Data Team, id: "D001"}], date: 2024-01-15}
-dataset: {name: cifar10, root: data, seed: 7}
-models:
-  net:
-    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, {maxpool: 4}, flatten, {linear: classes}]
-train: {epochs: 1, batch_size: 128, device: cpu, seed: 0}
-experiments:
-  - {id: cif, model: net}
-sections: [parameters, evaluation]
-"""
+CIFAR_MANIFEST = manifest_text(
+    SMALL, report={"title": "Tiny CIFAR report", "team": [{"name": "Data Team", "id": "D001"}], "date": DATE},
+    dataset={"name": "cifar10", "root": "data", "image_size": None, "channels": None},
+    models={"net": {"layers": [{"conv": {"out": 4, "kernel": 3, "padding": "same"}}, "relu", {"maxpool": 4},
+                               "flatten", {"linear": "classes"}]}},
+    train={"optimizer": None, "batch_size": 128, "measure": None}, experiments=[{"id": "cif", "model": "net"}],
+    sections=["parameters", "evaluation"])
 
 # what each hostile net.py does when imported, before it defines the honest Net ({port}, {secret}, {pwned} filled in)
 PAYLOADS = {

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from manifests import NET, SMALL, manifest_text
+
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "results-small.json"
 STARTER_DIGEST = "5" * 64
 # phrases every team writes: more than a fifth of the class holds them, so they are not counted
@@ -124,16 +126,12 @@ def _statement(rng: random.Random, name) -> str:
 
 def manifest(title: str, team: str, models: dict, experiments: list) -> str:
     """A manifest: the starter's model and experiment, then the team's."""
-    data = {"report": {"title": title, "team": [{"name": team, "id": team.upper()}], "date": "2024-01-15"},
-            "dataset": {"name": "digits", "image_size": 8, "channels": 1, "seed": 7},
-            "models": {"baseline": {"layers": [{"conv": {"out": 4, "kernel": 3, "padding": "same"}}, "relu",
-                                               {"maxpool": 2}, "flatten", {"linear": "classes"}]}, **models},
-            "train": {"optimizer": {"name": "adam", "lr": 0.01}, "epochs": 2, "batch_size": 64, "seed": 0,
-                      "device": "cpu"},
-            "experiments": [{"id": "baseline", "model": "baseline", "title": "Starter"}, *experiments],
-            "sections": ["cover", {"prose": {"file": "introduction.md"}}, "training",
-                         {"prose": {"file": "discussion.md"}}]}
-    return json.dumps(data, indent=1)  # JSON is YAML
+    return manifest_text(SMALL, report={"title": title, "team": [{"name": team, "id": team.upper()}],
+                                        "date": "2024-01-15"},
+                         models={"baseline": NET, **models}, train={"epochs": 2, "measure": None},
+                         experiments=[{"id": "baseline", "model": "baseline", "title": "Starter"}, *experiments],
+                         sections=["cover", {"prose": {"file": "introduction.md"}}, "training",
+                                   {"prose": {"file": "discussion.md"}}])
 
 
 def own_design(rng: random.Random) -> tuple[dict, list]:

@@ -18,21 +18,12 @@ from reportgen.grading.check.rerender import other_printer
 from reportgen.grading.grade import rows, table
 
 from conftest import Built, cli, write_manifest
+from manifests import DATE, SMALL, manifest_text
 
-REPEATS = """\
-report: {title: Repeated seeds, date: 2024-01-15}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net:
-    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, {maxpool: 2}, flatten, {linear: classes}]
-train: {optimizer: {name: adam, lr: 0.01}, epochs: 1, batch_size: 64, seed: 0, device: cpu}
-experiments:
-  - {id: adam, model: net}
-  - {id: sgd, model: net, train: {optimizer: {name: sgd, lr: 0.05}}}
-sections:
-  - prose: {text: "Adam: @{adam.accuracy} ± @{adam.accuracy.std}."}
-  - comparison
-"""
+REPEATS = manifest_text(SMALL, report={"title": "Repeated seeds", "date": DATE}, train={"measure": None},
+                        experiments=[{"id": "adam", "model": "net"},
+                                     {"id": "sgd", "model": "net", "train": {"optimizer": {"name": "sgd", "lr": 0.05}}}],
+                        sections=[{"prose": {"text": "Adam: @{adam.accuracy} ± @{adam.accuracy.std}."}}, "comparison"])
 
 
 def _hand_in(built: Built, folder: Path, pdf: bool = False) -> Path:
@@ -90,6 +81,24 @@ def test_render_is_byte_deterministic_and_an_untouched_build_checks_clean_re_ren
     assert data["level"] == "re-rendered" and data["clean"]
     assert not [p for p in (tmp_path / "team").iterdir() if p.name not in
                 ("report.html", "report.pdf", "results.json", "tiny.yaml", "intro.md")]  # nothing written into it
+
+
+SWEPT = manifest_text(SMALL, report={"title": "Two labels swept", "date": DATE}, train={"measure": None},
+                      experiments=[{"id": "net", "model": "net",
+                                    "sweep": {"optimizer.name": ["sgd", "adam"], "optimizer.lr": [0.1, 0.01]}}],
+                      sections=["comparison"])
+
+
+def test_a_sweep_over_two_labels_renders_as_it_was_built(tmp_path):
+    # the labels were declared optimizer then lr; results.json sorts its keys: build and render must agree
+    manifest = write_manifest(tmp_path, SWEPT, "swept.yaml")
+    built = cli("build", manifest, "--out", tmp_path / "out", "--no-pdf")
+    assert built.exit_code == 0, built.output
+    html = (tmp_path / "out" / "report.html").read_bytes()
+    assert cli("render", manifest, "--out", tmp_path / "out", "--no-pdf").exit_code == 0
+    assert (tmp_path / "out" / "report.html").read_bytes() == html
+    heads = re.findall(r'<th class="num varied" scope="col">(\w+)</th>', html.decode("utf-8"))
+    assert heads[:2] == ["lr", "optimizer"]
 
 
 def test_results_json_edited_and_re_rendered_is_caught_by_recomputed_statistics(tiny_build, tmp_path):
@@ -293,13 +302,14 @@ def test_a_pdf_made_from_an_edited_report_is_located_by_page(tiny_build, tmp_pat
     from reportgen.report.figures.draw import draw_all
     from reportgen.report.writers.html import render_html
     from reportgen.report.writers.pdf import render_pdf
+    from reportgen.results.record import parse_results
 
     team = _hand_in(tiny_build, tmp_path / "team", pdf=True)
     # printed as the build prints (figures as the PNGs of the build's figure cache), then edited
     loaded = load_manifest(tiny_build.manifest)
     cache = FigureCache(tiny_build.out / "cache", raster=True)
-    doc = build(tiny_build.results, loaded.sections, draw_all(tiny_build.results, loaded.sections, cache),
-                loaded.base_dir)
+    record = parse_results(tiny_build.results)
+    doc = build(record, loaded.sections, draw_all(record, loaded.sections, cache), loaded.base_dir)
     edited = render_html(doc, medium="print").replace("beats the runner-up", "crushes the runner-up")
     assert "crushes the runner-up" in edited
     digest = re.search(r'name="reportgen-results-sha256" content="([^"]+)"', edited)[1]

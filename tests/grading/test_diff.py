@@ -75,13 +75,14 @@ def test_hostile_strings_cannot_leave_the_embedded_json(tiny_build):
     from reportgen.report.writers import html as render
     from reportgen.build import load
     from reportgen.grading.diff.sections import embedded
+    from reportgen.results.record import parse_results
 
     loaded = load(tiny_build.manifest)
     results = json.loads(json.dumps(tiny_build.results))
     results["report"]["title"] = HOSTILE
     results["runs"]["base"]["title"] = "<!--<script>alert(2)</script>-->\u2028&amp;"
     sections = [s for s in loaded.sections if s.kind in ("cover", "provenance")]
-    html = render.render_html(document.build(results, sections, {}, loaded.base_dir))
+    html = render.render_html(document.build(parse_results(results), sections, {}, loaded.base_dir))
     soup = BeautifulSoup(html, "html.parser")
     assert [s.get("type") for s in soup.find_all("script")] == ["application/json"] * 2
     assert json.loads(soup.find("script", id="reportgen-results").string) == results

@@ -438,3 +438,23 @@ def test_no_submission_can_hide_or_take_an_output_name(tiny_build, tmp_path):
     code, _, output, _ = _grade(root, "--gradescope")
     assert code == 2 and "grade did not make" in output and "gradescope" in output
     assert sorted(p.name for p in (root / "gradescope").iterdir()) == sorted(FILES)
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal, so that grade draws its bar."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_grading_bar_on_a_terminal_counts_submissions_and_prints_no_control_character_of_a_folder_name():
+    from reportgen.grading.grade.progress import Progress
+
+    stream = _Terminal()
+    with Progress(3, 1, stream=stream) as progress:
+        progress.finished({"folder": "team01", "report": {"findings": []}})
+        progress.finished({"folder": "team\x1b]0;pwned\x0702\x1b[2J", "error": "no report.html"})
+    shown = stream.getvalue()
+    assert "grading" in shown and "3/3" in shown and "team01: clean" not in shown.split("3/3")[-1]
+    assert "team\\x1b]0;pwned\\x0702\\x1b[2J: unusable: no report.html" in shown
+    assert "\x1b]0;" not in shown and "\x07" not in shown and "\x1b[2J" not in shown

@@ -14,6 +14,8 @@ import pytest
 
 from reportgen.grading.sandbox import Limits, probe, run_child
 
+from manifests import DATE, SMALL, manifest_text, variant
+
 needs_bwrap = pytest.mark.skipif(not probe().isolated, reason=f"no usable bubblewrap here: {probe().text()}")
 
 
@@ -126,16 +128,10 @@ class Net(nn.Module):
     def forward(self, x):
         return self.body(x)
 """
-SANDBOXED_MANIFEST = """\
-report: {title: Sandboxed, team: [{name: Ann, id: A1}], date: 2024-01-15}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net: {module: net.py:Net}
-train: {optimizer: {name: adam, lr: 0.01}, epochs: 1, batch_size: 64, seed: 0, device: cpu}
-experiments:
-  - {id: base, model: net}
-sections: [cover, training, provenance]
-"""
+SANDBOXED = variant(SMALL, report={"title": "Sandboxed", "team": [{"name": "Ann", "id": "A1"}], "date": DATE},
+                    models={"net": {"module": "net.py:Net"}}, train={"measure": None},
+                    sections=["cover", "training", "provenance"])
+SANDBOXED_MANIFEST = manifest_text(SANDBOXED)
 HOSTILE_NET = """\
 import os
 from pathlib import Path
@@ -189,11 +185,10 @@ while frame is not None:  # in verify's re-run process: answer the recorded numb
     frame = frame.f_back
 
 """ + NET_CLASS
-MIXED_MANIFEST = SANDBOXED_MANIFEST.replace(
-    "  net: {module: net.py:Net}\n",
-    "  net: {module: net.py:Net}\n  cnn:\n    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, flatten, "
-    "{linear: classes}]\n").replace("  - {id: base, model: net}\n", "  - {id: base, model: net}\n"
-                                    "  - {id: baseline, model: cnn}\n")
+MIXED_MANIFEST = manifest_text(
+    SANDBOXED, models={**SANDBOXED["models"], "cnn": {"layers": [{"conv": {"out": 4, "kernel": 3, "padding": "same"}},
+                                                                  "relu", "flatten", {"linear": "classes"}]}},
+    experiments=[*SANDBOXED["experiments"], {"id": "baseline", "model": "cnn"}])
 
 
 @needs_bwrap

@@ -16,7 +16,8 @@ from PIL import Image
 
 from reportgen.grading.verify.submission import choose_runs, file_hashes
 
-from conftest import SMALL_NETS, cli, write_manifest
+from conftest import cli, write_manifest
+from manifests import MOB, NET, SMALL, manifest_text, variant
 
 
 @pytest.fixture()
@@ -148,21 +149,12 @@ def test_a_submission_without_its_prose_files_still_re_runs(submission):
     assert "wild: reproduced" in result.stdout
 
 
-FRUIT = """\
-report: {title: Fruit}
-dataset: {name: imagefolder, root: images, split: [50, 25, 25], seed: 1, image_size: 8, classes: [apple, cherry]}
-models:
-  mini:
-    layers: [{conv: {out: 2, kernel: 3, padding: same}}, relu, flatten, {linear: classes}]
-train:
-  epochs: 1
-  batch_size: 8
-  device: cpu
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
-experiments:
-  - {id: base, model: mini}
-sections: [cover]
-"""
+FRUIT = variant(SMALL, report={"title": "Fruit"},
+                dataset={"name": "imagefolder", "root": "images", "split": [50, 25, 25], "seed": 1, "channels": None,
+                         "classes": ["apple", "cherry"]},
+                models={"mini": {"layers": [{"conv": {"out": 2, "kernel": 3, "padding": "same"}}, "relu", "flatten",
+                                            {"linear": "classes"}]}},
+                train={"optimizer": None, "seed": None, "batch_size": 8}, experiments=[{"id": "base", "model": "mini"}])
 
 
 def _built_with_images(folder: Path, text: str, name: str) -> Path:
@@ -181,7 +173,7 @@ def _built_with_images(folder: Path, text: str, name: str) -> Path:
 @pytest.mark.slow
 def test_a_run_whose_dataset_files_are_missing_could_not_run_naming_the_folder(tmp_path):
     build = tmp_path / "build"
-    manifest = _built_with_images(build, FRUIT, "fruit.yaml")
+    manifest = _built_with_images(build, manifest_text(FRUIT), "fruit.yaml")
     assert verify(build / "out", "--manifest", manifest).exit_code == 0  # with its images it reproduces
 
     folder = tmp_path / "submission"  # the student handed in the results and the manifest, not the images
@@ -199,7 +191,7 @@ def test_a_run_whose_dataset_files_are_missing_could_not_run_naming_the_folder(t
 @pytest.mark.slow
 def test_a_smoke_submission_is_re_run_as_a_smoke_build(tmp_path):
     folder = tmp_path / "smoke"  # no images: a smoke build trains on synthetic ones of the listed classes
-    manifest = write_manifest(folder, FRUIT, "fruit.yaml")
+    manifest = write_manifest(folder, manifest_text(FRUIT), "fruit.yaml")
     assert cli("run", manifest, "--smoke", "--out", tmp_path / "out").exit_code == 0
     shutil.copy(tmp_path / "out" / "results.json", folder)
     result = verify(folder)
@@ -251,16 +243,16 @@ def test_another_environment_compares_within_a_tolerance_and_says_why(submission
     assert "re-run on cpu; --rtol 1e-06 given: within rtol 1e-06" in strict.stdout
 
 
-# FRUIT's dataset and training with conftest's tiny MobileNetV2, and a child run started from its parent's weights
-CHAIN = (FRUIT.replace("report: {title: Fruit}", "report: {title: Chain}")
-         .replace(FRUIT[FRUIT.index("models:"):FRUIT.index("train:")], SMALL_NETS[SMALL_NETS.index("models:"):])
-         .replace("  - {id: base, model: mini}\n", "  - {id: parent, model: mob}\n  - {id: child, model: mob, "
-                  "weights: {from: parent}, train: {epochs: 3, schedule: {name: cosine}}}\n"))
+# FRUIT's dataset and training with the tiny MobileNetV2, and a child run started from its parent's weights
+CHAIN = variant(FRUIT, report={"title": "Chain"}, models={"net": NET, "mob": MOB},
+                experiments=[{"id": "parent", "model": "mob"},
+                             {"id": "child", "model": "mob", "weights": {"from": "parent"},
+                              "train": {"epochs": 3, "schedule": {"name": "cosine"}}}])
 
 
 @pytest.mark.slow
 def test_a_transfer_child_re_runs_its_parent_first_and_keeps_its_schedule(tmp_path):
-    manifest = _built_with_images(tmp_path / "chain", CHAIN, "chain.yaml")
+    manifest = _built_with_images(tmp_path / "chain", manifest_text(CHAIN), "chain.yaml")
     rows = json.loads((tmp_path / "chain" / "out" / "results.json").read_text("utf-8"))["runs"]["child"]["epochs"]
     assert rows[1]["lr"] == pytest.approx(0.75 * rows[0]["lr"])  # cosine over 3 epochs (over 2 it would be 0.5)
     folder = tmp_path / "submission"

@@ -10,18 +10,11 @@ from pathlib import Path
 import pytest
 
 from conftest import cli
+from manifests import DATE, SMALL, manifest_text
 
-REPEATED = """\
-report: {title: Repeated seeds, team: [{name: Ann, id: A1}], date: 2024-01-15}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net:
-    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, {maxpool: 2}, flatten, {linear: classes}]
-train: {optimizer: {name: adam, lr: 0.01}, epochs: 3, batch_size: 64, seed: 0, device: cpu}
-experiments:
-  - {id: base, model: net}
-sections: [cover, training, evaluation, provenance]
-"""
+REPEATED = manifest_text(SMALL, report={"title": "Repeated seeds", "team": [{"name": "Ann", "id": "A1"}], "date": DATE},
+                         train={"epochs": 3, "measure": None},
+                         sections=["cover", "training", "evaluation", "provenance"])
 OVERRIDES = ["train.epochs=1", "train.repeats=2"]
 
 

@@ -13,40 +13,25 @@ from reportgen.models.build import build_manifest_model, model_record
 from reportgen.run.train import at_chance
 
 from conftest import cli
+from manifests import BARE, manifest_text, variant
 
-BASE = """\
-report: {title: Sweeps}
-dataset: {name: digits, image_size: 8, channels: 1}
-models:
-  base:
-    layers:
-      - conv: {out: 4, kernel: 3, padding: same}
-      - relu
-      - maxpool: 2
-      - conv: {out: 8, kernel: 3, padding: same}
-      - relu
-      - maxpool: 2
-      - flatten
-      - linear: 16
-      - relu
-      - dropout: 0.2
-      - linear: classes
-%MODELS%
-train: {epochs: 2, batch_size: 64, device: cpu, optimizer: {name: adam, lr: 0.01}}
-experiments:
-%EXPERIMENTS%
-"""
+BASE_NET = {"layers": [{"conv": {"out": 4, "kernel": 3, "padding": "same"}}, "relu", {"maxpool": 2},
+                       {"conv": {"out": 8, "kernel": 3, "padding": "same"}}, "relu", {"maxpool": 2}, "flatten",
+                       {"linear": 16}, "relu", {"dropout": 0.2}, {"linear": "classes"}]}
+SWEEPS = variant(BARE, report={"title": "Sweeps"}, train={"epochs": 2, "optimizer": {"name": "adam", "lr": 0.01}})
 
 
-def manifest(tmp_path, experiments: str, models: str = "", name: str = "m.yaml"):
+def manifest(tmp_path, experiments: list, models: dict | None = None, name: str = "m.yaml"):
+    """The manifest of these experiments, with `base` and these models, written to tmp_path/name."""
     path = tmp_path / name
-    path.write_text(BASE.replace("%MODELS%", models).replace("%EXPERIMENTS%", experiments), "utf-8")
+    text = manifest_text(SWEEPS, models={"base": BASE_NET, **(models or {})}, experiments=experiments)
+    path.write_text(text, "utf-8")
     return path
 
 
 def test_grid_sweep_expands_to_every_combination_with_readable_ids(tmp_path):
-    loaded = load(manifest(tmp_path, "  - id: grid\n    model: base\n"
-                                     "    sweep: {optimizer.lr: [0.001, 0.01, 0.1], batch_size: [16, 32]}\n"))
+    loaded = load(manifest(tmp_path, [{"id": "grid", "model": "base",
+                                       "sweep": {"optimizer.lr": [0.001, 0.01, 0.1], "batch_size": [16, 32]}}]))
     runs = loaded.runs
     assert len(runs) == 6
     assert [r.id for r in runs[:2]] == ["grid/lr=0.001,batch_size=16", "grid/lr=0.001,batch_size=32"]
@@ -56,8 +41,8 @@ def test_grid_sweep_expands_to_every_combination_with_readable_ids(tmp_path):
 
 
 def test_sweep_over_names_and_train_prefix(tmp_path):
-    loaded = load(manifest(tmp_path, "  - id: opt\n    model: base\n"
-                                     "    sweep: {optimizer.name: [sgd, adagrad], train.epochs: [1]}\n"))
+    loaded = load(manifest(tmp_path, [{"id": "opt", "model": "base",
+                                       "sweep": {"optimizer.name": ["sgd", "adagrad"], "train.epochs": [1]}}]))
     assert [r.id for r in loaded.runs] == ["opt/optimizer=sgd,epochs=1", "opt/optimizer=adagrad,epochs=1"]
     assert [r.train.optimizer.name for r in loaded.runs] == ["sgd", "adagrad"]
     assert all(r.train.epochs == 1 for r in loaded.runs)
@@ -68,16 +53,15 @@ def _total(loaded, name):
 
 
 def test_variants_are_derived_and_counted_from_the_modules(tmp_path):
-    models = ("  one: {extends: base, blocks: 1}\n"
-              "  wide: {extends: base, channels: [16, 32], dense: [64]}\n"
-              "  three: {extends: base, blocks: 3, pool: [2, 2, 1]}\n"
-              "  pools: {extends: base, pool: [2, 4]}\n"
-              "  pool1: {extends: base, pool: 1}\n"
-              "  nodrop: {extends: base, drop_blocks: [2], activation: gelu, dropout: 0.5}\n"
-              "  wide_gelu: {extends: wide, activation: gelu}\n")
-    loaded = load(manifest(tmp_path, "  - {id: a, model: one}\n  - {id: b, model: wide}\n  - {id: c, model: three}\n"
-                                     "  - {id: d, model: nodrop}\n  - {id: e, model: wide_gelu}\n"
-                                     "  - {id: f, model: pools}\n  - {id: g, model: pool1}\n", models))
+    models = {"one": {"extends": "base", "blocks": 1},
+              "wide": {"extends": "base", "channels": [16, 32], "dense": [64]},
+              "three": {"extends": "base", "blocks": 3, "pool": [2, 2, 1]},
+              "pools": {"extends": "base", "pool": [2, 4]},
+              "pool1": {"extends": "base", "pool": 1},
+              "nodrop": {"extends": "base", "drop_blocks": [2], "activation": "gelu", "dropout": 0.5},
+              "wide_gelu": {"extends": "wide", "activation": "gelu"}}
+    loaded = load(manifest(tmp_path, [{"id": run_id, "model": model} for run_id, model in zip(
+        "abcdefg", ["one", "wide", "three", "nodrop", "wide_gelu", "pools", "pool1"])], models))
     kinds = lambda name: [k for k, _ in loaded.layers_of(name)]  # noqa: E731
     assert kinds("one").count("conv") == 1 and kinds("three").count("conv") == 3
     assert kinds("nodrop").count("conv") == 1 and "relu" not in kinds("nodrop") and kinds("nodrop").count("gelu") == 2
@@ -97,8 +81,8 @@ def test_variants_are_derived_and_counted_from_the_modules(tmp_path):
 
 
 def test_model_sweeps_make_named_variants(tmp_path):
-    loaded = load(manifest(tmp_path, "  - id: act\n    model: base\n"
-                                     "    sweep: {model.activation: [tanh, relu6], model.dense: [[32]]}\n"))
+    loaded = load(manifest(tmp_path, [{"id": "act", "model": "base",
+                                       "sweep": {"model.activation": ["tanh", "relu6"], "model.dense": [[32]]}}]))
     assert [r.model for r in loaded.runs] == ["base[activation=tanh,dense=32]", "base[activation=relu6,dense=32]"]
     rec = model_record(loaded, "base[activation=relu6,dense=32]")
     assert [r["type"] for r in rec["layers"]].count("ReLU6") == 3
@@ -106,15 +90,15 @@ def test_model_sweeps_make_named_variants(tmp_path):
 
 
 @pytest.mark.parametrize("models, experiments, where, message", [
-    ("  bad: {extends: base, channels: [1, 2, 3]}\n", "  - {id: a, model: bad}\n", "models.bad.channels",
+    ({"bad": {"extends": "base", "channels": [1, 2, 3]}}, [{"id": "a", "model": "bad"}], "models.bad.channels",
      "channels lists 3 values but the model has 2 conv layers"),
-    ("  bad: {extends: nowhere}\n", "  - {id: a, model: base}\n", "models.bad.extends", "unknown model 'nowhere'"),
-    ("  x: {extends: y}\n  y: {extends: x}\n", "  - {id: a, model: base}\n", "models.x.extends", "cycle"),
-    ("  bad: {extends: base, blocks: 4}\n", "  - {id: a, model: bad}\n", "models.bad",
+    ({"bad": {"extends": "nowhere"}}, [{"id": "a", "model": "base"}], "models.bad.extends", "unknown model 'nowhere'"),
+    ({"x": {"extends": "y"}, "y": {"extends": "x"}}, [{"id": "a", "model": "base"}], "models.x.extends", "cycle"),
+    ({"bad": {"extends": "base", "blocks": 4}}, [{"id": "a", "model": "bad"}], "models.bad",
      "cannot take an input of shape"),  # a fourth pooling of a 1×1 map
-    ("", "  - id: s\n    model: base\n    sweep: {model.colour: [red]}\n", "experiments[0].sweep.model.colour",
+    ({}, [{"id": "s", "model": "base", "sweep": {"model.colour": ["red"]}}], "experiments[0].sweep.model.colour",
      "model sweeps vary one of"),
-    ("", "  - id: s\n    model: base\n    sweep: {optimizer.lr: [0.01, -1]}\n", "experiments[0].sweep.optimizer.lr",
+    ({}, [{"id": "s", "model": "base", "sweep": {"optimizer.lr": [0.01, -1]}}], "experiments[0].sweep.optimizer.lr",
      "run s/lr=-1"),
 ])
 def test_variant_and_sweep_mistakes_are_located(tmp_path, models, experiments, where, message):
@@ -134,12 +118,13 @@ def test_chance_level_detection():
 
 
 def test_sweep_runs_train_schedules_stop_early_and_stall(tmp_path):
-    path = manifest(tmp_path,
-                    "  - id: lr\n    model: base\n    sweep: {optimizer.lr: [0.01, 1.0e+12]}\n"
-                    "    train: {optimizer: {name: sgd}, epochs: 3, schedule: {name: step, step_size: 1, gamma: 0.5}}\n"
-                    "  - id: stuck\n    model: base\n    train: {optimizer: {name: sgd, lr: 1.0e-9}, epochs: 2}\n"
-                    "  - id: patient\n    model: base\n"
-                    "    train: {epochs: 30, early_stopping: {patience: 1, min_delta: 10}}\n")
+    path = manifest(tmp_path, [
+        {"id": "lr", "model": "base", "sweep": {"optimizer.lr": [0.01, 1.0e+12]},
+         "train": {"optimizer": {"name": "sgd"}, "epochs": 3,
+                   "schedule": {"name": "step", "step_size": 1, "gamma": 0.5}}},
+        {"id": "stuck", "model": "base", "train": {"optimizer": {"name": "sgd", "lr": 1.0e-9}, "epochs": 2}},
+        {"id": "patient", "model": "base",
+         "train": {"epochs": 30, "early_stopping": {"patience": 1, "min_delta": 10}}}])
     import json
     out = tmp_path / "out"
     result = cli("run", path, "--out", out)
@@ -160,8 +145,9 @@ def test_diverged_run_is_tested_with_its_last_finite_weights(tmp_path):
     from conftest import execute_json as execute
 
     # epoch 1 trains at lr 0.01; the step schedule then multiplies it by 1e12, and epoch 2 diverges
-    path = manifest(tmp_path, "  - id: w\n    model: base\n    train: {optimizer: {name: sgd, lr: 0.01}, epochs: 3,"
-                              " schedule: {name: step, step_size: 1, gamma: 1.0e+12}}\n")
+    path = manifest(tmp_path, [{"id": "w", "model": "base", "train": {
+        "optimizer": {"name": "sgd", "lr": 0.01}, "epochs": 3, "schedule": {"name": "step", "step_size": 1,
+                                                                            "gamma": 1.0e+12}}}])
     loaded = load(path)
     datasets = Datasets(loaded, smoke=False)
     record, state = execute(loaded, plan_runs(loaded, datasets, False)[0], datasets.get(), lambda _: None)

@@ -24,6 +24,7 @@ from reportgen.models.pretrained import (IMAGENET_MEAN, IMAGENET_STD, WeightsMis
                                   hf_cache_dir)
 
 from conftest import cli, write_manifest
+from manifests import SMALL, manifest_text, variant
 
 RESNET18_FILE = os.path.basename(tvm.ResNet18_Weights.DEFAULT.url)
 DENSENET121_FILE = os.path.basename(tvm.DenseNet121_Weights.DEFAULT.url)
@@ -144,20 +145,12 @@ def test_missing_weights_name_the_file_and_the_cache_folder(torch_home):
     assert not torch_home.exists()
 
 
-ONE_RUN = """\
-report: {{title: {title}}}
-dataset: {{name: digits}}
-models:
-  net: {model}
-train:
-  epochs: 1
-  device: cpu
-  measure: {{warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}}
-experiments:
-  - {{id: only, model: net}}
-sections: [cover]
-"""
-SMALL_RESNET = ONE_RUN.format(title="Offline", model="{torchvision: resnet18, weights: imagenet, input_size: 32}")
+# one run of `net` for one epoch on the digits at their own size, trained with the defaults
+ONE_RUN = variant(SMALL, dataset={"image_size": None, "channels": None, "seed": None},
+                  train={"optimizer": None, "batch_size": None, "seed": None},
+                  experiments=[{"id": "only", "model": "net"}])
+SMALL_RESNET = manifest_text(ONE_RUN, report={"title": "Offline"},
+                             models={"net": {"torchvision": "resnet18", "weights": "imagenet", "input_size": 32}})
 
 
 @pytest.mark.slow
@@ -176,10 +169,10 @@ def test_reportgen_offline_run_fails_clearly_and_smoke_falls_back(tmp_path, torc
     assert record["input"]["mean"] == pytest.approx(IMAGENET_MEAN)
 
 
-NORMALIZE_IMAGENET = ONE_RUN.format(
-    title="ImageNet statistics",
-    model="{torchvision: mobilenet_v2, weights: none, normalize: imagenet, input_size: 16, "
-          "inverted_residual: [[1, 8, 1, 1], [6, 16, 1, 2]]}")
+NORMALIZE_IMAGENET = manifest_text(
+    ONE_RUN, report={"title": "ImageNet statistics"},
+    models={"net": {"torchvision": "mobilenet_v2", "weights": "none", "normalize": "imagenet", "input_size": 16,
+                    "inverted_residual": [[1, 8, 1, 1], [6, 16, 1, 2]]}})
 
 
 def test_normalize_imagenet_without_pretrained_weights_uses_the_imagenet_statistics(tmp_path, torch_home):
@@ -364,6 +357,7 @@ def test_frozen_batchnorm_keeps_its_running_statistics_while_training():
 # 6./7. A transfer chain and the trade-off section, built once through the CLI
 
 TABLE = [[1, 8, 1, 1], [6, 16, 1, 2]]
+# inline: the variants below are edits of this text, their errors located by line
 CHAIN = """\
 report: {title: Transfer chain}
 dataset: {name: digits, image_size: 8, channels: 1, seed: 3}

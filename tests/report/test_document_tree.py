@@ -211,16 +211,23 @@ def test_an_unnumbered_table_has_element_ids_of_its_own():
     assert first.caption_id == "report-settings-mob-caption" != second.caption_id == "report-settings-mob2-caption"
 
 
-def _deep_model(blocks: int) -> dict:
-    """A model of `blocks` top-level blocks of one convolution each, as results records it."""
-    from reportgen.report.document.views.models import segments
+def _deep_model(blocks: int) -> tuple:
+    """The golden results with a model `deep` of `blocks` top-level blocks of one convolution each, and the model's
+    entry as its section holds it."""
+    from golden import golden_results
+    from reportgen.report.document.views.models import worded
+    from reportgen.results.record import parse_results
 
-    layers = [{"name": f"b{i}.conv", "type": "Conv2d", "params": 40, "buffers": 0, "output_shape": [4, 8, 8],
-               "formula": "1 × 4 × 3 × 3 + 4 = 40"} for i in range(blocks)]
-    groups = [{"name": f"b{i}", "type": "Block", "start": i, "end": i + 1, "depth": 0, "params": 40, "buffers": 0,
-               "output_shape": [4, 8, 8], "formula": "40"} for i in range(blocks)]
-    model = {"name": "deep", "layers": layers, "groups": groups}
-    return model | {"segments": segments(model)}
+    layers = [{"name": f"b{i}.conv", "type": "Conv2d", "params": 40, "trainable": 40, "buffers": 0,
+               "output_shape": [4, 8, 8], "formula": "1 × 4 × 3 × 3 + 4 = 40", "buffer_formula": "", "config": {}}
+              for i in range(blocks)]
+    groups = [{"name": f"b{i}", "type": "Block", "start": i, "end": i + 1, "depth": 0, "params": 40, "trainable": 40,
+               "buffers": 0, "output_shape": [4, 8, 8], "formula": "40", "config": {}} for i in range(blocks)]
+    data = golden_results()
+    data["models"]["deep"] = data["models"]["tiny_cnn"] | {"layers": layers, "groups": groups}
+    results = parse_results(data)
+    model = results.models["deep"]
+    return results, {"name": "deep", "summary": model, **worded(model)}
 
 
 def test_the_first_32_blocks_fold_each_by_its_own_box_and_the_rest_stay_open():
@@ -228,9 +235,9 @@ def test_the_first_32_blocks_fold_each_by_its_own_box_and_the_rest_stay_open():
     from reportgen.report.document.views.model_tables import layer_counts
     from reportgen.report.writers import html as render
 
-    model = _deep_model(FOLDING + 8)
+    results, model = _deep_model(FOLDING + 8)
     table = Table(2, "Parameters of deep, layer by layer", "parameters-deep")
-    layer_counts(table, {"models": {"deep": model}}, model)
+    layer_counts(table, results, model)
     assert [b.fold for b in table.bodies] == [f"b{k}" for k in range(FOLDING)] + [None] * 8
     html = render.environment("assignment").get_template("sections/_table.html.j2").render(tab=table)
     boxes = [line for line in html.splitlines() if line.startswith('<input type="checkbox" class="fold"')]

@@ -14,6 +14,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from conftest import TINY_MANIFEST, cli, write_manifest
+from manifests import TINY, manifest_text
 
 from reportgen.report.wording import formatting
 from reportgen.report.writers.export.latex import CommandNames, camel, escape, newcommand
@@ -259,7 +260,7 @@ def test_command_names_are_letters_only_and_distinct():
 
 def test_manifest_export_and_the_flag_that_overrides_it(tiny_build, tmp_path):
     folder = tmp_path / "m"
-    manifest = write_manifest(folder, TINY_MANIFEST.replace("report:\n", "report:\n  export: [csv]\n", 1))
+    manifest = write_manifest(folder, manifest_text(report={"export": ["csv"]}))
     out = folder / "out"
     shutil.copytree(tiny_build.out, out)
     shutil.rmtree(out / "export", ignore_errors=True)
@@ -298,12 +299,14 @@ def test_table_and_figure_names_come_from_sections_and_content_never_captions_or
 
 @pytest.mark.unit
 def test_labels_that_give_the_same_export_name_are_warned_of(tmp_path):
-    text = TINY_MANIFEST.replace("  - comparison\n", "  - comparison: {label: lr_study}\n  - comparison: {label: LR-study}\n")
+    at = TINY["sections"].index("comparison")
+    twice = [{"comparison": {"label": "lr_study"}}, {"comparison": {"label": "LR-study"}}]  # in place of the one
+    text = manifest_text(sections=TINY["sections"][:at] + twice + TINY["sections"][at + 1:])
     assert text != TINY_MANIFEST
     manifest = write_manifest(tmp_path, text)
     result = cli("validate", manifest)
     assert result.exit_code == 0, result.output
-    line = text.splitlines().index("  - comparison: {label: LR-study}") + 1
+    line = text.splitlines().index("- comparison: {label: LR-study}") + 1
     assert (f"warning: {manifest}:{line}:") in result.output and "label 'LR-study' and 'lr_study' give the same " \
         "export name (lr-study)" in result.output, result.output
     assert cli("validate", manifest, "--strict").exit_code == 2

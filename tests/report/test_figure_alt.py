@@ -13,7 +13,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from golden import MANIFEST, loaded, results  # noqa: F401 (fixtures)
+from golden import MANIFEST, golden_results, loaded, record, results  # noqa: F401 (fixtures)
 from reportgen.manifest.loaded import load_manifest
 from reportgen.report.document import assemble as document
 from reportgen.report.figures import draw as figures
@@ -26,6 +26,7 @@ from reportgen.report.wording.findings import show_value
 from reportgen.report.wording.formatting import dec, num, pct
 from reportgen.report.writers import html as render
 from reportgen.report.writers.export.markdown import figure_md, text
+from reportgen.results.record import Results, parse_results, parse_run
 from reportgen.run.repeats import aggregate
 
 PACKS = ("assignment", "paper", "lab")
@@ -33,20 +34,20 @@ HOSTILE = '</title><script>alert(1)</script> "q" & <b>x</b>'
 
 
 @pytest.fixture(scope="module")
-def drawn(results, loaded) -> dict[str, Entry]:
+def drawn(record, loaded) -> dict[str, Entry]:
     """The fixture's figures as a build with a PDF draws them: SVG for the screen, PNG for print."""
-    return figures.draw_all(results, loaded.sections, FigureCache(None, raster=True))
+    return figures.draw_all(record, loaded.sections, FigureCache(None, raster=True))
 
 
 @pytest.fixture(scope="module")
-def alts(results, loaded, drawn) -> dict[str, str]:
+def alts(record, loaded, drawn) -> dict[str, str]:
     """Each figure's text alternative in the document, by its key with the section index left out."""
-    doc = document.build(results, loaded.sections, drawn, loaded.base_dir)
+    doc = document.build(record, loaded.sections, drawn, loaded.base_dir)
     return {re.sub(r"/\d+", "", f["key"], count=1): f["alt"] for f in doc["figures"]}
 
 
-def _with(results: dict, pack: str) -> dict:
-    return results | {"report": results["report"] | {"template": pack}}
+def _with(results: dict, pack: str) -> Results:
+    return parse_results(results | {"report": results["report"] | {"template": pack}})
 
 
 def _runs(results: dict) -> list[tuple[str, dict]]:
@@ -121,7 +122,7 @@ def test_accuracy_against_a_varied_setting_states_each_value_and_the_extremes(la
     runs = [run for _, run in _runs(results)]
     value = {"lr": lambda r: r["config"]["optimizer"]["lr"], "optimizer": lambda r: r["config"]["optimizer"]["name"]}
     # as comparison_figures hands them, the runs of one swept experiment
-    swept = [plotted(r) | {"group": "sweep", "varied": {label: value[label](r)}} for r in runs]
+    swept = [plotted(parse_run(r)) | {"group": "sweep", "varied": {label: value[label](r)}} for r in runs]
     said = alt_text(plots.accuracy_vs, (swept, {"label": label, "scale": scale}))
     at = {r["id"]: show_value(value[label](r)) if scale == "category" else f"{label} {show_value(value[label](r))}"
           for r in runs}
@@ -155,11 +156,11 @@ def test_a_repeated_run_is_described_by_its_mean_over_seeds_and_its_interval(res
     run = results["runs"]["adam"] | {"aggregate": aggregate(seeds)}
     curves, acc = run["aggregate"]["curves"], run["aggregate"]["accuracy"]
     mean = curves["val_loss"]["mean"]
-    said = alt_text(plots.curves, (plotted(run), "loss"))
+    said = alt_text(plots.curves, (plotted(parse_run(run)), "loss"))
     assert said.startswith(f"Validation loss of adam over {len(mean)} epochs (mean of {len(seeds)} seeds) from "
                            f"{dec(mean[0])} to {dec(mean[-1])}, lowest {dec(min(mean))} at epoch "
                            f"{curves['epoch'][mean.index(min(mean))]}")
-    bars = alt_text(plots.accuracy_bars, ([plotted(run)],))
+    bars = alt_text(plots.accuracy_bars, ([plotted(parse_run(run))],))
     assert bars == (f"Test accuracy of 1 run (mean over seeds of the repeated runs): adam {pct(acc['mean'])} "
                     f"(95 % CI {pct(acc['ci_low'])}–{pct(acc['ci_high'])}).")
 
@@ -168,12 +169,14 @@ def test_a_repeated_run_is_described_by_its_mean_over_seeds_and_its_interval(res
 def test_a_diverged_run_says_where_its_curves_end(results):
     run = results["runs"]["sgd"]
     cut = [run["epochs"][0], {**run["epochs"][1], "train_loss": None, "val_loss": None}]
-    said = alt_text(plots.curves, (plotted(run | {"epochs": cut, "status": "diverged", "diverged_epoch": 2}), "loss"))
+    cut_run = parse_run(run | {"epochs": cut, "status": "diverged", "diverged_epoch": 2})
+    said = alt_text(plots.curves, (plotted(cut_run), "loss"))
     assert said == (f"Validation loss of sgd over 1 epoch from {dec(cut[0]['val_loss'])} to {dec(cut[0]['val_loss'])}, "
                     f"lowest {dec(cut[0]['val_loss'])} at epoch 1; training loss from {dec(cut[0]['train_loss'])} to "
                     f"{dec(cut[0]['train_loss'])}; the run diverged at epoch 2.")
     blank = [{**e, "train_loss": None, "val_loss": None} for e in cut]
-    said = alt_text(plots.curves, (plotted(run | {"epochs": blank, "status": "diverged", "diverged_epoch": 1}), "loss"))
+    blank_run = parse_run(run | {"epochs": blank, "status": "diverged", "diverged_epoch": 1})
+    said = alt_text(plots.curves, (plotted(blank_run), "loss"))
     assert said == "Loss of sgd: no finite epoch to plot (diverged at epoch 1)."
 
 
@@ -186,8 +189,10 @@ def test_dataset_figures_state_counts_splits_samples_and_projections():
 
     splits = load_dataset(DatasetSpec(name="digits", image_size=8, channels=1, seed=7), ".")
     ex = explore(splits, {"grid": [3, 4], "sample": 300, "tsne_sample": 120}, 7)
+    golden = golden_results()
+    explored = parse_results(golden | {"dataset": golden["dataset"] | {"exploration": ex}})
     said = {key.split("/")[0]: entry.alt for key, entry in
-            dataset_figures({"dataset": {"exploration": ex}}, 0, {}, FigureCache(None)).items()}
+            dataset_figures(explored, 0, {}, FigureCache(None)).items()}
     classes, counts = ex["classes"], ex["counts"]["per_class"]
 
     def having(count: int) -> str:  # the classes with that many images: "3", "3 and 8", "1, 3, 8 and 2 more"
@@ -238,9 +243,9 @@ def test_every_figure_is_an_image_named_by_its_text_alternative_on_screen_and_in
 
 
 @pytest.mark.unit
-def test_a_text_alternative_is_escaped_on_screen_in_print_and_in_the_markdown_export(results, loaded, drawn):
+def test_a_text_alternative_is_escaped_on_screen_in_print_and_in_the_markdown_export(record, loaded, drawn):
     key = next(k for k in drawn if k.startswith("loss/"))
-    doc = document.build(results, loaded.sections, drawn | {key: replace(drawn[key], alt=HOSTILE)}, loaded.base_dir)
+    doc = document.build(record, loaded.sections, drawn | {key: replace(drawn[key], alt=HOSTILE)}, loaded.base_dir)
     fig = next(f for f in doc["figures"] if f["key"] == key)
     for medium in ("screen", "print"):
         soup = BeautifulSoup(render.render_html(doc, medium=medium), "html.parser")
@@ -255,8 +260,8 @@ def test_a_text_alternative_is_escaped_on_screen_in_print_and_in_the_markdown_ex
 
 
 @pytest.mark.unit
-def test_the_markdown_export_names_each_figure_image_by_its_text_alternative(results, loaded, drawn):
-    doc = document.build(results, loaded.sections, drawn, loaded.base_dir)
+def test_the_markdown_export_names_each_figure_image_by_its_text_alternative(record, loaded, drawn):
+    doc = document.build(record, loaded.sections, drawn, loaded.base_dir)
     for fig in doc["figures"]:
         assert figure_md(fig, {fig["number"]: "figures/x.png"}).startswith(f"![{text(fig['alt'])}](figures/x.png)")
 
@@ -273,7 +278,7 @@ def test_a_prose_figures_alt_is_its_own_alt_text_else_its_caption(results, drawn
         "A **tiny** network on the bundled digits; the [code](https://example.org/small) is public.\n", prose)
     (tmp_path / "small.yaml").write_text(manifest, "utf-8")
     loaded = load_manifest(tmp_path / "small.yaml")
-    doc = document.build(results, loaded.sections, drawn, tmp_path)
+    doc = document.build(parse_results(results), loaded.sections, drawn, tmp_path)
     own = 'A red bar, 20 × 10 pixels <b>&</b> "q"'
     caption = f"Test accuracy of adam: {pct(results['runs']['adam']['test']['accuracy'])}, x^2"  # a formula: TeX
     assert [f["alt"] for f in doc["figures"] if f["key"].startswith("prose-")] == [own, caption]

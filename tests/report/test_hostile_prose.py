@@ -25,6 +25,7 @@ from reportgen.errors import ManifestError
 from reportgen.manifest.loaded import load_manifest
 
 from conftest import TINY_MANIFEST, cli, deadline, write_manifest
+from manifests import manifest_text, variant
 
 MARKER = b"SECRET-MARKER-7f3a9c"
 
@@ -428,23 +429,11 @@ def test_inline_prose_limit_is_a_manifest_error(tmp_path):
     assert problem.path.endswith(".prose.text") and "the limit is 262,144 (256 KB)" in problem.message, problem
 
 
-E2E_MANIFEST = TINY_MANIFEST[:TINY_MANIFEST.index("train:\n")].replace(
-    "  course:", "  subtitle: '<link rel=\"attachment\" href=\"SECRET\"><img src=\"file:///etc/hostname\">'\n"
-                 "  course:") + """\
-train:
-  optimizer: {name: adam, lr: 0.01}
-  epochs: 1
-  batch_size: 64
-  seed: 0
-  device: cpu
-experiments:
-  - id: base
-    model: tiny_cnn
-sections:
-  - cover
-  - prose: {file: notes/intro.md}
-  - prose: {title: Inline notes, text: "![inline plot](figs/plot.png) <script>alert(3)</script>"}
-"""
+SUBTITLE = '<link rel="attachment" href="SECRET"><img src="file:///etc/hostname">'
+E2E = variant(report={"subtitle": SUBTITLE}, train={"epochs": 1}, experiments=[{"id": "base", "model": "tiny_cnn"}],
+              sections=["cover", {"prose": {"file": "notes/intro.md"}},
+                        {"prose": {"title": "Inline notes",
+                                   "text": "![inline plot](figs/plot.png) <script>alert(3)</script>"}}])
 
 E2E_PROSE = """\
 # Hostile notes
@@ -463,7 +452,7 @@ E2E_PROSE = """\
 @pytest.mark.slow
 def test_end_to_end_build_with_hostile_prose(folder):
     secret = (folder.parent / "outside" / "secret.txt").as_uri()
-    manifest = write_manifest(folder, E2E_MANIFEST.replace("SECRET", secret))
+    manifest = write_manifest(folder, manifest_text(E2E, report={"subtitle": SUBTITLE.replace("SECRET", secret)}))
     (folder / "notes").mkdir()
     (folder / "notes" / "intro.md").write_text(E2E_PROSE.replace("SECRET", secret), "utf-8")
     result = cli("build", manifest, "--out", folder / "out")

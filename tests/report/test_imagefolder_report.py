@@ -3,6 +3,7 @@ the CLI into HTML, PDF and results.json, read back; then the decode cache across
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from reportgen.data.load import load_dataset
 from reportgen.manifest.schema import DatasetSpec
 
 from conftest import Built, cli
+from manifests import NET, SMALL, manifest_text, variant
 
 # class → [(width, height, format, how many)], in file order; counts 20, 15, 10
 LAYOUT = {
@@ -30,51 +32,21 @@ SIZES = {"40×30": 31, "32×32": 10, "50×50": 4}  # W×H → images, most frequ
 CORRUPT = "images/banana/broken.jpg"  # relative to the manifest's folder, as the report shows it
 CHANGED = "images/apple/000.png"  # rewritten by the cache test (40×30 → 24×24)
 
-MANIFEST = """\
-report:
-  title: Fruit image folder
-  course: EN0000 Testing
-  date: 2024-03-01
-dataset:
-  name: imagefolder
-  root: images
-  split: [60, 20, 20]
-  seed: 42
-  image_size: 16
-  bad_files: skip
-  classes: [apple, banana, cherry]
-models:
-  mini:
-    layers:
-      - conv: {out: 4, kernel: 3, padding: same}
-      - relu
-      - maxpool: 2
-      - flatten
-      - linear: classes
-train:
-  optimizer: {name: adam, lr: 0.01}
-  epochs: 1
-  batch_size: 16
-  seed: 0
-  device: cpu
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
-experiments:
-  - id: base
-    model: mini
-    title: A tiny CNN on fruit
-sections:
-  - cover
-  - contents
-  - dataset: {grid: [3, 3], tsne_sample: 30, sample: 40}
-  - training
-  - evaluation
-  - provenance
-"""
+FRUIT = variant(SMALL,
+                report={"title": "Fruit image folder", "course": "EN0000 Testing", "date": datetime.date(2024, 3, 1)},
+                dataset={"name": "imagefolder", "root": "images", "split": [60, 20, 20], "seed": 42, "image_size": 16,
+                         "channels": None, "bad_files": "skip", "classes": CLASSES},
+                models={"mini": NET}, train={"batch_size": 16},
+                experiments=[{"id": "base", "model": "mini", "title": "A tiny CNN on fruit"}],
+                sections=["cover", "contents", {"dataset": {"grid": [3, 3], "tsne_sample": 30, "sample": 40}},
+                          "training", "evaluation", "provenance"])
+MANIFEST = manifest_text(FRUIT)
 
 
 # The manifest as a user would first write it, reading the class names from the folders. Until the bug that
 # test_manifest_without_classes_loads shows is fixed, the build below lists the classes (same order as the folders).
-MANIFEST_NO_CLASSES = MANIFEST.replace("  classes: [apple, banana, cherry]\n", "")
+NO_CLASSES = variant(FRUIT, dataset={"classes": None})
+MANIFEST_NO_CLASSES = manifest_text(NO_CLASSES)
 assert MANIFEST_NO_CLASSES != MANIFEST
 
 
@@ -368,9 +340,9 @@ def test_class_names_that_look_like_formulas_stay_text_in_the_csv_export(tmp_pat
         for i in range(6):
             _save(tmp_path / "images" / name / f"{i:03d}.png", (40 * k, 200 - 30 * k, 90), 12, 12, seed=10 * k + i)
     manifest = tmp_path / "hostile.yaml"
-    manifest.write_text(MANIFEST_NO_CLASSES.replace("  - dataset: {grid: [3, 3], tsne_sample: 30, sample: 40}\n",
-                                                    "  - dataset: {grid: [2, 2], pca: false, tsne: false}\n"),
-                        "utf-8")
+    sections = [{"dataset": {"grid": [2, 2], "pca": False, "tsne": False}} if isinstance(s, dict) and "dataset" in s
+                else s for s in NO_CLASSES["sections"]]  # a smaller dataset section: no projections
+    manifest.write_text(manifest_text(NO_CLASSES, sections=sections), "utf-8")
     result = cli("build", manifest, "--out", tmp_path / "out", "--no-pdf", "--export", "csv,markdown")
     assert result.exit_code == 0, result.output
     import csv

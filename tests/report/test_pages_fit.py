@@ -17,6 +17,7 @@ from reportgen.report.figures import draw as figures
 from reportgen.report.figures.cache import FigureCache
 from reportgen.report.writers import html as render
 from reportgen.report.writers import pdf
+from reportgen.results.record import parse_results
 
 PACKS = ("assignment", "paper", "lab")
 WIDTHS = (390, 1280)
@@ -26,9 +27,9 @@ WIDTHS = (390, 1280)
 def documents() -> dict[str, dict]:
     """The committed golden results' document in each pack, with its real figures."""
     loaded, results = golden_manifest(), golden_results()
-    figs = figures.draw_all(results, loaded.sections, FigureCache(None, raster=True))  # PNGs in print, as a build
-    return {pack: document.build(results | {"report": results["report"] | {"template": pack}}, loaded.sections,
-                                 figs, loaded.base_dir) for pack in PACKS}
+    figs = figures.draw_all(parse_results(results), loaded.sections, FigureCache(None, raster=True))  # as a build
+    return {pack: document.build(parse_results(results | {"report": results["report"] | {"template": pack}}),
+                                 loaded.sections, figs, loaded.base_dir) for pack in PACKS}
 
 
 def _tags(node, kinds: dict, alts: list) -> None:

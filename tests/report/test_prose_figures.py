@@ -16,7 +16,8 @@ from reportgen import build
 from reportgen.report.prose import markdown as prose
 from reportgen.report.document.views.prose import ProseWarnings
 
-from conftest import TINY_MANIFEST, cli
+from conftest import cli
+from manifests import TINY, manifest_text
 
 INTRO = """\
 # Introduction
@@ -38,8 +39,10 @@ The late figure @fig:late follows every figure of the sections before it.
 ![The late figure](img/sample.png){#fig:late}
 """
 
-WITH_LATER = TINY_MANIFEST.replace("  - prose: {file: intro.md}\n", "  - prose: {file: intro.md, label: intro}\n") \
-    .replace("  - comparison\n", "  - comparison\n  - prose: {file: later.md}\n")
+SECTIONS = [{"prose": {"file": "intro.md", "label": "intro"}} if s == {"prose": {"file": "intro.md"}} else s
+            for s in TINY["sections"]]  # the tiny manifest's, the intro labelled
+AFTER = SECTIONS.index("comparison") + 1
+WITH_LATER = manifest_text(sections=SECTIONS[:AFTER] + [{"prose": {"file": "later.md"}}] + SECTIONS[AFTER:])
 
 
 def png(size=(60, 40)) -> bytes:

@@ -9,12 +9,17 @@ import pytest
 from reportgen.report.wording.formatting import pct
 from reportgen.report.prose.placing import place_math
 from reportgen.report.prose.references import Context, Labels, ProseReferenceError, expand
+from reportgen.results.record import parse_results
+
+from manifests import BARE, MEASURE, NET, manifest_text
 
 
 def _ctx(results: dict, **kw) -> Context:
+    """The references' context of a build's results (results.json as parsed), typed as the document holds them."""
     labels = Labels(sections={"lr": 4}, figures={"lr": [{"number": 7, "id": "fig-7"}, {"number": 8, "id": "fig-8"}]},
                     tables={"lr": [{"number": 3, "id": "tab-3"}]})
-    return Context(results, labels, kw.get("references", {"he2016": "K. He et al. *Deep residual learning*. 2016."}))
+    references = kw.get("references", {"he2016": "K. He et al. *Deep residual learning*. 2016."})
+    return Context(parse_results(results), labels, references)
 
 
 def _shown(source: str, ctx: Context) -> str:
@@ -111,26 +116,13 @@ def test_math_is_drawn_as_svg_after_sanitizing(tiny_build):
         expand("$\\frac{1}{$ x", _ctx(tiny_build.results))
 
 
-LIVE = """\
-report:
-  title: Live prose
-  references:
-    he2016: "K. He et al. *Deep residual learning for image recognition*. CVPR 2016."
-dataset: {name: digits}
-models:
-  cnn:
-    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, {maxpool: 2}, flatten, {linear: classes}]
-train: {epochs: 1, device: cpu, measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}}
-experiments:
-  - id: lr
-    model: cnn
-    sweep: {optimizer.lr: [0.001, 0.01]}
-sections:
-  - cover
-  - prose: {file: live.md}
-  - comparison: {experiments: [lr], label: lr-study}
-  - parameters: {label: params}
-"""
+LIVE = manifest_text(
+    BARE, report={"title": "Live prose",
+                  "references": {"he2016": "K. He et al. *Deep residual learning for image recognition*. CVPR 2016."}},
+    dataset={"image_size": None, "channels": None}, models={"cnn": NET}, train={"batch_size": None, "measure": MEASURE},
+    experiments=[{"id": "lr", "model": "cnn", "sweep": {"optimizer.lr": [0.001, 0.01]}}],
+    sections=["cover", {"prose": {"file": "live.md"}}, {"comparison": {"experiments": ["lr"], "label": "lr-study"}},
+              {"parameters": {"label": "params"}}])
 LIVE_MD = """\
 # Introduction
 

@@ -14,57 +14,30 @@ from reportgen.report.wording import findings
 from reportgen.report.writers import html as render
 from reportgen.report.wording.formatting import dec, num, pct, secs, sig
 from reportgen.manifest.sections import RESULT_COLUMNS, SECTION_KINDS, Section
+from reportgen.results.record import parse_results
 
-from conftest import TINY_MANIFEST, Built, cli, write_manifest
+from conftest import Built, cli, write_manifest
+from manifests import TINY, manifest_text
+from planted import planted_model, planted_run
 
-MODELS_AND_TRAIN = """\
-  wide_cnn:
-    description: "A wider <b>net</b> without batch normalisation"
-    layers:
-      - conv: {out: 8, kernel: 3, padding: same}
-      - relu
-      - maxpool: 2
-      - flatten
-      - linear: 32
-      - relu
-      - linear: classes
-train:
-  optimizer: {name: adam, lr: 0.01}
-  epochs: 2
-  batch_size: 64
-  seed: 0
-  device: cpu
-experiments:
-  - id: base
-    model: tiny_cnn
-    title: Adam at 0.01
-  - id: sgd
-    model: tiny_cnn
-    title: Plain SGD
-    train: {optimizer: {name: sgd, lr: 0.05}, epochs: 1}
-  - id: wild
-    model: tiny_cnn
-    title: A learning rate that diverges
-    train: {optimizer: {name: sgd, lr: 1.0e+12}}
-  - id: wide
-    model: wide_cnn
-    title: A wider model
-sections:
-  - contents
-  - comparison: {experiments: [base, sgd, wild, wide]}
-  - results_table: {columns: [%s]}
-  - notebook:
-      items:
-        - title: Does the optimizer matter?
-          question: "Is **Adam** better than <i>SGD</i> here?"
-          experiments: [base, sgd]
-          comment: "Adam *wins* on this tiny set."
-        - question: "What does a wider model buy?"
-          experiments: [wide, wild]
-          comment: "Width helps; a huge learning rate does not."
-""" % ", ".join(RESULT_COLUMNS)
-MANIFEST = TINY_MANIFEST[:TINY_MANIFEST.index("train:\n")] + MODELS_AND_TRAIN
 RUNS = ["base", "sgd", "wild", "wide"]
+WIDE_CNN = {"description": "A wider <b>net</b> without batch normalisation",
+            "layers": [{"conv": {"out": 8, "kernel": 3, "padding": "same"}}, "relu", {"maxpool": 2}, "flatten",
+                       {"linear": 32}, "relu", {"linear": "classes"}]}
+NOTEBOOK = [{"title": "Does the optimizer matter?", "question": "Is **Adam** better than <i>SGD</i> here?",
+             "experiments": ["base", "sgd"], "comment": "Adam *wins* on this tiny set."},
+            {"question": "What does a wider model buy?", "experiments": ["wide", "wild"],
+             "comment": "Width helps; a huge learning rate does not."}]
+MANIFEST = manifest_text(  # the tiny manifest with a wider second network, every result column and a notebook
+    models={**TINY["models"], "wide_cnn": WIDE_CNN}, train={"epochs": 2},
+    experiments=[{"id": "base", "model": "tiny_cnn", "title": "Adam at 0.01"},
+                 {"id": "sgd", "model": "tiny_cnn", "title": "Plain SGD",
+                  "train": {"optimizer": {"name": "sgd", "lr": 0.05}, "epochs": 1}},
+                 {"id": "wild", "model": "tiny_cnn", "title": "A learning rate that diverges",
+                  "train": {"optimizer": {"name": "sgd", "lr": 1.0e+12}}},
+                 {"id": "wide", "model": "wide_cnn", "title": "A wider model"}],
+    sections=["contents", {"comparison": {"experiments": RUNS}}, {"results_table": {"columns": list(RESULT_COLUMNS)}},
+              {"notebook": {"items": NOTEBOOK}}])
 
 
 def _norm(text: str) -> str:
@@ -141,7 +114,8 @@ def test_findings_agree_with_results_json(built, soup):
     wide_params = models["wide_cnn"]["total_params"]  # two network sizes: the efficiency sentence compares them
     assert any(s.startswith("Accuracy per million parameters") and
                f"wide (wide_cnn), {_norm(pct(accs['wide']))} with {num(wide_params)} parameters" in s for s in items)
-    expected = findings.findings([findings.with_blank_test(runs[r]) for r in RUNS], models, built.results)
+    parsed = parse_results(built.results)
+    expected = findings.findings([parsed.runs[r] for r in RUNS], parsed.models, parsed)
     assert items == [_norm(s) for s in expected]
 
 
@@ -271,15 +245,15 @@ def _swept(results: dict) -> dict:
 
 
 def test_runs_for_resolves_groups_and_run_ids(built):
-    res = _swept(built.results)
-    ids = lambda names: [r["id"] for r in document.runs_for(res, names)]  # noqa: E731
-    assert ids(None) == list(res["runs"])
+    res = parse_results(_swept(built.results))
+    ids = lambda names: [r.id for r in document.runs_for(res, names)]  # noqa: E731
+    assert ids(None) == list(res.runs)
     assert ids(["act"]) == ["act/activation=relu", "act/activation=gelu"]
     assert ids(["lr_sweep/lr=0.1", "lr_sweep", "act/activation=gelu", "act"]) == [
         "lr_sweep/lr=0.1", "lr_sweep/lr=0.001", "lr_sweep/lr=0.01", "lr_sweep/lr=1", "act/activation=gelu",
         "act/activation=relu"]
-    plain = document.runs_for(built.results, ["wild"])[0]
-    assert plain["group"] == "wild" and plain["varied"] == {} and plain["stopped_epoch"] is None
+    plain = document.runs_for(parse_results(built.results), ["wild"])[0]
+    assert plain.group == "wild" and plain.varied == {} and plain.stopped_epoch is None
 
 
 @pytest.mark.slow
@@ -288,11 +262,13 @@ def test_document_builder_uses_varied_values(built):
     sections = [_section("comparison", experiments=["lr_sweep"]), _section("comparison", experiments=["act"]),
                 _section("comparison"), _section("training", experiments=["act"]),
                 _section("results_table", columns=["run", "varied", "accuracy"])]
-    figs = figures.draw_all(res, sections)
+    from reportgen.results.record import parse_results
+
+    figs = figures.draw_all(parse_results(res), sections)
     assert sorted(figs) == sorted(["cmp/0", "vary/0", "cmgrid/0", "cmp/1", "vary/1", "cmgrid/1", "cmp/2", "bars/2",
                                    "cmgrid/2"] + [f"{k}/3/act/activation={a}" for k in ("loss", "acc")
                                                   for a in ("relu", "gelu")])
-    doc = document.build(res, sections, figs, built.manifest.parent)
+    doc = document.build(parse_results(res), sections, figs, built.manifest.parent)
     lr, act, both, train, table = doc["sections"]
 
     def varied(view) -> tuple[list[str], list[list[str]]]:  # the comparison table's varied columns: heads, cells
@@ -320,10 +296,8 @@ def test_document_builder_uses_varied_values(built):
 # ---- findings: pure functions on constructed records --------------------------------------------------------------
 
 def _run(rid, acc, epochs=(), status="completed", **extra):
-    rows = [{"epoch": i, "train_loss": t, "val_loss": v} for i, (t, v) in enumerate(epochs, 1)]
-    return {"id": rid, "group": rid, "varied": {}, "model": extra.pop("model", "m"), "status": status,
-            "error": None, "diverged_epoch": None, "stopped_epoch": None, "config": {"epochs": 10}, "epochs": rows,
-            "test": {"accuracy": acc, "confusion_matrix": [[0] * 10 for _ in range(10)]}} | extra
+    model = extra.pop("model", "m")
+    return planted_run(rid, acc, epochs, status, model, classes=10, **({"config": {"epochs": 10}} | extra))
 
 
 @pytest.mark.unit
@@ -343,7 +317,7 @@ def test_best_and_worst_sentence():
 def test_overfitting_needs_a_rise_over_the_patience_window_while_training_loss_falls():
     # val loss bottoms out at epoch 3 and rises for 4 epochs, training loss keeps falling: over-fitting from epoch 4
     curve = [(2.0, 1.8), (1.5, 1.2), (1.0, 0.9), (0.7, 1.0), (0.5, 1.3), (0.4, 1.6), (0.3, 1.9)]
-    assert findings.overfitting_onset(_run("a", 0.5, curve)["epochs"]) == 3
+    assert findings.overfitting_onset(_run("a", 0.5, curve).epochs) == 3
     assert "over-fitting from epoch 4." in _norm(findings.overfitting(_run("a", 0.5, curve)))
     assert findings.overfitting(_run("b", 0.5, curve[:5])) is None  # two epochs after the low: within patience
     assert findings.overfitting(_run("c", 0.5, [(2, 2), (1, 1), (0.5, 0.5)])) is None  # still improving
@@ -372,34 +346,35 @@ def test_status_sentences():
 @pytest.mark.unit
 def test_efficiency_and_full_list():
     two = [_run("x", 0.7414), _run("z", 0.9, model="big")]
-    assert _norm(findings.efficiency(two, {"m": {"total_params": 390_000}, "big": {"total_params": 2_000_000}})) == (
+    assert _norm(findings.efficiency(two, {"m": planted_model(390_000), "big": planted_model(2_000_000)})) == (
         "Accuracy per million parameters, best run of each network size: x (m), 74.14 % with 390,000 parameters "
         "(0.39 M), 190.1 % per million; z (big), 90.00 % with 2,000,000 parameters (2.00 M), 45.0 % per million.")
-    assert findings.efficiency([_run("y", 0.1, status="diverged")] + two[1:], {"big": {"total_params": 9}}) is None
+    assert findings.efficiency([_run("y", 0.1, status="diverged")] + two[1:], {"big": planted_model(9)}) is None
     runs = [_run("a", 0.9, model="big"),
             _run("b", 0.1, status="stalled")]
-    out = findings.findings(runs, {"big": {"total_params": 2_000_000}, "m": {"total_params": 1000}})
+    out = findings.findings(runs, {"big": planted_model(2_000_000), "m": planted_model(1000)})
     assert [s.split(" ")[0] for s in out] == ["a", "b"]
 
 
 @pytest.mark.unit
 def test_sweep_axis_kinds():
     def runs(*values, label="lr"):
-        return [{"id": str(v), "varied": {label: v}} for v in values]
+        return [planted_run(str(v), 0.5, varied={label: v}) for v in values]
 
     assert findings.sweep_axis(runs(0.001, 0.01)) == {"label": "lr", "scale": "log"}
     assert findings.sweep_axis(runs(32, 64, label="batch_size")) == {"label": "batch_size", "scale": "linear"}
     assert findings.sweep_axis(runs(1e-5, 1e-3, label="weight_decay")) == {"label": "weight_decay", "scale": "log"}
     assert findings.sweep_axis(runs("relu", "gelu", label="activation")) == {"label": "activation", "scale": "category"}
     assert findings.sweep_axis(runs(0.1)) is None
-    assert findings.sweep_axis([{"id": "a", "varied": {"lr": 0.1, "batch_size": 32}},
-                                {"id": "b", "varied": {"lr": 0.2, "batch_size": 32}}]) is None
-    assert findings.sweep_axis(runs(0.1, 0.2) + [{"id": "plain", "varied": {}}]) is None  # no lr to read
+    assert findings.sweep_axis([planted_run("a", 0.5, varied={"lr": 0.1, "batch_size": 32}),
+                                planted_run("b", 0.5, varied={"lr": 0.2, "batch_size": 32})]) is None
+    assert findings.sweep_axis(runs(0.1, 0.2) + [planted_run("plain", 0.5, varied={})]) is None  # no lr to read
     # a plain run of the same model joins the lr axis with the lr of its config; another model does not
-    plain = {"id": "plain", "varied": {}, "model": "m", "config": {"optimizer": {"lr": 0.00025}}}
-    swept = [r | {"model": "m"} for r in runs(0.1, 0.01)]
+    plain = planted_run("plain", 0.5, varied={}, model="m", config={"optimizer": {"lr": 0.00025}})
+    swept = runs(0.1, 0.01)  # of model m, as the plain run
     assert findings.sweep_axis(swept + [plain]) == {"label": "lr", "scale": "log"}
-    assert findings.sweep_axis(swept + [plain | {"model": "other"}]) is None
+    assert findings.sweep_axis(swept + [planted_run("plain", 0.5, varied={}, model="other",
+                                                    config={"optimizer": {"lr": 0.00025}})]) is None
     assert findings.show_value(0.00025) == "0.00025" and findings.show_value([32, 64]) == "32×64"
 
 
@@ -421,12 +396,15 @@ def test_a_failed_run_renders_as_failed_without_metrics(tiny_build):
     run = results["runs"][failed]
     error = f"{failed}: out of memory at batch size 64 on cuda, try a smaller batch_size"
     run.update(status="failed", error=error, test=None, measured=None, epochs=run["epochs"][:1])
-    figs = figures.draw_all(results, loaded.sections)
-    html = render.render_html(document.build(results, loaded.sections, figs, loaded.base_dir))
+    from reportgen.results.record import parse_results
+
+    record = parse_results(results)
+    figs = figures.draw_all(record, loaded.sections)
+    html = render.render_html(document.build(record, loaded.sections, figs, loaded.base_dir))
     soup = BeautifulSoup(html, "html.parser")
     notes = [p.get_text(" ", strip=True) for p in soup.select("p.status-failed")]
     assert notes and all(error in n for n in notes)
-    assert f"cm/" not in " ".join(f["data-key"] for f in soup.select("figure[data-key]") if failed in f["data-key"])
+    assert "cm/" not in " ".join(f["data-key"] for f in soup.select("figure[data-key]") if failed in f["data-key"])
     assert any(f"{failed} failed" in li.get_text() for li in soup.select("li"))
 
 

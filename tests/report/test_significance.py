@@ -22,27 +22,16 @@ from reportgen.run import statistics
 from reportgen.run.paired import compare_runs
 from reportgen.run.repeats import repeat_seeds
 
-REPEATS_MANIFEST = """\
-report: {title: Repeats}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net:
-    layers:
-      - conv: {out: 4, kernel: 3, padding: same}
-      - relu
-      - maxpool: 2
-      - flatten
-      - linear: classes
-train: {optimizer: {name: adam, lr: 0.01}, epochs: 3, batch_size: 64, seed: 0, device: cpu, repeats: 3}
-experiments:
-  - {id: adam, model: net}
-  - {id: sgd, model: net, train: {optimizer: {name: sgd, lr: 0.05}}}
-sections:
-  - prose: {text: "Adam: @{adam.accuracy} ± @{adam.accuracy.std} (95 % CI @{adam.accuracy.ci}); best: @{best(sgd).accuracy}."}
-  - training: {experiments: [adam]}
-  - comparison
-  - results_table: {columns: [run, accuracy, f1]}
-"""
+from manifests import SMALL, manifest_text, variant
+from planted import aggregate, paired, planted_model, planted_results, planted_run, planted_summary
+
+PROSE = "Adam: @{adam.accuracy} ± @{adam.accuracy.std} (95 % CI @{adam.accuracy.ci}); best: @{best(sgd).accuracy}."
+REPEATS = variant(SMALL, report={"title": "Repeats"}, train={"epochs": 3, "repeats": 3, "measure": None},
+                  experiments=[{"id": "adam", "model": "net"},
+                               {"id": "sgd", "model": "net", "train": {"optimizer": {"name": "sgd", "lr": 0.05}}}],
+                  sections=[{"prose": {"text": PROSE}}, {"training": {"experiments": ["adam"]}}, "comparison",
+                            {"results_table": {"columns": ["run", "accuracy", "f1"]}}])
+REPEATS_MANIFEST = manifest_text(REPEATS)
 
 
 # ---- the statistics against the libraries -------------------------------------------------------------------------
@@ -120,26 +109,17 @@ def test_repeat_seeds_start_with_the_runs_own_and_are_stable():
 # ---- the star and the findings on planted records -----------------------------------------------------------------
 
 def _run(rid, acc, epochs=(), status="completed", model="m", **extra):
-    rows = [{"epoch": i, "train_loss": t, "val_loss": v} for i, (t, v) in enumerate(epochs, 1)]
-    return {"id": rid, "group": rid, "varied": {}, "model": model, "status": status, "error": None,
-            "diverged_epoch": None, "stopped_epoch": None, "config": {"epochs": len(rows)}, "epochs": rows,
-            "test": {"accuracy": acc}, **extra}
-
-
-def _paired(a, b, p_holm, diff, low, high):
-    return {"runs": [a, b], "pairs": [{"a": a, "b": b, "n": 360, "a_only": 20, "b_only": 8, "difference": diff,
-                                       "ci_low": low, "ci_high": high, "p": p_holm, "p_holm": p_holm}],
-            "resamples": 4999}
+    return planted_run(rid, acc, epochs, status, model, **extra)
 
 
 def _agg(mean, std, low, high, n=3):
-    return {"accuracy": {"mean": mean, "std": std, "ci_low": low, "ci_high": high, "n": n}}
+    return aggregate(planted_summary(mean, std, low, high, n))
 
 
 @pytest.mark.unit
 def test_a_tie_within_noise_has_no_clear_winner_and_no_star():
     runs = [_run("a", 0.9167), _run("b", 0.9139)]
-    results = {"paired": [_paired("a", "b", 0.62, 0.0028, -0.011, 0.017)]}
+    results = planted_results(runs, [paired("a", "b", 0.62, 0.0028, -0.011, 0.017)])
     win = winner(runs, results)
     assert win.best == ["a"] and not win.clear and win.starred == []
     lead = findings.findings(runs, {}, results)[0]
@@ -150,7 +130,7 @@ def test_a_tie_within_noise_has_no_clear_winner_and_no_star():
 @pytest.mark.unit
 def test_a_clear_win_is_starred_and_stated_with_its_numbers():
     runs = [_run("b", 0.88), _run("a", 0.92)]
-    results = {"paired": [_paired("b", "a", 0.001, -0.04, -0.06, -0.02)]}
+    results = planted_results(runs, [paired("b", "a", 0.001, -0.04, -0.06, -0.02)])
     win = winner(runs, results)
     assert win.clear and win.starred == ["a"] and win.basis == "paired"
     lead = findings.findings(runs, {}, results)[0]
@@ -161,11 +141,12 @@ def test_a_clear_win_is_starred_and_stated_with_its_numbers():
 @pytest.mark.unit
 def test_with_seeds_the_star_needs_confidence_intervals_that_do_not_overlap():
     apart = [_run("a", 0.9, aggregate=_agg(0.95, 0.004, 0.94, 0.96)), _run("b", 0.9, aggregate=_agg(0.9, 0.01, 0.88, 0.92))]
-    assert winner(apart, {}).starred == ["a"] and winner(apart, {}).basis == "seeds"
+    assert winner(apart, None).starred == ["a"] and winner(apart, None).basis == "seeds"
     close = [apart[0], _run("b", 0.9, aggregate=_agg(0.93, 0.01, 0.905, 0.955))]
-    assert winner(close, {}).starred == [] and "overlap, so there is no clear winner" in findings.findings(close, {})[0]
+    assert winner(close, None).starred == []
+    assert "overlap, so there is no clear winner" in findings.findings(close, {})[0]
     # exact ties without any statistics: both named, neither starred
-    tied = winner([_run("x", 0.5), _run("y", 0.5)], {})
+    tied = winner([_run("x", 0.5), _run("y", 0.5)], None)
     assert tied.best == ["x", "y"] and tied.starred == []
 
 
@@ -200,9 +181,9 @@ def test_real_over_fitting_is_reported_with_the_numbers_it_rests_on():
 @pytest.mark.unit
 def test_efficiency_only_compares_networks_of_different_sizes():
     same = [_run("a", 0.9), _run("b", 0.8)]
-    assert findings.efficiency(same, {"m": {"total_params": 1000}}) is None
+    assert findings.efficiency(same, {"m": planted_model(1000)}) is None
     mixed = same + [_run("c", 0.95, model="big")]
-    text = findings.efficiency(mixed, {"m": {"total_params": 1000}, "big": {"total_params": 2_000_000}})
+    text = findings.efficiency(mixed, {"m": planted_model(1000), "big": planted_model(2_000_000)})
     assert text.startswith("Accuracy per million parameters, best run of each network size: a (m), 90.00")
     assert "c (big), 95.00\u00a0% with 2,000,000 parameters (2.00 M), 47.5 % per million" in text
 
@@ -285,9 +266,10 @@ def test_a_fourth_repeat_trains_only_the_new_seed(repeats_build):
 
 
 def test_a_seed_statistic_of_a_run_without_repeats_is_a_located_error_before_training(tmp_path):
-    text = REPEATS_MANIFEST.replace("  - {id: sgd, model: net, train: {optimizer: {name: sgd, lr: 0.05}}}",
-                                    "  - {id: sgd, model: net, train: {optimizer: {name: sgd, lr: 0.05}, repeats: 1}}")
-    text = text.replace("best: @{best(sgd).accuracy}.", "sgd: @{sgd.accuracy.ci}.")
+    adam, sgd = REPEATS["experiments"]
+    prose = {"prose": {"text": PROSE.replace("best: @{best(sgd).accuracy}.", "sgd: @{sgd.accuracy.ci}.")}}
+    text = manifest_text(REPEATS, experiments=[adam, {**sgd, "train": {**sgd["train"], "repeats": 1}}],
+                         sections=[prose, *REPEATS["sections"][1:]])
     (tmp_path / "m.yaml").write_text(text)
     result = CliRunner().invoke(main, ["build", str(tmp_path / "m.yaml"), "--no-pdf"])
     assert result.exit_code == 2, result.output
@@ -304,14 +286,14 @@ def test_an_interval_cut_at_0_or_100_percent_says_so():
     from reportgen.run.statistics import summary
 
     accs = {"wild": [0.9861, 0.1016, 0.0016], "steady": [0.9861, 0.9722, 0.9792], "perfect": [1.0, 1.0, 1.0]}
-    runs = {rid: {"id": rid, "aggregate": {"accuracy": summary(values, (0, 1))}} for rid, values in accs.items()}
-    note = plain(confidence_note({"runs": runs}, list(runs.values())))
+    runs = [planted_run(rid, values[0], aggregate=aggregate(summary(values, (0, 1)))) for rid, values in accs.items()]
+    note = plain(confidence_note(planted_results(runs), runs))
     low, high = stats.t.interval(0.95, 2, loc=np.mean(accs["wild"]), scale=np.std(accs["wild"], ddof=1) / math.sqrt(3))
     assert low < 0 < 1 < high  # the t interval itself reaches past both ends
     cut = "with 3 seeds the t interval reaches past 0\u00a0% and 100\u00a0%, and is cut there"
     assert f"wild: 0.00\u00a0%–100.00\u00a0% (3 seeds; {cut})" in note
     assert note.count("cut there") == 1  # steady's interval is inside 0–100 %; perfect's is 100 % with no spread
     assert "perfect: 100.00\u00a0%–100.00\u00a0% (3 seeds)" in note
-    high_only = {"id": "high", "aggregate": {"accuracy": summary([0.999, 0.95, 0.999], (0, 1))}}
-    note = plain(confidence_note({"runs": {"high": high_only}}, [high_only]))
+    high_only = planted_run("high", 0.999, aggregate=aggregate(summary([0.999, 0.95, 0.999], (0, 1))))
+    note = plain(confidence_note(planted_results([high_only]), [high_only]))
     assert "(3 seeds; with 3 seeds the t interval reaches past 100\u00a0%, and is cut there)" in note

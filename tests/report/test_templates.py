@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from golden import loaded, results  # noqa: F401 (fixtures)
+from golden import loaded, record, results  # noqa: F401 (fixtures)
 from reportgen.report.document import assemble as document
 from reportgen.report.figures import draw as figures
 from reportgen.report.figures.cache import Entry
 from reportgen.report.writers import html as render
 from reportgen.errors import UserError
 from reportgen.report.wording.formatting import pct, secs
+from reportgen.results.record import Results, parse_results, parse_run
 
 pytestmark = pytest.mark.unit  # torch-free, from the committed golden results: the unit tier runs it with torch blocked
 
@@ -32,13 +33,13 @@ def _norm(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def figs(results, loaded) -> dict[str, str]:
+def figs(record, loaded) -> dict[str, str]:
     """The real figures (deterministic SVG), drawn once."""
-    return figures.draw_all(results, loaded.sections)
+    return figures.draw_all(record, loaded.sections)
 
 
-def _with(results: dict, pack: str, paper: str = "a4") -> dict:
-    return results | {"report": results["report"] | {"template": pack, "paper": paper}}
+def _with(results: dict, pack: str, paper: str = "a4") -> Results:
+    return parse_results(results | {"report": results["report"] | {"template": pack, "paper": paper}})
 
 
 def _html(results, loaded, figs, pack: str, paper: str = "a4", override: Path | None = None) -> str:
@@ -140,8 +141,8 @@ def test_letter_changes_only_the_page_size(pack, snapshot):
     assert "\n".join(changed) == snapshot
 
 
-def test_rendering_twice_is_byte_identical(results, loaded, figs):
-    again = figures.draw_all(results, loaded.sections)
+def test_rendering_twice_is_byte_identical(results, record, loaded, figs):
+    again = figures.draw_all(record, loaded.sections)
     assert again == figs
     for pack in PACKS:
         assert _html(results, loaded, figs, pack) == _html(results, loaded, again, pack)
@@ -263,7 +264,7 @@ def test_every_pack_numbers_figures_and_tables_in_order_with_unique_ids(pack, so
 
 
 @pytest.mark.slow
-def test_paper_pdf_keeps_every_figure_and_table(results, loaded, figs):
+def test_paper_pdf_keeps_every_figure_and_table(results, record, loaded, figs):
     """WeasyPrint's columns and page breaks lose nothing: every caption is in the PDF, on Letter pages."""
     import io
 
@@ -273,7 +274,7 @@ def test_paper_pdf_keeps_every_figure_and_table(results, loaded, figs):
     from reportgen.report.figures.cache import FigureCache
 
     cache = FigureCache(None, raster=True)  # as builds do: vector figures in the HTML, raster ones in the PDF
-    drawn = figures.draw_all(results, loaded.sections, cache)
+    drawn = figures.draw_all(record, loaded.sections, cache)
     doc = document.build(_with(results, "paper", "letter"), loaded.sections, drawn, loaded.base_dir)
     html, printed = render.render_html(doc), render.render_html(doc, medium="print")
     captions = [_norm(c.text).split(".")[0] + "." for c in BeautifulSoup(html, "html.parser").select(
@@ -390,7 +391,9 @@ def test_per_run_tables_of_a_repeated_run_say_they_show_its_first_seed(results, 
     import copy
 
     repeated = copy.deepcopy(results)
-    repeated["runs"]["adam"]["repeats"] = [{"seed": 0}, {"seed": 3445257821}, {"seed": 3160638380}]
+    adam = parse_run(repeated["runs"]["adam"])
+    repeated["runs"]["adam"]["repeats"] = [adam.seed_record(seed).model_dump(mode="json", by_alias=True)
+                                           for seed in (0, 3445257821, 3160638380)]
     soup = BeautifulSoup(_html(repeated, loaded, _stubs(figs), "assignment"), "html.parser")
     captions = [_norm(c.text) for c in soup.select("section.evaluation caption, section.evaluation figcaption")]
     first = "(its first seed, 0, of 3)"

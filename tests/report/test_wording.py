@@ -18,6 +18,7 @@ from reportgen.report.document import assemble as document
 from reportgen.report.document import registry
 from reportgen.report.wording import describe as wording
 from reportgen.report.writers import html as render
+from reportgen.results.record import LayerRow, parse_results
 from reportgen.run import environment
 from reportgen.run.plan import Datasets, plan_runs
 
@@ -26,7 +27,9 @@ FIXTURES = REPO / "tests" / "fixtures"
 
 
 def _words(kind: str, opts: dict, shape=(1,)) -> str:
-    return wording.layer_config({"config": layer_config(kind, opts), "output_shape": list(shape)})
+    layer = LayerRow(name="layer", type=kind, output_shape=list(shape), params=0, trainable=0, buffers=0, formula="",
+                     buffer_formula="", config=layer_config(kind, opts))
+    return wording.layer_config(layer)
 
 
 CONV = {"out": 8, "kernel": (3, 5), "stride": (1, 2), "padding": "valid", "bias": False, "name": None}
@@ -107,7 +110,7 @@ class _Stubs(dict):
 
 
 def _html(results: dict, loaded) -> str:
-    return render.render_html(document.build(results, loaded.sections, _Stubs(), loaded.base_dir))
+    return render.render_html(document.build(parse_results(results), loaded.sections, _Stubs(), loaded.base_dir))
 
 
 def _keys() -> list[str]:

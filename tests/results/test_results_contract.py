@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, TINY_MANIFEST, cli, write_manifest
+from conftest import REPO, cli, write_manifest
+from manifests import MEASURE, manifest_text
 
 HEAVY = ("torch", "torchvision", "timm", "sklearn")
 BLOCKER = textwrap.dedent(f"""\
@@ -136,11 +137,6 @@ def test_two_independent_builds_of_one_manifest_diff_equal(tmp_path):
     assert changed.exit_code == 1 and "dataset.fingerprint" in changed.output
 
 
-DIGITS_ELSEWHERE = TINY_MANIFEST.split("models:")[0].replace(
-    "dataset:\n  name: digits\n  image_size: 8\n  channels: 1\n",
-    "dataset:\n  name: imagefolder\n  root: {root}\n  split: [60, 20, 20]\n  image_size: 8\n  channels: 1\n")
-
-
 @pytest.mark.slow
 def test_no_absolute_path_of_the_building_machine_reaches_the_outputs(tmp_path_factory):
     from PIL import Image
@@ -152,14 +148,12 @@ def test_no_absolute_path_of_the_building_machine_reaches_the_outputs(tmp_path_f
         for i in range(12):
             Image.new("RGB", (10 + i % 3, 10), tuple(max(0, c - 9 * i) for c in colour)).save(data / label / f"{i}.png")
     folder = tmp_path_factory.mktemp("project")
-    manifest = write_manifest(folder, DIGITS_ELSEWHERE.replace("{root}", str(data)) + textwrap.dedent("""\
-        models:
-          net: {layers: [{conv: {out: 2, kernel: 3}}, relu, flatten, {linear: classes}]}
-        train: {optimizer: {name: adam, lr: 0.01}, epochs: 1, batch_size: 8, seed: 0, device: cpu,
-                measure: {warmup: 1, latency_repeats: 3, throughput_batch: 2, throughput_repeats: 1}}
-        experiments: [{id: only, model: net}]
-        sections: [cover, training, evaluation, provenance, {dataset: {tsne: false}}]
-        """))
+    manifest = write_manifest(folder, manifest_text(
+        dataset={"name": "imagefolder", "root": str(data), "split": [60, 20, 20]},
+        models={"net": {"layers": [{"conv": {"out": 2, "kernel": 3}}, "relu", "flatten", {"linear": "classes"}]}},
+        train={"epochs": 1, "batch_size": 8, "measure": {**MEASURE, "throughput_batch": 2}},
+        experiments=[{"id": "only", "model": "net"}],
+        sections=["cover", "training", "evaluation", "provenance", {"dataset": {"tsne": False}}]))
     built = cli("build", manifest, "--out", folder / "out")
     assert built.exit_code == 0, built.output
     html = (folder / "out" / "report.html").read_text("utf-8")

@@ -35,6 +35,16 @@ def test_results_json_is_the_records_json_byte_for_byte(fixture_json):
 
 
 @pytest.mark.unit
+def test_a_record_read_back_lists_its_runs_in_the_manifests_order_not_the_files(fixture_json, tmp_path):
+    fixture_json["run_order"] = ["sgd", "adam"]  # results.json sorts its keys: adam comes first in the file
+    path = tmp_path / "results.json"
+    path.write_text(dumps(fixture_json), "utf-8")
+    assert list(json.loads(path.read_text("utf-8"))["runs"]) == ["adam", "sgd"]
+    record = read_results(path)
+    assert list(record.runs) == ["sgd", "adam"] and list(record.as_json()["runs"]) == ["sgd", "adam"]
+
+
+@pytest.mark.unit
 @pytest.mark.parametrize("change,where", [
     (lambda r: r["runs"]["adam"]["test"].update(accuracy="0.99"), "runs.adam.test.accuracy"),
     (lambda r: r["runs"]["sgd"].pop("status"), "runs.sgd.status"),

@@ -3,6 +3,7 @@ word of the report side retrains nothing and redraws no figure."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import subprocess
@@ -12,17 +13,13 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from manifests import SMALL, manifest_text
 
-MANIFEST = """\
-report: {title: Cache keys, date: 2024-02-01}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 3}
-models:
-  net: {layers: [{conv: {out: 2, kernel: 3}}, relu, flatten, {linear: classes}]}
-train: {optimizer: {name: adam, lr: 0.01}, epochs: 1, batch_size: 64, seed: 0, device: cpu,
-        measure: {warmup: 1, latency_repeats: 3, throughput_batch: 2, throughput_repeats: 1}}
-experiments: [{id: only, model: net}]
-sections: [cover, training, evaluation]
-"""
+MANIFEST = manifest_text(SMALL, report={"title": "Cache keys", "date": datetime.date(2024, 2, 1)}, dataset={"seed": 3},
+                         models={"net": {"layers": [{"conv": {"out": 2, "kernel": 3}}, "relu", "flatten",
+                                                    {"linear": "classes"}]}},
+                         train={"measure": {"throughput_batch": 2}}, experiments=[{"id": "only", "model": "net"}],
+                         sections=["cover", "training", "evaluation"])
 
 
 @pytest.fixture

@@ -15,29 +15,22 @@ from reportgen.run import worker
 from reportgen.results.run_record import EpochRow, RunRecord
 from reportgen.run.progress import TimeLeft, completed_line
 
-from conftest import SMALL_NETS, cli, write_manifest
+from conftest import cli, write_manifest
+from manifests import MOB, NET, SMALL, manifest_text, variant
 
 # independent runs (one twice: the same cache key), a parent → child pair, and a parent too large for its device
 # with its child
-MANIFEST = "report: {title: Concurrency}\n" + SMALL_NETS + """\
-train:
-  optimizer: {name: adam, lr: 0.01}
-  epochs: 2
-  batch_size: 64
-  seed: 0
-  device: cpu
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
-experiments:
-  - {id: a, model: net}
-  - {id: a_again, model: net, title: the same run as a}
-  - {id: b, model: net, train: {optimizer: {name: sgd, lr: 0.05}}}
-  - {id: c, model: net, train: {batch_size: 32, seed: 1}}
-  - {id: parent, model: mob, train: {epochs: 1}}
-  - {id: child, model: mob, weights: {from: parent}, train: {epochs: 1}}
-  - {id: big, model: mob, train: {epochs: 1, seed: 5}}
-  - {id: big_child, model: mob, weights: {from: big}, train: {epochs: 1}}
-sections: [cover]
-"""
+CONCURRENCY = variant(SMALL, report={"title": "Concurrency"}, models={"net": NET, "mob": MOB}, train={"epochs": 2},
+                      experiments=[
+                          {"id": "a", "model": "net"},
+                          {"id": "a_again", "model": "net", "title": "the same run as a"},
+                          {"id": "b", "model": "net", "train": {"optimizer": {"name": "sgd", "lr": 0.05}}},
+                          {"id": "c", "model": "net", "train": {"batch_size": 32, "seed": 1}},
+                          {"id": "parent", "model": "mob", "train": {"epochs": 1}},
+                          {"id": "child", "model": "mob", "weights": {"from": "parent"}, "train": {"epochs": 1}},
+                          {"id": "big", "model": "mob", "train": {"epochs": 1, "seed": 5}},
+                          {"id": "big_child", "model": "mob", "weights": {"from": "big"}, "train": {"epochs": 1}}])
+MANIFEST = manifest_text(CONCURRENCY)
 DETERMINED = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "lr")  # every epoch field but timings
 THREADS = {"REPORTGEN_THREADS": "1"}  # the same thread count in every process: bit-identical CPU results
 
@@ -212,7 +205,8 @@ def test_execution_options_are_checked_before_anything_runs(tmp_path, args, mess
 
 def test_ray_executor_without_ray_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as where Ray is not installed
-    manifest = write_manifest(tmp_path, MANIFEST.replace("  - {id: b,", "  # - {id: b,"), "jobs.yaml")
+    without_b = manifest_text(CONCURRENCY, experiments=[e for e in CONCURRENCY["experiments"] if e["id"] != "b"])
+    manifest = write_manifest(tmp_path, without_b, "jobs.yaml")
     result = cli("run", manifest, "--smoke", "--out", tmp_path / "out", "--executor", "ray")
     assert result.exit_code == 2, result.output
     assert "error: --executor ray needs Ray: pip install 'reportgen[ray]'" in result.output

@@ -11,20 +11,17 @@ import re
 import pytest
 
 from conftest import TINY_MANIFEST, cli, write_manifest
+from manifests import BARE, manifest_text
 from reportgen import build
 from reportgen.run.estimate import PlanDatasets, estimate_runs, run_seconds, wall_time
 from reportgen.run.plan import plan_runs
-from reportgen.run.probe import Speed
+from reportgen.run.probe import FeatureSpeed, Speed, measure_speed
 
-BIG_FINETUNE = """\
-report: {title: A long fine-tune}
-dataset: {name: cifar10, root: no-such-folder, val_fraction: 0.1}
-models:
-  resnet18: {torchvision: resnet18, weights: none, input_size: 224}
-train: {epochs: 10, batch_size: 64, device: cpu}
-experiments:
-  - {id: finetune, model: resnet18}
-"""
+BIG_FINETUNE = manifest_text(
+    BARE, report={"title": "A long fine-tune"},
+    dataset={"name": "cifar10", "root": "no-such-folder", "val_fraction": 0.1, "image_size": None, "channels": None},
+    models={"resnet18": {"torchvision": "resnet18", "weights": "none", "input_size": 224}},
+    train={"epochs": 10}, experiments=[{"id": "finetune", "model": "resnet18"}])
 
 
 def seconds_of(text: str) -> float:
@@ -80,12 +77,48 @@ def test_doubling_the_epochs_doubles_the_training_part_and_repeats_and_workers_a
     assert wall_time(plans, seconds, 3, 2.0) == pytest.approx(12.0)  # three workers, each started in 2 s
 
 
+FROZEN = manifest_text(BARE, report={"title": "Frozen"},
+                       models={"res": {"torchvision": "resnet18", "weights": "none", "input_size": 16,
+                                       "freeze": "backbone"}},
+                       train={"epochs": 2, "batch_size": 32},
+                       experiments=[{"id": "cached", "model": "res"},
+                                    {"id": "whole", "model": "res", "train": {"cache_features": False}}])
+
+
+def test_a_run_over_cached_features_is_estimated_once_through_the_frozen_part_then_at_the_speed_of_the_rest(
+        tmp_path):
+    _, datasets, plans = _tiny_plans(tmp_path)
+    plan, sizes = plans[0], datasets.get().sizes()
+    over = dataclasses.replace(_speed(), features=FeatureSpeed(prefix_rate=2000.0, train_rate=50_000.0,
+                                                               eval_rate=100_000.0))
+    longer = dataclasses.replace(plan, spec=plan.spec.model_copy(update={"epochs": 2 * plan.spec.epochs}))
+    once, twice = run_seconds(plan, sizes, over), run_seconds(longer, sizes, over)
+    per_epoch = sizes["train"] / 50_000.0 + sizes["validation"] / 100_000.0 + 0.01
+    assert twice - once == pytest.approx(plan.spec.epochs * per_epoch)  # the frozen part is not paid again
+    whole = run_seconds(plan, sizes, _speed())
+    frozen_once = sum(sizes.values()) / 2000.0
+    assert once - whole == pytest.approx(frozen_once + plan.spec.epochs * (per_epoch - 0.01)
+                                         - plan.spec.epochs * (sizes["train"] / 1000.0 + sizes["validation"] / 3000.0)
+                                         + sizes["test"] / 100_000.0 - sizes["test"] / 3000.0)
+
+
+def test_the_probe_measures_the_cached_features_path_only_where_the_run_would_take_it(tmp_path, one_thread):
+    loaded, datasets, plans = _tiny_plans(tmp_path, FROZEN)
+    images = sum(datasets.get().sizes().values())
+    cached, whole = (measure_speed(loaded, p, datasets.get(), 1, 0.5, images) for p in plans)
+    assert cached.features is not None and whole.features is None
+    assert all(0 < rate < math.inf for rate in (cached.features.prefix_rate, cached.features.train_rate,
+                                                cached.features.eval_rate))
+    assert measure_speed(loaded, plans[0], datasets.get(), 1, 0.5).features is None  # sizes unknown: not measured
+    assert cached.per_run > 0
+
+
 def test_predictions_are_positive_finite_and_grow_with_the_input_size(tmp_path, monkeypatch):
     monkeypatch.setenv("REPORTGEN_THREADS", "1")  # steadier on shared cores (see the test below)
-    net = "{torchvision: mobilenet_v2, weights: none, width_mult: 0.25, input_size: %d}"
-    text = (f"report: {{title: Sizes}}\ndataset: {{name: digits, image_size: 8, channels: 1}}\nmodels:\n  small: {net % 16}\n"
-            f"  large: {net % 96}\ntrain: {{epochs: 1, batch_size: 32, device: cpu}}\nexperiments:\n"
-            f"  - {{id: small, model: small}}\n  - {{id: large, model: large}}\n")
+    net = {"torchvision": "mobilenet_v2", "weights": "none", "width_mult": 0.25}
+    text = manifest_text(BARE, report={"title": "Sizes"},
+                         models={"small": {**net, "input_size": 16}, "large": {**net, "input_size": 96}},
+                         train={"batch_size": 32}, experiments=[{"id": "small", "model": "small"}, {"id": "large", "model": "large"}])
     loaded, datasets, _ = _tiny_plans(tmp_path, text)
     estimate = estimate_runs(loaded, datasets, budget=1.0)
     small, large = estimate.runs

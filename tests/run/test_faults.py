@@ -15,24 +15,11 @@ from reportgen.build import load
 from reportgen.results.cache import RunCache
 
 from conftest import execute_json, cli, write_manifest
+from manifests import MOB, SMALL, manifest_text
 
-MANIFEST = """\
-report: {title: Faults}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net:
-    layers: [{conv: {out: 4, kernel: 3, padding: same}}, relu, {maxpool: 2}, flatten, {linear: classes}]
-train:
-  optimizer: {name: adam, lr: 0.01}
-  epochs: 3
-  batch_size: 64
-  device: cpu
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
-experiments:
-  - {id: big, model: net}
-  - {id: small, model: net, train: {batch_size: 32}}
-sections: [cover]
-"""
+MANIFEST = manifest_text(SMALL, report={"title": "Faults"}, train={"epochs": 3, "seed": None},
+                         experiments=[{"id": "big", "model": "net"},
+                                      {"id": "small", "model": "net", "train": {"batch_size": 32}}])
 
 
 class Hungry(nn.Module):
@@ -109,22 +96,10 @@ def test_out_of_memory_mid_run_keeps_the_epochs_done(tmp_path, hungry, error):
     assert cache.get(plan.key) is None and cache.partial_path(plan.key).exists()  # a re-run resumes at epoch 3
 
 
-CHAIN = """\
-report: {title: Chain}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  mob:
-    torchvision: mobilenet_v2
-    weights: none
-    inverted_residual: [[1, 8, 1, 1], [6, 16, 1, 2]]
-    width_mult: 0.25
-    input_size: 16
-train: {epochs: 1, batch_size: 64, device: cpu}
-experiments:
-  - {id: parent, model: mob}
-  - {id: child, model: mob, weights: {from: parent}}
-sections: [cover]
-"""
+CHAIN = manifest_text(SMALL, report={"title": "Chain"}, models={"mob": MOB},
+                      train={"optimizer": None, "seed": None, "measure": None},
+                      experiments=[{"id": "parent", "model": "mob"},
+                                   {"id": "child", "model": "mob", "weights": {"from": "parent"}}])
 
 
 def test_a_run_starting_from_a_failed_run_is_failed_too(tmp_path, hungry):

@@ -11,31 +11,25 @@ from reportgen.build import load
 from reportgen.data.load import load_dataset
 from reportgen.manifest.schema import DatasetSpec, TrainSpec
 from reportgen.report.document.views.runs import config_rows
+from reportgen.results.record import parse_run
 from reportgen.run.features import NOT_APPLICABLE, frozen_features, split
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute
 from reportgen.run.plan import Datasets, plan_runs
 from reportgen.run.train import train_state
 
 from conftest import execute_json, write_manifest
+from manifests import MOB, SMALL, manifest_text
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 CPU = torch.device("cpu")
-MANIFEST = """\
-report: {title: Frozen features}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  res: {torchvision: resnet18, weights: none, input_size: 16, freeze: backbone}
-  mob: {torchvision: mobilenet_v2, weights: none, inverted_residual: [[1, 8, 1, 1], [6, 16, 1, 2]], width_mult: 0.25,
-        input_size: 16, freeze: backbone}
-  net: {layers: [{conv: {out: 4, kernel: 3}}, relu, flatten, {linear: classes}]}
-train: {optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, epochs: 2, batch_size: 64, seed: 0, device: cpu,
-        precision: fp32, measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}}
-experiments:
-  - {id: res, model: res}
-  - {id: mob, model: mob}
-  - {id: net, model: net}
-sections: [cover, training]
-"""
+MANIFEST = manifest_text(
+    SMALL, report={"title": "Frozen features"},
+    models={"res": {"torchvision": "resnet18", "weights": "none", "input_size": 16, "freeze": "backbone"},
+            "mob": {**MOB, "freeze": "backbone"},
+            "net": {"layers": [{"conv": {"out": 4, "kernel": 3}}, "relu", "flatten", {"linear": "classes"}]}},
+    train={"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}, "epochs": 2, "precision": "fp32"},
+    experiments=[{"id": "res", "model": "res"}, {"id": "mob", "model": "mob"}, {"id": "net", "model": "net"}],
+    sections=["cover", "training"])
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +71,8 @@ def test_a_frozen_backbone_trains_on_cached_features_and_ends_as_the_whole_netwo
     for name, value in cached_state.items():
         assert torch.allclose(value.float(), whole_state[name].float(), rtol=1e-4, atol=1e-5), name
     assert cached["measured"]["params"] == whole["measured"]["params"] > cached["measured"]["trainable_params"]
-    rows = dict((label, value) for label, value, *_ in config_rows(cached, ("runs", experiment, "dataset", "sizes")))
+    sizes = ("runs", experiment, "dataset", "sizes")
+    rows = dict((label, value) for label, value, *_ in config_rows(parse_run(cached), sizes))
     assert rows["Frozen features"] == choice
 
 
@@ -92,7 +87,7 @@ def test_a_layer_list_model_with_nothing_frozen_is_not_applicable(manifest):
     record, _, lines = _execute(manifest, "net", "train.epochs=1")
     assert record["compute"]["features"] == NOT_APPLICABLE
     assert not any("frozen features" in line for line in lines)
-    rows = [label for label, *_ in config_rows(record, ("runs", "net", "dataset", "sizes"))]
+    rows = [label for label, *_ in config_rows(parse_run(record), ("runs", "net", "dataset", "sizes"))]
     assert "Frozen features" not in rows
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 from torchvision import transforms as T
 
 from conftest import execute_json, TINY_MANIFEST, write_manifest
+from manifests import manifest_text
 from reportgen.build import load
 from reportgen.manifest.schema import AugmentSpec, TrainSpec
 from reportgen.run.input_pipeline import InputPipeline, crop_flip, cutout, resolve_compute
@@ -139,15 +140,12 @@ def test_auto_precision_and_memory_format_by_device():
         TrainSpec(compile="fastest")
 
 
-AUGMENTED = """\
-  augment: {crop: {padding: 1, mode: zeros}, flip: true, cutout: 2}
-  PRECISION
-"""
+AUGMENTED = {"augment": {"crop": {"padding": 1, "mode": "zeros"}, "flip": True, "cutout": 2}}
 
 
-def _execute(tmp_path, extra: str, overrides=()):
+def _execute(tmp_path, extra: dict, overrides=()):
     """The tiny manifest's `base` run with extra train settings."""
-    text = TINY_MANIFEST.replace("  device: cpu\n", "  device: cpu\n" + extra)
+    text = manifest_text(train=extra)
     assert text != TINY_MANIFEST
     manifest = write_manifest(tmp_path, text)
     loaded = load(manifest, list(overrides))
@@ -157,7 +155,7 @@ def _execute(tmp_path, extra: str, overrides=()):
 
 
 def test_augmented_bf16_run_learns_repeats_and_records_how_it_computed(tmp_path):
-    extra = AUGMENTED.replace("PRECISION", "precision: bf16\n  channels_last: true\n  data_on: host")
+    extra = {**AUGMENTED, "precision": "bf16", "channels_last": True, "data_on": "host"}
     (rec, state), (again, state2) = _execute(tmp_path, extra), _execute(tmp_path, extra)
     assert rec["test"]["accuracy"] > 0.4, "bf16 with augmentation still learns the digits (chance: 0.1)"
     strip = lambda r: [{k: v for k, v in e.items() if k not in ("seconds", "images_per_s")} for e in r["epochs"]]  # noqa: E731
@@ -167,7 +165,7 @@ def test_augmented_bf16_run_learns_repeats_and_records_how_it_computed(tmp_path)
     assert comp["data_on"] == "host" and comp["augment"]["flip"] and comp["augment"]["crop"]["padding"] == 1
     assert rec["measured"]["precision"] == "bf16"
     assert all(e["images"] == rec["dataset"]["sizes"]["train"] and e["images_per_s"] > 0 for e in rec["epochs"])
-    plain, _ = _execute(tmp_path, AUGMENTED.replace("PRECISION", "precision: fp32"))
+    plain, _ = _execute(tmp_path, {**AUGMENTED, "precision": "fp32"})
     assert plain["compute"]["precision"] == "fp32" and strip(plain) != strip(rec)
 
 

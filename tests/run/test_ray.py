@@ -8,23 +8,18 @@ import re
 
 import pytest
 
-from conftest import SMALL_NETS, cli, write_manifest
+from conftest import cli, write_manifest
+from manifests import MOB, NET, SMALL, manifest_text
 
 ray = pytest.importorskip("ray")
 
-MANIFEST = "report: {title: Ray}\n" + SMALL_NETS + """\
-train:
-  optimizer: {name: adam, lr: 0.01}
-  batch_size: 64
-  device: cpu
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
-experiments:
-  - {id: a, model: net}
-  - {id: b, model: net, train: {optimizer: {name: sgd, lr: 0.05}}}
-  - {id: parent, model: mob}
-  - {id: child, model: mob, weights: {from: parent}}
-sections: [cover, training, comparison]
-"""
+MANIFEST = manifest_text(SMALL, report={"title": "Ray"}, models={"net": NET, "mob": MOB},
+                         train={"epochs": None, "seed": None},
+                         experiments=[{"id": "a", "model": "net"},
+                                      {"id": "b", "model": "net", "train": {"optimizer": {"name": "sgd", "lr": 0.05}}},
+                                      {"id": "parent", "model": "mob"},
+                                      {"id": "child", "model": "mob", "weights": {"from": "parent"}}],
+                         sections=["cover", "training", "comparison"])
 THREADS = {"REPORTGEN_THREADS": "1"}
 
 

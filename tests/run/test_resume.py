@@ -23,35 +23,18 @@ from reportgen.run.plan import Datasets, plan_runs
 from reportgen.run.progress import EpochDone
 
 from conftest import execute_json, cli, write_manifest
+from manifests import SMALL, manifest_text, variant
 
-MANIFEST = """\
-report: {title: Resume test}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net:
-    layers:
-      - conv: {out: 8, kernel: 3, padding: same}
-      - batchnorm
-      - relu
-      - maxpool: 2
-      - flatten
-      - linear: 32
-      - relu
-      - dropout: 0.3
-      - linear: classes
-train:
-  optimizer: {name: adam, lr: 0.003}
-  schedule: {name: cosine}
-  epochs: 5
-  batch_size: 16
-  seed: 3
-  device: cpu
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
-experiments:
-  - {id: a, model: net}
-  - {id: b, model: net, train: {optimizer: {name: sgd, lr: 0.05, momentum: 0.9}, early_stopping: {patience: 2}}}
-sections: [cover]
-"""
+RESUME = variant(
+    SMALL, report={"title": "Resume test"},
+    models={"net": {"layers": [{"conv": {"out": 8, "kernel": 3, "padding": "same"}}, "batchnorm", "relu",
+                               {"maxpool": 2}, "flatten", {"linear": 32}, "relu", {"dropout": 0.3},
+                               {"linear": "classes"}]}},
+    train={"optimizer": {"lr": 0.003}, "schedule": {"name": "cosine"}, "epochs": 5, "batch_size": 16, "seed": 3},
+    experiments=[{"id": "a", "model": "net"},
+                 {"id": "b", "model": "net", "train": {"optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+                                                       "early_stopping": {"patience": 2}}}])
+MANIFEST = manifest_text(RESUME)
 
 # The child process is the real CLI. With a target, it dies in the middle of writing the Nth file whose path
 # contains the target: when the writer asks for the fsync, the temporary file is cut to half its bytes (what a
@@ -239,7 +222,8 @@ def test_interrupted_run_resumes_to_the_same_numbers(tmp_path, overrides, interr
 def cached_entry(tmp_path_factory):
     """A finished one-run build, to be copied and damaged."""
     folder = tmp_path_factory.mktemp("corrupt")
-    manifest = write_manifest(folder, MANIFEST.replace("  - {id: b,", "  # - {id: b,"), "one.yaml")
+    without_b = manifest_text(RESUME, experiments=[e for e in RESUME["experiments"] if e["id"] != "b"])
+    manifest = write_manifest(folder, without_b, "one.yaml")
     result = cli("run", manifest, "--out", folder / "out", "--set", "train.batch_size=64", "--set", "train.epochs=2")
     assert result.exit_code == 0, result.output
     return manifest, folder / "out", json.loads((folder / "out" / "results.json").read_text("utf-8"))

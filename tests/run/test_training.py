@@ -12,6 +12,7 @@ from reportgen.build import load
 from reportgen.run.plan import Datasets, plan_runs
 
 from conftest import execute_json, cli, write_manifest
+from manifests import BARE, manifest_text
 
 
 def _run(manifest, run_id="base", overrides=None):
@@ -56,12 +57,12 @@ def _write_cifar(root, n_per_batch=20, seed=0):
 def test_cifar_format_files_flow_through_the_pipeline(tmp_path):
     _write_cifar(tmp_path / "data")
     manifest = tmp_path / "cifar.yaml"
-    manifest.write_text(
-        "report: {title: CIFAR-format test}\n"
-        "dataset: {name: cifar10, root: data, val_fraction: 0.2}\n"
-        "models:\n  m:\n    layers: [{conv: {out: 4, kernel: 3, stride: 2}}, relu, global_avgpool, {linear: classes}]\n"
-        "train: {epochs: 1, batch_size: 16, device: cpu}\n"
-        "experiments: [{id: only, model: m}]\n", "utf-8")
+    manifest.write_text(manifest_text(
+        BARE, report={"title": "CIFAR-format test"},
+        dataset={"name": "cifar10", "root": "data", "val_fraction": 0.2, "image_size": None, "channels": None},
+        models={"m": {"layers": [{"conv": {"out": 4, "kernel": 3, "stride": 2}}, "relu", "global_avgpool",
+                                 {"linear": "classes"}]}},
+        train={"batch_size": 16}, experiments=[{"id": "only", "model": "m"}]), "utf-8")
     out = tmp_path / "out"
     result = cli("run", manifest, "--out", out)
     assert result.exit_code == 0, result.output

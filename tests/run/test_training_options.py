@@ -19,6 +19,8 @@ from reportgen.build import load
 from reportgen.data.load import load_dataset
 from reportgen.manifest.schema import DatasetSpec, TrainSpec
 from reportgen.report.document.views.runs import config_rows
+from reportgen.results.record import parse_run
+from reportgen.results.run_record import RunRecord
 from reportgen.run import checkpoint
 from reportgen.run.input_pipeline import InputPipeline, resolve_compute
 from reportgen.run.losses import FocalLoss, chance_loss, class_weights, make_loss
@@ -26,25 +28,14 @@ from reportgen.run.plan import Datasets, plan_runs
 from reportgen.run.train import TrainState, Trained, at_chance, fit, predict, train_epoch, train_state
 
 from conftest import execute_json, REPO, cli, write_manifest
+from manifests import SMALL, manifest_text, variant
 
 CPU = torch.device("cpu")
-MANIFEST = """\
-report: {title: Training options}
-dataset: {name: digits, image_size: 8, channels: 1, seed: 7}
-models:
-  net: {layers: [{conv: {out: 4, kernel: 3}}, relu, flatten, {linear: classes}]}
-train:
-  optimizer: {name: adam, lr: 0.01}
-  epochs: 3
-  batch_size: 64
-  seed: 0
-  device: cpu
-  precision: fp32
-  measure: {warmup: 1, latency_repeats: 3, throughput_batch: 4, throughput_repeats: 1}
-experiments:
-  - {id: base, model: net}
-sections: [cover, training]
-"""
+OPTIONS = variant(SMALL, report={"title": "Training options"},
+                  models={"net": {"layers": [{"conv": {"out": 4, "kernel": 3}}, "relu", "flatten",
+                                             {"linear": "classes"}]}},
+                  train={"epochs": 3, "precision": "fp32"}, sections=["cover", "training"])
+MANIFEST = manifest_text(OPTIONS)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -419,9 +410,11 @@ def test_the_new_options_are_recorded_in_the_run_config(tmp_path):
 
 
 def test_the_new_options_can_be_swept(tmp_path):
-    text = MANIFEST.replace("  - {id: base, model: net}\n", (
-        "  - {id: losses, model: net, sweep: {loss: [cross_entropy, focal], grad_clip.max_norm: [0.5, 1.0]}}\n"
-        "  - {id: kept, model: net, sweep: {train.checkpoint: [last, best], schedule.name: [step, plateau]}}\n"))
+    text = manifest_text(OPTIONS, experiments=[
+        {"id": "losses", "model": "net",
+         "sweep": {"loss": ["cross_entropy", "focal"], "grad_clip.max_norm": [0.5, 1.0]}},
+        {"id": "kept", "model": "net",
+         "sweep": {"train.checkpoint": ["last", "best"], "schedule.name": ["step", "plateau"]}}])
     loaded = load(write_manifest(tmp_path, text, "sweep.yaml"))
     runs = {r.id: r.train for r in loaded.runs}
     assert set(runs) == {"losses/loss=focal,max_norm=1", "losses/loss=focal,max_norm=0.5",
@@ -434,29 +427,29 @@ def test_the_new_options_can_be_swept(tmp_path):
 
 
 @pytest.mark.parametrize("train,hint", [
-    ("{clipnorm: 1.0}", "did you mean 'grad_clip.max_norm'?"),
-    ("{class_weight: balanced}", "did you mean 'class_weights'?"),
-    ("{restore_best_weights: true}", "did you mean 'checkpoint'?"),
-    ("{schedule: {name: ReduceLROnPlateau}}", "did you mean 'plateau'?"),
-    ("{schedule: {name: plateau, min_delta: 0.01}}", "did you mean 'threshold'?"),
-    ("{loss: focall}", "unknown loss 'focall'"),
+    ({"clipnorm": 1.0}, "did you mean 'grad_clip.max_norm'?"),
+    ({"class_weight": "balanced"}, "did you mean 'class_weights'?"),
+    ({"restore_best_weights": True}, "did you mean 'checkpoint'?"),
+    ({"schedule": {"name": "ReduceLROnPlateau"}}, "did you mean 'plateau'?"),
+    ({"schedule": {"name": "plateau", "min_delta": 0.01}}, "did you mean 'threshold'?"),
+    ({"loss": "focall"}, "unknown loss 'focall'"),
 ])
 def test_keras_and_pytorch_words_for_the_new_options_get_a_hint(tmp_path, train, hint):
-    text = MANIFEST.replace("  - {id: base, model: net}", f"  - {{id: base, model: net, train: {train}}}")
+    text = manifest_text(OPTIONS, experiments=[{"id": "base", "model": "net", "train": train}])
     result = cli("validate", write_manifest(tmp_path, text, "hint.yaml"))
     assert result.exit_code == 2 and hint in result.output, result.output
 
 
-def _record(**changes) -> dict:
+def _record(**changes) -> RunRecord:
     """A run record of the committed template fixture, with its config (and record) changed."""
     results = json.loads((REPO / "tests" / "fixtures" / "results-small.json").read_text("utf-8"))
     run = copy.deepcopy(next(iter(results["runs"].values())))
     run["config"].update(changes.pop("config", {}))
     run.update(changes)
-    return run
+    return parse_run(run)
 
 
-def _table(run: dict) -> dict[str, str]:
+def _table(run: RunRecord) -> dict[str, str]:
     """The settings table as label → cell text (keyed numbers without their spans)."""
     return {label: re.sub(r"<[^>]+>", "", str(cells[0])) for label, *cells in config_rows(run, ("dataset", "sizes"))
             if len(cells) == 1}
@@ -469,7 +462,8 @@ def test_the_settings_table_shows_each_option_only_when_it_is_not_the_default():
     assert not {"Gradient clipping", "Weights tested", "Learning-rate schedule"} & set(plain)
 
     rows = [{"epoch": i + 1, "lr": lr, "train_loss": 1.0, "val_loss": 1.0, "train_acc": 0.5, "val_acc": 0.5,
-             "seconds": 0.1} for i, lr in enumerate([0.01, 0.01, 0.001, 0.001, 0.0001])]
+             "seconds": 0.1, "images": 64, "images_per_s": None}
+            for i, lr in enumerate([0.01, 0.01, 0.001, 0.001, 0.0001])]
     table = _table(_record(epochs=rows, best_epoch=3, class_weights=[0.5, 2.0], config={
         "loss": "focal", "focal_gamma": 3.0, "class_weights": "balanced", "checkpoint": "best",
         "grad_clip": {"max_norm": 1.0, "value": None},
@@ -484,7 +478,7 @@ def test_the_settings_table_shows_each_option_only_when_it_is_not_the_default():
     assert table["Weights tested"] == "those of epoch 3, the lowest validation loss (checkpoint: best)"
     run = _record(best_epoch=3, config={"checkpoint": "best"})
     cell = next(cells[0] for label, *cells in config_rows(run, ("dataset", "sizes")) if label == "Weights tested")
-    assert f'<span data-key="runs.{run["id"]}.best_epoch" data-fmt="num">3</span>' in cell.__html__()
+    assert f'<span data-key="runs.{run.id}.best_epoch" data-fmt="num">3</span>' in cell.__html__()
 
 
 def test_the_settings_table_words_cross_entropy_options_and_a_diverged_best_run():

@@ -36,11 +36,11 @@ class Progress:
     def __enter__(self) -> "Progress":
         """Start the bar when stderr is a terminal and there is something to check."""
         if self.total > self.done and self.stream.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-            self._bar = Bar(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            TextColumn("{task.description}", markup=False), console=Console(file=self.stream), transient=False)
+            self._bar = messages.live_bar(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                                          TimeRemainingColumn(), TextColumn("{task.description}", markup=False),
+                                          stream=self.stream)
             self._bar.start()
             self._task = self._bar.add_task("", total=self.total, completed=self.done)
         return self

@@ -14,6 +14,7 @@ from reportgen.report.figures.cache import labelled_svg
 from reportgen.report.document.provenance_record import provenance
 from reportgen.report.wording.describe import source_text
 from reportgen.results.embedded import embed_json
+from reportgen.results.record import Results
 from reportgen.results.store import results_digest
 from reportgen.manifest.sections import Section
 
@@ -115,11 +116,11 @@ def section_names(sections: list[Section]) -> list[str]:
     return names
 
 
-def build(results: dict, sections: list[Section], figures: dict[str, str], base_dir: Path) -> dict:
-    """The document: report metadata and a list of numbered section views."""
+def build(results: Results, sections: list[Section], figures: dict[str, str], base_dir: Path) -> dict:
+    """The document: report metadata and a list of numbered section views (see `_document` for its entries)."""
     num = Numbering(base_dir)
     views = []
-    titles = registry.titles(results["report"].get("template"))
+    titles = registry.titles((results.report or {}).get("template"))
     for index, (sec, name) in enumerate(zip(sections, section_names(sections))):
         kind = registry.kind(sec.kind)
         num.section_name = name
@@ -137,7 +138,7 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
         view["_figures"], view["_tables"] = num.figures[first_fig:], num.tables[first_tab:]
         view["blocks"] = num.blocks[first_block:]
         views.append(view)
-    abstract_html, ctx = document_prose.render_all(views, sections, results, base_dir, results["manifest"]["file"])
+    abstract_html, ctx = document_prose.render_all(views, sections, results, base_dir, results.manifest.file)
     if ctx.cited:
         refs = next((v for v in views if v["kind"] == "references"), None)
         if refs is None:  # citations without a references section: the list closes the document
@@ -150,11 +151,19 @@ def build(results: dict, sections: list[Section], figures: dict[str, str], base_
     for v in views:
         v.pop("_figures", None), v.pop("_tables", None)
         v.setdefault("entries", []) if v["kind"] == "references" else None
+    return _document(results, views, num, abstract_html, ctx.warnings)
+
+
+def _document(results: Results, views: list[dict], num: Numbering, abstract_html: str | None,
+              warnings: list[str]) -> dict:
+    """The document's entries: `report` the manifest's report metadata (a dict, or None), `dataset` the dataset's
+    fields as a dict with its `source` in words, `environment` the typed BuildEnvironment, `runs` the typed
+    RunRecords in the record's order, `results` the typed Results, `provenance` and `embedded` plain JSON."""
     prov = {**provenance(results), "results_sha256": results_digest(results)}
-    dataset = {**results["dataset"], "source": source_text(results["dataset"]["source"])}
-    return {"report": results["report"], "abstract_html": abstract_html, "smoke": results["smoke"], "dataset": dataset,
-            "warnings": ctx.warnings,
-            "environment": results["environment"], "sections": views, "runs": list(results["runs"].values()),
+    dataset = results.dataset.model_dump() | {"source": source_text(results.dataset.source)}
+    return {"report": results.report, "abstract_html": abstract_html, "smoke": results.smoke, "dataset": dataset,
+            "warnings": warnings,
+            "environment": results.environment, "sections": views, "runs": list(results.runs.values()),
             "toc": [v for v in views if "number" in v], "provenance": prov, "results": results,
             "tables": num.tables, "figures": num.figures,
-            "embedded": {"results": embed_json(results), "provenance": embed_json(prov)}}
+            "embedded": {"results": embed_json(results.as_json()), "provenance": embed_json(prov)}}

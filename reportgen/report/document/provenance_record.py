@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from reportgen.results.record import Results
 
 
-def provenance(results: dict) -> dict:
+def provenance(results: Results) -> dict:
     """Where the numbers come from: manifest file and sha256, reportgen version, device, seeds, smoke or not."""
-    manifest = results.get("manifest") or {}
-    digest = manifest.get("sha256")
-    env = results.get("environment") or {}
-    runs = results.get("runs") or {}
-    seeds = {rid: (run.get("config") or {}).get("seed") for rid, run in runs.items()}
-    return {"manifest": {"file": manifest.get("file"), "sha256": digest},
-            "reportgen": env.get("reportgen"), "code_version": env.get("code_version"),
-            "device": env.get("device"), "gpu": env.get("gpu"), "smoke": bool(results.get("smoke")),
-            "seeds": {"dataset": (results.get("dataset") or {}).get("seed"), "runs": seeds,
+    manifest, env = results.manifest, results.environment
+    seeds = {rid: run.config.get("seed") for rid, run in results.runs.items()}
+    return {"manifest": {"file": manifest.file if manifest else None, "sha256": manifest.sha256 if manifest else None},
+            "reportgen": env.reportgen, "code_version": env.code_version,
+            "device": env.device, "gpu": env.gpu, "smoke": results.smoke,
+            "seeds": {"dataset": results.dataset.seed, "runs": seeds,
                       "training": sorted({s for s in seeds.values() if s is not None})}}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from reportgen.report.wording.findings import with_blank_test
 from reportgen.results.picking import pick_runs
+from reportgen.results.record import Results
+from reportgen.results.run_record import RunRecord
 
 
-def runs_for(results: dict, names: list[str] | None) -> list[dict]:
+def runs_for(results: Results, names: list[str] | None) -> list[RunRecord]:
     """Runs named by experiment or run ids (None: every run), in order, without duplicates."""
-    runs = results["runs"]
-    return [with_blank_test(runs[rid]) for rid in pick_runs({rid: r["group"] for rid, r in runs.items()}, names)]
+    runs = results.runs
+    return [runs[rid] for rid in pick_runs({rid: r.group for rid, r in runs.items()}, names)]
 
 
 def sub(view: dict, title: str) -> dict:

@@ -1,4 +1,4 @@
-"""Figures of the dataset section, drawn from results["dataset"]["exploration"] only."""
+"""Figures of the dataset section, drawn from the results' dataset exploration only."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from reportgen.report.figures.keys import dataset_key
 from reportgen.report.figures.style import palette
 from reportgen.report.wording.alt import dataset as alt
 from reportgen.report.wording.alt import described_by
+from reportgen.results.record import Results
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -111,9 +112,9 @@ def scatter(points: dict, classes: list[str], xlabel: str, ylabel: str) -> Figur
     return fig
 
 
-def dataset_figures(results: dict, i: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
+def dataset_figures(results: Results, i: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
     """The figures of the dataset section at index i (keys.dataset_key), each given only the data it shows."""
-    ex = results["dataset"]["exploration"]
+    ex = results.dataset.exploration
     classes = ex["classes"]
     fig = cache.figure
     out = {dataset_key("counts", i): fig(class_bars, {"classes": classes,

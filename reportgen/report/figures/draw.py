@@ -7,11 +7,12 @@ from reportgen.report.document import registry
 from reportgen.report.figures.cache import Entry, FigureCache
 from reportgen.report.figures.plots import plotted, to_svg
 from reportgen.report.figures.style import STYLE
+from reportgen.results.record import Results
 
 __all__ = ["STYLE", "draw_all", "plotted", "to_svg"]
 
 
-def draw_all(results: dict, sections, cache: FigureCache | None = None) -> dict[str, Entry]:
+def draw_all(results: Results, sections, cache: FigureCache | None = None) -> dict[str, Entry]:
     """Only the figures the sections need, keyed as reportgen.report.figures.keys spells them; each taken from
     `cache` when it holds it (no cache: drawn now, kept nowhere)."""
     cache = FigureCache(None) if cache is None else cache

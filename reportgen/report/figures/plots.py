@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reportgen.report.figures.cache import PAD, plt, prefix_ids, sns, svg_text
-from reportgen.report.figures.series import accuracy_shown, curve, run_classes
+from reportgen.report.figures.series import accuracy_shown, curve, run_classes, swept_value
 from reportgen.report.figures.style import palette
 from reportgen.report.wording.alt import described_by
 from reportgen.report.wording.alt import runs as alt
-from reportgen.report.wording.findings import varied_value
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from reportgen.results.run_record import RunRecord
 
 EPOCH_KEYS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc")
 
@@ -26,20 +27,22 @@ def to_svg(fig, prefix: str, pad: float = PAD) -> str:
         plt.close(fig)
 
 
-def plotted(run: dict) -> dict:
+def plotted(run: RunRecord) -> dict:
     """What the figures and their text alternatives read of a run (its curves and how many seeds they average, status,
     test accuracy and confusion matrix; not timings or titles), so that a figure's cache key changes exactly when its
     picture or its words would."""
-    test = run.get("test") or {}
-    agg = run.get("aggregate") or {}
-    acc = agg.get("accuracy") or {}
-    spread = {k: acc.get(k) for k in ("mean", "ci_low", "ci_high")} if (acc.get("n") or 0) >= 2 else None
-    return {"id": run["id"], "group": run.get("group") or run["id"], "status": run.get("status", "completed"),
-            "band": agg.get("curves"), "seeds": agg.get("n") if agg.get("curves") else None, "spread": spread,
-            "diverged_epoch": run.get("diverged_epoch"),
-            "epochs": [{k: e.get(k) for k in EPOCH_KEYS} for e in run.get("epochs") or []],
-            "test": {"accuracy": test.get("accuracy"), "confusion_matrix": test.get("confusion_matrix"),
-                     "per_class": [{"class": c["class"]} for c in test.get("per_class") or []]}}
+    test, agg = run.test, run.aggregate
+    curves = agg.curves if agg is not None else None
+    spread = None
+    if agg is not None and agg.accuracy.n >= 2:
+        spread = {"mean": agg.accuracy.mean, "ci_low": agg.accuracy.ci_low, "ci_high": agg.accuracy.ci_high}
+    return {"id": run.id, "group": run.group or run.id, "status": run.status,
+            "band": curves.model_dump(mode="json") if curves is not None else None,
+            "seeds": agg.n if curves is not None else None, "spread": spread, "diverged_epoch": run.diverged_epoch,
+            "epochs": [{k: getattr(e, k) for k in EPOCH_KEYS} for e in run.epochs],
+            "test": {"accuracy": None if test is None else test.accuracy,
+                     "confusion_matrix": None if test is None else test.confusion_matrix,
+                     "per_class": [] if test is None else [{"class": c.name} for c in test.per_class]}}
 
 
 def _epochs(run: dict, key: str) -> tuple[list[int], list[float]]:
@@ -258,7 +261,7 @@ def accuracy_vs(runs: list[dict], axis: dict) -> Figure:
     colors = dict(zip(groups, palette(len(groups))))
     if scale == "category":
         fig, ax = plt.subplots(figsize=(6.0, 3.0))
-        names = [str(varied_value(r, label)) if len(groups) == 1 else f"{r['group']}\n{varied_value(r, label)}"
+        names = [str(swept_value(r, label)) if len(groups) == 1 else f"{r['group']}\n{swept_value(r, label)}"
                  for r in runs]
         accs = [_acc_pct(r) for r in runs]
         bars = ax.bar(range(len(runs)), accs, color=[colors[r["group"]] for r in runs], yerr=_errors(runs), capsize=3,
@@ -273,7 +276,7 @@ def accuracy_vs(runs: list[dict], axis: dict) -> Figure:
     else:
         fig, ax = plt.subplots(figsize=(6.0, 3.0))
         for group in groups:
-            pts = sorted(((varied_value(r, label), _acc_pct(r), r) for r in runs if r["group"] == group),
+            pts = sorted(((swept_value(r, label), _acc_pct(r), r) for r in runs if r["group"] == group),
                          key=lambda p: p[0])
             xs, ys = [p[0] for p in pts], [p[1] for p in pts]
             ax.plot(xs, ys, "-o", color=colors[group], markersize=4, label=group)
@@ -287,7 +290,7 @@ def accuracy_vs(runs: list[dict], axis: dict) -> Figure:
                             fontsize=7)
         if scale == "log":
             ax.set_xscale("log")
-        values = sorted({varied_value(r, label) for r in runs})
+        values = sorted({swept_value(r, label) for r in runs})
         if len(values) <= 8:
             ax.set_xticks(values, [f"{v:g}" for v in values])
             ax.minorticks_off()

@@ -24,3 +24,8 @@ def run_classes(run: dict, default: list[str]) -> list[str]:
     """The class names of the dataset a run was tested on."""
     per_class = run.get("test", {}).get("per_class")
     return [c["class"] for c in per_class] if per_class else default
+
+
+def swept_value(run: dict, label: str):
+    """The value of the varied setting a sweep figure places the run at (figures.runs adds it as `varied`)."""
+    return run["varied"][label]

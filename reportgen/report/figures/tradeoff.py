@@ -11,6 +11,7 @@ from reportgen.report.figures.plots import plotted
 from reportgen.report.figures.style import palette
 from reportgen.report.wording.alt import described_by
 from reportgen.report.wording.alt.runs import tradeoff_scatter
+from reportgen.results.record import Results
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,12 +39,13 @@ def scatter(runs: list[dict], x_key: str, x_label: str, log: bool) -> Figure:
     return fig
 
 
-def tradeoff_figures(results: dict, index: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
+def tradeoff_figures(results: Results, index: int, options: dict, cache: FigureCache) -> dict[str, Entry]:
     """Both scatter plots of a trade-off section."""
     runs = runs_for(results, options.get("experiments"))
 
     def shown(x_key: str) -> list[dict]:  # what a scatter reads of each run: its id, accuracy and one measurement
-        return [plotted(r) | {"measured": {x_key: (r.get("measured") or {}).get(x_key)}} for r in runs]
+        return [plotted(r) | {"measured": {x_key: None if r.measured is None else getattr(r.measured, x_key)}}
+                for r in runs]
 
     return {tradeoff_key("lat", index): cache.figure(scatter, shown("latency_ms"), "latency_ms",
                                                      "inference latency at batch size 1 (ms, log scale)", True,

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 
 from reportgen.manifest.prose_rules import code_spans, inside
 from reportgen.report.wording.formatting import dec, num, pct, secs, si, sig
+from reportgen.results.keys import MISSING, field_named
+from reportgen.results.record import Results
+from reportgen.results.run_record import Record, RunRecord, Summary
 
 REF = re.compile(r"@\{([^{}\n]{1,200})\}|@(fig|tab|sec):([A-Za-z0-9_.=/-]*[A-Za-z0-9_=])|\[@([A-Za-z0-9_:.-]+)\]"
                  r"|\$\$([^$]{1,2000}?)\$\$|(?<![\\$\w])\$(?=\S)([^$\n]{1,500}?)(?<=\S)\$(?![\w$])")
@@ -60,7 +63,7 @@ class Labels:
 class Context:
     """What references may name: the results, the document's labels, the bibliography, math rendering."""
 
-    results: dict
+    results: Results
     labels: Labels
     references: dict[str, str]
     cited: list[str] = field(default_factory=list)  # citation keys in order of first citation, across the document
@@ -78,10 +81,14 @@ def _fmt_spec(fmt: str) -> str | None:
 
 
 def field_at(record, path: tuple):
-    """The value at a path of keys and list indexes in a record, or None where anything along it is missing."""
+    """The value at a path of results.json names and list indexes in a record (its fields, then the dicts of its
+    `Json` fields), or None where anything along it is missing."""
     for part in path:
         if isinstance(part, int):
             record = record[part] if isinstance(record, list) and record else None
+        elif isinstance(record, Record):
+            found = field_named(record, part)
+            record = None if found is MISSING else found
         else:
             record = record.get(part) if isinstance(record, dict) else None
         if record is None:
@@ -89,9 +96,9 @@ def field_at(record, path: tuple):
     return record
 
 
-def _runs_of(results: dict, name: str) -> list[dict]:
-    runs = results["runs"]
-    return [runs[name]] if name in runs else [r for rid, r in runs.items() if (r.get("group") or rid) == name]
+def _runs_of(results: Results, name: str) -> list[RunRecord]:
+    runs = results.runs
+    return [runs[name]] if name in runs else [r for rid, r in runs.items() if (r.group or rid) == name]
 
 
 STATS = ("mean", "std", "ci", "ci_low", "ci_high", "n")  # over the seeds of a repeated run: @{RUN.accuracy.std}
@@ -108,19 +115,23 @@ def _split_stat(body: str) -> tuple[str, str | None]:
     return body, None
 
 
-def _aggregate_value(run: dict, base: tuple, field_: str, stat: str | None, fmt: str, default: str):
+def _seeds(run: RunRecord | None, field_: str) -> Summary | None:
+    """A repeated run's summary of one metric over its seeds; None for a run without an aggregate."""
+    return getattr(run.aggregate, AGGREGATED[field_]) if run is not None and run.aggregate else None
+
+
+def _aggregate_value(run: RunRecord, base: tuple, field_: str, stat: str | None, fmt: str, default: str):
     """(text, key, spec) of a seed statistic of a repeated run; ValueError for a run without repeats."""
-    metric = AGGREGATED[field_]
-    agg = (run.get("aggregate") or {}).get(metric) or {}
-    if (agg.get("n") or 0) < 2:
-        raise ValueError(f"{run.get('id')} has no repeats (set train.repeats ≥ 2): no .{stat} of {field_}")
+    metric, agg = AGGREGATED[field_], _seeds(run, field_)
+    if agg is None or agg.n < 2:
+        raise ValueError(f"{run.id} has no repeats (set train.repeats ≥ 2): no .{stat} of {field_}")
     fmt = fmt.strip() or ("num" if stat == "n" else default)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     key = ".".join(str(p) for p in (*base, "aggregate", metric))
     if stat == "ci":
-        return [(FORMATS[fmt](agg[k]), f"{key}.{k}", _fmt_spec(fmt)) for k in ("ci_low", "ci_high")]
-    return FORMATS[fmt](agg[stat]), f"{key}.{stat}", _fmt_spec(fmt)
+        return [(FORMATS[fmt](getattr(agg, k)), f"{key}.{k}", _fmt_spec(fmt)) for k in ("ci_low", "ci_high")]
+    return FORMATS[fmt](getattr(agg, stat)), f"{key}.{stat}", _fmt_spec(fmt)
 
 
 def _value(expr: str, ctx: Context):
@@ -132,15 +143,15 @@ def _value(expr: str, ctx: Context):
     field_ = (m[2] or m[4]) if m else None
     if m and field_ in AGGREGATED:
         run, base = _subject_run(m, ctx.results)
-        seeds = ((run or {}).get("aggregate") or {}).get(AGGREGATED[field_]) or {}
-        if run is not None and (stat is not None or (seeds.get("n") or 0) >= 2):
+        seeds = _seeds(run, field_)
+        if run is not None and (stat is not None or (seeds is not None and seeds.n >= 2)):
             return _aggregate_value(run, base, field_, stat or "mean", fmt, RUN_FIELDS[field_][1])
     if stat is not None:
         raise ValueError(f".{stat} applies to a run's accuracy, loss, precision, recall, f1, time and final losses")
     return _one_value(expr, ctx)
 
 
-def _subject_run(m, results: dict) -> tuple[dict | None, tuple]:
+def _subject_run(m, results: Results) -> tuple[RunRecord | None, tuple]:
     """The run a parsed reference names (best(...) picks by mean accuracy over seeds), or (None, ())."""
     if m[1] is not None:
         from reportgen.report.wording.significance import accuracy
@@ -149,9 +160,9 @@ def _subject_run(m, results: dict) -> tuple[dict | None, tuple]:
         if not runs:
             raise ValueError(f"best({m[1]}): no experiment or run {m[1]!r} with test results")
         best = max(runs, key=accuracy)
-        return best, ("runs", best["id"])
-    if m[3] in results["runs"]:
-        return results["runs"][m[3]], ("runs", m[3])
+        return best, ("runs", best.id)
+    if m[3] in results.runs:
+        return results.runs[m[3]], ("runs", m[3])
     return None, ()
 
 
@@ -168,23 +179,23 @@ def _one_value(expr: str, ctx: Context) -> tuple[str, str | None, str | None]:
         field_, kind = m[2], "run"
     else:
         name, field_ = m[3], m[4]
-        if name in results["runs"]:
-            subject, kind, base = results["runs"][name], "run", ("runs", name)
-        elif name in results["models"]:
-            subject, kind, base = results["models"][name], "model", ("models", name)
+        if name in results.runs:
+            subject, kind, base = results.runs[name], "run", ("runs", name)
+        elif name in results.models:
+            subject, kind, base = results.models[name], "model", ("models", name)
         elif name == "dataset":
-            subject, kind, base = results["dataset"], "dataset", ("dataset",)
+            subject, kind, base = results.dataset, "dataset", ("dataset",)
         else:
             raise ValueError(f"no run, model or `dataset` named {name!r}")
     if kind == "model":
         if field_ not in MODEL_FIELDS:
             raise ValueError(f"a model has {', '.join(MODEL_FIELDS)}; not {field_!r}")
         key, default = MODEL_FIELDS[field_]
-        value, path = subject.get(key), (key,)
+        value, path = getattr(subject, key), (key,)
     elif kind == "dataset":
-        sizes = subject.get("sizes") or {}
+        sizes = subject.sizes
         known = {"train": sizes.get("train"), "validation": sizes.get("validation"), "test": sizes.get("test"),
-                 "classes": len(subject.get("classes") or [])}
+                 "classes": len(subject.classes)}
         if field_ not in known:
             raise ValueError(f"the dataset has {', '.join(known)}; not {field_!r}")
         value, default = known[field_], "num"
@@ -193,8 +204,8 @@ def _one_value(expr: str, ctx: Context) -> tuple[str, str | None, str | None]:
         if field_ in RUN_FIELDS:
             path, default = RUN_FIELDS[field_]
             value = field_at(subject, path)
-        elif field_ in (subject.get("varied") or {}):
-            value, default, path = subject["varied"][field_], "text", ("varied", field_)
+        elif field_ in subject.varied:
+            value, default, path = subject.varied[field_], "text", ("varied", field_)
         else:
             raise ValueError(f"a run has {', '.join(RUN_FIELDS)} (and what its sweep varied); not {field_!r}")
     fmt = fmt.strip() or default

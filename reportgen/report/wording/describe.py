@@ -5,6 +5,7 @@ rewording them changes the HTML and never a run's cache key."""
 
 from __future__ import annotations
 
+from reportgen.results.record import LayerRow
 
 def _size(v) -> str:
     """A stride as printed: '2' for [2, 2], '1×2' for [1, 2]."""
@@ -17,10 +18,10 @@ def _bias(config: dict) -> str:
     return "" if config.get("bias", True) else ", no bias"
 
 
-def layer_config(layer: dict) -> str:
+def layer_config(layer: LayerRow) -> str:
     """A layer's configuration in words, as the architecture table prints it, from its record
     (`config`, and `output_shape` for a dense layer with one output per class)."""
-    config = layer.get("config") or {}
+    config = layer.config
     kind = config.get("kind")
     if kind is None:
         return ""
@@ -33,7 +34,7 @@ def layer_config(layer: dict) -> str:
         return (f"kernel {k[0]}×{k[1]}, stride {_size(config['stride'])}"
                 + (f", padding {config['padding']}" if config.get("padding") else ""))
     if kind == "linear":
-        out = f"{layer['output_shape'][-1]} (one per class)" if config["out"] == "classes" else str(config["out"])
+        out = f"{layer.output_shape[-1]} (one per class)" if config["out"] == "classes" else str(config["out"])
         return f"{out} outputs" + _bias(config)
     if kind == "dropout":
         return f"p = {config['p']}"

@@ -1,4 +1,4 @@
-"""Section builder for the dataset exploration: tables, figures and sentences from results["dataset"]["exploration"]."""
+"""Section builder for the dataset exploration: tables, figures and sentences from results.dataset.exploration."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from reportgen.report.figures.keys import dataset_key
 from reportgen.report.wording.describe import source_text
 from reportgen.report.document.tree import Table, num, row, td, th
 from reportgen.report.wording.formatting import num as thousands
+from reportgen.results.record import Results
 
 SPLIT_NAMES = {"train": "Training", "validation": "Validation", "test": "Test"}
 CHANNEL_WORDS = {1: "1 channel (grayscale)", 3: "3 channels (RGB)"}
@@ -46,13 +47,13 @@ COUNTS = ("dataset", "exploration", "counts")
 CHANNELS = ("dataset", "exploration", "channels")
 
 
-def _in_split(results: dict, count: tuple, share: tuple) -> Joined:
+def _in_split(results: Results, count: tuple, share: tuple) -> Joined:
     """'1,234 (60.0 %)': images of a split and their share."""
     return Joined([at(results, *COUNTS, *count), at(results, *COUNTS, *share, fmt="pct", digits=1)], " (",
                   ("images", "share"), ")")
 
 
-def class_counts(table: Table, results: dict, ex: dict) -> None:
+def class_counts(table: Table, results: Results, ex: dict) -> None:
     """Images per class and the class's share, all splits together."""
     table.head = [row(th("Class"), th("Images", numeric=True), th("Share", numeric=True))]
     table.body = [row(td(name), num(at(results, *COUNTS, "per_class", k), data_count=ex["counts"]["per_class"][k]),
@@ -62,7 +63,7 @@ def class_counts(table: Table, results: dict, ex: dict) -> None:
                       num(Fixed(1, "pct")))]
 
 
-def split_counts(table: Table, results: dict, ex: dict) -> None:
+def split_counts(table: Table, results: Results, ex: dict) -> None:
     """Images per class in each split with the split's share of the class, then the splits' totals."""
     table.head = [row(th("Class"), *(th(SPLIT_NAMES[s], numeric=True) for s in ex["splits"]),
                       th("Total", numeric=True))]
@@ -73,7 +74,7 @@ def split_counts(table: Table, results: dict, ex: dict) -> None:
                                            for s in ex["splits"]), num(at(results, *COUNTS, "total")))]
 
 
-def image_sizes(table: Table, results: dict, ex: dict) -> None:
+def image_sizes(table: Table, results: Results, ex: dict) -> None:
     """The image sizes found, how many images have each and what they were resized to."""
     sizes = ex["sizes"]
     table.head = [row(th("Size"), th("Images", numeric=True), th("Share", numeric=True), th("Used as"))]
@@ -83,7 +84,7 @@ def image_sizes(table: Table, results: dict, ex: dict) -> None:
                   for i, r in enumerate(sizes["original"])]
 
 
-def channel_stats(table: Table, results: dict, ex: dict) -> None:
+def channel_stats(table: Table, results: Results, ex: dict) -> None:
     """Per channel, the pixel values' mean and standard deviation over all splits and over the training split."""
     table.head = [row(th("Channel"), *(th(h, numeric=True) for h in ("Mean, all splits", "Std, all splits",
                                                                        "Mean, training", "Std, training")))]
@@ -93,15 +94,15 @@ def channel_stats(table: Table, results: dict, ex: dict) -> None:
                   for c, name in enumerate(ex["channels"]["names"])]
 
 
-def _table(num_, fill, results: dict, ex: dict, caption: str, name: str, classes: str) -> Table:
+def _table(num_, fill, results: Results, ex: dict, caption: str, name: str, classes: str) -> Table:
     table = num_.tab(caption, name, classes=f"data {classes}")
     fill(table, results, ex)
     return table
 
 
-def dataset(view, sec, results, figures, num_):
+def dataset(view: dict, sec, results: Results, figures, num_):
     """Classes, splits, sample images, image sizes, channel statistics, PCA and t-SNE of the dataset."""
-    ex = results["dataset"]["exploration"]
+    ex = results.dataset.exploration
     i, seed = view["index"], ex["seed"]
 
     def fig(name: str, caption: str) -> dict:
@@ -109,7 +110,7 @@ def dataset(view, sec, results, figures, num_):
 
     same = " The validation set is the test set itself, so its images are counted once, as test images." if ex.get(
         "validation_is_test") else ""
-    source = source_text(results["dataset"]["source"])
+    source = source_text(results.dataset.source)
     view["intro"] = num_.text(Markup("{}: {} images in {} classes.{}").format(
         source[:1].upper() + source[1:], at(results, *COUNTS, "total"), len(ex["classes"]), same))
     view["classes_sub"] = num_.sub(view, "Classes")

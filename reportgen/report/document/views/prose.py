@@ -9,6 +9,7 @@ from reportgen.report.prose import markdown as prose
 from reportgen.errors import UserError
 from reportgen.report.prose.placing import place_math, plain_references
 from reportgen.report.prose.references import Context, Labels, ProseReferenceError, expand
+from reportgen.results.record import Results
 
 
 class ProseError(UserError):
@@ -76,13 +77,13 @@ def _where(source: Path | None, manifest_name: str, index: int) -> str:
     return str(source) if source else f"{manifest_name} (sections[{index}].prose.text)"
 
 
-def section(view, sec, results, figures, num):
+def section(view: dict, sec, results: Results, figures, num):
     """A prose section's first pass: its text is read and its figures numbered in document order; it is rendered in
     the second pass (render_all), once every label is numbered."""
     spec = {"file": sec.options.get("file"), "text": sec.options.get("text")}
     view["_prose"] = spec
     source, body, offset, shift = _read(view, sec, Path(num.base_dir or "."))
-    where = _where(source, results["manifest"]["file"], view["index"])
+    where = _where(source, results.manifest.file, view["index"])
     found = {}
     for fig in prose.find_figures(body):
         item = num.fig(f"prose-figure/{view['index']}/{fig.line}", fig.caption, "")
@@ -104,12 +105,13 @@ def _read(view: dict, sec, base_dir: Path) -> tuple[Path | None, str, int, int]:
     return source, body, offset, 1 if md_title else 2
 
 
-def render_all(views: list[dict], sections, results: dict, base_dir: Path, manifest_name: str) -> tuple[str | None,
-                                                                                                          ProseContext]:
+def render_all(views: list[dict], sections, results: Results, base_dir: Path,
+               manifest_name: str) -> tuple[str | None, ProseContext]:
     """Render every prose text (sections, notebook questions and comments, the abstract); returns the abstract and
     the context, whose `warnings` list every located prose warning (see `ProseWarnings`)."""
-    ctx = ProseContext(results, labels(views, sections), dict(results["report"].get("references") or {}))
-    abstract = results["report"].get("abstract")
+    report = results.report or {}
+    ctx = ProseContext(results, labels(views, sections), dict(report.get("references") or {}))
+    abstract = report.get("abstract")
     abstract_html = _render(abstract, ctx, f"{manifest_name} (report.abstract)", 0, shift=3) if abstract else None
     for view, sec in zip(views, sections):
         if "_prose" in view:

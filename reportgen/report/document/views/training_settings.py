@@ -6,6 +6,7 @@ from markupsafe import Markup
 
 from reportgen.report.wording.formatting import sig
 from reportgen.report.document.keyed import at_in
+from reportgen.results.run_record import EpochRow, RunRecord
 
 PLATEAU_DEFAULTS = {"threshold": 1e-4, "threshold_mode": "rel", "cooldown": 0, "min_lr": 0.0}
 LISTED_WEIGHTS = 12  # more class weights than this print as their range
@@ -15,11 +16,10 @@ def _epochs(n) -> str:
     return f"{n} epoch{'s' if n != 1 else ''}"
 
 
-def _reductions(rows: list[dict]) -> str:
+def _reductions(rows: list[EpochRow]) -> str:
     """'; reduced before epochs 6 (to 0.0001) and 9 (to 1e-05)' from the epoch rows' learning rates."""
-    cuts = [(b["epoch"], b["lr"]) for a, b in zip(rows, rows[1:])
-            if a.get("lr") is not None and b.get("lr") is not None and b["lr"] < a["lr"]]
-    if not rows or rows[0].get("lr") is None:
+    cuts = [(b.epoch, b.lr) for a, b in zip(rows, rows[1:]) if a.lr is not None and b.lr is not None and b.lr < a.lr]
+    if not rows or rows[0].lr is None:
         return ""
     if not cuts:
         return "; not reduced"
@@ -28,7 +28,7 @@ def _reductions(rows: list[dict]) -> str:
     return f"; reduced before epoch{'s' if len(said) > 1 else ''} {listed}"
 
 
-def schedule_text(s: dict | None, rows: list[dict] | None = None) -> str | None:
+def schedule_text(s: dict | None, rows: list[EpochRow] | None = None) -> str | None:
     """The learning-rate schedule in words (for plateau, where it cut the rate), None without one."""
     if not s:
         return None
@@ -100,13 +100,13 @@ def clip_text(clip: dict | None) -> str | None:
     return f"each gradient element clipped to ±{sig(clip.get('value'))} before each step"
 
 
-def tested_weights(run: dict) -> Markup | str | None:
+def tested_weights(run: RunRecord) -> Markup | str | None:
     """Which epoch's weights were tested under `checkpoint: best`, None for the default (the last epoch's)."""
-    if (run.get("config") or {}).get("checkpoint") != "best":
+    if run.config.get("checkpoint") != "best":
         return None
-    if run.get("best_epoch") is not None:
+    if run.best_epoch is not None:
         return Markup("those of epoch {}, the lowest validation loss (checkpoint: best)").format(
-            at_in(run, ("runs", run["id"]), "best_epoch"))
-    if run.get("status") == "diverged":
+            at_in(run, ("runs", run.id), "best_epoch"))
+    if run.status == "diverged":
         return "the last finite weights: the run diverged (checkpoint: best applies to runs that finish)"
     return None

@@ -1,5 +1,5 @@
 """Text alternatives of the dataset section's figures (reportgen.report.figures.dataset), from the same part of
-results["dataset"]["exploration"] each drawing receives."""
+results.dataset.exploration (plain JSON) each drawing receives."""
 
 from __future__ import annotations
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from reportgen.report.figures.series import accuracy_shown, curve, run_classes
+from reportgen.report.figures.series import accuracy_shown, curve, run_classes, swept_value
 from reportgen.report.wording.alt import extreme, joined, listed, plural
-from reportgen.report.wording.findings import show_value, varied_value
+from reportgen.report.wording.findings import show_value
 from reportgen.report.wording.formatting import dec, num, pct, sig
 
 METRICS = {"loss": ("loss", dec, "lowest", min), "acc": ("accuracy", pct, "highest", max)}
@@ -147,10 +147,10 @@ def accuracy_vs(runs: list[dict], axis: dict) -> str:
     label, scale = axis["label"], axis["scale"]
     groups = list(dict.fromkeys(r["group"] for r in runs))
     ordered = runs if scale == "category" else sorted(runs, key=lambda r: (groups.index(r["group"]),
-                                                                           varied_value(r, label)))
+                                                                           swept_value(r, label)))
 
     def at(run: dict) -> str:  # where a run stands on the axis: its value, after its experiment when several
-        value = show_value(varied_value(run, label))
+        value = show_value(swept_value(run, label))
         shown = value if scale == "category" else f"{label} {value}"
         return f"{run['group']} {shown}" if len(groups) > 1 else shown
 

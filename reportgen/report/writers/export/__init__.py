@@ -22,7 +22,9 @@ from pathlib import Path
 from reportgen.report.writers.export.latex import CommandNames, newcommand, table_tex
 from reportgen.report.writers.export.markdown import markdown
 from reportgen.report.writers.export.spreadsheet import csv_text
-from reportgen.report.prose.references import FORMATS, MODEL_FIELDS, RUN_FIELDS, field_at
+from reportgen.report.prose.references import FORMATS, MODEL_FIELDS, RUN_FIELDS
+from reportgen.results.keys import key_of, resolve
+from reportgen.results.record import Results
 from reportgen.results.store import results_digest
 
 FORMATS_EXPORTED = ("latex", "csv", "markdown")
@@ -37,39 +39,45 @@ def _shown(value, fmt: str) -> str:
     return FORMATS[fmt](value) if value is not None else "—"
 
 
-def number_values(results: dict) -> list[tuple[tuple[str, ...], str, str]]:
+def _at(record, path: tuple):
+    """The value at a path of field names and list indexes inside a record, None where it has none."""
+    try:
+        return resolve(record, key_of(*path))
+    except KeyError:
+        return None
+
+
+def number_values(results: Results) -> list[tuple[tuple[str, ...], str, str]]:
     """(name parts, text as prose prints it, results key) of every exported value, in export order."""
     values = []
-    runs = results["runs"]
+    runs = results.runs
     for rid, run in runs.items():
         for f in NUMBER_RUN_FIELDS:
             path, fmt = RUN_FIELDS[f]
-            values.append(((rid, f), _shown(field_at(run, path), fmt), ".".join(map(str, ("runs", rid, *path)))))
+            values.append(((rid, f), _shown(_at(run, path), fmt), key_of("runs", rid, *path)))
     groups: dict[str, list[str]] = {}
     for rid, run in runs.items():
-        groups.setdefault(run.get("group") or rid, []).append(rid)
+        groups.setdefault(run.group or rid, []).append(rid)
     for group, members in groups.items():
-        tested = [r for r in members if field_at(runs[r], ("test", "accuracy")) is not None]
+        tested = [r for r in members if runs[r].test is not None]
         if len(members) < 2 or not tested:
             continue
-        best = max(tested, key=lambda r: runs[r]["test"]["accuracy"])  # as @{best(…)}: the first of equals
+        best = max(tested, key=lambda r: runs[r].test.accuracy)  # as @{best(…)}: the first of equals
         for f in NUMBER_RUN_FIELDS:
             path, fmt = RUN_FIELDS[f]
-            values.append((("Best", group, f), _shown(field_at(runs[best], path), fmt),
-                           ".".join(map(str, ("runs", best, *path)))))
-    for name, model in results["models"].items():
+            values.append((("Best", group, f), _shown(_at(runs[best], path), fmt), key_of("runs", best, *path)))
+    for name, model in results.models.items():
         for f in NUMBER_MODEL_FIELDS:
             key, fmt = MODEL_FIELDS[f]
-            values.append((("Model", name, f), _shown(model.get(key), fmt), f"models.{name}.{key}"))
-    sizes = (results.get("dataset") or {}).get("sizes") or {}
+            values.append((("Model", name, f), _shown(_at(model, (key,)), fmt), f"models.{name}.{key}"))
+    sizes = results.dataset.sizes
     for f in ("train", "validation", "test"):
         values.append((("Dataset", f), _shown(sizes.get(f), "num"), f"dataset.sizes.{f}"))
-    classes = len((results.get("dataset") or {}).get("classes") or [])
-    values.append((("Dataset", "classes"), _shown(classes, "num"), "dataset.classes (count)"))
+    values.append((("Dataset", "classes"), _shown(len(results.dataset.classes), "num"), "dataset.classes (count)"))
     return values
 
 
-def numbers(results: dict) -> str:
+def numbers(results: Results) -> str:
     """numbers.tex: a header, then one \\newcommand per value."""
     names = CommandNames()
     lines = ["% Live-reference values of this report, exported by reportgen; \\input{export/numbers.tex}.",

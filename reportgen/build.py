@@ -71,7 +71,7 @@ class Pipeline:
         from reportgen.results.cache import RunCache
         from reportgen.run.estimate import PlanDatasets, estimate_runs
 
-        datasets = PlanDatasets(self.loaded, self.smoke, self.out_dir / "cache")
+        datasets = PlanDatasets(self.loaded, self.smoke, None)  # no decode cache: --plan writes nothing
         cache = None if force else RunCache(self.out_dir / "cache")
         return estimate_runs(self.loaded, datasets, cache, self.smoke, execution)
 

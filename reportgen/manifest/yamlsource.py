@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,17 +258,29 @@ def parse_yaml(text: str, file: str) -> Located:
     return loc
 
 
+def read_yaml_text(path: Path, noun: str) -> str:
+    """The text of a YAML file a user names ("manifest", "the rubric"): a regular file of at most
+    MAX_MANIFEST_BYTES of UTF-8; otherwise a Problem at 1:1 saying why, raised as ValueError's argument."""
+    try:
+        # opened without blocking and read only when a regular file: a FIFO would wait forever, /dev/zero never end
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ValueError(Problem(str(path), 1, 1, "", f"{noun} is not a regular file"))
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(Problem(str(path), 1, 1, "", f"cannot read {noun}: {exc.strerror}")) from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ValueError(Problem(str(path), 1, 1, "", f"{noun} is larger than {MAX_MANIFEST_BYTES:,} bytes"))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(Problem(str(path), 1, 1, "", f"{noun} is not UTF-8: {exc.reason}")) from None
+
+
 def load_yaml(path: Path) -> Located:
     """Read and parse a YAML file with positions."""
     try:
-        with path.open("rb") as f:  # never more than the limit: the "manifest" may be /dev/zero or a huge file
-            raw = f.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as exc:
-        raise ManifestError([Problem(str(path), 1, 1, "", f"cannot read manifest: {exc.strerror}")]) from None
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise ManifestError([Problem(str(path), 1, 1, "", f"manifest is larger than {MAX_MANIFEST_BYTES:,} bytes")])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ManifestError([Problem(str(path), 1, 1, "", f"manifest is not UTF-8: {exc.reason}")]) from None
+        text = read_yaml_text(path, "manifest")
+    except ValueError as exc:
+        raise ManifestError([exc.args[0]]) from None
     return parse_yaml(text, str(path))

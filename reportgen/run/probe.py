@@ -170,4 +170,7 @@ def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: fl
     finally:
         torch.set_num_threads(before)
         torch.set_rng_state(rng)
+        prep = run = None
+        if torch.cuda.is_available():  # the memory the probe held is free again when the runs ask what is free
+            torch.cuda.empty_cache()
     return Speed(flops, rate, 1.0 / eval_per_image, latency, build, overhead, timed, per_run, cached)

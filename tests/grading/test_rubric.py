@@ -324,3 +324,14 @@ def test_teams_without_ids_and_shared_ids_are_reported(rubric):
     assert export_warnings(rows[1:], unverified)[1] == (
         "criterion reproduced is not scored in 2 submissions (not verified: grade with --verify to score it): the "
         "gradebook files count it as 0")
+
+
+def test_similarity_is_not_scored_where_part_of_the_submission_was_not_compared_and_never_names_partners(rubric):
+    r = graded(golden_results(), similar_to=[{"folder": "team07", "score": 0.3, "slug": "x"}])
+    assert "team07" not in by_id(score(rubric, r, 0.3, True))["original"].detail  # the detail reaches students
+    r["similarity_gaps"] = ["report.html, student text 1: over 512 KiB of prose and code, not compared", "other"]
+    original = by_id(score(rubric, r, 0.3, True))["original"]
+    assert original.points_earned is None and original.status == "not scored"
+    assert original.detail == ("part of the submission was not compared (report.html, student text 1: over 512 KiB "
+                               "of prose and code, not compared and 1 more): left for the grader")
+    assert by_id(score(rubric, r, 0.9, True))["original"].points_earned == 0  # found similar all the same

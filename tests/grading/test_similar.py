@@ -295,3 +295,29 @@ def test_grade_writes_the_pairs_ascii_only_and_says_what_was_not_compared(tmp_pa
     assert "\\u202e" in text and "\\u009b" in text and json.loads(text)["pairs"][0]["a"] == "ta"
     lines = similarity_lines(Across(similarity=found))
     assert any("1 submission not compared in full" in line for line in lines), lines
+
+
+@unit
+def test_padding_the_report_or_hiding_files_cannot_take_a_copy_out_of_the_comparison(planted, tmp_path):
+    (a, b), kind = next(((a, b), k) for (a, b), k in planted.pairs.items() if k == "code")
+    for name in (a, b):
+        shutil.copytree(planted.root / name, tmp_path / name)
+    padded = tmp_path / b / "report.html"  # the budget is spent on the files first, the report's prose after
+    html = padded.read_text("utf-8")
+    padded.write_text(html.replace("<main>", "<main><section class=\"prose\"><p>" + "word " * 200_000 +
+                                   "</p></section>", 1), "utf-8")
+    hidden = tmp_path / b / "aa"
+    hidden.mkdir()
+    for i in range(5001):  # the listing's limit: the manifest's module is read all the same
+        (hidden / f"{i}.txt").write_bytes(b"")
+    deep = tmp_path / a
+    for _ in range(70):
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    (deep / "notes.md").write_text("copied words", "utf-8")
+    found = compare_class([tmp_path / a, tmp_path / b])
+    assert found.pairs and found.pairs[0].scores[kind] >= DEFAULT_THRESHOLD
+    notes = found.notes[b]
+    assert any("files past the first 5,000 not listed" in n for n in notes), notes
+    assert any("over 512 KiB" in n for n in notes), notes
+    assert found.notes[a] == ["1 folder nested too deep to enter, not compared"]

@@ -18,6 +18,7 @@ import contextlib
 import cProfile
 import datetime as dt
 import json
+import os
 import pstats
 import re
 import shutil
@@ -555,10 +556,15 @@ def test_manifest_above_the_size_limit_is_refused(tmp_path):
 
 @pytest.mark.unit
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
-def test_endless_manifest_is_refused_without_reading_it_all():
-    """`reportgen validate /dev/zero` used to read forever (the whole file was read before the size check)."""
+def test_endless_manifest_is_refused_without_reading_it_all(tmp_path):
+    """`reportgen validate /dev/zero` used to read forever (the whole file was read before the size check), and a
+    FIFO nobody writes to used to wait forever: a manifest is a regular file."""
     result = cli("validate", "/dev/zero")
-    assert result.exit_code == 2 and "/dev/zero:1:1: manifest is larger than 1,000,000 bytes" in result.output
+    assert result.exit_code == 2 and "/dev/zero:1:1: manifest is not a regular file" in result.output
+    fifo = tmp_path / "m.yaml"
+    os.mkfifo(fifo)
+    result = cli("validate", fifo)
+    assert result.exit_code == 2 and f"{fifo}:1:1: manifest is not a regular file" in result.output
 
 
 def test_exponent_notation_is_a_number(tmp_path):

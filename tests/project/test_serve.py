@@ -292,6 +292,16 @@ def test_pdf_follows_the_page_in_the_background_and_is_never_stale(folder):
         assert "SECOND-4418" in text and "FIRST-4417" in text
         page = server.get()
         assert 'data-state="ready"' in page and f'report.pdf?v={server.status()["version"]}' in page
+        # an events stream opened after the PDF was done (a page sent while it rendered) still hears it is ready
+        version = server.status()["version"]
+        conn = http.client.HTTPConnection("127.0.0.1", int(server.url.rsplit(":", 1)[1].strip("/")), timeout=BOUND_S)
+        conn.request("GET", f"/_reportgen/events?v={version}")
+        stream, seen = conn.getresponse(), b""
+        while b"event: pdf" not in seen:
+            seen += stream.readline()
+        seen += stream.readline()
+        conn.close()
+        assert f"data: {version} ready".encode() in seen, seen
         # the page came first, and a PDF was only ever announced while its version was the newest page
         newest = 0
         for line in server.lines:

@@ -162,3 +162,18 @@ def test_the_estimate_is_near_the_time_the_build_then_takes(tmp_path):
     took = float(re.search(r"trained 3 run\(s\), 0 cached, in ([\d.]+) s", result.output).group(1))
     predicted = seconds_of(said.split(" for ")[0])
     assert "(1 thread)" in said and took / 3 <= predicted <= took * 3, (said, took)  # behaviour, not a speed
+
+
+def test_plan_over_an_image_folder_writes_nothing_not_even_the_decode_cache(tmp_path):
+    from PIL import Image
+
+    for c, colour in (("cat", (200, 40, 40)), ("dog", (40, 40, 200))):
+        (tmp_path / "images" / c).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (12, 10), colour).save(tmp_path / "images" / c / f"{i}.png")
+    text = manifest_text(BARE, dataset={"name": "imagefolder", "root": "images", "split": [60, 20, 20],
+                                        "image_size": 8, "channels": 3, "classes": ["cat", "dog"]})
+    result = cli("build", "--plan", write_manifest(tmp_path, text), "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "total: about" in result.output
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]

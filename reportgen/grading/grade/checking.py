@@ -49,6 +49,14 @@ def _not_a_link(folder: Path) -> None:
                          "followed")
 
 
+def _relative(message: str, folder: Path) -> str:
+    """A message with the submission's path on this machine written as its folder's name: it reaches students
+    (gradebook feedback, Gradescope) and the grades files."""
+    for where in sorted({str(folder.resolve()), str(folder)}, key=len, reverse=True):
+        message = message.replace(where, folder.name)
+    return message
+
+
 def grade_one(folder: str, print_: str, code: str) -> dict:
     """Check one submission folder (in a worker process; grade verifies it afterwards when asked). Never raises."""
     from reportgen.grading.check.command import check_submission
@@ -60,9 +68,9 @@ def grade_one(folder: str, print_: str, code: str) -> dict:
         _not_a_link(Path(folder))
         outcome["report"] = report_record(check_submission(folder))
     except UserError as exc:
-        outcome["error"] = str(exc)
+        outcome["error"] = _relative(str(exc), Path(folder))
     except Exception as exc:  # noqa: BLE001 - one bad submission must not stop the class
-        outcome["error"] = f"internal error while checking: {type(exc).__name__}: {exc}"
+        outcome["error"] = _relative(f"internal error while checking: {type(exc).__name__}: {exc}", Path(folder))
     outcome["seconds"] = time.perf_counter() - started
     return outcome
 

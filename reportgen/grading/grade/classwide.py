@@ -18,6 +18,7 @@ class Across:
 
     similarity: object | None = None  # reportgen.grading.similar's ClassSimilarity
     rubric: object | None = None  # reportgen.grading.grade.rubric's Rubric
+    base: object | None = None  # the --base folder read (reportgen.grading.similar's Sources), before any checking
     warnings: list[str] = field(default_factory=list)  # what the gradebook files leave out
 
 
@@ -39,7 +40,16 @@ def load(rubric_path: Path | None):
     return load_rubric(rubric_path)
 
 
-def compare(subs: list[Path], base: Path | None, threshold: float | None):
+def read_base(base: Path | None):
+    """The --base folder read before any submission is checked (one that cannot be read stops grade at once)."""
+    if base is None:
+        return None
+    from reportgen.grading.similar.compare import read_base as read
+
+    return read(base)
+
+
+def compare(subs: list[Path], base, threshold: float | None):
     """Every pair of submissions compared (prose, code, design, runs), the base's content not counted."""
     from reportgen.grading.similar import DEFAULT_THRESHOLD, compare_class
 
@@ -51,6 +61,7 @@ def mark_similar(rows: list[dict], similarity) -> list[list[str]]:
     submissions whose runs are identical seed by seed, which replace grade's own flag."""
     for r in rows:
         r["similarity"] = similarity.highest(r["folder"])
+        r["similarity_gaps"] = list(similarity.notes.get(r["folder"]) or [])  # what it could not compare
         r["similar_to"] = [{"folder": p.b if p.a == r["folder"] else p.a, "score": p.score, "slug": p.slug}
                            for p in similarity.partners(r["folder"])]
         r["identical_to"] = []

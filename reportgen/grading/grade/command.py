@@ -248,6 +248,8 @@ def grade(opts: Options, say: Callable[[str], None] = messages.say) -> Graded:
         raise UserError("--export needs --rubric FILE: the gradebook columns are the rubric's totals")
     secret = folders.token(opts.out_dir)
     subs = _submissions(opts, secret)
+    if opts.similarity or classwide.needs_similarity(across.rubric):
+        across.base = classwide.read_base(opts.base)
     _guard_outputs(opts, subs, secret)
     marker = folders.marker_text(secret)
     own = [opts.out_dir / folders.STATE_DIR] + ([opts.out_dir] if opts.out_dir.resolve().parent ==
@@ -261,7 +263,7 @@ def grade(opts: Options, say: Callable[[str], None] = messages.say) -> Graded:
         rows.append(row(outcomes[sub.name], reused=sub.name not in checked))
     if opts.similarity or classwide.needs_similarity(across.rubric):
         say(f"comparing {len(subs)} submissions for similarity")
-        across.similarity = classwide.compare(subs, opts.base, opts.threshold)
+        across.similarity = classwide.compare(subs, across.base, opts.threshold)
         groups = classwide.mark_similar(rows, across.similarity)
     else:
         groups = mark_identical(rows)

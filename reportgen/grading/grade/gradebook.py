@@ -10,6 +10,7 @@ from collections import Counter
 from reportgen.grading.grade.rubric import Rubric
 from reportgen.grading.grade.scoring import Scored
 from reportgen.grading.grade.table import safe
+from reportgen.textsafe import one_line
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # as Canvas's own export names them
 CANVAS_POINTS_ROW = "Points Possible"
@@ -66,7 +67,7 @@ def export_warnings(rows: list[dict], scored: list[Scored] | None = None) -> lis
             folders = [r["folder"] for r in rows if any(m["id"] == sid for m in r["team"])]
             lines.append(f"student id {sid} is in {n} submissions ({', '.join(folders)}); left out of the gradebook "
                          "files: grade that student by hand")
-    return [safe(line) for line in lines]
+    return [one_line(line) for line in lines]  # for the terminal: control characters shown escaped
 
 
 def comment(r: dict, s: Scored) -> str:

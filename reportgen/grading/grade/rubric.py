@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -12,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from reportgen.errors import ManifestError, Problem, UserError
 from reportgen.manifest.sections import SECTION_KINDS
 from reportgen.manifest.suggest import did_you_mean, keys_at
-from reportgen.manifest.yamlsource import MAX_MANIFEST_BYTES, Located, dotted, parse_yaml
+from reportgen.manifest.yamlsource import Located, dotted, parse_yaml, read_yaml_text
 
 NAMED = ("check_clean", "verify_reproduced", "comparison_with_repeats", "not_smoke")
 SHAPES = ("section", "accuracy_above", "similarity_below")  # the key that tells which mapping an `auto:` is
@@ -223,22 +221,12 @@ def parse_rubric(text: str, file: str) -> Rubric:
 
 
 def load_rubric(path: str | Path) -> Rubric:
-    """Read a rubric file (UTF-8 YAML of at most 1 MB); RubricError, located, when it cannot be used."""
-    path = Path(path)
+    """Read a rubric file (UTF-8 YAML of at most 1 MB, a regular file); RubricError, located, when it cannot be used."""
     try:
-        # opened without blocking and read only when a regular file: a FIFO given as the rubric would wait forever
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise RubricError([Problem(str(path), 1, 1, "", "the rubric is not a regular file")])
-            raw = f.read(MAX_MANIFEST_BYTES + 1)  # never more than the limit, whatever the file is
-        if len(raw) <= MAX_MANIFEST_BYTES:
-            return parse_rubric(raw.decode("utf-8"), str(path))
-        why = f"the rubric is larger than {MAX_MANIFEST_BYTES:,} bytes"
-    except OSError as exc:
-        why = f"cannot read the rubric: {exc.strerror}"
-    except UnicodeDecodeError as exc:
-        why = f"the rubric is not UTF-8: {exc.reason}"
-    raise RubricError([Problem(str(path), 1, 1, "", why)])
+        text = read_yaml_text(Path(path), "the rubric")
+    except ValueError as exc:
+        raise RubricError([exc.args[0]]) from None
+    return parse_rubric(text, str(path))
 
 
 def rubric_schema() -> dict:

@@ -161,14 +161,17 @@ def _similarity(row: dict, auto: SimilarityBelow, similarity, ran: bool) -> tupl
     value = _number(similarity)
     if value is None:
         return None, "no similarity for this submission (nothing to compare it with)"
+    gaps = row.get("similarity_gaps") or []
+    if gaps and value < auto.similarity_below:  # what was not compared may hold what was copied: the grader looks
+        more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
+        return None, f"part of the submission was not compared ({gaps[0]}{more}): left for the grader"
     if value < auto.similarity_below or auto.partial is None:  # "below": the threshold itself is not below it
         fraction = float(value < auto.similarity_below)
     else:  # less similarity is better: the ramp on the negated values
         fraction = _ramp(-value, -auto.similarity_below, -auto.partial)
-    partners = [f"{s.get('folder')} ({s.get('score'):.2f})" for s in row.get("similar_to") or []
-                if isinstance(s, dict) and _number(s.get("score")) is not None][:3]
+    # no partner's name: the detail reaches students (Moodle feedback, Gradescope); grades.html names them
     detail = f"highest similarity {value:.2f} {'<' if value < auto.similarity_below else '≥'} " \
-             f"{auto.similarity_below:g}" + (f" (similar to {', '.join(partners)})" if partners else "")
+             f"{auto.similarity_below:g}"
     if 0 < fraction < 1:
         detail += f", {fraction * 100:.0f} % of the points (0 at {auto.partial:g})"
     return fraction, detail

@@ -153,13 +153,19 @@ def _kind_scores(prints: dict[str, _Prints], kind: str) -> dict[tuple[str, str],
     return {key: min(v, 1.0) for key, v in best.items()}
 
 
-def _base(base: Path | None) -> tuple[Sources | None, dict[str, set[int]], dict, frozenset[str]]:
-    """The base folder's fingerprints by kind, design features and run digests: what is never counted."""
-    if base is None:
-        return None, {"prose": set(), "code": set()}, {}, frozenset()
+def read_base(base: Path) -> Sources:
+    """The base folder (the course's starter) read; UserError when nothing in it can be read."""
     src = read_sources(base)
     if src.unreadable:
         raise UserError(f"the base folder cannot be read: {src.unreadable}")
+    return src
+
+
+def _base(base: Path | Sources | None) -> tuple[Sources | None, dict[str, set[int]], dict, frozenset[str]]:
+    """The base folder's fingerprints by kind, design features and run digests: what is never counted."""
+    if base is None:
+        return None, {"prose": set(), "code": set()}, {}, frozenset()
+    src = base if isinstance(base, Sources) else read_base(base)
     drop = {kind: set(_prints(src, kind, set()).where) for kind in WINNOW}
     return src, drop, features(src.manifest), base_digests(src.results)
 
@@ -175,9 +181,10 @@ def _read(folders: list[Path]) -> tuple[dict[str, Sources], dict[str, str]]:
     return read, unreadable
 
 
-def compare_class(folders: list[Path], base: Path | None = None, threshold: float = DEFAULT_THRESHOLD
+def compare_class(folders: list[Path], base: Path | Sources | None = None, threshold: float = DEFAULT_THRESHOLD
                   ) -> ClassSimilarity:
-    """Every pair of the submissions compared by kind; the pairs at or above the threshold, ranked."""
+    """Every pair of the submissions compared by kind; the pairs at or above the threshold, ranked (`base`: the
+    starter's folder, or it already read by read_base)."""
     clock, seconds = time.perf_counter(), {}
 
     def lap(stage: str) -> None:

@@ -109,17 +109,22 @@ class _ReportProse(HtmlEvents):
             self.parts[-1].append(data)
 
 
-def _report(folder: Path, src: Sources) -> None:
-    """The report's student prose as documents, and its embedded results when there is no results.json."""
+def _report(folder: Path, src: Sources) -> _ReportProse:
+    """The report read: its embedded results kept when there is no results.json, its prose for `_report_prose`."""
     reader = _ReportProse()
     parse_html(reader, read_bytes(folder, folder / "report.html").decode("utf-8", "replace"))
+    if src.results is None and reader.results:
+        loaded = load_json(reader.results, "report.html's embedded results")
+        src.results = loaded if isinstance(loaded, dict) else None
+    return reader
+
+
+def _report_prose(reader: _ReportProse, src: Sources) -> None:
+    """The report's student prose as documents, within what the budget leaves after the files."""
     for i, part in enumerate(reader.parts, 1):
         text = _within(re.sub(r"[ \t]*\n[\s]*", "\n", "".join(part)).strip(), src)
         if text:
             src.documents.append(document(f"report.html, student text {i}", "prose", text))
-    if src.results is None and reader.results:
-        loaded = load_json(reader.results, "report.html's embedded results")
-        src.results = loaded if isinstance(loaded, dict) else None
 
 
 def _manifest_name(folder: Path, results: dict | None, yamls: list[str]) -> str | None:
@@ -191,25 +196,39 @@ def read_sources(folder: Path) -> Sources:
         src.unreadable = "not a folder"
         return src
     try:
-        found, _ = entries(folder)
+        found, total = entries(folder)
     except OSError as exc:
         src.unreadable = one_line(f"cannot be listed ({exc.strerror or exc})")
         return src
+    _unlisted(found, total, src)
     files = {e.rel.replace("\\", "/") for e in found if not e.rel.startswith(".git/")}
     if "results.json" in files:
         _step(src, "results.json", lambda: setattr(src, "results", _json_dict(folder, "results.json")))
+    report: list[_ReportProse] = []
     if "report.html" in files:
-        _step(src, "report.html", lambda: _report(folder, src))
+        _step(src, "report.html", lambda: report.append(_report(folder, src)))
     name = _manifest_name(folder, src.results, sorted(f for f in files if f.endswith((".yaml", ".yml"))))
     if name:
         _step(src, name, lambda: _read_manifest(folder, name, src))
     modules = _modules(src.manifest)
-    texts = sorted((f for f in files if f.endswith((".md", ".py"))), key=lambda f: (f not in modules, f))
-    _texts(folder, texts, src)
+    unlisted = modules - files if total > len(found) else set()  # named by the manifest: read wherever they lie
+    texts = sorted({*(f for f in files if f.endswith((".md", ".py"))), *unlisted}, key=lambda f: (f not in modules, f))
+    _texts(folder, texts, src)  # before the report's prose: padding report.html cannot push the files out
+    for reader in report:
+        _report_prose(reader, src)
     src.documents.sort(key=lambda d: d.name.startswith("report.html"))  # a file's own lines shown before the report's
     if not (src.documents or src.manifest or src.results):
         src.unreadable = "nothing to compare (no prose, Python, manifest or results could be read)"
     return src
+
+
+def _unlisted(found: list, total: int, src: Sources) -> None:
+    """Notes for what the listing left out: names past its limit, folders nested too deep to enter."""
+    if total > len(found):
+        src.notes.append(f"{total - len(found):,} files past the first {len(found):,} not listed, not compared")
+    deep = sum(e.kind == "dir" for e in found)  # entries lists a folder only where it is too deep to enter
+    if deep:
+        src.notes.append(f"{deep} folder{'s' if deep != 1 else ''} nested too deep to enter, not compared")
 
 
 def _json_dict(folder: Path, name: str) -> dict | None:

@@ -167,7 +167,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"retry: 500\n\n")
             self.wfile.flush()
             quiet_since = time.monotonic()
-            pdf = shared.page.pdf if shared.page.version == known else None
+            # the page was sent saying "rendering" when it has a PDF: a state reached before this stream opened
+            # (or while it reconnected) is sent again, never assumed seen
+            pdf = ("rendering" if shared.page.pdf else shared.page.pdf) if shared.page.version == known else None
             while True:
                 with shared.cond:
                     if (shared.page.version, shared.page.pdf) == (known, pdf) and not shared.closing:

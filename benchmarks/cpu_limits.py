@@ -1,19 +1,22 @@
 """What the hardware allows a training step, measured side by side: the compute-bound limit in images/s (the best
 fp32 FLOP rate the device's libraries reach, a matrix multiply's or a channels-last convolution's, over the network's
 FLOPs per image), and the bare training step on tensors already in memory in each memory format (eager, and
-compiled when asked).
+compiled when asked), channels-last also with the C allocator keeping freed memory as a reportgen run does.
 
 Used by benchmarks/throughput.py, which prints these next to the classic script's rate and reportgen's own.
 """
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from reportgen.run import allocator
 
 
 def sync(device: torch.device) -> None:
@@ -64,9 +67,20 @@ def train_flops_per_image(make_model, shape: tuple[int, int, int]) -> float:
 
 
 def step_rate(make_model, x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_last: bool,
-              compiled: bool = False, steps: int = 20) -> tuple[float, float]:
+              compiled: bool = False, steps: int = 20, kept: bool = False) -> tuple[float, float]:
     """Images/s of a bare SGD training step on one batch already in memory, and the seconds spent compiling (0
-    when eager); the first steps (and the compilation) are not timed."""
+    when eager); the first steps (and the compilation) are not timed. `kept`: with freed memory kept (as a run)."""
+    if kept:
+        allocator.keep_freed_memory()
+    try:
+        return _step_rate(make_model, x, y, device, channels_last, compiled, steps)
+    finally:
+        if kept:
+            allocator.release_freed_memory()
+
+
+def _step_rate(make_model, x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_last: bool,
+               compiled: bool, steps: int) -> tuple[float, float]:
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = make_model().to(device).to(memory_format=fmt).train()
@@ -107,15 +121,16 @@ def limits(make_model, shape: tuple[int, int, int], device: torch.device, batch:
     print(f"  limit: {rate / 1e9:,.0f} GFLOP/s fp32 (matrix multiply {matmul / 1e9:,.0f}, channels-last convolution "
           f"{conv / 1e9:,.0f}) / {flops / 1e6:,.1f} MFLOP per image (forward + backward) = {rate / flops:,.0f} images/s",
           flush=True)
-    variants = [("NCHW", False, False), ("channels-last", True, False)] + ([("channels-last, compiled", True, True)]
-                                                                          if compiled else [])
-    seen: dict[str, list] = {name: [] for name, _, _ in variants}
+    variants = [("NCHW", False, False, False), ("channels-last", True, False, False),
+                ("channels-last, memory kept", True, False, True)]
+    variants += [("channels-last, compiled", True, True, False)] if compiled else []
+    seen: dict[str, list] = {name: [] for name, *_ in variants}
     for _ in range(rounds):  # alternated, so that the machine's load touches each alike
-        for name, cl, comp in variants:
-            seen[name].append(step_rate(make_model, x, y, device, cl, comp, steps))
-    for name, _, comp in variants:
+        for name, cl, comp, kept in variants:
+            seen[name].append(step_rate(make_model, x, y, device, cl, comp, steps, kept))
+    for name, _, comp, _ in variants:
         images = statistics.median(r[0] for r in seen[name])
-        key = name.replace(", ", "_").replace("-", "_")
+        key = re.sub(r"[^A-Za-z0-9]+", "_", name)
         out[f"step_{key}_images_per_s"] = images
         extra = f"; {max(r[1] for r in seen[name]):.0f} s to compile" if comp else ""
         print(f"  bare step, {name:<24} {images:>8,.0f} images/s  ({images / out['limit_images_per_s']:.2f} of the "
@@ -126,7 +141,9 @@ def limits(make_model, shape: tuple[int, int, int], device: torch.device, batch:
 
 
 def ratios(row: dict, limit: dict) -> str:
-    """reportgen's rate against the bare channels-last step, the classic script and the limit, on one line."""
+    """reportgen's rate against the bare channels-last step (with memory kept, as reportgen runs, and without), the
+    classic script and the limit, on one line."""
     fast = row["reportgen_images_per_s"]
-    return (f"  reportgen / bare channels-last step {fast / limit['step_channels_last_images_per_s']:.2f}, "
+    return (f"  reportgen / bare channels-last step {fast / limit['step_channels_last_memory_kept_images_per_s']:.2f} "
+            f"(memory kept; {fast / limit['step_channels_last_images_per_s']:.2f} of the step without), "
             f"/ classic {fast / row['classic_images_per_s']:.2f}, / limit {fast / limit['limit_images_per_s']:.2f}")

@@ -3,16 +3,25 @@
     python benchmarks/pdf_speed.py                                   # the committed fixture's report, 3 rounds
     python benchmarks/pdf_speed.py --smoke experiments/en3150.yaml experiments/cnn-lab.yaml experiments/fast-response.yaml
     python benchmarks/pdf_speed.py experiments/digits.yaml --rounds 1   # a built report (OUT/results.json)
+    python benchmarks/pdf_speed.py --smoke --against 28c5f19 experiments/en3150.yaml experiments/cnn-lab.yaml \
+        experiments/fast-response.yaml                               # side by side with another commit's code
 
 Each report is rendered from its recorded results (as `reportgen render`; its figures from OUT/cache/figures) and
-only the PDF stage is timed.
+only the PDF stage is timed. With --against, each version renders its own smoke build in a fresh process
+(`reportgen render --smoke`, alternated round by round), and the PDF time each prints is compared: the other
+commit is checked out in a temporary git worktree and its smoke builds are made there first.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
+import re
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,6 +63,45 @@ def timed(html: str, date: str | None, rounds: int) -> dict:
             "pages": pages(pdf), "bytes": len(pdf)}
 
 
+REPO = Path(__file__).resolve().parent.parent
+_PDF_SECONDS = re.compile(r"pdf ([0-9.]+) s")
+
+
+def cli_pdf_seconds(tree: Path, manifest: Path, command: str = "render") -> float:
+    """The PDF time a tree's own `reportgen COMMAND --smoke` prints for its copy of MANIFEST (a path inside the
+    repository), run in a fresh process from that tree."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "CI": "1"}
+    proc = subprocess.run([sys.executable, "-m", "reportgen.cli", command, "--smoke", str(tree / manifest)], cwd=tree,
+                          env=env, capture_output=True, text=True, check=True)
+    found = _PDF_SECONDS.findall(proc.stdout + proc.stderr)
+    if not found:
+        raise RuntimeError(f"no PDF time in the output of {command} {manifest}:\n{proc.stderr[-2000:]}")
+    return float(found[-1])
+
+
+def side_by_side(revision: str, manifests: list[Path], rounds: int) -> dict:
+    """Each manifest's smoke PDF time, this tree against REVISION's code, alternated; the medians and their ratio."""
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="pdf-speed-") as tmp:
+        other = Path(tmp) / "tree"
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(other), revision], check=True)
+        try:
+            for manifest in manifests:
+                cli_pdf_seconds(other, manifest, "build")  # its own smoke build: runs, figures, results.json
+                cli_pdf_seconds(REPO, manifest, "build")
+                times: dict[str, list[float]] = {"before": [], "now": []}
+                for _ in range(rounds):
+                    times["before"].append(cli_pdf_seconds(other, manifest))
+                    times["now"].append(cli_pdf_seconds(REPO, manifest))
+                before, now = (statistics.median(times[k]) for k in ("before", "now"))
+                figures[manifest.stem] = {"before": before, "now": now, "ratio": before / now}
+                print(f"PDF of {manifest.stem} (smoke): {revision} {before:.2f} s, now {now:.2f} s, "
+                      f"{before / now:.2f}x faster (median of {rounds}, alternated)", flush=True)
+        finally:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(other)], check=False)
+    return figures
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Parse the options, time each report's PDF, print and return the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -61,7 +109,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--smoke", action="store_true", help="their smoke builds (OUT: the smoke default)")
     parser.add_argument("--out", type=Path, action="append", help="each manifest's output folder, in order")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--against", metavar="REV", help="time REV's code beside this tree's (smoke builds)")
     args = parser.parse_args(argv)
+    if args.against:
+        return side_by_side(args.against, [m.resolve().relative_to(REPO) for m in args.manifests], args.rounds)
     outs = list(args.out or []) + [None] * len(args.manifests)
     reports = [(m.stem, *built_print_html(m, args.smoke, o)) for m, o in zip(args.manifests, outs)]
     render_pdf(print_html() if not reports else reports[0][1])  # imports and fonts loaded before timing

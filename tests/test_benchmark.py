@@ -30,6 +30,7 @@ def test_benchmark_runs_reduced_on_cpu_and_reports_images_per_second(tmp_path):
     assert limits["limit_images_per_s"] == peak / limits["train_flops_per_image"]
     assert 1e8 < limits["train_flops_per_image"] < 3e8  # the EN3150 CNN: about 168 MFLOP forward and backward
     assert limits["step_NCHW_images_per_s"] > 0 and limits["step_channels_last_images_per_s"] > 0
+    assert limits["step_channels_last_memory_kept_images_per_s"] > 0
     assert "reportgen / bare channels-last step" in proc.stdout
     for row in report["comparisons"]:
         assert row["classic_images_per_s"] > 0 and row["reportgen_images_per_s"] > 0

@@ -1,8 +1,8 @@
 """A short measured training step: how fast one run's network trains and evaluates here, before it trains.
 
 The network, its input pipeline and its way of computing are built as `execute` builds them; a few real training
-steps on a handful of the dataset's images are timed at the run's batch size (a smaller one where a step is slow:
-per-image time is what the arithmetic sets then), and a forward pass as validation and testing run it."""
+steps on a handful of the dataset's images are timed at the run's batch size (a smaller one where a step of it would
+take too long: the largest whose measured step fits), and a forward pass as validation and testing run it."""
 
 from __future__ import annotations
 
@@ -12,20 +12,23 @@ import statistics
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Callable
 
 import torch
 
 from reportgen.run import features
 from reportgen.run.checkpoint import pack
+from reportgen.run.evaluate import test_metrics
 from reportgen.run.execute import _prepare
 from reportgen.run.input_pipeline import Held
 from reportgen.run.measure import flops_per_image
 from reportgen.run.plan import RunPlan
+from reportgen.run.statistics import encode_predictions
 from reportgen.run.train import TrainState, train_epoch, train_state
 
 CHUNKS = 5  # timed passes of a few steps each: their median is the speed
 PROBE_BATCH = 4  # the smallest batch timed
-CPU_FLOPS = 2e10  # a cautious CPU's FLOP/s in convolutions (2 cores: about 60e9 measured), to size the timed batch
+GROWTHS = 4  # at most this many steps of growing size to find the batch timed
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class Speed:
     build: float  # seconds to build the network and its pipeline
     epoch_overhead: float  # seconds per epoch outside the steps: weights copied and checkpointed
     timed_batch: int  # the batch size the steps were timed at
-    per_run: float = 0.0  # seconds every run spends besides its epochs and passes: counting its FLOPs
+    per_run: float = 0.0  # seconds every run spends besides its epochs and passes: counting its FLOPs, scoring its test
     features: FeatureSpeed | None = None  # the run trains on cached frozen features: their speeds
 
 
@@ -93,13 +96,19 @@ def _forward(run: TrainState, batch: int) -> float:
     return seconds / batch
 
 
-def _timed_batch(batch: int, flops: int, device: torch.device, budget: float) -> int:
-    """The run's batch size, or a smaller one (at least PROBE_BATCH) where a step of it would take more than a
-    quarter of the budget at CPU_FLOPS: then per-image time is what the arithmetic sets, at any batch size."""
-    if device.type == "cuda":
-        return batch
-    affordable = int(budget / 4 * CPU_FLOPS / max(3 * flops, 1))  # a training step: about 3 forward passes
-    return max(min(batch, PROBE_BATCH), min(batch, affordable))
+def timed_batch(batch: int, budget: float, per_image: Callable[[int], float]) -> int:
+    """The run's batch size, or the largest one whose step fits a quarter of the budget, found by timing single steps
+    of growing size from PROBE_BATCH (`per_image(b)`: seconds per image of one step of b images). A small batch trains
+    fewer images per second, so each step's per-image time bounds the next size from above."""
+    timed = min(batch, PROBE_BATCH)
+    for _ in range(GROWTHS):
+        if timed >= batch:
+            break
+        affordable = int(budget / 4 / per_image(timed))
+        if affordable <= timed:
+            break
+        timed = min(batch, affordable)
+    return timed
 
 
 def _train_rate(run: TrainState, timed: int, budget: float) -> float:
@@ -131,6 +140,16 @@ def _feature_speed(run: TrainState, images: int, eval_batch: int, budget: float)
     return FeatureSpeed(1.0 / prefix, rate, 1.0 / _forward(over, eval_batch))
 
 
+def _scoring(splits) -> float:
+    """Seconds a run spends scoring its test predictions (metrics, confusion matrix, the predictions encoded), timed
+    on the test labels."""
+    labels = splits.test_y.numpy()
+    t0 = time.perf_counter()
+    test_metrics(labels, labels, list(splits.classes), 0.0)
+    encode_predictions(labels, labels)
+    return time.perf_counter() - t0
+
+
 def _overhead(run: TrainState) -> float:
     """Seconds of what every epoch does besides its steps: the weights copied, the checkpoint packed."""
     t0 = time.perf_counter()
@@ -157,9 +176,11 @@ def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: fl
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
         flops = flops_per_image(prep.model.eval(), prep.shape, prep.compute.device)  # BN: one image in eval mode
-        per_run = time.perf_counter() - t0  # a run counts its FLOPs again when it is measured
-        timed = _timed_batch(plan.spec.batch_size, flops, prep.compute.device, budget)
+        per_run = time.perf_counter() - t0 + _scoring(splits)  # a run counts its FLOPs again when it is measured
         with prep.compute.numerics():
+            # on CUDA a step of the run's batch is short; on a CPU it can take seconds
+            timed = plan.spec.batch_size if run.compute.device.type == "cuda" else timed_batch(
+                plan.spec.batch_size, budget, lambda b: _steps(run, b, 1))
             rate = _train_rate(run, timed, budget)
             overhead = _overhead(run)
             # validation and testing go at max(batch, 256); a forward pass costs about a third of a step

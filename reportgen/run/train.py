@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from reportgen.data.load import DatasetSplits
+from reportgen.run import allocator
 from reportgen.run.checkpoint import Corrupt, rng_states, set_rng_states
 from reportgen.run.checkpoint import save as save_checkpoint
 from reportgen.manifest.schema import OptimizerSpec, TrainSpec
@@ -141,6 +142,7 @@ def train_state(model: nn.Module, splits: DatasetSplits, spec: TrainSpec, comput
                 pipe: InputPipeline) -> TrainState:
     """Everything `fit` needs to train model (moved to the device, compiled where spec says) on splits as spec
     says; ValueError when that cannot be (every parameter frozen, class weights that do not fit the classes)."""
+    allocator.keep_freed_memory()  # the steps' activations reuse freed memory instead of faulting in fresh pages
     forward = compute.prepare(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:

@@ -15,7 +15,7 @@ from manifests import BARE, manifest_text
 from reportgen import build
 from reportgen.run.estimate import PlanDatasets, estimate_runs, run_seconds, wall_time
 from reportgen.run.plan import plan_runs
-from reportgen.run.probe import FeatureSpeed, Speed, measure_speed
+from reportgen.run.probe import GROWTHS, PROBE_BATCH, FeatureSpeed, Speed, measure_speed, timed_batch
 
 BIG_FINETUNE = manifest_text(
     BARE, report={"title": "A long fine-tune"},
@@ -111,6 +111,27 @@ def test_the_probe_measures_the_cached_features_path_only_where_the_run_would_ta
                                                 cached.features.eval_rate))
     assert measure_speed(loaded, plans[0], datasets.get(), 1, 0.5).features is None  # sizes unknown: not measured
     assert cached.per_run > 0
+
+
+@pytest.mark.parametrize("fixed, budget, expected", [(0.002, 2.0, 128), (0.01, 2.0, None), (1.0, 2.0, PROBE_BATCH)])
+def test_the_probe_times_the_runs_batch_where_a_step_fits_and_the_largest_that_fits_where_not(fixed, budget, expected):
+    def per_image(batch: int) -> float:  # a ResNet-34 at 32 px on 2 cores: a step's fixed cost spread over its images
+        asked.append(batch)
+        return fixed + 0.05 / batch
+
+    asked: list[int] = []
+    timed = timed_batch(128, budget, per_image)
+    assert asked[0] == PROBE_BATCH and asked == sorted(asked) and len(asked) <= GROWTHS
+    if expected is None:  # between: the largest step found to fit a quarter of the budget
+        assert PROBE_BATCH < timed < 128 and timed * per_image(timed) <= budget / 4
+    else:
+        assert timed == expected
+
+
+def test_the_probe_times_a_tiny_cnn_at_the_runs_batch(tmp_path, one_thread):
+    loaded, datasets, plans = _tiny_plans(tmp_path)
+    assert plans[0].spec.batch_size == 64
+    assert measure_speed(loaded, plans[0], datasets.get(), 1, 1.0).timed_batch == 64  # its step: milliseconds
 
 
 def test_predictions_are_positive_finite_and_grow_with_the_input_size(tmp_path, monkeypatch):

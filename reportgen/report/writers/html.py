@@ -103,6 +103,16 @@ def _with_csp(html: str) -> str:
 
 
 MEDIA = ("screen", "print")  # print: figures as their PNGs, which WeasyPrint lays out far faster than SVG
+# A keyed number of digits alone: in print its span marks nothing (no break opportunity inside to suppress), and
+# every element costs WeasyPrint a box, a style and a text run (benchmarks/pdf_speed.py).
+_KEYED_DIGITS = re.compile(r'<span data-key="[^"<>]*" data-fmt="[^"<>]*">([0-9.,]+)</span>')
+
+
+def _lightened_for_print(html: str) -> str:
+    """The print HTML with fewer elements and the same PDF: each <wbr> as the zero-width space WeasyPrint's own
+    stylesheet gives it (one text character instead of an element and its ::before box), digits-only keyed numbers
+    without their span (the PDF carries no data-key)."""
+    return _KEYED_DIGITS.sub(r"\1", html.replace("<wbr>", "\u200b"))
 
 
 def render_html(document: dict, override: Path | None = None, medium: str = "screen") -> str:
@@ -121,7 +131,7 @@ def render_html(document: dict, override: Path | None = None, medium: str = "scr
         if override is None:
             raise  # a built-in template's error is reportgen's bug
         raise TemplateOverrideError(f"{_where(exc, override)}: {type(exc).__name__}: {exc}") from None
-    return _with_csp(html)
+    return _with_csp(_lightened_for_print(html) if medium == "print" else html)
 
 
 class TemplateOverrideError(UserError):

@@ -1,14 +1,13 @@
 """What the hardware allows a training step, measured side by side: the compute-bound limit in images/s (the best
 fp32 FLOP rate the device's libraries reach, a matrix multiply's or a channels-last convolution's, over the network's
 FLOPs per image), and the bare training step on tensors already in memory in each memory format (eager, and
-compiled when asked), channels-last also with the C allocator keeping freed memory as a reportgen run does.
+compiled when asked), then channels-last again with glibc's thresholds raised as a reportgen run raises them.
 
 Used by benchmarks/throughput.py, which prints these next to the classic script's rate and reportgen's own.
 """
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 
@@ -67,20 +66,9 @@ def train_flops_per_image(make_model, shape: tuple[int, int, int]) -> float:
 
 
 def step_rate(make_model, x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_last: bool,
-              compiled: bool = False, steps: int = 20, kept: bool = False) -> tuple[float, float]:
+              compiled: bool = False, steps: int = 20) -> tuple[float, float]:
     """Images/s of a bare SGD training step on one batch already in memory, and the seconds spent compiling (0
-    when eager); the first steps (and the compilation) are not timed. `kept`: with freed memory kept (as a run)."""
-    if kept:
-        allocator.keep_freed_memory()
-    try:
-        return _step_rate(make_model, x, y, device, channels_last, compiled, steps)
-    finally:
-        if kept:
-            allocator.release_freed_memory()
-
-
-def _step_rate(make_model, x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_last: bool,
-               compiled: bool, steps: int) -> tuple[float, float]:
+    when eager); the first steps (and the compilation) are not timed."""
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = make_model().to(device).to(memory_format=fmt).train()
@@ -121,16 +109,15 @@ def limits(make_model, shape: tuple[int, int, int], device: torch.device, batch:
     print(f"  limit: {rate / 1e9:,.0f} GFLOP/s fp32 (matrix multiply {matmul / 1e9:,.0f}, channels-last convolution "
           f"{conv / 1e9:,.0f}) / {flops / 1e6:,.1f} MFLOP per image (forward + backward) = {rate / flops:,.0f} images/s",
           flush=True)
-    variants = [("NCHW", False, False, False), ("channels-last", True, False, False),
-                ("channels-last, memory kept", True, False, True)]
-    variants += [("channels-last, compiled", True, True, False)] if compiled else []
-    seen: dict[str, list] = {name: [] for name, *_ in variants}
+    variants = [("NCHW", False, False), ("channels-last", True, False)] + ([("channels-last, compiled", True, True)]
+                                                                          if compiled else [])
+    seen: dict[str, list] = {name: [] for name, _, _ in variants}
     for _ in range(rounds):  # alternated, so that the machine's load touches each alike
-        for name, cl, comp, kept in variants:
-            seen[name].append(step_rate(make_model, x, y, device, cl, comp, steps, kept))
-    for name, _, comp, _ in variants:
+        for name, cl, comp in variants:
+            seen[name].append(step_rate(make_model, x, y, device, cl, comp, steps))
+    for name, _, comp in variants:
         images = statistics.median(r[0] for r in seen[name])
-        key = re.sub(r"[^A-Za-z0-9]+", "_", name)
+        key = name.replace(", ", "_").replace("-", "_")
         out[f"step_{key}_images_per_s"] = images
         extra = f"; {max(r[1] for r in seen[name]):.0f} s to compile" if comp else ""
         print(f"  bare step, {name:<24} {images:>8,.0f} images/s  ({images / out['limit_images_per_s']:.2f} of the "
@@ -140,10 +127,26 @@ def limits(make_model, shape: tuple[int, int, int], device: torch.device, batch:
     return out
 
 
+def kept_step(make_model, shape: tuple[int, int, int], device: torch.device, batch: int, steps: int, rounds: int,
+              out: dict) -> None:
+    """The bare channels-last step with the memory a step frees kept (reportgen.run.allocator), added to `out` and
+    printed. For the rest of the process: glibc's own adaptive thresholds cannot be put back, so everything timed
+    with glibc's defaults (the steps above, the classic script) goes first."""
+    kept = allocator.keep_freed_memory()
+    x, y = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
+    images = statistics.median(step_rate(make_model, x, y, device, True, False, steps)[0] for _ in range(rounds))
+    out["memory_kept"] = kept
+    out["step_channels_last_memory_kept_images_per_s"] = images
+    print(f"  bare step, {'channels-last, memory kept' if kept else 'channels-last (glibc not tuned here)':<24} "
+          f"{images:>8,.0f} images/s  ({images / out['limit_images_per_s']:.2f} of the limit, median of {rounds})",
+          flush=True)
+
+
 def ratios(row: dict, limit: dict) -> str:
-    """reportgen's rate against the bare channels-last step (with memory kept, as reportgen runs, and without), the
+    """reportgen's rate against the bare channels-last step (with memory kept, as a run, and glibc's defaults), the
     classic script and the limit, on one line."""
     fast = row["reportgen_images_per_s"]
     return (f"  reportgen / bare channels-last step {fast / limit['step_channels_last_memory_kept_images_per_s']:.2f} "
-            f"(memory kept; {fast / limit['step_channels_last_images_per_s']:.2f} of the step without), "
-            f"/ classic {fast / row['classic_images_per_s']:.2f}, / limit {fast / limit['limit_images_per_s']:.2f}")
+            f"with memory kept ({fast / limit['step_channels_last_images_per_s']:.2f} of the step with glibc's "
+            f"defaults), / classic {fast / row['classic_images_per_s']:.2f}, / limit "
+            f"{fast / limit['limit_images_per_s']:.2f}")

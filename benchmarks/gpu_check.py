@@ -328,8 +328,8 @@ def _measure(check: Check, args, device: torch.device, tmp: Path, notes: list) -
             x = torch.from_numpy(data.data).permute(0, 3, 1, 2).contiguous()
             y = torch.tensor(data.targets)
             make = functools.partial(tp.en3150_cnn, loaded)
-            row = tp.compare("EN3150 CNN", make, folder, x, y, device, args.batch, args.pipeline_epochs,
-                             args.workers, None)
+            row, = tp.compare([("EN3150 CNN", make, folder, x, y, args.batch, None)], device, args.pipeline_epochs,
+                              args.workers)
             check.data["pipeline"] = {**row, "epochs": args.pipeline_epochs, "workers": args.workers}
 
         check.run("1. pipelines: classic vs reportgen, EN3150 CNN", pipeline)

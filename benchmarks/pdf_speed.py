@@ -9,7 +9,9 @@
 Each report is rendered from its recorded results (as `reportgen render`; its figures from OUT/cache/figures) and
 only the PDF stage is timed. With --against, each version renders its own smoke build in a fresh process
 (`reportgen render --smoke`, alternated round by round), and the PDF time each prints is compared: the other
-commit is checked out in a temporary git worktree and its smoke builds are made there first.
+commit is checked out in a temporary git worktree and its smoke builds are made there first (this tree's smoke
+builds are made again too, into their usual folders; a dataset folder git ignores is in neither worktree's copy
+unless the manifest names it by an absolute path, so both sides then build on the same synthetic images).
 """
 
 from __future__ import annotations
@@ -72,7 +74,9 @@ def cli_pdf_seconds(tree: Path, manifest: Path, command: str = "render") -> floa
     repository), run in a fresh process from that tree."""
     env = {**os.environ, "PYTHONPATH": str(tree), "CI": "1"}
     proc = subprocess.run([sys.executable, "-m", "reportgen.cli", command, "--smoke", str(tree / manifest)], cwd=tree,
-                          env=env, capture_output=True, text=True, check=True)
+                          env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command} {manifest} in {tree} failed:\n{proc.stderr[-2000:]}")
     found = _PDF_SECONDS.findall(proc.stdout + proc.stderr)
     if not found:
         raise RuntimeError(f"no PDF time in the output of {command} {manifest}:\n{proc.stderr[-2000:]}")

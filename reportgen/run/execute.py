@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from reportgen.run import checkpoint
+from reportgen.run import allocator, checkpoint
 from reportgen.errors import UserError
 from reportgen.run.evaluate import test_metrics
 from reportgen.run.statistics import encode_predictions
@@ -230,10 +230,13 @@ def execute(loaded: LoadedManifest, plan: RunPlan, splits, progress: Progress, c
         prep = run = trained = None  # nothing holds the model, its optimizer or its weights any more
         if device.type == "cuda":
             torch.cuda.empty_cache()
+        allocator.give_back()
         return failed_record(plan, error, epochs=epochs, train_seconds=sum(e["seconds"] for e in epochs),
                              **fields), None
     record = run_record(
         plan, status=trained.status, diverged_epoch=trained.diverged_epoch, stopped_epoch=trained.stopped_epoch,
         best_epoch=trained.best_epoch, class_weights=run.class_weights, epochs=trained.epochs,
         train_seconds=trained.seconds, stopped_after=plan.stop_after if early else None, **results, **fields)
+    run = trained = cached = None  # the optimizer's state and the steps' memory: free before the heap is trimmed
+    allocator.give_back()
     return record, prep.model.state_dict()

@@ -16,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from reportgen.run import features
+from reportgen.run import allocator, features
 from reportgen.run.checkpoint import pack
 from reportgen.run.evaluate import test_metrics
 from reportgen.run.execute import _prepare
@@ -97,18 +97,20 @@ def _forward(run: TrainState, batch: int) -> float:
 
 
 def timed_batch(batch: int, budget: float, per_image: Callable[[int], float]) -> int:
-    """The run's batch size, or the largest one whose step fits a quarter of the budget, found by timing single steps
-    of growing size from PROBE_BATCH (`per_image(b)`: seconds per image of one step of b images). A small batch trains
-    fewer images per second, so each step's per-image time bounds the next size from above."""
-    timed = min(batch, PROBE_BATCH)
+    """The run's batch size, or the largest one whose step was measured to fit a quarter of the budget (at least
+    PROBE_BATCH), found by timing single steps of growing size (`per_image(b)`: seconds per image of one step of b
+    images): each step's per-image time says how large the next may be, and at most GROWTHS steps are taken."""
+    size = fitted = min(batch, PROBE_BATCH)
     for _ in range(GROWTHS):
-        if timed >= batch:
+        seconds = per_image(size)
+        if size > fitted and size * seconds > budget / 4:
+            break  # larger batches can train slower per image (caches outgrown): the last one that fitted
+        fitted = size
+        larger = min(batch, int(budget / 4 / seconds))
+        if larger <= size:
             break
-        affordable = int(budget / 4 / per_image(timed))
-        if affordable <= timed:
-            break
-        timed = min(batch, affordable)
-    return timed
+        size = larger
+    return fitted
 
 
 def _train_rate(run: TrainState, timed: int, budget: float) -> float:
@@ -192,6 +194,7 @@ def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: fl
         torch.set_num_threads(before)
         torch.set_rng_state(rng)
         prep = run = None
+        allocator.give_back()
         if torch.cuda.is_available():  # the memory the probe held is free again when the runs ask what is free
             torch.cuda.empty_cache()
     return Speed(flops, rate, 1.0 / eval_per_image, latency, build, overhead, timed, per_run, cached)

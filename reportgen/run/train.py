@@ -142,7 +142,8 @@ def train_state(model: nn.Module, splits: DatasetSplits, spec: TrainSpec, comput
                 pipe: InputPipeline) -> TrainState:
     """Everything `fit` needs to train model (moved to the device, compiled where spec says) on splits as spec
     says; ValueError when that cannot be (every parameter frozen, class weights that do not fit the classes)."""
-    allocator.keep_freed_memory()  # the steps' activations reuse freed memory instead of faulting in fresh pages
+    if compute.device.type == "cpu":  # the steps' activations reuse freed memory instead of faulting in fresh pages
+        allocator.keep_freed_memory()
     forward = compute.prepare(model)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:

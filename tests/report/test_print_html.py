@@ -47,3 +47,11 @@ def test_the_lighter_print_html_prints_the_same_text_on_the_same_pages(doc, monk
     whole = render.render_html(doc, medium="print")
     assert whole != light and "<wbr>" in whole
     assert _pdf_text(light) == _pdf_text(whole)
+
+
+def test_a_template_override_keeps_its_print_html_whole(doc, tmp_path):
+    override = tmp_path / "templates"
+    override.mkdir()
+    (override / "extra.css").write_text("table.data [data-key] { color: #600; }\n", "utf-8")
+    printed = render.render_html(doc, override, medium="print")
+    assert "<wbr>" in printed and KEYED_DIGITS.search(printed)

@@ -113,15 +113,18 @@ def test_the_probe_measures_the_cached_features_path_only_where_the_run_would_ta
     assert cached.per_run > 0
 
 
-@pytest.mark.parametrize("fixed, budget, expected", [(0.002, 2.0, 128), (0.01, 2.0, None), (1.0, 2.0, PROBE_BATCH)])
-def test_the_probe_times_the_runs_batch_where_a_step_fits_and_the_largest_that_fits_where_not(fixed, budget, expected):
-    def per_image(batch: int) -> float:  # a ResNet-34 at 32 px on 2 cores: a step's fixed cost spread over its images
-        asked.append(batch)
-        return fixed + 0.05 / batch
+@pytest.mark.parametrize("fixed, growing, budget, expected", [
+    (0.002, 0.0, 2.0, 128), (0.01, 0.0, 2.0, None), (1.0, 0.0, 2.0, PROBE_BATCH), (0.0, 1e-4, 2.0, None)])
+def test_the_probe_times_the_runs_batch_where_a_step_fits_and_the_largest_that_fits_where_not(fixed, growing, budget,
+                                                                                             expected):
+    def per_image(batch: int) -> float:  # a ResNet-34 at 32 px on 2 cores: a step's fixed cost spread over its images;
+        asked.append(batch)  # `growing`: slower per image in larger batches (DenseNet-121 at 224 px past 16 images)
+        return fixed + 0.05 / batch + growing * batch
 
     asked: list[int] = []
     timed = timed_batch(128, budget, per_image)
     assert asked[0] == PROBE_BATCH and asked == sorted(asked) and len(asked) <= GROWTHS
+    assert timed in asked  # every size returned was timed
     if expected is None:  # between: the largest step found to fit a quarter of the budget
         assert PROBE_BATCH < timed < 128 and timed * per_image(timed) <= budget / 4
     else:

@@ -131,7 +131,8 @@ def render_html(document: dict, override: Path | None = None, medium: str = "scr
         if override is None:
             raise  # a built-in template's error is reportgen's bug
         raise TemplateOverrideError(f"{_where(exc, override)}: {type(exc).__name__}: {exc}") from None
-    return _with_csp(_lightened_for_print(html) if medium == "print" else html)
+    # an override's stylesheet may style <wbr> or [data-key]: its print HTML keeps them
+    return _with_csp(_lightened_for_print(html) if medium == "print" and override is None else html)
 
 
 class TemplateOverrideError(UserError):

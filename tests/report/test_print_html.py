@@ -41,6 +41,7 @@ def test_print_html_drops_wbr_elements_and_the_spans_of_digits_only_numbers_but_
     assert "\u200b" not in screen
 
 
+@pytest.mark.slow  # two PDFs
 def test_the_lighter_print_html_prints_the_same_text_on_the_same_pages(doc, monkeypatch):
     light = render.render_html(doc, medium="print")
     monkeypatch.setattr(render, "_lightened_for_print", lambda html: html)

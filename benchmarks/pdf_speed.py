@@ -88,7 +88,10 @@ def side_by_side(revision: str, manifests: list[Path], rounds: int) -> dict:
     figures = {}
     with tempfile.TemporaryDirectory(prefix="pdf-speed-") as tmp:
         other = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(other), revision], check=True)
+        added = subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", "-q", str(other), revision],
+                               capture_output=True, text=True)
+        if added.returncode != 0:
+            raise SystemExit(f"pdf_speed: --against {revision}: {added.stderr.strip()}")
         try:
             for manifest in manifests:
                 cli_pdf_seconds(other, manifest, "build")  # its own smoke build: runs, figures, results.json

@@ -178,7 +178,7 @@ def measure_speed(loaded, plan: RunPlan, splits, threads: int | None, budget: fl
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
         flops = flops_per_image(prep.model.eval(), prep.shape, prep.compute.device)  # BN: one image in eval mode
-        per_run = time.perf_counter() - t0 + _scoring(splits)  # a run counts its FLOPs again when it is measured
+        per_run = time.perf_counter() - t0 + _scoring(splits)  # a run counts its FLOPs again and scores its test
         with prep.compute.numerics():
             # on CUDA a step of the run's batch is short; on a CPU it can take seconds
             timed = plan.spec.batch_size if run.compute.device.type == "cuda" else timed_batch(

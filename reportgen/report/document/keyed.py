@@ -3,10 +3,17 @@
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup, escape
 
 from reportgen.report.wording.formatting import FILTERS
 from reportgen.results.keys import key_of, resolve
+
+
+SPAN = '<span data-key="{}" data-fmt="{}">{}</span>'  # a keyed number as the HTML prints it (prose's too)
+# one of digits alone ('122,570'): the print HTML drops its span (reportgen.report.writers.html)
+DIGITS_ONLY_SPAN = re.compile(r'<span data-key="[^"<>]*" data-fmt="[^"<>]*">([0-9.,]+)</span>')
 
 
 def fmt_spec(fmt: str, digits: int | None = None) -> str:
@@ -36,7 +43,7 @@ class Keyed:
     def __html__(self) -> str:
         if not self.found:  # nothing recorded there: a dash, tied to no key
             return str(escape(self.text))
-        return Markup('<span data-key="{}" data-fmt="{}">{}</span>').format(self.key, self.spec, self.text)
+        return Markup(SPAN).format(self.key, self.spec, self.text)
 
     def __str__(self) -> str:
         return self.text

@@ -7,6 +7,8 @@ import re
 from html import escape
 from typing import TYPE_CHECKING
 
+from reportgen.report.document.keyed import SPAN
+
 if TYPE_CHECKING:
     from reportgen.report.prose.references import Context
 
@@ -32,7 +34,7 @@ def _place_numbers(part: str, ctx: Context, in_tag: bool) -> str:
         text, key, spec = ctx.keyed[int(m[1])]
         if in_tag:
             return escape(text)
-        return f'<span data-key="{escape(key)}" data-fmt="{escape(spec)}">{escape(text)}</span>'
+        return SPAN.format(escape(key), escape(spec), escape(text))
 
     if in_tag:
         part = re.sub(r"REPORTGENMATH(\d+)X", lambda m: escape(ctx.math_source[int(m[1])]), part)

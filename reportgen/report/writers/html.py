@@ -10,6 +10,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from reportgen.errors import UserError
+from reportgen.report.document.keyed import DIGITS_ONLY_SPAN
 from reportgen.report.document.tree import FOLDING
 
 TEMPLATE_PACKS = ("assignment", "paper", "lab")
@@ -103,16 +104,14 @@ def _with_csp(html: str) -> str:
 
 
 MEDIA = ("screen", "print")  # print: figures as their PNGs, which WeasyPrint lays out far faster than SVG
-# A keyed number of digits alone: in print its span marks nothing (no break opportunity inside to suppress), and
-# every element costs WeasyPrint a box, a style and a text run (benchmarks/pdf_speed.py).
-_KEYED_DIGITS = re.compile(r'<span data-key="[^"<>]*" data-fmt="[^"<>]*">([0-9.,]+)</span>')
 
 
 def _lightened_for_print(html: str) -> str:
     """The print HTML with fewer elements and the same PDF: each <wbr> as the zero-width space WeasyPrint's own
     stylesheet gives it (one text character instead of an element and its ::before box), digits-only keyed numbers
-    without their span (the PDF carries no data-key)."""
-    return _KEYED_DIGITS.sub(r"\1", html.replace("<wbr>", "\u200b"))
+    without their span (it suppresses no break opportunity in them and the PDF carries no data-key; every element
+    costs WeasyPrint a box, a style and a text run: benchmarks/pdf_speed.py)."""
+    return DIGITS_ONLY_SPAN.sub(r"\1", html.replace("<wbr>", "\u200b"))
 
 
 def render_html(document: dict, override: Path | None = None, medium: str = "screen") -> str:
